@@ -1,0 +1,59 @@
+"""Composition root of the auth service: settings -> store -> use cases -> servicer."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from aether.auth.v1 import auth_service_pb2_grpc
+from servers.auth.keys import KeyRing
+from servers.auth.service import AuthServicer
+from servers.auth.store import AuthStore
+from servers.auth.throttle import LoginThrottle
+from servers.auth.usecases import AuthUseCases, TokenPolicy
+from servers.platform.runtime import Domain, Mount, Resources, Service
+from servers.platform.secrets import SecretBox
+from servers.platform.settings import PlatformSettings
+from servers.platform.tokens import KeyCache, TokenVerifier
+
+
+class AuthSettings(PlatformSettings):
+    access_token_ttl_seconds: int = 900
+    refresh_token_ttl_days: int = 30
+    signing_key_max_age_days: int = 30
+    login_max_failures: int = 5
+    login_window_seconds: int = 900
+    login_lockout_seconds: int = 900
+
+
+async def build(res: Resources) -> Mount:
+    s = AuthSettings()
+    if res.pool is None or res.redis is None:
+        raise SystemExit("the auth service needs DATABASE_URL and REDIS_URL")
+    secret = s.aether_secret_key
+    if secret is None:
+        raise SystemExit("AETHER_SECRET_KEY is not set (it encrypts the token signing keys)")
+    access_ttl = timedelta(seconds=s.access_token_ttl_seconds)
+    store = AuthStore(res.pool)
+    # Retired keys stay published for an access-token lifetime (+ clock leeway).
+    keys = KeyRing(
+        store, SecretBox.from_setting(secret.get_secret_value()),
+        max_age=timedelta(days=s.signing_key_max_age_days), publish_retired_for=access_ttl + timedelta(minutes=1),
+    )
+    await keys.active()  # create the first key now, not on the first login
+    # The auth service verifies tokens from its own key ring, not over the network.
+    verifier = TokenVerifier(KeyCache(keys.jwks, ttl=60, min_refetch=1), s.jwt_issuer, s.jwt_audience)
+    usecases = AuthUseCases(
+        store, keys,
+        LoginThrottle(res.redis, s.login_max_failures, s.login_window_seconds, s.login_lockout_seconds),
+        res.redis, verifier,
+        TokenPolicy(s.jwt_issuer, s.jwt_audience, access_ttl, timedelta(days=s.refresh_token_ttl_days)),
+    )
+    servicer = AuthServicer(usecases)
+    return Mount(
+        services=[Service("aether.auth.v1.AuthService", servicer, auth_service_pb2_grpc.add_AuthServiceServicer_to_server)],
+        jwks=keys.jwks,
+    )
+
+
+DOMAIN = Domain(name="auth", build=build, migrations=Path(__file__).with_name("migrations"))

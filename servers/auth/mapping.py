@@ -1,0 +1,36 @@
+"""Domain <-> proto conversions for the auth service, in one place."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from google.protobuf import timestamp_pb2
+
+from aether.auth.v1 import events_pb2, user_pb2
+from servers.auth.domain import User
+
+
+def timestamp(value: datetime) -> timestamp_pb2.Timestamp:
+    ts = timestamp_pb2.Timestamp()
+    ts.FromDatetime(value)
+    return ts
+
+
+def user_to_proto(user: User) -> user_pb2.User:
+    return user_pb2.User(
+        id=user.id,
+        email=user.email,
+        name=user.name,
+        roles=list(user.roles),
+        permissions=user.permissions,
+        created_at=timestamp(user.created_at),
+    )
+
+
+def user_registered(user: User) -> events_pb2.UserRegistered:
+    return events_pb2.UserRegistered(user_id=user.id, email=user.email, roles=list(user.roles))
+
+
+def jwk_to_proto(jwk: dict[str, Any]) -> user_pb2.Jwk:
+    return user_pb2.Jwk(**{k: v for k, v in jwk.items() if k in user_pb2.Jwk.DESCRIPTOR.fields_by_name})

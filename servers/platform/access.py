@@ -1,0 +1,49 @@
+"""Per-RPC access rules, read from the `aether.common.v1.access` method option in
+the protos — the same option the Envoy generator reads, so there is one list."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+
+from google.protobuf import descriptor_pool
+
+from aether.common.v1 import access_pb2
+
+
+@dataclass(frozen=True)
+class AccessRule:
+    public: bool
+    permissions: frozenset[str]
+
+
+# Infrastructure services (health, reflection) are public; everything else must
+# declare its rule in the proto.
+PUBLIC = AccessRule(public=True, permissions=frozenset())
+_PUBLIC_PREFIXES = ("/grpc.health.v1.", "/grpc.reflection.")
+
+
+class MissingAccessRule(RuntimeError):
+    """An Aether RPC without an access option: a bug in the proto, caught at startup."""
+
+
+@cache
+def access_rule(full_method: str) -> AccessRule:
+    """Rule for "/pkg.Service/Method". Raises MissingAccessRule for an Aether
+    RPC that does not declare one (fail closed)."""
+    if full_method.startswith(_PUBLIC_PREFIXES):
+        return PUBLIC
+    service, _, method = full_method.lstrip("/").rpartition("/")
+    descriptor = descriptor_pool.Default().FindMethodByName(f"{service}.{method}")
+    options = descriptor.GetOptions()
+    if not options.HasExtension(access_pb2.access):
+        raise MissingAccessRule(f"{full_method} has no (aether.common.v1.access) option")
+    rule = options.Extensions[access_pb2.access]
+    return AccessRule(public=rule.public, permissions=frozenset(rule.permissions))
+
+
+def check_service_rules(service_full_name: str) -> None:
+    """Fail fast at startup if any RPC of a service lacks an access rule."""
+    service = descriptor_pool.Default().FindServiceByName(service_full_name)
+    for method in service.methods:
+        access_rule(f"/{service.full_name}/{method.name}")

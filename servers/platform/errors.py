@@ -1,0 +1,163 @@
+"""Domain errors and the one table that maps them to gRPC status + google.rpc details.
+
+Domain and use-case code raise these (no grpc imports needed there); the error
+interceptor turns them into a `google.rpc.Status` with ErrorInfo, BadRequest,
+RetryInfo and RequestInfo details, which Envoy renders as the JSON error body.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import grpc
+from google.protobuf import any_pb2, duration_pb2
+from google.rpc import error_details_pb2, status_pb2
+
+ERROR_DOMAIN = "aether.dev"
+
+
+@dataclass(frozen=True)
+class FieldViolation:
+    """One invalid request field: its JSON path (e.g. "dueDate") and why."""
+
+    field: str
+    description: str
+
+
+@dataclass(eq=False)
+class AetherError(Exception):
+    """Base of every error a client may see. `reason` is an ErrorReason name
+    without prefix; `message` is safe to show to the client."""
+
+    message: str
+    reason: str = "INTERNAL"
+    violations: Sequence[FieldViolation] = ()
+    retry_after_seconds: float | None = None
+    metadata: Mapping[str, str] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class InvalidArgument(AetherError):
+    def __init__(self, message: str, violations: Sequence[FieldViolation] = (), reason: str = "VALIDATION_ERROR"):
+        super().__init__(message, reason, violations)
+
+
+class NotFound(AetherError):
+    def __init__(self, message: str = "not found"):
+        super().__init__(message, "NOT_FOUND")
+
+
+class AlreadyExists(AetherError):
+    def __init__(self, message: str, violations: Sequence[FieldViolation] = ()):
+        super().__init__(message, "ALREADY_EXISTS", violations)
+
+
+class Unauthenticated(AetherError):
+    def __init__(self, message: str = "authentication required", reason: str = "UNAUTHENTICATED"):
+        super().__init__(message, reason)
+
+
+class PermissionDenied(AetherError):
+    def __init__(self, message: str, metadata: Mapping[str, str] | None = None):
+        super().__init__(message, "PERMISSION_DENIED", metadata=metadata or {})
+
+
+class FailedPrecondition(AetherError):
+    def __init__(self, message: str, reason: str = "FAILED_PRECONDITION"):
+        super().__init__(message, reason)
+
+
+class Conflict(AetherError):
+    def __init__(self, message: str):
+        super().__init__(message, "CONFLICT")
+
+
+class RateLimited(AetherError):
+    def __init__(self, message: str, retry_after_seconds: float):
+        super().__init__(message, "RATE_LIMIT_EXCEEDED", retry_after_seconds=retry_after_seconds)
+
+
+class Unavailable(AetherError):
+    def __init__(self, message: str = "service temporarily unavailable"):
+        super().__init__(message, "UNAVAILABLE")
+
+
+# The one table: domain error -> gRPC status code (Envoy maps codes to HTTP).
+STATUS_CODES: Mapping[type[AetherError], grpc.StatusCode] = {
+    InvalidArgument: grpc.StatusCode.INVALID_ARGUMENT,
+    NotFound: grpc.StatusCode.NOT_FOUND,
+    AlreadyExists: grpc.StatusCode.ALREADY_EXISTS,
+    Unauthenticated: grpc.StatusCode.UNAUTHENTICATED,
+    PermissionDenied: grpc.StatusCode.PERMISSION_DENIED,
+    FailedPrecondition: grpc.StatusCode.FAILED_PRECONDITION,
+    Conflict: grpc.StatusCode.ABORTED,
+    RateLimited: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    Unavailable: grpc.StatusCode.UNAVAILABLE,
+    AetherError: grpc.StatusCode.INTERNAL,
+}
+
+
+def status_code_of(error: AetherError) -> grpc.StatusCode:
+    for cls in type(error).__mro__:
+        if cls in STATUS_CODES:
+            return STATUS_CODES[cls]  # type: ignore[index]
+    return grpc.StatusCode.INTERNAL
+
+
+def _pack(message: object) -> any_pb2.Any:
+    packed = any_pb2.Any()
+    packed.Pack(message)  # type: ignore[arg-type]
+    return packed
+
+
+def to_rpc_status(error: AetherError, request_id: str) -> status_pb2.Status:
+    """Build the google.rpc.Status (code, message, details) for an error."""
+    code = status_code_of(error)
+    details = [
+        _pack(error_details_pb2.ErrorInfo(reason=error.reason, domain=ERROR_DOMAIN, metadata=dict(error.metadata)))
+    ]
+    if error.violations:
+        details.append(
+            _pack(
+                error_details_pb2.BadRequest(
+                    field_violations=[
+                        error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description)
+                        for v in error.violations
+                    ]
+                )
+            )
+        )
+    if error.retry_after_seconds is not None:
+        delay = duration_pb2.Duration()
+        delay.FromMilliseconds(max(0, round(error.retry_after_seconds * 1000)))
+        details.append(_pack(error_details_pb2.RetryInfo(retry_delay=delay)))
+    details.append(_pack(error_details_pb2.RequestInfo(request_id=request_id)))
+    return status_pb2.Status(code=code.value[0], message=error.message, details=details)
+
+
+def internal_status(request_id: str) -> status_pb2.Status:
+    """What a client sees for an unexpected fault: no internals, just the id to quote."""
+    return to_rpc_status(
+        AetherError(f"internal error; quote request id {request_id} to support", "INTERNAL"), request_id
+    )
+
+
+__all__ = [
+    "AetherError",
+    "AlreadyExists",
+    "Conflict",
+    "FailedPrecondition",
+    "FieldViolation",
+    "InvalidArgument",
+    "NotFound",
+    "PermissionDenied",
+    "RateLimited",
+    "Unauthenticated",
+    "Unavailable",
+    "internal_status",
+    "status_code_of",
+    "to_rpc_status",
+]

@@ -1,0 +1,237 @@
+"""The server interceptor chain. Each interceptor is a small async context manager
+around the RPC (unary or server-streaming), applied outermost first:
+
+    RequestId -> Telemetry (log + metrics) -> Errors -> Auth -> Validation -> servicer
+
+(OpenTelemetry's own server interceptor runs before all of them, so every step
+is inside the RPC's span.)
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
+
+import grpc
+import protovalidate
+from google.protobuf.message import Message
+from grpc_status import rpc_status
+from prometheus_client import Counter, Histogram
+
+from servers.platform.access import access_rule
+from servers.platform.context import principal_var, request_id, request_id_var
+from servers.platform.errors import (
+    AetherError,
+    FieldViolation,
+    InvalidArgument,
+    PermissionDenied,
+    Unauthenticated,
+    internal_status,
+    to_rpc_status,
+)
+from servers.platform.tokens import TokenVerifier, revoked_token_key
+
+log = logging.getLogger("aether.rpc")
+
+Scope = Callable[[str, Any, grpc.aio.ServicerContext], AbstractAsyncContextManager[None]]
+
+
+class ScopeInterceptor(grpc.aio.ServerInterceptor):
+    """Runs `scope(method, request, context)` around every unary and
+    server-streaming call (request is None for client-streaming calls)."""
+
+    def scope(self, method: str, request: Any, context: grpc.aio.ServicerContext) -> AbstractAsyncContextManager[None]:
+        raise NotImplementedError
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(details)
+        if handler is None:
+            return handler
+        method = details.method
+        scope = self.scope
+
+        if handler.unary_unary:
+            inner_uu = handler.unary_unary
+
+            async def unary_unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
+                async with scope(method, request, context):
+                    return await inner_uu(request, context)
+
+            return grpc.unary_unary_rpc_method_handler(
+                unary_unary, handler.request_deserializer, handler.response_serializer
+            )
+        if handler.unary_stream:
+            inner_us = handler.unary_stream
+
+            async def unary_stream(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+                async with scope(method, request, context):
+                    async for item in inner_us(request, context):
+                        yield item
+
+            return grpc.unary_stream_rpc_method_handler(
+                unary_stream, handler.request_deserializer, handler.response_serializer
+            )
+        if handler.stream_unary:
+            inner_su = handler.stream_unary
+
+            async def stream_unary(requests: Any, context: grpc.aio.ServicerContext) -> Any:
+                async with scope(method, None, context):
+                    return await inner_su(requests, context)
+
+            return grpc.stream_unary_rpc_method_handler(
+                stream_unary, handler.request_deserializer, handler.response_serializer
+            )
+        inner_ss = handler.stream_stream
+
+        async def stream_stream(requests: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+            async with scope(method, None, context):
+                async for item in inner_ss(requests, context):
+                    yield item
+
+        return grpc.stream_stream_rpc_method_handler(
+            stream_stream, handler.request_deserializer, handler.response_serializer
+        )
+
+
+def _metadata(context: grpc.aio.ServicerContext, key: str) -> str | None:
+    for k, v in context.invocation_metadata() or ():
+        if k == key:
+            return v if isinstance(v, str) else v.decode()
+    return None
+
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+class RequestIdInterceptor(ScopeInterceptor):
+    """Keeps the caller's (or Envoy's) `x-request-id` if well-formed, else makes
+    one; echoes it in the response headers."""
+
+    @asynccontextmanager
+    async def scope(self, method: str, request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[None]:
+        incoming = _metadata(context, "x-request-id")
+        rid = incoming if incoming and _REQUEST_ID.match(incoming) else str(uuid.uuid4())
+        token = request_id_var.set(rid)
+        try:
+            await context.send_initial_metadata((("x-request-id", rid),))
+            yield
+        finally:
+            request_id_var.reset(token)
+
+
+RPC_TOTAL = Counter("aether_grpc_server_handled_total", "RPCs completed", ["method", "code"])
+RPC_SECONDS = Histogram("aether_grpc_server_handling_seconds", "RPC duration", ["method"])
+
+
+class TelemetryInterceptor(ScopeInterceptor):
+    """One access-log line and Prometheus metrics per RPC."""
+
+    @asynccontextmanager
+    async def scope(self, method: str, request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            elapsed = time.perf_counter() - started
+            code = context.code() or grpc.StatusCode.OK
+            name = code.name if isinstance(code, grpc.StatusCode) else str(code)
+            RPC_TOTAL.labels(method, name).inc()
+            RPC_SECONDS.labels(method).observe(elapsed)
+            log.info("rpc", extra={"method": method, "code": name, "duration_ms": round(elapsed * 1000, 2)})
+
+
+class ErrorInterceptor(ScopeInterceptor):
+    """Turns domain errors into google.rpc.Status (via the table in errors.py) and
+    any unexpected exception into a bare INTERNAL that leaks nothing."""
+
+    @asynccontextmanager
+    async def scope(self, method: str, request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[None]:
+        try:
+            yield
+        except AetherError as error:
+            log.info("rpc error", extra={"method": method, "reason": error.reason, "error": error.message})
+            await context.abort_with_status(rpc_status.to_status(to_rpc_status(error, request_id())))
+        except (grpc.aio.AbortError, GeneratorExit):
+            raise
+        except Exception:
+            log.exception("unhandled error", extra={"method": method})
+            await context.abort_with_status(rpc_status.to_status(internal_status(request_id())))
+
+
+class RevocationList:
+    """Access tokens revoked before expiry (logout), shared through Redis."""
+
+    def __init__(self, redis: Any | None):
+        self._redis = redis
+
+    async def is_revoked(self, token_id: str) -> bool:
+        return bool(self._redis is not None and await self._redis.exists(revoked_token_key(token_id)))
+
+
+class AuthInterceptor(ScopeInterceptor):
+    """Authenticates the bearer token and authorizes by the RPC's permissions."""
+
+    def __init__(self, verifier: TokenVerifier, revocations: RevocationList):
+        self._verifier = verifier
+        self._revocations = revocations
+
+    @asynccontextmanager
+    async def scope(self, method: str, request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[None]:
+        rule = access_rule(method)
+        if rule.public:
+            yield
+            return
+        header = _metadata(context, "authorization") or ""
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthenticated("missing bearer access token")
+        principal = await self._verifier.verify(token.strip())
+        if await self._revocations.is_revoked(principal.token_id):
+            raise Unauthenticated("access token revoked")
+        missing = rule.permissions - principal.permissions
+        if missing:
+            raise PermissionDenied(
+                f"missing permission: {', '.join(sorted(missing))}", {"missing": ",".join(sorted(missing))}
+            )
+        reset = principal_var.set(principal)
+        try:
+            yield
+        finally:
+            principal_var.reset(reset)
+
+
+def _field_path(violation: Any) -> str:
+    """JSON-style path of a violation ("context[0].role"), lowerCamelCase like the REST contract."""
+    parts: list[str] = []
+    for element in violation.proto.field.elements:
+        name = re.sub(r"_([a-z0-9])", lambda m: m.group(1).upper(), element.field_name)
+        parts.append(name)
+        if element.subscript is not None:  # a repeated index or map key
+            parts[-1] += f"[{element.subscript.value}]"
+    return ".".join(parts)
+
+
+class ValidationInterceptor(ScopeInterceptor):
+    """Enforces the `buf.validate` rules declared in the protos."""
+
+    def __init__(self) -> None:
+        self._validator = protovalidate.Validator()
+
+    @asynccontextmanager
+    async def scope(self, method: str, request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[None]:
+        if isinstance(request, Message):
+            violations = self._validator.collect_violations(request)
+            if violations:
+                details = [FieldViolation(_field_path(v), v.proto.message) for v in violations]
+                summary = "; ".join(f"{d.field}: {d.description}" for d in details)
+                raise InvalidArgument(f"invalid request: {summary}", details)
+        yield

@@ -1,0 +1,46 @@
+"""Typed settings from environment variables — the only place that reads the
+environment. Names match docker-compose.yml (DATABASE_URL, REDIS_URL, ...)."""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class PlatformSettings(BaseSettings):
+    """Settings every server shares."""
+
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", frozen=True)
+
+    grpc_host: str = "127.0.0.1"
+    grpc_port: int = 50051
+    # Seconds in-flight RPCs get to finish on SIGTERM before being cancelled.
+    shutdown_grace_seconds: float = 10.0
+    # Largest request message a server accepts (native gRPC; Envoy caps REST bodies).
+    max_message_bytes: int = 4 * 1024 * 1024
+
+    database_url: str | None = None
+    database_pool_min: int = 1
+    database_pool_max: int = 10
+    redis_url: str | None = None
+    migrate_on_start: bool = True
+
+    # Where servers fetch the JWT verification keys (AuthService.GetJwks over gRPC).
+    auth_addr: str = "127.0.0.1:50051"
+    jwt_issuer: str = "aether-auth"
+    jwt_audience: str = "aether"
+    # How long fetched verification keys are trusted before a refetch.
+    jwks_cache_seconds: float = 300.0
+
+    # Key for secrets encrypted at rest (urlsafe base64 of 32 bytes).
+    aether_secret_key: SecretStr | None = None
+
+    log_level: str = "INFO"
+    log_json: bool = True
+    # Prometheus /metrics port; unset = no metrics endpoint.
+    metrics_port: int | None = None
+    # OTLP/HTTP traces endpoint (e.g. http://otel-collector:4318); unset = no export.
+    otel_exporter_otlp_endpoint: str | None = None
+    # Service name in traces and logs; default "aether-<domains>".
+    service_name: str | None = Field(default=None, validation_alias="OTEL_SERVICE_NAME")
+

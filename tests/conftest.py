@@ -1,0 +1,98 @@
+"""Shared test infrastructure: real PostgreSQL and Redis (the machine's, see
+.ci/run), a fresh database per run, and in-process servers shared by all tests."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+
+import asyncpg
+import grpc
+import pytest
+import redis.asyncio as aioredis
+
+from servers.platform.secrets import new_secret_key
+
+ADMIN_DSN = os.environ.get("AETHER_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
+TEST_REDIS = os.environ.get("AETHER_TEST_REDIS", "redis://127.0.0.1:6379/15")
+TEST_DB = f"aether_test_{uuid.uuid4().hex[:8]}"
+
+# Servers read settings from the environment (12-factor); set it before any is built.
+os.environ.update(
+    DATABASE_URL=ADMIN_DSN.rsplit("/", 1)[0] + "/" + TEST_DB,
+    REDIS_URL=TEST_REDIS,
+    AETHER_SECRET_KEY=new_secret_key(),
+    GRPC_HOST="127.0.0.1",
+    GRPC_PORT="0",
+    LOG_JSON="false",
+    LOG_LEVEL="WARNING",
+)
+
+
+@pytest.fixture(scope="session")
+async def database_url() -> AsyncIterator[str]:
+    admin = await asyncpg.connect(ADMIN_DSN)
+    await admin.execute(f'CREATE DATABASE "{TEST_DB}"')
+    try:
+        yield os.environ["DATABASE_URL"]
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{TEST_DB}" WITH (FORCE)')
+        await admin.close()
+
+
+@pytest.fixture(scope="session")
+async def redis_client() -> AsyncIterator[aioredis.Redis]:
+    client = aioredis.Redis.from_url(TEST_REDIS)
+    await client.flushdb()
+    yield client
+    await client.flushdb()
+    await client.aclose()
+
+
+@pytest.fixture(scope="session")
+async def auth_server(database_url: str, redis_client: aioredis.Redis) -> AsyncIterator[str]:
+    """The real auth server (all interceptors), in process; yields its address."""
+    from servers.auth.main import DOMAIN
+    from servers.platform.runtime import Server
+    from servers.platform.settings import PlatformSettings
+
+    server = Server([DOMAIN], PlatformSettings())
+    port = await server.start()
+    yield f"127.0.0.1:{port}"
+    await server.stop()
+
+
+@pytest.fixture(scope="session")
+async def auth_channel(auth_server: str) -> AsyncIterator[grpc.aio.Channel]:
+    async with grpc.aio.insecure_channel(auth_server) as channel:
+        yield channel
+
+
+@pytest.fixture
+async def forge_token(auth_server: str, database_url: str):
+    """Sign arbitrary claims with the auth service's real active key (read from
+    the database with the test's secret key), to craft expired / wrong-audience tokens."""
+    from datetime import timedelta
+
+    from servers.auth.keys import ALGORITHM, KeyRing
+    from servers.auth.store import AuthStore
+    from servers.platform.secrets import SecretBox
+
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2)
+    ring = KeyRing(AuthStore(pool), SecretBox.from_setting(os.environ["AETHER_SECRET_KEY"]),
+                   max_age=timedelta(days=30), publish_retired_for=timedelta(minutes=16))
+
+    async def forge(sub: str, *, exp_offset: int = 600, aud: str = "aether", iss: str = "aether-auth") -> str:
+        import time
+
+        import jwt
+
+        key = await ring.active()
+        now = int(time.time())
+        claims = {"sub": sub, "iss": iss, "aud": aud, "iat": now, "exp": now + exp_offset,
+                  "jti": uuid.uuid4().hex, "roles": ["user"], "permissions": ["tasks:read"]}
+        return jwt.encode(claims, key.private_key, algorithm=ALGORITHM, headers={"kid": key.kid})
+
+    yield forge
+    await pool.close()
