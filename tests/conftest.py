@@ -12,7 +12,11 @@ import grpc
 import pytest
 import redis.asyncio as aioredis
 
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
 from servers.platform.secrets import new_secret_key
+from servers.platform.telemetry import configure_tracing
 
 ADMIN_DSN = os.environ.get("AETHER_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 TEST_REDIS = os.environ.get("AETHER_TEST_REDIS", "redis://127.0.0.1:6379/15")
@@ -28,6 +32,16 @@ os.environ.update(
     LOG_JSON="false",
     LOG_LEVEL="WARNING",
 )
+
+# Every span of the test process lands here (tests/api/test_tracing.py reads it).
+SPANS = InMemorySpanExporter()
+configure_tracing("aether-tests", extra_processor=SimpleSpanProcessor(SPANS))
+
+
+@pytest.fixture
+def spans() -> InMemorySpanExporter:
+    SPANS.clear()
+    return SPANS
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,196 @@
+import datetime
+
+from aether.common.v1 import access_pb2 as _access_pb2
+from aether.common.v1 import pagination_pb2 as _pagination_pb2
+from aether.integrations.v1 import integration_pb2 as _integration_pb2
+from buf.validate import validate_pb2 as _validate_pb2
+from google.api import annotations_pb2 as _annotations_pb2
+from google.api import httpbody_pb2 as _httpbody_pb2
+from google.protobuf import struct_pb2 as _struct_pb2
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class ListIntegrationsRequest(_message.Message):
+    __slots__ = ("page", "limit", "sort", "order", "type", "status", "user_id")
+    PAGE_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    SORT_FIELD_NUMBER: _ClassVar[int]
+    ORDER_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    page: int
+    limit: int
+    sort: str
+    order: str
+    type: str
+    status: str
+    user_id: str
+    def __init__(self, page: _Optional[int] = ..., limit: _Optional[int] = ..., sort: _Optional[str] = ..., order: _Optional[str] = ..., type: _Optional[str] = ..., status: _Optional[str] = ..., user_id: _Optional[str] = ...) -> None: ...
+
+class ListIntegrationsResponse(_message.Message):
+    __slots__ = ("integrations", "pagination")
+    INTEGRATIONS_FIELD_NUMBER: _ClassVar[int]
+    PAGINATION_FIELD_NUMBER: _ClassVar[int]
+    integrations: _containers.RepeatedCompositeFieldContainer[_integration_pb2.Integration]
+    pagination: _pagination_pb2.Pagination
+    def __init__(self, integrations: _Optional[_Iterable[_Union[_integration_pb2.Integration, _Mapping]]] = ..., pagination: _Optional[_Union[_pagination_pb2.Pagination, _Mapping]] = ...) -> None: ...
+
+class GetIntegrationRequest(_message.Message):
+    __slots__ = ("id",)
+    ID_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    def __init__(self, id: _Optional[str] = ...) -> None: ...
+
+class ConnectIntegrationRequest(_message.Message):
+    __slots__ = ("service", "name", "credentials", "config", "request_id")
+    class CredentialsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    SERVICE_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    CREDENTIALS_FIELD_NUMBER: _ClassVar[int]
+    CONFIG_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    service: str
+    name: str
+    credentials: _containers.ScalarMap[str, str]
+    config: _struct_pb2.Struct
+    request_id: str
+    def __init__(self, service: _Optional[str] = ..., name: _Optional[str] = ..., credentials: _Optional[_Mapping[str, str]] = ..., config: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class ConnectIntegrationResponse(_message.Message):
+    __slots__ = ("integration_id", "status", "message", "webhook_path")
+    INTEGRATION_ID_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    WEBHOOK_PATH_FIELD_NUMBER: _ClassVar[int]
+    integration_id: str
+    status: str
+    message: str
+    webhook_path: str
+    def __init__(self, integration_id: _Optional[str] = ..., status: _Optional[str] = ..., message: _Optional[str] = ..., webhook_path: _Optional[str] = ...) -> None: ...
+
+class DeleteIntegrationRequest(_message.Message):
+    __slots__ = ("id",)
+    ID_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    def __init__(self, id: _Optional[str] = ...) -> None: ...
+
+class DeleteIntegrationResponse(_message.Message):
+    __slots__ = ("success", "message", "id")
+    SUCCESS_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    ID_FIELD_NUMBER: _ClassVar[int]
+    success: bool
+    message: str
+    id: str
+    def __init__(self, success: _Optional[bool] = ..., message: _Optional[str] = ..., id: _Optional[str] = ...) -> None: ...
+
+class ReceiveWebhookRequest(_message.Message):
+    __slots__ = ("integration_id", "http_body")
+    INTEGRATION_ID_FIELD_NUMBER: _ClassVar[int]
+    HTTP_BODY_FIELD_NUMBER: _ClassVar[int]
+    integration_id: str
+    http_body: _httpbody_pb2.HttpBody
+    def __init__(self, integration_id: _Optional[str] = ..., http_body: _Optional[_Union[_httpbody_pb2.HttpBody, _Mapping]] = ...) -> None: ...
+
+class ReceiveWebhookResponse(_message.Message):
+    __slots__ = ("received", "processed", "actions_taken", "event", "duplicate", "challenge", "type")
+    RECEIVED_FIELD_NUMBER: _ClassVar[int]
+    PROCESSED_FIELD_NUMBER: _ClassVar[int]
+    ACTIONS_TAKEN_FIELD_NUMBER: _ClassVar[int]
+    EVENT_FIELD_NUMBER: _ClassVar[int]
+    DUPLICATE_FIELD_NUMBER: _ClassVar[int]
+    CHALLENGE_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    received: bool
+    processed: bool
+    actions_taken: _containers.RepeatedScalarFieldContainer[str]
+    event: str
+    duplicate: bool
+    challenge: str
+    type: int
+    def __init__(self, received: _Optional[bool] = ..., processed: _Optional[bool] = ..., actions_taken: _Optional[_Iterable[str]] = ..., event: _Optional[str] = ..., duplicate: _Optional[bool] = ..., challenge: _Optional[str] = ..., type: _Optional[int] = ...) -> None: ...
+
+class ListGithubReposRequest(_message.Message):
+    __slots__ = ("integration_id", "page", "limit", "visibility")
+    INTEGRATION_ID_FIELD_NUMBER: _ClassVar[int]
+    PAGE_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    VISIBILITY_FIELD_NUMBER: _ClassVar[int]
+    integration_id: str
+    page: int
+    limit: int
+    visibility: str
+    def __init__(self, integration_id: _Optional[str] = ..., page: _Optional[int] = ..., limit: _Optional[int] = ..., visibility: _Optional[str] = ...) -> None: ...
+
+class ListGithubReposResponse(_message.Message):
+    __slots__ = ("repos", "pagination")
+    REPOS_FIELD_NUMBER: _ClassVar[int]
+    PAGINATION_FIELD_NUMBER: _ClassVar[int]
+    repos: _containers.RepeatedCompositeFieldContainer[_integration_pb2.GithubRepo]
+    pagination: _pagination_pb2.Pagination
+    def __init__(self, repos: _Optional[_Iterable[_Union[_integration_pb2.GithubRepo, _Mapping]]] = ..., pagination: _Optional[_Union[_pagination_pb2.Pagination, _Mapping]] = ...) -> None: ...
+
+class SendSlackMessageRequest(_message.Message):
+    __slots__ = ("integration_id", "channel", "message", "thread_id", "request_id")
+    INTEGRATION_ID_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    THREAD_ID_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    integration_id: str
+    channel: str
+    message: str
+    thread_id: str
+    request_id: str
+    def __init__(self, integration_id: _Optional[str] = ..., channel: _Optional[str] = ..., message: _Optional[str] = ..., thread_id: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class SendSlackMessageResponse(_message.Message):
+    __slots__ = ("success", "message_id", "channel", "timestamp")
+    SUCCESS_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    TIMESTAMP_FIELD_NUMBER: _ClassVar[int]
+    success: bool
+    message_id: str
+    channel: str
+    timestamp: _timestamp_pb2.Timestamp
+    def __init__(self, success: _Optional[bool] = ..., message_id: _Optional[str] = ..., channel: _Optional[str] = ..., timestamp: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class SendDiscordMessageRequest(_message.Message):
+    __slots__ = ("integration_id", "channel", "message", "reply_to_id", "request_id")
+    INTEGRATION_ID_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    REPLY_TO_ID_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    integration_id: str
+    channel: str
+    message: str
+    reply_to_id: str
+    request_id: str
+    def __init__(self, integration_id: _Optional[str] = ..., channel: _Optional[str] = ..., message: _Optional[str] = ..., reply_to_id: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class SendDiscordMessageResponse(_message.Message):
+    __slots__ = ("success", "message_id", "channel", "timestamp")
+    SUCCESS_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    TIMESTAMP_FIELD_NUMBER: _ClassVar[int]
+    success: bool
+    message_id: str
+    channel: str
+    timestamp: _timestamp_pb2.Timestamp
+    def __init__(self, success: _Optional[bool] = ..., message_id: _Optional[str] = ..., channel: _Optional[str] = ..., timestamp: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
