@@ -16,17 +16,26 @@ import ast
 import re
 from pathlib import Path
 
-from google.protobuf import descriptor_pb2
-
 import protovalidate._gen.buf.validate.validate_pb as validate_pb
+from google.protobuf import descriptor_pb2
 
 FDP = descriptor_pb2.FieldDescriptorProto
 SCALARS = {
-    FDP.TYPE_DOUBLE: "double", FDP.TYPE_FLOAT: "float", FDP.TYPE_INT64: "int64",
-    FDP.TYPE_UINT64: "uint64", FDP.TYPE_INT32: "int32", FDP.TYPE_FIXED64: "fixed64",
-    FDP.TYPE_FIXED32: "fixed32", FDP.TYPE_BOOL: "bool", FDP.TYPE_STRING: "string",
-    FDP.TYPE_BYTES: "bytes", FDP.TYPE_UINT32: "uint32", FDP.TYPE_SFIXED32: "sfixed32",
-    FDP.TYPE_SFIXED64: "sfixed64", FDP.TYPE_SINT32: "sint32", FDP.TYPE_SINT64: "sint64",
+    FDP.TYPE_DOUBLE: "double",
+    FDP.TYPE_FLOAT: "float",
+    FDP.TYPE_INT64: "int64",
+    FDP.TYPE_UINT64: "uint64",
+    FDP.TYPE_INT32: "int32",
+    FDP.TYPE_FIXED64: "fixed64",
+    FDP.TYPE_FIXED32: "fixed32",
+    FDP.TYPE_BOOL: "bool",
+    FDP.TYPE_STRING: "string",
+    FDP.TYPE_BYTES: "bytes",
+    FDP.TYPE_UINT32: "uint32",
+    FDP.TYPE_SFIXED32: "sfixed32",
+    FDP.TYPE_SFIXED64: "sfixed64",
+    FDP.TYPE_SINT32: "sint32",
+    FDP.TYPE_SINT64: "sint64",
 }
 LABELS = {FDP.LABEL_OPTIONAL: "optional", FDP.LABEL_REPEATED: "repeated", FDP.LABEL_REQUIRED: "required"}
 

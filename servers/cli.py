@@ -1,18 +1,17 @@
 """`aether` — run, migrate and generate the Aether backend.
 
-  aether dev                 the whole system locally (embedded PostgreSQL + Redis,
-                             every server, Envoy): REST and gRPC on one port
-  aether serve auth          one server in this process (as in compose/Kubernetes)
-  aether migrate [auth ...]  apply database migrations and exit
-  aether gen                 regenerate gen/ from protos/
-  aether envoy-config        write an Envoy bootstrap for given upstreams
+aether dev                 the whole system locally (embedded PostgreSQL + Redis,
+                           every server, Envoy): REST and gRPC on one port
+aether serve auth          one server in this process (as in compose/Kubernetes)
+aether migrate [auth ...]  apply database migrations and exit
+aether gen                 regenerate gen/ from protos/
+aether envoy-config        write an Envoy bootstrap for given upstreams
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
 from pathlib import Path
 
 from servers import registry
@@ -71,7 +70,9 @@ def main(argv: list[str] | None = None) -> None:
     dev.add_argument("--host", default="127.0.0.1", help="address Envoy listens on (default 127.0.0.1)")
     dev.add_argument("--port", type=int, default=8080, help="REST + gRPC port (default 8080)")
     dev.add_argument("--data-dir", default=".aether", help="embedded PostgreSQL/Redis data (default .aether)")
-    dev.add_argument("services", nargs="*", default=list(registry.DOMAINS), help="domains to run (default: all)")
+    dev.add_argument(
+        "services", nargs="*", default=list(registry.DOMAINS), help="domains to run (default: all)"
+    )
     dev.set_defaults(run=_dev)
 
     serve = commands.add_parser("serve", help="run one domain's gRPC server (settings from env vars)")
@@ -90,4 +91,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import uuid
 from collections.abc import AsyncIterator
@@ -11,7 +13,6 @@ import asyncpg
 import grpc
 import pytest
 import redis.asyncio as aioredis
-
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
@@ -89,13 +90,13 @@ async def forge_token(auth_server: str, database_url: str):
     the database with the test's secret key), to craft expired / wrong-audience tokens."""
     from datetime import timedelta
 
-    from servers.auth.keys import ALGORITHM, KeyRing
+    from servers.auth.keys import ALGORITHM, KeyRing, RotationPolicy
     from servers.auth.store import AuthStore
     from servers.platform.secrets import SecretBox
 
     pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2)
-    ring = KeyRing(AuthStore(pool), SecretBox.from_setting(os.environ["AETHER_SECRET_KEY"]),
-                   max_age=timedelta(days=30), publish_retired_for=timedelta(minutes=16))
+    policy = RotationPolicy(timedelta(days=30), timedelta(minutes=10), timedelta(minutes=16))
+    ring = KeyRing(AuthStore(pool), SecretBox.from_setting(os.environ["AETHER_SECRET_KEY"]), policy)
 
     async def forge(sub: str, *, exp_offset: int = 600, aud: str = "aether", iss: str = "aether-auth") -> str:
         import time
@@ -104,9 +105,52 @@ async def forge_token(auth_server: str, database_url: str):
 
         key = await ring.active()
         now = int(time.time())
-        claims = {"sub": sub, "iss": iss, "aud": aud, "iat": now, "exp": now + exp_offset,
-                  "jti": uuid.uuid4().hex, "roles": ["user"], "permissions": ["tasks:read"]}
+        claims = {
+            "sub": sub,
+            "iss": iss,
+            "aud": aud,
+            "iat": now,
+            "exp": now + exp_offset,
+            "jti": uuid.uuid4().hex,
+            "roles": ["user"],
+            "permissions": ["tasks:read"],
+        }
         return jwt.encode(claims, key.private_key, algorithm=ALGORITHM, headers={"kid": key.kid})
 
     yield forge
     await pool.close()
+
+
+@pytest.fixture(scope="session")
+async def edge(auth_server: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
+    """A real Envoy (generated config) in front of the real auth server; yields its base URL.
+    Validate is given a tiny rate limit so the 429 path can be exercised."""
+    import httpx
+
+    from servers.devtools.codegen import DESCRIPTOR
+    from servers.edge.envoy_config import EdgeSettings, write_bootstrap
+    from tests.edge.envoy_runner import free_port, running_envoy
+
+    workdir = tmp_path_factory.mktemp("edge")
+    port = free_port()
+    settings = EdgeSettings(
+        listen_port=port,
+        upstreams={"aether.auth.v1.AuthService": auth_server},
+        rate_limit_overrides={"/aether.auth.v1.AuthService/Validate": (3, 60)},
+        access_log_path=str(workdir / "access.log"),
+        max_request_bytes=64 * 1024,
+    )
+    config = write_bootstrap(DESCRIPTOR, settings, workdir / "envoy.json")
+    base = f"http://127.0.0.1:{port}"
+    with running_envoy(config, workdir) as proc:
+        # Poll without blocking the loop: the in-process auth server answers Envoy's health checks.
+        async with httpx.AsyncClient() as client:
+            for _ in range(300):
+                assert proc.poll() is None, (workdir / "envoy.log").read_text()[-2000:]
+                with contextlib.suppress(httpx.HTTPError):
+                    if (await client.get(f"{base}/readyz")).status_code == 200:
+                        break
+                await asyncio.sleep(0.1)
+            else:
+                raise TimeoutError("envoy did not become ready")
+        yield base

@@ -12,14 +12,25 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "guest": frozenset({"tasks:read", "rag:read", "analytics:read"}),
     "user": frozenset(
         {
-            "tasks:read", "tasks:write", "analytics:read", "ai:chat", "ai:embed", "code:review",
-            "integrations:read", "integrations:write", "rag:read", "rag:write",
+            "tasks:read",
+            "tasks:write",
+            "analytics:read",
+            "ai:chat",
+            "ai:embed",
+            "code:review",
+            "integrations:read",
+            "integrations:write",
+            "rag:read",
+            "rag:write",
         }
     ),
 }
 ROLE_PERMISSIONS["developer"] = ROLE_PERMISSIONS["user"] | {"code:run", "analytics:write"}
 ROLE_PERMISSIONS["admin"] = ROLE_PERMISSIONS["developer"] | {
-    "analytics:admin", "containers:read", "containers:write", "users:admin",
+    "analytics:admin",
+    "containers:read",
+    "containers:write",
+    "users:admin",
 }
 ROLES = frozenset(ROLE_PERMISSIONS)
 DEFAULT_ROLES = ("user",)
@@ -55,10 +66,29 @@ def normalize_email(email: str) -> str:
 COMMON_PASSWORDS = frozenset(
     p.lower()
     for p in {
-        "password123", "password1234", "1234567890", "12345678910", "qwertyuiop", "iloveyou123",
-        "administrator", "passw0rd123", "password!23", "welcome123", "letmein123", "qwerty12345",
-        "1q2w3e4r5t", "abcdefghij", "changeme123", "monkey12345", "football123", "Password123",
-        "Password1!", "P@ssw0rd123", "Qwerty123!", "Welcome123!", "Aa123456789",
+        "password123",
+        "password1234",
+        "1234567890",
+        "12345678910",
+        "qwertyuiop",
+        "iloveyou123",
+        "administrator",
+        "passw0rd123",
+        "password!23",
+        "welcome123",
+        "letmein123",
+        "qwerty12345",
+        "1q2w3e4r5t",
+        "abcdefghij",
+        "changeme123",
+        "monkey12345",
+        "football123",
+        "Password123",
+        "Password1!",
+        "P@ssw0rd123",
+        "Qwerty123!",
+        "Welcome123!",
+        "Aa123456789",
     }
 )
 _CLASSES = (r"[a-z]", r"[A-Z]", r"[0-9]", r"[^A-Za-z0-9]")

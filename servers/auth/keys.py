@@ -1,10 +1,16 @@
 """The token signing key ring: Ed25519 keys created on first start, sealed at
-rest, rotated by age, and published (active + recently retired) as a JWK Set."""
+rest, rotated by age, published as a JWK Set.
+
+Rotation is two-phase because verifiers (Envoy, other servers) cache the JWKS:
+a new key is published `propagation` before it starts signing, and a key stays
+published until every token it signed has expired.
+"""
 
 from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -16,6 +22,8 @@ from jwt.algorithms import OKPAlgorithm
 from servers.platform.secrets import SecretBox
 
 ALGORITHM = "EdDSA"
+# How long the chosen signing key is reused before the ring looks at the store again.
+_RECHECK = timedelta(seconds=60)
 
 
 @dataclass(frozen=True)
@@ -24,32 +32,50 @@ class StoredKey:
     private_key_sealed: bytes
     public_jwk: dict[str, Any]
     created_at: datetime
-    retired_at: datetime | None
 
 
 @dataclass(frozen=True)
 class SigningKey:
     kid: str
     private_key: Ed25519PrivateKey
-    created_at: datetime
 
 
 class KeyStore(Protocol):
-    async def published_keys(self, retired_after: datetime) -> list[StoredKey]: ...
+    async def live_keys(self, created_after: datetime) -> list[StoredKey]:
+        """Unrevoked keys created after the cutoff, newest first."""
+        ...
 
-    async def rotate_in(self, new: StoredKey, max_age: timedelta) -> StoredKey:
-        """Atomically: if the newest unretired key is younger than max_age return it,
-        else retire all unretired keys and insert `new`."""
+    async def add_key_unless_newer(self, new: StoredKey, newer_than: datetime) -> None:
+        """Insert `new` unless some unrevoked key was created after `newer_than`
+        (serialized across replicas)."""
         ...
 
 
+@dataclass(frozen=True)
+class RotationPolicy:
+    max_age: timedelta  # a key signs for about this long
+    propagation: timedelta  # published this long before it signs (> verifiers' JWKS cache)
+    token_lifetime: timedelta  # the longest-lived token a key signs (access token TTL + leeway)
+
+    @property
+    def publish_window(self) -> timedelta:
+        return self.propagation + self.max_age + self.token_lifetime
+
+
 class KeyRing:
-    def __init__(self, store: KeyStore, box: SecretBox, max_age: timedelta, publish_retired_for: timedelta):
+    def __init__(
+        self,
+        store: KeyStore,
+        box: SecretBox,
+        policy: RotationPolicy,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ):
         self._store = store
         self._box = box
-        self._max_age = max_age
-        self._publish_retired_for = publish_retired_for
+        self._policy = policy
+        self._clock = clock
         self._active: SigningKey | None = None
+        self._checked_at = datetime.min.replace(tzinfo=UTC)
 
     def _new_key(self) -> StoredKey:
         kid = uuid.uuid4().hex
@@ -59,19 +85,28 @@ class KeyRing:
         )
         jwk = json.loads(OKPAlgorithm.to_jwk(private.public_key()))
         jwk.update(kid=kid, alg=ALGORITHM, use="sig")
-        return StoredKey(kid, self._box.seal(raw, f"signing-key:{kid}"), jwk, datetime.now(UTC), None)
+        return StoredKey(kid, self._box.seal(raw, f"signing-key:{kid}"), jwk, self._clock())
 
     async def active(self) -> SigningKey:
-        """The key to sign with; rotates when the current one is older than max_age."""
-        now = datetime.now(UTC)
-        if self._active is None or now - self._active.created_at >= self._max_age:
-            stored = await self._store.rotate_in(self._new_key(), self._max_age)
-            raw = self._box.open(stored.private_key_sealed, f"signing-key:{stored.kid}")
-            self._active = SigningKey(stored.kid, Ed25519PrivateKey.from_private_bytes(raw), stored.created_at)
+        """The key to sign with: the newest key published for at least
+        `propagation` (or, on a fresh install, the only key)."""
+        now = self._clock()
+        if self._active is not None and now - self._checked_at < _RECHECK:
+            return self._active
+        # Publish the successor early, so it has propagated when the current key ages out.
+        await self._store.add_key_unless_newer(
+            self._new_key(), now - self._policy.max_age + self._policy.propagation
+        )
+        keys = await self._store.live_keys(now - self._policy.publish_window)
+        ready = [k for k in keys if now - k.created_at >= self._policy.propagation]
+        chosen = ready[0] if ready else keys[-1]
+        raw = self._box.open(chosen.private_key_sealed, f"signing-key:{chosen.kid}")
+        self._active = SigningKey(chosen.kid, Ed25519PrivateKey.from_private_bytes(raw))
+        self._checked_at = now
         return self._active
 
     async def jwks(self) -> list[dict[str, Any]]:
-        """Public keys that may still verify live tokens."""
+        """Public keys that may verify live tokens, including the not-yet-signing successor."""
         await self.active()
-        cutoff = datetime.now(UTC) - self._publish_retired_for
-        return [key.public_jwk for key in await self._store.published_keys(cutoff)]
+        cutoff = self._clock() - self._policy.publish_window
+        return [key.public_jwk for key in await self._store.live_keys(cutoff)]

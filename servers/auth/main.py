@@ -6,7 +6,8 @@ from datetime import timedelta
 from pathlib import Path
 
 from aether.auth.v1 import auth_service_pb2_grpc
-from servers.auth.keys import KeyRing
+
+from servers.auth.keys import KeyRing, RotationPolicy
 from servers.auth.service import AuthServicer
 from servers.auth.store import AuthStore
 from servers.auth.throttle import LoginThrottle
@@ -35,23 +36,36 @@ async def build(res: Resources) -> Mount:
         raise SystemExit("AETHER_SECRET_KEY is not set (it encrypts the token signing keys)")
     access_ttl = timedelta(seconds=s.access_token_ttl_seconds)
     store = AuthStore(res.pool)
-    # Retired keys stay published for an access-token lifetime (+ clock leeway).
     keys = KeyRing(
-        store, SecretBox.from_setting(secret.get_secret_value()),
-        max_age=timedelta(days=s.signing_key_max_age_days), publish_retired_for=access_ttl + timedelta(minutes=1),
+        store,
+        SecretBox.from_setting(secret.get_secret_value()),
+        RotationPolicy(
+            max_age=timedelta(days=s.signing_key_max_age_days),
+            # Longer than any verifier caches the JWKS (Envoy: 5 min, servers: JWKS_CACHE_SECONDS).
+            propagation=timedelta(seconds=max(s.jwks_cache_seconds, 300) * 2),
+            token_lifetime=access_ttl + timedelta(minutes=1),
+        ),
     )
     await keys.active()  # create the first key now, not on the first login
     # The auth service verifies tokens from its own key ring, not over the network.
     verifier = TokenVerifier(KeyCache(keys.jwks, ttl=60, min_refetch=1), s.jwt_issuer, s.jwt_audience)
     usecases = AuthUseCases(
-        store, keys,
+        store,
+        keys,
         LoginThrottle(res.redis, s.login_max_failures, s.login_window_seconds, s.login_lockout_seconds),
-        res.redis, verifier,
+        res.redis,
+        verifier,
         TokenPolicy(s.jwt_issuer, s.jwt_audience, access_ttl, timedelta(days=s.refresh_token_ttl_days)),
     )
     servicer = AuthServicer(usecases)
     return Mount(
-        services=[Service("aether.auth.v1.AuthService", servicer, auth_service_pb2_grpc.add_AuthServiceServicer_to_server)],
+        services=[
+            Service(
+                "aether.auth.v1.AuthService",
+                servicer,
+                auth_service_pb2_grpc.add_AuthServiceServicer_to_server,
+            )
+        ],
         jwks=keys.jwks,
     )
 

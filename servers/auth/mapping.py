@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from aether.auth.v1 import events_pb2, user_pb2
 from google.protobuf import timestamp_pb2
 
-from aether.auth.v1 import events_pb2, user_pb2
 from servers.auth.domain import User
 
 

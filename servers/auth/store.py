@@ -6,13 +6,12 @@ import json
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import asyncpg
 
 from servers.auth.domain import User
 from servers.auth.keys import StoredKey
-
 
 OnCreated = Callable[[asyncpg.Connection, User], Awaitable[None]]
 
@@ -31,9 +30,6 @@ def _user(row: asyncpg.Record) -> User:
     return User(str(row["id"]), row["email"], row["name"], tuple(row["roles"]), row["created_at"])
 
 
-_USER_COLUMNS = "id, email, name, roles, created_at"
-
-
 class AuthStore:
     def __init__(self, pool: asyncpg.Pool):
         self.pool = pool
@@ -46,10 +42,14 @@ class AuthStore:
         writes the `user.registered` event); None if the email is taken."""
         async with self.pool.acquire() as conn, conn.transaction():
             row = await conn.fetchrow(
-                f"""INSERT INTO auth.users (id, email, name, password_hash, roles)
+                """INSERT INTO auth.users (id, email, name, password_hash, roles)
                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (email) DO NOTHING
-                    RETURNING {_USER_COLUMNS}""",
-                uuid.uuid4(), email, name, password_hash, list(roles),
+                    RETURNING id, email, name, roles, created_at""",
+                uuid.uuid4(),
+                email,
+                name,
+                password_hash,
+                list(roles),
             )
             if row is None:
                 return None
@@ -59,29 +59,42 @@ class AuthStore:
 
     async def user_with_hash(self, email: str) -> tuple[User, str] | None:
         row = await self.pool.fetchrow(
-            f"SELECT {_USER_COLUMNS}, password_hash FROM auth.users WHERE email = $1", email
+            "SELECT id, email, name, roles, created_at, password_hash FROM auth.users WHERE email = $1", email
         )
         return (_user(row), row["password_hash"]) if row else None
 
     async def get_user(self, user_id: str) -> User | None:
-        row = await self.pool.fetchrow(f"SELECT {_USER_COLUMNS} FROM auth.users WHERE id = $1", uuid.UUID(user_id))
+        row = await self.pool.fetchrow(
+            "SELECT id, email, name, roles, created_at FROM auth.users WHERE id = $1", uuid.UUID(user_id)
+        )
         return _user(row) if row else None
 
     async def update_password_hash(self, user_id: str, password_hash: str) -> None:
         await self.pool.execute(
             "UPDATE auth.users SET password_hash = $2, updated_at = now() WHERE id = $1",
-            uuid.UUID(user_id), password_hash,
+            uuid.UUID(user_id),
+            password_hash,
         )
 
     # --- refresh tokens ----------------------------------------------------------
     async def insert_refresh(
-        self, conn: asyncpg.Connection | asyncpg.Pool, token_hash: bytes, user_id: str,
-        family_id: uuid.UUID, parent_id: uuid.UUID | None, expires_at: datetime,
+        self,
+        conn: asyncpg.Connection | asyncpg.Pool,
+        token_hash: bytes,
+        user_id: str,
+        family_id: uuid.UUID,
+        parent_id: uuid.UUID | None,
+        expires_at: datetime,
     ) -> None:
         await conn.execute(
             """INSERT INTO auth.refresh_tokens (id, family_id, user_id, token_hash, parent_id, expires_at)
                VALUES ($1, $2, $3, $4, $5, $6)""",
-            uuid.uuid4(), family_id, uuid.UUID(user_id), token_hash, parent_id, expires_at,
+            uuid.uuid4(),
+            family_id,
+            uuid.UUID(user_id),
+            token_hash,
+            parent_id,
+            expires_at,
         )
 
     async def lock_refresh(self, conn: asyncpg.Connection, token_hash: bytes) -> RefreshRecord | None:
@@ -102,9 +115,10 @@ class AuthStore:
         )
 
     async def family_of(self, token_hash: bytes, user_id: str) -> uuid.UUID | None:
-        return await self.pool.fetchval(  # type: ignore[no-any-return]
+        return await self.pool.fetchval(
             "SELECT family_id FROM auth.refresh_tokens WHERE token_hash = $1 AND user_id = $2",
-            token_hash, uuid.UUID(user_id),
+            token_hash,
+            uuid.UUID(user_id),
         )
 
     async def revoke_all_families(self, user_id: str) -> int:
@@ -118,38 +132,40 @@ class AuthStore:
         return int(families or 0)
 
     # --- signing keys --------------------------------------------------------------
-    async def published_keys(self, retired_after: datetime) -> list[StoredKey]:
+    async def live_keys(self, created_after: datetime) -> list[StoredKey]:
         rows = await self.pool.fetch(
-            """SELECT kid, private_key_sealed, public_jwk, created_at, retired_at FROM auth.signing_keys
-               WHERE retired_at IS NULL OR retired_at > $1 ORDER BY created_at DESC""",
-            retired_after,
+            """SELECT kid, private_key_sealed, public_jwk, created_at FROM auth.signing_keys
+               WHERE revoked_at IS NULL AND created_at > $1 ORDER BY created_at DESC""",
+            created_after,
         )
         return [_stored_key(r) for r in rows]
 
-    async def rotate_in(self, new: StoredKey, max_age: timedelta) -> StoredKey:
+    async def add_key_unless_newer(self, new: StoredKey, newer_than: datetime) -> None:
         async with self.pool.acquire() as conn, conn.transaction():
             # Serialize key creation across replicas starting at the same time.
             await conn.execute("SELECT pg_advisory_xact_lock(hashtext('auth.signing_keys'))")
-            row = await conn.fetchrow(
-                """SELECT kid, private_key_sealed, public_jwk, created_at, retired_at FROM auth.signing_keys
-                   WHERE retired_at IS NULL AND created_at > now() - $1::interval
-                   ORDER BY created_at DESC LIMIT 1""",
-                max_age,
+            exists = await conn.fetchval(
+                "SELECT 1 FROM auth.signing_keys WHERE revoked_at IS NULL AND created_at > $1 LIMIT 1",
+                newer_than,
             )
-            if row is not None:
-                return _stored_key(row)
-            await conn.execute("UPDATE auth.signing_keys SET retired_at = now() WHERE retired_at IS NULL")
-            await conn.execute(
-                """INSERT INTO auth.signing_keys (kid, algorithm, private_key_sealed, public_jwk, created_at)
-                   VALUES ($1, $2, $3, $4::jsonb, $5)""",
-                new.kid, new.public_jwk["alg"], new.private_key_sealed, json.dumps(new.public_jwk), new.created_at,
-            )
-            return new
+            if exists is None:
+                await conn.execute(
+                    """INSERT INTO auth.signing_keys
+                         (kid, algorithm, private_key_sealed, public_jwk, created_at)
+                       VALUES ($1, $2, $3, $4::jsonb, $5)""",
+                    new.kid,
+                    new.public_jwk["alg"],
+                    new.private_key_sealed,
+                    json.dumps(new.public_jwk),
+                    new.created_at,
+                )
 
 
 def _stored_key(row: asyncpg.Record) -> StoredKey:
     jwk = row["public_jwk"]
     return StoredKey(
-        row["kid"], row["private_key_sealed"], json.loads(jwk) if isinstance(jwk, str) else jwk,
-        row["created_at"], row["retired_at"],
+        row["kid"],
+        row["private_key_sealed"],
+        json.loads(jwk) if isinstance(jwk, str) else jwk,
+        row["created_at"],
     )

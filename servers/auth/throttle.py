@@ -25,7 +25,9 @@ return n
 
 
 class LoginThrottle:
-    def __init__(self, redis: Redis, max_failures: int = 5, window_seconds: int = 900, lockout_seconds: int = 900):
+    def __init__(
+        self, redis: Redis, max_failures: int = 5, window_seconds: int = 900, lockout_seconds: int = 900
+    ):
         self._redis = redis
         self._max_failures = max_failures
         self._window = window_seconds
@@ -45,7 +47,9 @@ class LoginThrottle:
             raise RateLimited("too many failed login attempts; try again later", retry_after_seconds=ttl)
 
     async def failed(self, email: str) -> None:
-        await self._record(keys=list(self._keys(email)), args=[self._max_failures, self._window, self._lockout])
+        await self._record(
+            keys=list(self._keys(email)), args=[self._max_failures, self._window, self._lockout]
+        )
 
     async def succeeded(self, email: str) -> None:
         failures, _ = self._keys(email)

@@ -82,7 +82,10 @@ class AuthUseCases:
 
         async def emit(conn: asyncpg.Connection, user: User) -> None:
             await events.publish(
-                conn, event_type="user.registered", source="auth", subject=user.id,
+                conn,
+                event_type="user.registered",
+                source="auth",
+                subject=user.id,
                 payload=mapping.user_registered(user),
             )
 
@@ -104,7 +107,9 @@ class AuthUseCases:
         user, _ = found
         await self._throttle.succeeded(email)
         if self._hasher.check_needs_rehash(password_hash):
-            await self._store.update_password_hash(user.id, await asyncio.to_thread(self._hasher.hash, password))
+            await self._store.update_password_hash(
+                user.id, await asyncio.to_thread(self._hasher.hash, password)
+            )
         refresh = secrets.token_urlsafe(32)
         await self._store.insert_refresh(
             self._store.pool, _hash_refresh(refresh), user.id, uuid.uuid4(), None, self._refresh_expiry()
@@ -132,11 +137,17 @@ class AuthUseCases:
                 await self._store.mark_used(conn, record.id)
                 new_refresh = secrets.token_urlsafe(32)
                 await self._store.insert_refresh(
-                    conn, _hash_refresh(new_refresh), str(record.user_id), record.family_id, record.id,
+                    conn,
+                    _hash_refresh(new_refresh),
+                    str(record.user_id),
+                    record.family_id,
+                    record.id,
                     self._refresh_expiry(),
                 )
         if reused:  # raised after commit so the revocation sticks
-            raise Unauthenticated("refresh token was already used; all its sessions are revoked", "TOKEN_REUSED")
+            raise Unauthenticated(
+                "refresh token was already used; all its sessions are revoked", "TOKEN_REUSED"
+            )
         user = await self._store.get_user(str(record.user_id))
         if user is None:
             raise Unauthenticated("account no longer exists")

@@ -72,8 +72,12 @@ def generate() -> None:
     _protoc(f"--python_betterproto2_out={SDK_OUT}", *own)
 
     DESCRIPTOR.parent.mkdir(parents=True, exist_ok=True)
-    subprocess.run([_bin("buf"), "build", "--exclude-source-info", "-o", str(DESCRIPTOR)], check=True, cwd=ROOT)
-    print(f"generated {PY_OUT.relative_to(ROOT)}, {SDK_OUT.relative_to(ROOT)}, {DESCRIPTOR.relative_to(ROOT)}")
+    subprocess.run(
+        [_bin("buf"), "build", "--exclude-source-info", "-o", str(DESCRIPTOR)], check=True, cwd=ROOT
+    )
+    print(
+        f"generated {PY_OUT.relative_to(ROOT)}, {SDK_OUT.relative_to(ROOT)}, {DESCRIPTOR.relative_to(ROOT)}"
+    )
 
 
 if __name__ == "__main__":

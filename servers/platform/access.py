@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
-
-from google.protobuf import descriptor_pool
+from typing import Any, cast
 
 from aether.common.v1 import access_pb2
+from google.protobuf import descriptor_pool
 
 
 @dataclass(frozen=True)
@@ -36,9 +36,10 @@ def access_rule(full_method: str) -> AccessRule:
     service, _, method = full_method.lstrip("/").rpartition("/")
     descriptor = descriptor_pool.Default().FindMethodByName(f"{service}.{method}")
     options = descriptor.GetOptions()
-    if not options.HasExtension(access_pb2.access):
+    extension = cast(Any, access_pb2.access)  # the .pyi types extensions loosely
+    if not options.HasExtension(extension):
         raise MissingAccessRule(f"{full_method} has no (aether.common.v1.access) option")
-    rule = options.Extensions[access_pb2.access]
+    rule = options.Extensions[extension]
     return AccessRule(public=rule.public, permissions=frozenset(rule.permissions))
 
 

@@ -41,7 +41,9 @@ async def migrate(pool: asyncpg.Pool, service: str, directory: Path) -> list[str
         await conn.execute(_LEDGER)
         done = {
             r["version"]
-            for r in await conn.fetch("SELECT version FROM platform.schema_migrations WHERE service = $1", service)
+            for r in await conn.fetch(
+                "SELECT version FROM platform.schema_migrations WHERE service = $1", service
+            )
         }
         for path in sorted(directory.glob("*.sql")):
             version = path.stem

@@ -41,7 +41,9 @@ class AetherError(Exception):
 
 
 class InvalidArgument(AetherError):
-    def __init__(self, message: str, violations: Sequence[FieldViolation] = (), reason: str = "VALIDATION_ERROR"):
+    def __init__(
+        self, message: str, violations: Sequence[FieldViolation] = (), reason: str = "VALIDATION_ERROR"
+    ):
         super().__init__(message, reason, violations)
 
 
@@ -103,7 +105,7 @@ STATUS_CODES: Mapping[type[AetherError], grpc.StatusCode] = {
 def status_code_of(error: AetherError) -> grpc.StatusCode:
     for cls in type(error).__mro__:
         if cls in STATUS_CODES:
-            return STATUS_CODES[cls]  # type: ignore[index]
+            return STATUS_CODES[cls]
     return grpc.StatusCode.INTERNAL
 
 
@@ -117,7 +119,11 @@ def to_rpc_status(error: AetherError, request_id: str) -> status_pb2.Status:
     """Build the google.rpc.Status (code, message, details) for an error."""
     code = status_code_of(error)
     details = [
-        _pack(error_details_pb2.ErrorInfo(reason=error.reason, domain=ERROR_DOMAIN, metadata=dict(error.metadata)))
+        _pack(
+            error_details_pb2.ErrorInfo(
+                reason=error.reason, domain=ERROR_DOMAIN, metadata=dict(error.metadata)
+            )
+        )
     ]
     if error.violations:
         details.append(

@@ -11,11 +11,11 @@ import uuid
 from pathlib import Path
 
 import asyncpg
+from aether.events.v1 import event_pb2
 from google.protobuf import any_pb2, timestamp_pb2
 from google.protobuf.message import Message
 from opentelemetry import propagate
 
-from aether.events.v1 import event_pb2
 from servers.platform.context import principal_var, request_id
 
 MIGRATIONS = Path(__file__).with_name("migrations")

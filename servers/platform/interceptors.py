@@ -41,11 +41,13 @@ log = logging.getLogger("aether.rpc")
 Scope = Callable[[str, Any, grpc.aio.ServicerContext], AbstractAsyncContextManager[None]]
 
 
-class ScopeInterceptor(grpc.aio.ServerInterceptor):
+class ScopeInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
     """Runs `scope(method, request, context)` around every unary and
     server-streaming call (request is None for client-streaming calls)."""
 
-    def scope(self, method: str, request: Any, context: grpc.aio.ServicerContext) -> AbstractAsyncContextManager[None]:
+    def scope(
+        self, method: str, request: Any, context: grpc.aio.ServicerContext
+    ) -> AbstractAsyncContextManager[None]:
         raise NotImplementedError
 
     async def intercept_service(
@@ -117,7 +119,9 @@ class RequestIdInterceptor(ScopeInterceptor):
     one; echoes it in the response headers."""
 
     @asynccontextmanager
-    async def scope(self, method: str, request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[None]:
+    async def scope(
+        self, method: str, request: Any, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[None]:
         incoming = _metadata(context, "x-request-id")
         rid = incoming if incoming and _REQUEST_ID.match(incoming) else str(uuid.uuid4())
         token = request_id_var.set(rid)
@@ -136,7 +140,9 @@ class TelemetryInterceptor(ScopeInterceptor):
     """One access-log line and Prometheus metrics per RPC."""
 
     @asynccontextmanager
-    async def scope(self, method: str, request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[None]:
+    async def scope(
+        self, method: str, request: Any, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[None]:
         started = time.perf_counter()
         try:
             yield
@@ -154,7 +160,9 @@ class ErrorInterceptor(ScopeInterceptor):
     any unexpected exception into a bare INTERNAL that leaks nothing."""
 
     @asynccontextmanager
-    async def scope(self, method: str, request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[None]:
+    async def scope(
+        self, method: str, request: Any, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[None]:
         try:
             yield
         except AetherError as error:
@@ -185,7 +193,9 @@ class AuthInterceptor(ScopeInterceptor):
         self._revocations = revocations
 
     @asynccontextmanager
-    async def scope(self, method: str, request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[None]:
+    async def scope(
+        self, method: str, request: Any, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[None]:
         rule = access_rule(method)
         if rule.public:
             yield
@@ -227,7 +237,9 @@ class ValidationInterceptor(ScopeInterceptor):
         self._validator = protovalidate.Validator()
 
     @asynccontextmanager
-    async def scope(self, method: str, request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[None]:
+    async def scope(
+        self, method: str, request: Any, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[None]:
         if isinstance(request, Message):
             violations = self._validator.collect_violations(request)
             if violations:

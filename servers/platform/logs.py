@@ -43,7 +43,9 @@ class JsonFormatter(logging.Formatter):
 def configure_logging(service: str, level: str = "INFO", json_output: bool = True) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
-        JsonFormatter(service) if json_output else logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s")
+        JsonFormatter(service)
+        if json_output
+        else logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s")
     )
     root = logging.getLogger()
     root.handlers[:] = [handler]

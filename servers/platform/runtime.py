@@ -19,13 +19,13 @@ from typing import Any
 
 import asyncpg
 import grpc
+from aether.auth.v1 import auth_service_pb2, auth_service_pb2_grpc
 from google.protobuf.json_format import MessageToDict
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from opentelemetry.instrumentation.grpc import aio_client_interceptors, aio_server_interceptor
 from redis.asyncio import Redis
 
-from aether.auth.v1 import auth_service_pb2, auth_service_pb2_grpc
 from servers.platform import events
 from servers.platform.access import check_service_rules
 from servers.platform.db import create_pool, migrate

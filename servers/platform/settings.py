@@ -43,4 +43,3 @@ class PlatformSettings(BaseSettings):
     otel_exporter_otlp_endpoint: str | None = None
     # Service name in traces and logs; default "aether-<domains>".
     service_name: str | None = Field(default=None, validation_alias="OTEL_SERVICE_NAME")
-

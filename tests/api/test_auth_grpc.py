@@ -10,9 +10,9 @@ import asyncpg
 import grpc
 import jwt
 import pytest
-
 from aether.auth.v1 import auth_service_pb2 as pb
 from aether.auth.v1 import auth_service_pb2_grpc
+
 from tests.helpers import STRONG_PASSWORD, bearer, rich_error, unique_email
 
 
@@ -45,7 +45,9 @@ async def test_register_login_me_refresh_logout(stub) -> None:
     assert refreshed.refresh_token != login.refresh_token
     assert (await stub.GetMe(pb.GetMeRequest(), metadata=bearer(refreshed.access_token))).id == me.id
 
-    out = await stub.Logout(pb.LogoutRequest(refresh_token=refreshed.refresh_token), metadata=bearer(refreshed.access_token))
+    out = await stub.Logout(
+        pb.LogoutRequest(refresh_token=refreshed.refresh_token), metadata=bearer(refreshed.access_token)
+    )
     assert out.success and out.sessions_revoked == 1
     with pytest.raises(grpc.aio.AioRpcError) as revoked:
         await stub.GetMe(pb.GetMeRequest(), metadata=bearer(refreshed.access_token))
@@ -63,8 +65,14 @@ async def test_access_token_claims_are_verifiable_with_jwks(stub) -> None:
     jwk = next(k for k in keys if k.kid == header["kid"])
     assert (jwk.kty, jwk.crv, jwk.use) == ("OKP", "Ed25519", "sig")
     public = jwt.PyJWK({"kty": jwk.kty, "crv": jwk.crv, "x": jwk.x, "kid": jwk.kid})
-    claims = jwt.decode(login.access_token, public.key, algorithms=["EdDSA"], audience="aether", issuer="aether-auth")
-    assert claims["sub"] == login.user.id and claims["roles"] == ["user"] and "tasks:write" in claims["permissions"]
+    claims = jwt.decode(
+        login.access_token, public.key, algorithms=["EdDSA"], audience="aether", issuer="aether-auth"
+    )
+    assert (
+        claims["sub"] == login.user.id
+        and claims["roles"] == ["user"]
+        and "tasks:write" in claims["permissions"]
+    )
     assert claims["exp"] - claims["iat"] == 900
 
 
@@ -110,8 +118,10 @@ async def test_wrong_password_does_not_say_which_part_was_wrong(stub) -> None:
     email = unique_email()
     await stub.Register(pb.RegisterRequest(email=email, password=STRONG_PASSWORD, name="A"))
     errors = []
-    for attempt in (pb.LoginRequest(email=email, password="Wrong-Password-1"),
-                    pb.LoginRequest(email=unique_email("ghost"), password="Wrong-Password-1")):
+    for attempt in (
+        pb.LoginRequest(email=email, password="Wrong-Password-1"),
+        pb.LoginRequest(email=unique_email("ghost"), password="Wrong-Password-1"),
+    ):
         with pytest.raises(grpc.aio.AioRpcError) as err:
             await stub.Login(attempt)
         errors.append(rich_error(err.value))
@@ -170,17 +180,23 @@ async def test_logout_all_sessions(stub) -> None:
 async def test_logout_with_someone_elses_refresh_token_is_not_found(stub) -> None:
     mine, theirs = await register_and_login(stub), await register_and_login(stub)
     with pytest.raises(grpc.aio.AioRpcError) as err:
-        await stub.Logout(pb.LogoutRequest(refresh_token=theirs.refresh_token), metadata=bearer(mine.access_token))
+        await stub.Logout(
+            pb.LogoutRequest(refresh_token=theirs.refresh_token), metadata=bearer(mine.access_token)
+        )
     assert err.value.code() == grpc.StatusCode.NOT_FOUND
     assert (await stub.Refresh(pb.RefreshRequest(refresh_token=theirs.refresh_token))).access_token
 
 
 async def test_validate(stub) -> None:
     login = await register_and_login(stub)
-    ok = await stub.Validate(pb.ValidateRequest(token=login.access_token), metadata=bearer(login.access_token))
+    ok = await stub.Validate(
+        pb.ValidateRequest(token=login.access_token), metadata=bearer(login.access_token)
+    )
     assert ok.valid and ok.user_id == login.user.id and list(ok.roles) == ["user"]
     assert ok.expires_at.seconds > time.time()
-    bad = await stub.Validate(pb.ValidateRequest(token=login.access_token[:-3] + "abc"), metadata=bearer(login.access_token))
+    bad = await stub.Validate(
+        pb.ValidateRequest(token=login.access_token[:-3] + "abc"), metadata=bearer(login.access_token)
+    )
     assert not bad.valid and not bad.user_id
 
 
@@ -202,13 +218,17 @@ async def test_me_requires_a_valid_token(stub, forge_token) -> None:
             await stub.GetMe(pb.GetMeRequest(), metadata=bearer(token) if token else None)
         assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED, label
         assert rich_error(err.value).reason == "UNAUTHENTICATED", label
-    assert (await stub.GetMe(pb.GetMeRequest(), metadata=bearer(await forge_token(login.user.id)))).id == login.user.id
+    assert (
+        await stub.GetMe(pb.GetMeRequest(), metadata=bearer(await forge_token(login.user.id)))
+    ).id == login.user.id
 
 
 async def test_sql_injection_strings_are_inert(stub, database_url: str) -> None:
     injection = "'; DROP TABLE auth.users; --"
     with pytest.raises(grpc.aio.AioRpcError) as err:
-        await stub.Register(pb.RegisterRequest(email=f"x{injection}@example.com", password=STRONG_PASSWORD, name="A"))
+        await stub.Register(
+            pb.RegisterRequest(email=f"x{injection}@example.com", password=STRONG_PASSWORD, name="A")
+        )
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     email = unique_email()
     await stub.Register(pb.RegisterRequest(email=email, password=STRONG_PASSWORD + injection, name=injection))

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import asyncpg
 import grpc
-from opentelemetry import trace
-from opentelemetry.instrumentation.grpc import aio_client_interceptors
-
 from aether.auth.v1 import auth_service_pb2 as pb
 from aether.auth.v1 import auth_service_pb2_grpc
 from aether.events.v1 import event_pb2
+from opentelemetry import trace
+from opentelemetry.instrumentation.grpc import aio_client_interceptors
+
 from tests.helpers import STRONG_PASSWORD, unique_email
 
 
@@ -34,7 +34,8 @@ async def test_one_trace_from_client_through_server_into_the_outbox(auth_server,
     conn = await asyncpg.connect(database_url)
     try:
         payload = await conn.fetchval(
-            "SELECT payload FROM platform.outbox WHERE event_type = 'user.registered' ORDER BY created_at DESC LIMIT 1"
+            "SELECT payload FROM platform.outbox WHERE event_type = 'user.registered'"
+            " ORDER BY created_at DESC LIMIT 1"
         )
     finally:
         await conn.close()

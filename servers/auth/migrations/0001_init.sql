@@ -28,11 +28,14 @@ CREATE INDEX refresh_tokens_family ON auth.refresh_tokens (family_id);
 CREATE INDEX refresh_tokens_user ON auth.refresh_tokens (user_id) WHERE revoked_at IS NULL;
 
 -- Token signing keys; private keys sealed with AETHER_SECRET_KEY (AES-GCM, kid as AAD).
+-- Age decides a key's life (published, signing, published-only, gone: see keys.py);
+-- revoked_at withdraws a compromised key at once.
 CREATE TABLE auth.signing_keys (
     kid                text        PRIMARY KEY,
     algorithm          text        NOT NULL,
     private_key_sealed bytea       NOT NULL,
     public_jwk         jsonb       NOT NULL,
     created_at         timestamptz NOT NULL DEFAULT now(),
-    retired_at         timestamptz           -- no longer signs; still published until tokens expire
+    revoked_at         timestamptz
 );
+CREATE INDEX signing_keys_live ON auth.signing_keys (created_at DESC) WHERE revoked_at IS NULL;

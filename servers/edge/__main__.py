@@ -1,0 +1,63 @@
+"""`python -m servers.edge`: write (and optionally validate) the Envoy edge bootstrap.
+
+    python -m servers.edge --upstream aether.auth.v1.AuthService=127.0.0.1:50051 \\
+        --listen 127.0.0.1:8080 --admin-port 9901 --out .aether/envoy.json --validate
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+from servers.edge.envoy_config import EdgeSettings, split_host_port, write_bootstrap
+from servers.edge.runner import validate_command
+
+DEFAULT_DESCRIPTOR = Path(__file__).resolve().parents[2] / "gen" / "descriptors" / "aether.binpb"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m servers.edge", description=__doc__.splitlines()[0])
+    parser.add_argument("--descriptor", type=Path, default=DEFAULT_DESCRIPTOR)
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument(
+        "--upstream",
+        action="append",
+        default=[],
+        metavar="SERVICE=HOST:PORT",
+        help="full proto service name and the address of its gRPC server (repeatable)",
+    )
+    parser.add_argument("--listen", default="127.0.0.1:8080", metavar="HOST:PORT")
+    parser.add_argument("--admin-port", type=int, default=None)
+    parser.add_argument("--jwks-upstream", default="", metavar="HOST:PORT")
+    parser.add_argument("--cors-origin", action="append", default=[])
+    parser.add_argument("--access-log", default="/dev/stdout")
+    parser.add_argument("--validate", action="store_true", help="run `envoy --mode validate` on the result")
+    args = parser.parse_args(argv)
+
+    upstreams: dict[str, str] = {}
+    for item in args.upstream:
+        service, sep, address = item.partition("=")
+        if not sep:
+            parser.error(f"--upstream wants SERVICE=HOST:PORT, got {item!r}")
+        upstreams[service] = address
+    host, port = split_host_port(args.listen, what="--listen")
+    settings = EdgeSettings(
+        listen_host=host,
+        listen_port=port,
+        admin_port=args.admin_port,
+        upstreams=upstreams,
+        jwks_upstream=args.jwks_upstream,
+        cors_allowed_origins=tuple(args.cors_origin),
+        access_log_path=args.access_log,
+    )
+    out = write_bootstrap(args.descriptor, settings, args.out)
+    print(out)
+    if args.validate:
+        return subprocess.run(validate_command(out), check=False).returncode
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
