@@ -60,6 +60,12 @@ def _dev(args: argparse.Namespace) -> None:
     run_dev(host=args.host, port=args.port, data_dir=Path(args.data_dir), services=args.services)
 
 
+def _edge(args: argparse.Namespace) -> None:
+    from servers.edge.__main__ import main as edge_main
+
+    raise SystemExit(edge_main(args.extra))
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="aether", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -86,7 +92,18 @@ def main(argv: list[str] | None = None) -> None:
     gen = commands.add_parser("gen", help="regenerate gen/ (stubs, SDK, descriptors) from protos/")
     gen.set_defaults(run=_gen)
 
-    args = parser.parse_args(argv)
+    edge = commands.add_parser(
+        "edge",
+        help="write the Envoy bootstrap for given upstreams (--run: then exec Envoy); see --help",
+        add_help=False,
+    )
+    edge.set_defaults(run=_edge)
+
+    # `aether edge ...` passes its arguments through to `python -m servers.edge`.
+    args, extra = parser.parse_known_args(argv)
+    if extra and args.command != "edge":
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    args.extra = extra
     args.run(args)
 
 

@@ -53,17 +53,22 @@ def edge_config_factory(
 
 
 def _show(info: StackInfo) -> None:
-    logger.info("REST and gRPC on %s; Ctrl-C stops everything", info.grpc_address)
+    print(f"\nAether is up.\n{info.describe()}\nCtrl-C stops everything.\n", flush=True)
 
 
 def run_dev(*, host: str, port: int, data_dir: Path, services: Sequence[str]) -> None:
     """Run PostgreSQL, Redis, ``services`` and Envoy on ``host:port`` until Ctrl-C/SIGTERM, then exit."""
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from servers.platform.settings import PlatformSettings
+
+    settings = PlatformSettings()  # DATABASE_URL / REDIS_URL replace the embedded servers
     data_dir = data_dir.expanduser().resolve()
     stack = EmbeddedStack(
         services,
         data_dir=data_dir,
+        database_url=settings.database_url,
+        redis_url=settings.redis_url,
         listen_host=host,
         listen_port=port,
         envoy_config_factory=edge_config_factory(host, port, data_dir / "envoy.json"),
