@@ -57,7 +57,13 @@ def _gen(args: argparse.Namespace) -> None:
 def _dev(args: argparse.Namespace) -> None:
     from servers.embedded.dev import run_dev
 
-    run_dev(host=args.host, port=args.port, data_dir=Path(args.data_dir), services=args.services)
+    run_dev(
+        host=args.host,
+        port=args.port,
+        grpc_port=args.grpc_port,
+        data_dir=Path(args.data_dir),
+        services=args.services,
+    )
 
 
 def _edge(args: argparse.Namespace) -> None:
@@ -75,6 +81,12 @@ def main(argv: list[str] | None = None) -> None:
     dev = commands.add_parser("dev", help="run the whole system locally, no Docker needed")
     dev.add_argument("--host", default="127.0.0.1", help="address Envoy listens on (default 127.0.0.1)")
     dev.add_argument("--port", type=int, default=8080, help="REST + gRPC port (default 8080)")
+    dev.add_argument(
+        "--grpc-port",
+        type=int,
+        default=50051,
+        help="first port of the servers themselves (auth=50051, next domain +1, ...; 0 = any free port)",
+    )
     dev.add_argument("--data-dir", default=".aether", help="embedded PostgreSQL/Redis data (default .aether)")
     dev.add_argument(
         "services", nargs="*", default=list(registry.DOMAINS), help="domains to run (default: all)"

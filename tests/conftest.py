@@ -98,7 +98,14 @@ async def forge_token(auth_server: str, database_url: str):
     policy = RotationPolicy(timedelta(days=30), timedelta(minutes=10), timedelta(minutes=16))
     ring = KeyRing(AuthStore(pool), SecretBox.from_setting(os.environ["AETHER_SECRET_KEY"]), policy)
 
-    async def forge(sub: str, *, exp_offset: int = 600, aud: str = "aether", iss: str = "aether-auth") -> str:
+    async def forge(
+        sub: str,
+        *,
+        exp_offset: int = 600,
+        aud: str = "aether",
+        iss: str = "aether-auth",
+        permissions: tuple[str, ...] = ("tasks:read",),
+    ) -> str:
         import time
 
         import jwt
@@ -113,7 +120,7 @@ async def forge_token(auth_server: str, database_url: str):
             "exp": now + exp_offset,
             "jti": uuid.uuid4().hex,
             "roles": ["user"],
-            "permissions": ["tasks:read"],
+            "permissions": list(permissions),
         }
         return jwt.encode(claims, key.private_key, algorithm=ALGORITHM, headers={"kid": key.kid})
 

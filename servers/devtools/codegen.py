@@ -4,13 +4,15 @@ Outputs:
 - gen/python/          grpcio stubs + .pyi, importable as `aether.<domain>.v1`
                        (and `buf.validate` for the validation annotations);
                        google/api and google/rpc come from googleapis-common-protos.
-- gen/sdk/python/aether_sdk/  the betterproto2 dataclass client SDK.
+- gen/sdk/python/aether_sdk/  the betterproto2 dataclass client SDK (`buf generate`,
+                       buf.gen.yaml), including google.rpc for decoding error details.
 - gen/descriptors/aether.binpb  the buf image (a FileDescriptorSet incl. imports
                        such as google/rpc/error_details) that Envoy transcodes with.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -41,8 +43,13 @@ def _protoc(*args: str) -> None:
 
     wkt = Path(grpc_tools.__file__).parent / "_proto"
     cmd = [sys.executable, "-m", "grpc_tools.protoc", f"-I{PROTOS}", f"-I{THIRD_PARTY}", f"-I{wkt}", *args]
-    env = {"PATH": f"{Path(sys.executable).parent}:{sysconfig.get_path('scripts')}:/usr/bin:/bin"}
-    subprocess.run(cmd, check=True, cwd=ROOT, env=env)
+    subprocess.run(cmd, check=True, cwd=ROOT)
+
+
+def _tool_env() -> dict[str, str]:
+    """PATH with the venv's scripts first, so buf finds the local protoc plugins."""
+    scripts = f"{Path(sys.executable).parent}:{sysconfig.get_path('scripts')}"
+    return {**os.environ, "PATH": f"{scripts}:{os.environ.get('PATH', '/usr/bin:/bin')}"}
 
 
 def _mark_packages(root: Path) -> None:
@@ -69,7 +76,8 @@ def generate() -> None:
         _mark_packages(PY_OUT / package)
 
     _fresh(SDK_OUT)
-    _protoc(f"--python_betterproto2_out={SDK_OUT}", *own)
+    # buf.gen.yaml: the betterproto2 plugin from the venv; it narrates every file, so keep quiet.
+    subprocess.run([_bin("buf"), "generate"], check=True, cwd=ROOT, env=_tool_env(), capture_output=True)
 
     DESCRIPTOR.parent.mkdir(parents=True, exist_ok=True)
     subprocess.run(

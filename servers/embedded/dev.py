@@ -37,6 +37,7 @@ def edge_config_factory(
     from servers.devtools.codegen import DESCRIPTOR
     from servers.edge.descriptors import load_descriptor_set, service_names
     from servers.edge.envoy_config import EdgeSettings, write_bootstrap
+    from servers.platform.settings import EdgeEnv
 
     descriptor_path = descriptor or DESCRIPTOR
 
@@ -44,8 +45,13 @@ def edge_config_factory(
         if not descriptor_path.exists():
             raise FileNotFoundError(f"{descriptor_path} is missing: run `aether gen` first")
         names = service_names(load_descriptor_set(descriptor_path))
+        env = EdgeEnv()
         settings = EdgeSettings(
-            listen_host=host, listen_port=port, upstreams=proto_upstreams(upstreams, names)
+            listen_host=host,
+            listen_port=port,
+            upstreams=proto_upstreams(upstreams, names),
+            cors_allowed_origins=env.origins,
+            max_request_bytes=env.max_request_bytes,
         )
         return write_bootstrap(descriptor_path, settings, out)
 
@@ -56,7 +62,7 @@ def _show(info: StackInfo) -> None:
     print(f"\nAether is up.\n{info.describe()}\nCtrl-C stops everything.\n", flush=True)
 
 
-def run_dev(*, host: str, port: int, data_dir: Path, services: Sequence[str]) -> None:
+def run_dev(*, host: str, port: int, grpc_port: int, data_dir: Path, services: Sequence[str]) -> None:
     """Run PostgreSQL, Redis, ``services`` and Envoy on ``host:port`` until Ctrl-C/SIGTERM, then exit."""
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -71,6 +77,7 @@ def run_dev(*, host: str, port: int, data_dir: Path, services: Sequence[str]) ->
         redis_url=settings.redis_url,
         listen_host=host,
         listen_port=port,
+        grpc_base_port=grpc_port,
         envoy_config_factory=edge_config_factory(host, port, data_dir / "envoy.json"),
     )
     sys.exit(run_forever(stack, on_started=_show))

@@ -109,6 +109,7 @@ class EmbeddedStack:
         env: Mapping[str, str] | None = None,
         cwd: Path | None = None,
         grpc_host: str = "127.0.0.1",
+        grpc_base_port: int = 0,
         log_level: str = "INFO",
         auth_service: str = "auth",
         envoy_base_id: int | None = None,
@@ -131,6 +132,8 @@ class EmbeddedStack:
         self.env = dict(os.environ if env is None else env)
         self.cwd = cwd or Path.cwd()
         self.grpc_host = grpc_host
+        # Services get grpc_base_port, +1, +2... in order (stable addresses for grpcurl); 0 = any free port.
+        self.grpc_base_port = grpc_base_port
         self.log_level = log_level
         self.auth_service = auth_service
         self.envoy_base_id = envoy_base_id
@@ -193,7 +196,9 @@ class EmbeddedStack:
             )
             redis_url = await self.redis.start_async()
 
-        upstreams = {name: f"{self.grpc_host}:{free_port(self.grpc_host)}" for name in self.services}
+        upstreams = {
+            name: f"{self.grpc_host}:{self._service_port(i)}" for i, name in enumerate(self.services)
+        }
         base_env: dict[str, str] = {
             **self.env,
             "DATABASE_URL": database_url,
@@ -253,6 +258,9 @@ class EmbeddedStack:
         )
         self.envoy.start()
         await self.envoy.wait_ready_async(self.startup_timeout)
+
+    def _service_port(self, index: int) -> int:
+        return self.grpc_base_port + index if self.grpc_base_port else free_port(self.grpc_host)
 
     def _check_listen_port(self) -> None:
         # Envoy listeners use SO_REUSEPORT: a busy port would be shared silently, not refused.

@@ -43,3 +43,18 @@ class PlatformSettings(BaseSettings):
     otel_exporter_otlp_endpoint: str | None = None
     # Service name in traces and logs; default "aether-<domains>".
     service_name: str | None = Field(default=None, validation_alias="OTEL_SERVICE_NAME")
+
+
+class EdgeEnv(BaseSettings):
+    """Edge (Envoy) settings for `aether dev`; `aether edge` takes the same as flags."""
+
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", frozen=True)
+
+    # Comma-separated exact origins allowed by CORS, e.g. "http://localhost:5173".
+    cors_allowed_origins: str = ""
+    # Largest REST request body (413 above it) and native gRPC message through the edge.
+    max_request_bytes: int = 1_048_576
+
+    @property
+    def origins(self) -> tuple[str, ...]:
+        return tuple(o.strip() for o in self.cors_allowed_origins.split(",") if o.strip())

@@ -31,8 +31,9 @@ def aether_dev(
     data_dir: Path, port: int
 ) -> Iterator[tuple[str, subprocess.Popen[str], list[psutil.Process]]]:
     env = {k: v for k, v in os.environ.items() if k not in _STRIPPED}
+    argv = [sys.executable, "-m", "servers.cli", "dev", "--port", str(port), "--grpc-port", "0"]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "servers.cli", "dev", "--port", str(port), "--data-dir", str(data_dir)],
+        [*argv, "--data-dir", str(data_dir)],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

@@ -1,0 +1,153 @@
+"""The server runtime every domain shares: permission checks with keys fetched
+from the auth service, health per service, reflection (with the real grpcurl),
+metrics, and a graceful SIGTERM shutdown of `aether serve`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+
+import grpc
+import pytest
+from aether.tasks.v1 import tasks_service_pb2, tasks_service_pb2_grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from prometheus_client import REGISTRY
+
+from servers.embedded.processes import free_port, wait_for_port
+from servers.platform.runtime import Domain, Mount, Resources, Server, Service
+from servers.platform.settings import PlatformSettings
+from tests.helpers import bearer, rich_error
+
+GRPCURL = shutil.which("grpcurl", path=os.path.dirname(sys.executable)) or "grpcurl"
+
+
+class ProbeTasks(tasks_service_pb2_grpc.TaskServiceServicer):
+    """Just enough of TaskService to exercise the shared interceptor chain."""
+
+    async def ListTasks(self, request, context):
+        return tasks_service_pb2.ListTasksResponse()
+
+
+async def _build_probe(res: Resources) -> Mount:
+    servicer = ProbeTasks()
+    return Mount(
+        [
+            Service(
+                "aether.tasks.v1.TaskService",
+                servicer,
+                tasks_service_pb2_grpc.add_TaskServiceServicer_to_server,
+            )
+        ]
+    )
+
+
+@pytest.fixture(scope="module")
+async def probe(auth_server: str) -> AsyncIterator[str]:
+    """A non-auth server: it must fetch verification keys from the auth service."""
+    server = Server(
+        [Domain("probe", _build_probe, needs_database=False)], PlatformSettings(auth_addr=auth_server)
+    )
+    port = await server.start()
+    yield f"127.0.0.1:{port}"
+    await server.stop()
+
+
+async def test_permissions_are_enforced_with_keys_from_the_auth_service(probe: str, forge_token) -> None:
+    async with grpc.aio.insecure_channel(probe) as channel:
+        stub = tasks_service_pb2_grpc.TaskServiceStub(channel)
+        allowed = await forge_token("u1", permissions=("tasks:read",))
+        await stub.ListTasks(tasks_service_pb2.ListTasksRequest(), metadata=bearer(allowed))
+
+        denied = await forge_token("u1", permissions=("rag:read",))
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await stub.ListTasks(tasks_service_pb2.ListTasksRequest(), metadata=bearer(denied))
+        error = rich_error(err.value)
+        assert error.code == grpc.StatusCode.PERMISSION_DENIED and error.reason == "PERMISSION_DENIED"
+        assert "tasks:read" in error.message
+
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await stub.ListTasks(tasks_service_pb2.ListTasksRequest())
+        assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+async def test_validation_runs_before_the_servicer(probe: str, forge_token) -> None:
+    async with grpc.aio.insecure_channel(probe) as channel:
+        stub = tasks_service_pb2_grpc.TaskServiceStub(channel)
+        token = await forge_token("u1", permissions=("tasks:read",))
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await stub.ListTasks(tasks_service_pb2.ListTasksRequest(limit=1000), metadata=bearer(token))
+        error = rich_error(err.value)
+        assert error.code == grpc.StatusCode.INVALID_ARGUMENT and "limit" in error.field_violations
+
+
+async def test_health_reports_each_service(auth_server: str) -> None:
+    async with grpc.aio.insecure_channel(auth_server) as channel:
+        health = health_pb2_grpc.HealthStub(channel)
+        for name in ("", "aether.auth.v1.AuthService"):
+            reply = await health.Check(health_pb2.HealthCheckRequest(service=name))
+            assert reply.status == health_pb2.HealthCheckResponse.SERVING
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await health.Check(health_pb2.HealthCheckRequest(service="aether.nope.v1.Nope"))
+        assert err.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+async def _grpcurl(*args: str) -> str:
+    """Run the real grpcurl without blocking the loop the in-process server runs on."""
+    proc = await asyncio.create_subprocess_exec(
+        GRPCURL, "-plaintext", *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 0, err.decode()
+    return out.decode()
+
+
+async def test_grpcurl_lists_and_calls_services_by_reflection(auth_server: str) -> None:
+    listed = await _grpcurl(auth_server, "list")
+    assert {"aether.auth.v1.AuthService", "grpc.health.v1.Health"} <= set(listed.split())
+    jwks = json.loads(await _grpcurl(auth_server, "aether.auth.v1.AuthService/GetJwks"))
+    assert jwks["keys"][0]["kty"] == "OKP"
+
+
+async def test_grpcurl_calls_through_envoy_with_the_descriptor_set(edge: str) -> None:
+    from servers.devtools.codegen import DESCRIPTOR
+
+    reply = await _grpcurl(
+        "-protoset", str(DESCRIPTOR), edge.removeprefix("http://"), "aether.auth.v1.AuthService/GetJwks"
+    )
+    assert json.loads(reply)["keys"]
+
+
+def test_rpcs_are_counted_in_prometheus_metrics(auth_server: str) -> None:
+    value = REGISTRY.get_sample_value(
+        "aether_grpc_server_handled_total", {"method": "/aether.auth.v1.AuthService/GetJwks", "code": "OK"}
+    )
+    assert value is not None and value >= 1
+
+
+def test_aether_serve_shuts_down_gracefully_on_sigterm(database_url: str) -> None:
+    port = free_port()
+    env = os.environ | {"GRPC_PORT": str(port), "LOG_JSON": "true", "LOG_LEVEL": "INFO"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "servers.cli", "serve", "auth"], env=env, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        wait_for_port("127.0.0.1", port, 30)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    logs = [
+        json.loads(line)
+        for line in (proc.stderr.read() if proc.stderr else "").splitlines()
+        if line.startswith("{")
+    ]
+    messages = [entry["message"] for entry in logs]
+    assert "serving" in messages and messages[-1] == "stopped"
+    assert all(entry["service"] == "aether-auth" for entry in logs)
