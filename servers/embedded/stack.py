@@ -166,7 +166,7 @@ class EmbeddedStack:
         except BaseException:
             await self.stop()
             raise
-        logger.info("aether is up\n%s", self.info.describe())
+        logger.info("aether is up")
         return self.info
 
     async def _start(self) -> StackInfo:
