@@ -66,16 +66,25 @@ async def redis_client() -> AsyncIterator[aioredis.Redis]:
 
 
 @pytest.fixture(scope="session")
-async def auth_server(database_url: str, redis_client: aioredis.Redis) -> AsyncIterator[str]:
-    """The real auth server (all interceptors), in process; yields its address."""
-    from servers.auth.main import DOMAIN
+async def app_server(database_url: str, redis_client: aioredis.Redis) -> AsyncIterator[tuple[str, list[str]]]:
+    """Every implemented domain (servers/registry.py) in one real in-process server,
+    the way `aether serve` builds them (all interceptors, migrations). Yields its
+    address and the proto services it serves. A domain added to the registry is
+    served here, and routed by the `edge` fixture, with no test wiring."""
+    from servers import registry
     from servers.platform.runtime import Server
     from servers.platform.settings import PlatformSettings
 
-    server = Server([DOMAIN], PlatformSettings())
+    server = Server([registry.load(name) for name in registry.DOMAINS], PlatformSettings())
     port = await server.start()
-    yield f"127.0.0.1:{port}"
+    yield f"127.0.0.1:{port}", server.service_names
     await server.stop()
+
+
+@pytest.fixture(scope="session")
+async def auth_server(app_server: tuple[str, list[str]]) -> str:
+    """Address serving AuthService (the shared in-process server)."""
+    return app_server[0]
 
 
 @pytest.fixture(scope="session")
@@ -129,8 +138,10 @@ async def forge_token(auth_server: str, database_url: str):
 
 
 @pytest.fixture(scope="session")
-async def edge(auth_server: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
-    """A real Envoy (generated config) in front of the real auth server; yields its base URL.
+async def edge(
+    app_server: tuple[str, list[str]], tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[str]:
+    """A real Envoy (generated config) in front of the shared server; yields its base URL.
     Validate is given a tiny rate limit so the 429 path can be exercised."""
     import httpx
 
@@ -140,9 +151,10 @@ async def edge(auth_server: str, tmp_path_factory: pytest.TempPathFactory) -> As
 
     workdir = tmp_path_factory.mktemp("edge")
     port = free_port()
+    address, services = app_server
     settings = EdgeSettings(
         listen_port=port,
-        upstreams={"aether.auth.v1.AuthService": auth_server},
+        upstreams=dict.fromkeys(services, address),
         rate_limit_overrides={"/aether.auth.v1.AuthService/Validate": (3, 60)},
         access_log_path=str(workdir / "access.log"),
         max_request_bytes=64 * 1024,

@@ -101,6 +101,7 @@ class Server:
         self.domains = domains
         self.settings = settings
         self.port = 0
+        self.service_names: list[str] = []  # the proto services mounted, once started
         self._server: grpc.aio.Server | None = None
         self._health = health.aio.HealthServicer()
         self._resources: Resources | None = None
@@ -134,6 +135,7 @@ class Server:
             self._on_stop += mount.on_stop
         for service in services:
             check_service_rules(service.name)
+        self.service_names = [service.name for service in services]
 
         verifier = TokenVerifier(
             KeyCache(jwks or remote_jwks(s.auth_addr), ttl=s.jwks_cache_seconds), s.jwt_issuer, s.jwt_audience
