@@ -1,13 +1,17 @@
-"""Shared test infrastructure: real PostgreSQL and Redis (the machine's, see
-.ci/run), a fresh database per run, and in-process servers shared by all tests."""
+"""Shared test infrastructure: real PostgreSQL and Redis (the machine's, as in CI,
+or embedded ones), a fresh database per run, and in-process servers shared by all tests."""
 
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import os
+import socket
+import tempfile
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 
 import asyncpg
 import grpc
@@ -19,13 +23,49 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from servers.platform.secrets import new_secret_key
 from servers.platform.telemetry import configure_tracing
 
-ADMIN_DSN = os.environ.get("AETHER_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
-TEST_REDIS = os.environ.get("AETHER_TEST_REDIS", "redis://127.0.0.1:6379/15")
+
+def _reachable(port: int) -> bool:
+    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
+        return True
+    return False
+
+
+def _test_servers() -> tuple[Callable[[str], str], str]:
+    """(dsn_for(database), redis URL): AETHER_TEST_POSTGRES / AETHER_TEST_REDIS, else
+    the machine's servers (CI's), else embedded ones from the wheels, so `make test`
+    also runs on a machine with only Python."""
+    postgres = os.environ.get("AETHER_TEST_POSTGRES")
+    embedded = os.environ.get("AETHER_TEST_EMBEDDED") == "1"  # force the wheels' servers
+    if embedded or (postgres is None and not _reachable(5432)):
+        from servers.embedded.postgres import EmbeddedPostgres
+
+        embedded_pg = EmbeddedPostgres(Path(tempfile.mkdtemp(prefix="aether-test-pg-")))
+        embedded_pg.start()
+        atexit.register(embedded_pg.stop)
+        dsn_for: Callable[[str], str] = embedded_pg.dsn_for
+    else:
+        base = (postgres or "postgresql://postgres@127.0.0.1:5432/postgres").rsplit("/", 1)[0]
+
+        def dsn_for(database: str) -> str:
+            return f"{base}/{database}"
+
+    redis_url = os.environ.get("AETHER_TEST_REDIS")
+    if embedded or (redis_url is None and not _reachable(6379)):
+        from servers.embedded.redis import EmbeddedRedis
+
+        embedded_redis = EmbeddedRedis(Path(tempfile.mkdtemp(prefix="aether-test-redis-")))
+        redis_url = embedded_redis.start()
+        atexit.register(embedded_redis.stop)
+    return dsn_for, redis_url or "redis://127.0.0.1:6379/15"
+
+
+dsn_for, TEST_REDIS = _test_servers()
+ADMIN_DSN = dsn_for("postgres")
 TEST_DB = f"aether_test_{uuid.uuid4().hex[:8]}"
 
 # Servers read settings from the environment (12-factor); set it before any is built.
 os.environ.update(
-    DATABASE_URL=ADMIN_DSN.rsplit("/", 1)[0] + "/" + TEST_DB,
+    DATABASE_URL=dsn_for(TEST_DB),
     REDIS_URL=TEST_REDIS,
     AETHER_SECRET_KEY=new_secret_key(),
     GRPC_HOST="127.0.0.1",

@@ -14,7 +14,7 @@ import asyncpg
 import pytest
 
 from servers.platform.db import create_pool, migrate
-from tests.conftest import ADMIN_DSN
+from tests.conftest import ADMIN_DSN, dsn_for
 
 
 @pytest.fixture
@@ -23,7 +23,7 @@ async def scratch_db() -> AsyncIterator[str]:
     admin = await asyncpg.connect(ADMIN_DSN)
     await admin.execute(f'CREATE DATABASE "{name}"')
     try:
-        yield ADMIN_DSN.rsplit("/", 1)[0] + "/" + name
+        yield dsn_for(name)
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
