@@ -37,15 +37,8 @@ import tempfile
 from pathlib import Path
 from urllib.parse import quote
 
-from servers.embedded.locks import OwnerLock
-from servers.embedded.processes import (
-    ChildProcess,
-    async_wait_until,
-    processes_in_dir,
-    run_blocking,
-    terminate_processes,
-    wait_until,
-)
+from servers.embedded.managed import ManagedServer
+from servers.embedded.processes import ChildProcess, processes_in_dir, terminate_processes
 
 logger = logging.getLogger(__name__)
 
@@ -124,13 +117,15 @@ def _read_postmaster_pid(data_dir: Path) -> list[str]:
         return []
 
 
-class EmbeddedPostgres:
+class EmbeddedPostgres(ManagedServer):
     """PostgreSQL on ``data_dir`` (the PGDATA directory; initdb'd on first start, kept afterwards).
 
     :meth:`start` returns an asyncpg/libpq DSN over the unix socket for ``database`` (created if
     missing). :meth:`stop` stops the server (fast shutdown). Both are idempotent; a failed start
     stops whatever it started.
     """
+
+    _ready_what = "postgres to be ready"
 
     def __init__(
         self,
@@ -144,24 +139,15 @@ class EmbeddedPostgres:
     ) -> None:
         if not _IDENTIFIER.match(database) or not _IDENTIFIER.match(user):
             raise ValueError("database and user must be plain identifiers")
-        self.data_dir = Path(data_dir).expanduser().resolve()
+        super().__init__(data_dir, start_timeout=start_timeout, stop_timeout=stop_timeout)
         self.database = database
         self.user = user
         self.log_file = log_file or self.data_dir.with_name(f"{self.data_dir.name}.log")
-        self.start_timeout = start_timeout
-        self.stop_timeout = stop_timeout
         self.bin_dir = pg_bin_dir()
-        self._lock = OwnerLock(self.data_dir.with_name(f".{self.data_dir.name}.lock"))
         self._run_as: str | None = SYSTEM_USER if _is_root() else None
-        self._process: ChildProcess | None = None
         self._socket_dir: Path | None = None
 
     # -- public API -------------------------------------------------------------------------------
-
-    @property
-    def process(self) -> ChildProcess | None:
-        """The postmaster child process while started."""
-        return self._process
 
     @property
     def socket_dir(self) -> Path:
@@ -180,57 +166,9 @@ class EmbeddedPostgres:
         host = quote(str(self.socket_dir), safe="/")
         return f"postgresql://{self.user}@/{database}?host={host}&port={SOCKET_PORT}"
 
-    def is_running(self) -> bool:
-        """True while our postmaster runs."""
-        return self._process is not None and self._process.is_running()
-
-    def start(self) -> str:
-        """Start (blocking) and return the DSN. Idempotent."""
-        if self.is_running():
-            return self.dsn
-        try:
-            self._prepare()
-            self._spawn()
-            wait_until(self._ready, self.start_timeout, what="postgres to be ready", process=self._process)
-            self._ensure_database()
-        except BaseException:
-            self.stop()
-            raise
-        logger.info("postgres ready on %s (data %s)", self.socket_dir, self.data_dir)
-        return self.dsn
-
-    async def start_async(self) -> str:
-        """Like :meth:`start` without blocking the event loop (postgres is forked in the loop thread)."""
-        if self.is_running():
-            return self.dsn
-        try:
-            await run_blocking(self._prepare)
-            self._spawn()
-            await async_wait_until(
-                self._ready, self.start_timeout, what="postgres to be ready", process=self._process
-            )
-            await run_blocking(self._ensure_database)
-        except BaseException:
-            await run_blocking(self.stop)
-            raise
-        logger.info("postgres ready on %s (data %s)", self.socket_dir, self.data_dir)
-        return self.dsn
-
     def stop(self) -> None:
         """Fast shutdown (SIGINT), SIGKILL after ``stop_timeout``; releases the data-dir lock. Idempotent."""
-        try:
-            if self._process is not None:
-                self._process.stop(self.stop_timeout)
-        finally:
-            self._process = None
-            if self._socket_dir is not None and self._socket_dir != self.data_dir:
-                with contextlib.suppress(OSError):
-                    self._socket_dir.rmdir()  # our private fallback dir; postgres removed the socket
-            self._lock.release()
-
-    async def stop_async(self) -> None:
-        """:meth:`stop` without blocking the event loop."""
-        await run_blocking(self.stop)
+        super().stop()
 
     # -- steps ------------------------------------------------------------------------------------
 
@@ -249,6 +187,19 @@ class EmbeddedPostgres:
         if not (self.data_dir / "PG_VERSION").exists():
             self._initdb()
         self._socket_dir = self._choose_socket_dir()
+
+    def _address(self) -> str:
+        return self.dsn
+
+    def _log_started(self) -> None:
+        logger.info("postgres ready on %s (data %s)", self.socket_dir, self.data_dir)
+
+    def _remove_socket_dir(self) -> None:
+        if self._socket_dir is not None and self._socket_dir != self.data_dir:
+            with contextlib.suppress(OSError):
+                self._socket_dir.rmdir()  # our private fallback dir; postgres removed the socket
+
+    _after_stop = _remove_socket_dir
 
     def _pg_command(self, argv: list[str], timeout: float) -> subprocess.CompletedProcess[str]:
         """Run a bundled server-side tool (initdb, pg_ctl) as the data directory's user."""
@@ -396,3 +347,5 @@ class EmbeddedPostgres:
         )  # fmt: skip
         if result.returncode != 0:
             raise RuntimeError(f"creating database {self.database!r} failed: {result.stderr.strip()}")
+
+    _after_ready = _ensure_database

@@ -16,16 +16,13 @@ import signal
 import socket
 from pathlib import Path
 
-from servers.embedded.locks import OwnerLock
+from servers.embedded.managed import ManagedServer
 from servers.embedded.processes import (
     ChildProcess,
-    async_wait_until,
     free_port,
     port_is_free,
     processes_in_dir,
-    run_blocking,
     terminate_processes,
-    wait_until,
 )
 
 logger = logging.getLogger(__name__)
@@ -48,8 +45,10 @@ def redis_ping(host: str, port: int, timeout: float = 0.25) -> bool:
         return False
 
 
-class EmbeddedRedis:
+class EmbeddedRedis(ManagedServer):
     """redis-server on ``host:port``, data in ``data_dir``. ``port=None`` picks a free port at start."""
+
+    _ready_what = "redis to answer PING"
 
     def __init__(
         self,
@@ -61,20 +60,11 @@ class EmbeddedRedis:
         start_timeout: float = 15.0,
         stop_timeout: float = 15.0,
     ) -> None:
-        self.data_dir = Path(data_dir).expanduser().resolve()
+        super().__init__(data_dir, start_timeout=start_timeout, stop_timeout=stop_timeout)
         self.host = host
         self._requested_port = port
         self.port: int | None = port
         self.log_file = log_file or self.data_dir / "redis.log"
-        self.start_timeout = start_timeout
-        self.stop_timeout = stop_timeout
-        self._lock = OwnerLock(self.data_dir.with_name(f".{self.data_dir.name}.lock"))
-        self._process: ChildProcess | None = None
-
-    @property
-    def process(self) -> ChildProcess | None:
-        """The redis-server child process while started."""
-        return self._process
 
     @property
     def url(self) -> str:
@@ -83,52 +73,9 @@ class EmbeddedRedis:
             raise RuntimeError("redis is not started")
         return f"redis://{self.host}:{self.port}/0"
 
-    def is_running(self) -> bool:
-        """True while our redis-server runs."""
-        return self._process is not None and self._process.is_running()
-
-    def start(self) -> str:
-        """Start (blocking) until PING answers; return the URL. Idempotent."""
-        if self.is_running():
-            return self.url
-        try:
-            self._prepare()
-            self._spawn()
-            wait_until(self._ready, self.start_timeout, what="redis to answer PING", process=self._process)
-        except BaseException:
-            self.stop()
-            raise
-        logger.info("redis ready at %s (data %s)", self.url, self.data_dir)
-        return self.url
-
-    async def start_async(self) -> str:
-        """Like :meth:`start`, without blocking the event loop (redis is forked from the loop thread)."""
-        if self.is_running():
-            return self.url
-        try:
-            await run_blocking(self._prepare)
-            self._spawn()
-            await async_wait_until(
-                self._ready, self.start_timeout, what="redis to answer PING", process=self._process
-            )
-        except BaseException:
-            await run_blocking(self.stop)
-            raise
-        logger.info("redis ready at %s (data %s)", self.url, self.data_dir)
-        return self.url
-
     def stop(self) -> None:
         """SIGTERM (redis flushes the AOF and exits), SIGKILL after ``stop_timeout``. Idempotent."""
-        try:
-            if self._process is not None:
-                self._process.stop(self.stop_timeout)
-        finally:
-            self._process = None
-            self._lock.release()
-
-    async def stop_async(self) -> None:
-        """:meth:`stop` without blocking the event loop."""
-        await run_blocking(self.stop)
+        super().stop()
 
     def _prepare(self) -> None:
         self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -179,3 +126,9 @@ class EmbeddedRedis:
     def _ready(self) -> bool:
         assert self.port is not None
         return self.is_running() and redis_ping(self.host, self.port)
+
+    def _address(self) -> str:
+        return self.url
+
+    def _log_started(self) -> None:
+        logger.info("redis ready at %s (data %s)", self.url, self.data_dir)
