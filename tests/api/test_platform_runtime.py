@@ -123,11 +123,20 @@ async def test_grpcurl_calls_through_envoy_with_the_descriptor_set(edge: str) ->
     assert json.loads(reply)["keys"]
 
 
-def test_rpcs_are_counted_in_prometheus_metrics(auth_server: str) -> None:
-    value = REGISTRY.get_sample_value(
-        "aether_grpc_server_handled_total", {"method": "/aether.auth.v1.AuthService/GetJwks", "code": "OK"}
-    )
-    assert value is not None and value >= 1
+async def test_rpcs_are_counted_in_prometheus_metrics_by_code(auth_channel: grpc.aio.Channel) -> None:
+    from aether.auth.v1 import auth_service_pb2, auth_service_pb2_grpc
+
+    stub = auth_service_pb2_grpc.AuthServiceStub(auth_channel)
+    await stub.GetJwks(auth_service_pb2.GetJwksRequest())
+    with pytest.raises(grpc.aio.AioRpcError):
+        await stub.GetMe(auth_service_pb2.GetMeRequest())
+
+    def count(method: str, code: str) -> float | None:
+        labels = {"method": f"/aether.auth.v1.AuthService/{method}", "code": code}
+        return REGISTRY.get_sample_value("aether_grpc_server_handled_total", labels)
+
+    assert (count("GetJwks", "OK") or 0) >= 1
+    assert (count("GetMe", "UNAUTHENTICATED") or 0) >= 1
 
 
 def test_aether_serve_shuts_down_gracefully_on_sigterm(database_url: str) -> None:
