@@ -6,6 +6,9 @@ aether serve auth          one server in this process (as in compose/Kubernetes)
 aether migrate [auth ...]  apply database migrations and exit
 aether gen                 regenerate gen/ from protos/
 aether envoy-config        write an Envoy bootstrap for given upstreams
+aether events dead-letters list|replay [--consumer analytics] [--id EVENT_ID ...]
+                           inspect / replay events consumers gave up on
+aether relay               run only the outbox relay (servers run one each by default)
 """
 
 from __future__ import annotations
@@ -66,6 +69,58 @@ def _dev(args: argparse.Namespace) -> None:
     )
 
 
+def _dead_letters(args: argparse.Namespace) -> None:
+    from servers.platform.bus import EventBus
+    from servers.platform.db import create_pool
+    from servers.platform.settings import PlatformSettings
+
+    settings = PlatformSettings()
+    if not settings.database_url:
+        raise SystemExit("DATABASE_URL is not set")
+
+    async def run() -> None:
+        pool = await create_pool(settings.database_url or "", 1, 2)
+        try:
+            bus = EventBus.from_settings(settings, pool)
+            if args.action == "replay":
+                count = await bus.transport.replay(args.consumer, args.ids)
+                print(f"replayed {count} dead letter(s) on {bus.transport.name}")
+                return
+            letters = await bus.transport.dead_letters(args.consumer)
+            for d in letters:
+                print(f"{d.dead_at}  {d.consumer}  {d.event_id}  {d.event_type}", end="")
+                print(f"  attempts={d.attempts}  {d.error}")
+            print(f"{len(letters)} dead letter(s) on {bus.transport.name}")
+        finally:
+            await pool.close()
+
+    asyncio.run(run())
+
+
+def _relay(args: argparse.Namespace) -> None:
+    from servers.platform.bus import EventBus
+    from servers.platform.db import create_pool
+    from servers.platform.logs import configure_logging
+    from servers.platform.settings import PlatformSettings
+
+    settings = PlatformSettings()
+    if not settings.database_url:
+        raise SystemExit("DATABASE_URL is not set")
+    configure_logging("aether-relay", settings.log_level, settings.log_json)
+
+    async def run() -> None:
+        pool = await create_pool(settings.database_url or "", 1, 4)
+        bus = EventBus.from_settings(settings, pool)
+        await bus.start(relay=True)
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await bus.stop()
+            await pool.close()
+
+    asyncio.run(run())
+
+
 def _edge(args: argparse.Namespace) -> None:
     from servers.edge.__main__ import main as edge_main
 
@@ -103,6 +158,21 @@ def main(argv: list[str] | None = None) -> None:
 
     gen = commands.add_parser("gen", help="regenerate gen/ (stubs, SDK, descriptors) from protos/")
     gen.set_defaults(run=_gen)
+
+    ev = commands.add_parser("events", help="the event bus: inspect and replay dead letters")
+    ev_commands = ev.add_subparsers(dest="events_command", required=True, metavar="SUBCOMMAND")
+    dead = ev_commands.add_parser(
+        "dead-letters", help="events a consumer gave up on (RabbitMQ if AMQP_URL is set)"
+    )
+    dead.add_argument("action", choices=["list", "replay"])
+    dead.add_argument(
+        "--consumer", default=None, help="consumer (service) name; default: all (RabbitMQ: analytics)"
+    )
+    dead.add_argument("--id", dest="ids", action="append", default=[], help="only this event id (repeatable)")
+    dead.set_defaults(run=_dead_letters)
+
+    relay = commands.add_parser("relay", help="run only the outbox relay (DATABASE_URL, AMQP_URL)")
+    relay.set_defaults(run=_relay)
 
     edge = commands.add_parser(
         "edge",

@@ -9,6 +9,8 @@ from servers.platform.runtime import Domain
 # name -> module exposing DOMAIN. Add a line here when a domain gets a server.
 DOMAINS: dict[str, str] = {
     "auth": "servers.auth.main",
+    "tasks": "servers.tasks.main",
+    "analytics": "servers.analytics.main",
 }
 
 

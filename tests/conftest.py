@@ -154,6 +154,7 @@ async def forge_token(auth_server: str, database_url: str):
         aud: str = "aether",
         iss: str = "aether-auth",
         permissions: tuple[str, ...] = ("tasks:read",),
+        roles: tuple[str, ...] = ("user",),
     ) -> str:
         import time
 
@@ -168,7 +169,7 @@ async def forge_token(auth_server: str, database_url: str):
             "iat": now,
             "exp": now + exp_offset,
             "jti": uuid.uuid4().hex,
-            "roles": ["user"],
+            "roles": list(roles),
             "permissions": list(permissions),
         }
         return jwt.encode(claims, key.private_key, algorithm=ALGORITHM, headers={"kid": key.kid})

@@ -492,12 +492,16 @@ def _transcoder(descriptor_path: Path, services: Sequence[str], settings: EdgeSe
         proto_descriptor=str(descriptor_path),
         services=list(services),
         print_options=GrpcJsonTranscoderPrintOptions(
-            # lowerCamelCase JSON names; proto3 defaults are omitted like in protobuf JSON.
+            # lowerCamelCase JSON names. Zero values are printed too (`"valid": false`,
+            # `"overdue": 0`), so every response has the contract's full shape; only
+            # unset messages and `optional` fields are left out.
             preserve_proto_field_names=False,
-            always_print_primitive_fields=False,
+            always_print_primitive_fields=True,
             stream_newline_delimited=True,
         ),
         convert_grpc_status=True,
+        # HTML forms and most clients encode spaces in query strings as "+".
+        query_param_unescape_plus=True,
         # The REST route (its JWT / rate-limit config) stays the route of the request.
         match_incoming_request_route=True,
         request_validation_options=GrpcJsonTranscoderRequestValidationOptions(

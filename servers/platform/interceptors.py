@@ -222,6 +222,8 @@ class AuthInterceptor(ScopeInterceptor):
 def _field_path(violation: Any) -> str:
     """JSON-style path of a violation ("context[0].role"), lowerCamelCase like the REST contract."""
     parts: list[str] = []
+    if violation.proto.field is None:  # a message-level (CEL) rule names no field
+        return ""
     for element in violation.proto.field.elements:
         name = re.sub(r"_([a-z0-9])", lambda m: m.group(1).upper(), element.field_name)
         parts.append(name)

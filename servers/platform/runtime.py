@@ -28,6 +28,7 @@ from redis.asyncio import Redis
 
 from servers.platform import events
 from servers.platform.access import check_service_rules
+from servers.platform.bus import EventBus
 from servers.platform.db import create_pool, migrate
 from servers.platform.interceptors import (
     AuthInterceptor,
@@ -72,6 +73,13 @@ class Resources:
     settings: PlatformSettings
     pool: asyncpg.Pool | None
     redis: Redis | None
+    # The event bus (relay + subscriptions); None without a database. Domains
+    # call bus.subscribe(...) in build(); the runtime starts it after build.
+    bus: EventBus | None = None
+    # host:port of this server once it listens, and the services it serves
+    # (e.g. for health checks of co-located domains).
+    local_address: str = ""
+    local_services: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -120,7 +128,8 @@ class Server:
                     if d.migrations:
                         await migrate(pool, d.name, d.migrations)
         redis = Redis.from_url(s.redis_url) if s.redis_url else None
-        return Resources(settings=s, pool=pool, redis=redis)
+        bus = EventBus.from_settings(s, pool) if pool is not None else None
+        return Resources(settings=s, pool=pool, redis=redis, bus=bus)
 
     async def start(self) -> int:
         """Build everything and start listening; returns the bound port."""
@@ -165,6 +174,11 @@ class Server:
         self.port = server.add_insecure_port(f"{s.grpc_host}:{s.grpc_port}")
         await server.start()
         self._server = server
+        wildcard = s.grpc_host in ("0.0.0.0", "::")  # noqa: S104 (comparing, not binding)
+        res.local_address = f"{'127.0.0.1' if wildcard else s.grpc_host}:{self.port}"
+        res.local_services = list(self.service_names)
+        if res.bus is not None:
+            await res.bus.start(relay=s.bus_relay)
         log.info("serving", extra={"address": f"{s.grpc_host}:{self.port}", "services": names})
         return self.port
 
@@ -178,6 +192,8 @@ class Server:
         self._server = None
         for callback in reversed(self._on_stop):
             await callback()
+        if self._resources and self._resources.bus is not None:
+            await self._resources.bus.stop()
         if self._resources:
             if self._resources.redis is not None:
                 await self._resources.redis.aclose()

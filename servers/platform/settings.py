@@ -32,6 +32,22 @@ class PlatformSettings(BaseSettings):
     # How long fetched verification keys are trusted before a refetch.
     jwks_cache_seconds: float = 300.0
 
+    # The event bus: RabbitMQ when AMQP_URL is set, else PostgreSQL itself (the embedded default).
+    amqp_url: str | None = None
+    amqp_exchange: str = "aether.events"
+    # Consumer queues are "<prefix>.<consumer>" (+ ".retry.N", ".dlq").
+    bus_queue_prefix: str = "aether"
+    # Seconds before each retry of a failed handler; one more failure dead-letters the event.
+    bus_retry_delays: str = "1,5,30,120"
+    bus_relay_batch: int = 500
+    # Relay loops per server, pipelining batches (SKIP LOCKED keeps them apart).
+    bus_relay_concurrency: int = 2
+    bus_prefetch: int = 100
+    # Run the outbox relay in this server (any number may run at once).
+    bus_relay: bool = True
+    # Published outbox rows are deleted after this many hours.
+    outbox_retention_hours: float = 24.0
+
     # Key for secrets encrypted at rest (urlsafe base64 of 32 bytes).
     aether_secret_key: SecretStr | None = None
 

@@ -115,7 +115,7 @@ async def test_malformed_json_is_400(http: httpx.AsyncClient) -> None:
 async def test_unknown_path_is_404_status_json(http: httpx.AsyncClient) -> None:
     r = await http.get("/api/v1/auth/nope")
     assert r.status_code == 404 and r.json()["code"] == 5
-    assert (await http.get("/api/v1/tasks")).status_code == 404  # not served yet: not routed
+    assert (await http.get("/api/v1/containers")).status_code == 404  # not served yet: not routed
 
 
 async def test_missing_and_bad_tokens_are_401(http: httpx.AsyncClient, forge_token) -> None:
@@ -214,3 +214,11 @@ async def test_traceparent_from_a_rest_client_continues_into_the_server(
     assert r.status_code == 200
     server_spans = [s for s in spans.get_finished_spans() if s.name == "/aether.auth.v1.AuthService/GetJwks"]
     assert any(format(s.context.trace_id, "032x") == trace_id for s in server_spans)
+
+
+async def test_zero_values_are_printed_so_the_shape_is_stable(http: httpx.AsyncClient) -> None:
+    email, _ = await register(http)
+    token = (await login(http, email))["accessToken"]
+    r = await http.post("/api/v1/auth/logout", headers={"authorization": f"Bearer {token}"}, json={})
+    assert r.status_code == 200
+    assert r.json() == {"success": True, "sessionsRevoked": 0}

@@ -237,9 +237,11 @@ def test_transcoder_options(auth_only: dict[str, Any]) -> None:
     t = _filter(auth_only, TRANSCODER_FILTER)
     assert t["protoDescriptor"] == str(DESCRIPTOR.resolve())
     assert t["convertGrpcStatus"] is True
+    assert t["queryParamUnescapePlus"] is True
     assert t["matchIncomingRequestRoute"] is True
     assert t["requestValidationOptions"]["rejectUnknownMethod"] is True
-    assert t["printOptions"] == {"streamNewlineDelimited": True}  # JSON names, no default values printed
+    # JSON names, and zero values printed so responses always have the contract's shape.
+    assert t["printOptions"] == {"alwaysPrintPrimitiveFields": True, "streamNewlineDelimited": True}
 
 
 def test_streaming_rpcs_have_no_route_timeout(augmented: dict[str, Any]) -> None:

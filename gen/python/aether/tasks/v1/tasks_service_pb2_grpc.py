@@ -139,6 +139,10 @@ class TaskServiceServicer:
         "task.completed" when status becomes "completed" (which sets completedAt
         and completedBy exactly as CompleteTask does; leaving "completed" clears
         them). An update that changes nothing returns the task unchanged.
+        Concurrency: the task row is locked (SELECT ... FOR UPDATE) for the
+        read-modify-write, so concurrent partial updates of different fields
+        never lose one another; a client that must not overwrite a change it has
+        not seen sends expected_version (optimistic concurrency).
         Returns NOT_FOUND if the task does not exist or is not visible to the
         caller, INVALID_ARGUMENT if a field is malformed, and ABORTED (CONFLICT)
         if expected_version is set and differs from the task's current version.
@@ -161,7 +165,8 @@ class TaskServiceServicer:
     def CompleteTask(self, request, context):
         """CompleteTask marks a task "completed" by the caller, sets progress to 100
         and emits "task.completed". Completing an already completed task is a
-        no-op that returns the existing completion (so retries are safe).
+        no-op that returns the existing completion (so retries are safe): it
+        changes nothing, records no history and emits no event.
         Returns NOT_FOUND if the task does not exist or is not visible to the
         caller.
         """

@@ -78,7 +78,8 @@ default_message_pool.register_message("aether.auth.v1", "GetMeRequest", GetMeReq
 class Jwk(betterproto2.Message):
     """
     Jwk is one public signing key in JSON Web Key form (RFC 7517/8037). Only the
-    members of the key's type are set (OKP: crv + x; RSA: n + e).
+    members of the key's type are set (OKP: crv + x; RSA: n + e); they are
+    `optional` so the JSON of a key never carries another type's empty members.
     """
 
     kty: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
@@ -101,22 +102,22 @@ class Jwk(betterproto2.Message):
     Signing algorithm: "EdDSA" or "RS256".
     """
 
-    crv: "str" = betterproto2.field(5, betterproto2.TYPE_STRING)
+    crv: "str | None" = betterproto2.field(5, betterproto2.TYPE_STRING, optional=True)
     """
     OKP curve name, "Ed25519".
     """
 
-    x: "str" = betterproto2.field(6, betterproto2.TYPE_STRING)
+    x: "str | None" = betterproto2.field(6, betterproto2.TYPE_STRING, optional=True)
     """
     OKP public key, base64url.
     """
 
-    n: "str" = betterproto2.field(7, betterproto2.TYPE_STRING)
+    n: "str | None" = betterproto2.field(7, betterproto2.TYPE_STRING, optional=True)
     """
     RSA modulus, base64url.
     """
 
-    e: "str" = betterproto2.field(8, betterproto2.TYPE_STRING)
+    e: "str | None" = betterproto2.field(8, betterproto2.TYPE_STRING, optional=True)
     """
     RSA public exponent, base64url.
     """

@@ -212,9 +212,11 @@ class CreateTaskRequest(betterproto2.Message):
 
     request_id: "str" = betterproto2.field(9, betterproto2.TYPE_STRING)
     """
-    Optional idempotency key, up to 128 characters: a retried create with
-    the same key (from the same caller, within 24 hours) returns the first
-    result.
+    Optional idempotency key, up to 128 characters (REST clients may send
+    the `Idempotency-Key` header instead; the field wins if both are set).
+    Keys are scoped to the caller: a retried create with the same key from
+    the same caller returns the task the first call created (as it is now)
+    instead of creating another, for as long as that task exists.
     """
 
 
@@ -441,7 +443,7 @@ class ListTasksRequest(betterproto2.Message):
 
     tags: "str" = betterproto2.field(5, betterproto2.TYPE_STRING)
     """
-    Comma-separated tags, e.g. "bug,ui": only tasks carrying all of them.
+    Comma-separated tags, e.g. "bug,ui": only tasks carrying any of them.
     """
 
     due_before: "datetime.datetime | None" = betterproto2.field(
@@ -460,7 +462,9 @@ class ListTasksRequest(betterproto2.Message):
 
     limit: "int" = betterproto2.field(8, betterproto2.TYPE_INT32)
     """
-    Page size; 0 means 20, at most 100.
+    Page size; 0 means 20, at most 100. A larger limit is rejected with
+    INVALID_ARGUMENT (HTTP 400, a BadRequest violation on "limit"), never
+    silently clamped.
     """
 
     sort: "str" = betterproto2.field(9, betterproto2.TYPE_STRING)
@@ -695,7 +699,10 @@ class TaskDueSoon(betterproto2.Message):
     """
     TaskDueSoon is the payload of "task.due_soon", emitted once by the
     scheduler when an uncompleted task enters the due-soon window before its
-    due date (emitted again only if the due date changes).
+    due date (emitted again only if the due date changes). The window is the
+    tasks server's TASKS_DUE_SOON_WINDOW_SECONDS (default 24 hours). A task that
+    is already past due when a scheduler pass first sees it (no scheduler ran
+    during its whole window) gets only "task.overdue".
     """
 
     task: "Task | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
@@ -930,6 +937,10 @@ class TaskServiceStub:
         "task.completed" when status becomes "completed" (which sets completedAt
         and completedBy exactly as CompleteTask does; leaving "completed" clears
         them). An update that changes nothing returns the task unchanged.
+        Concurrency: the task row is locked (SELECT ... FOR UPDATE) for the
+        read-modify-write, so concurrent partial updates of different fields
+        never lose one another; a client that must not overwrite a change it has
+        not seen sends expected_version (optimistic concurrency).
         Returns NOT_FOUND if the task does not exist or is not visible to the
         caller, INVALID_ARGUMENT if a field is malformed, and ABORTED (CONFLICT)
         if expected_version is set and differs from the task's current version.
@@ -960,7 +971,8 @@ class TaskServiceStub:
         """
         CompleteTask marks a task "completed" by the caller, sets progress to 100
         and emits "task.completed". Completing an already completed task is a
-        no-op that returns the existing completion (so retries are safe).
+        no-op that returns the existing completion (so retries are safe): it
+        changes nothing, records no history and emits no event.
         Returns NOT_FOUND if the task does not exist or is not visible to the
         caller.
         """

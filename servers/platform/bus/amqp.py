@@ -1,0 +1,316 @@
+"""The RabbitMQ transport (aio-pika).
+
+Topology, per consumer `c` (queue q = "<prefix>.c"):
+- a durable topic exchange (routing key = event type); q is bound to it with
+  the consumer's patterns;
+- retry queues "q.retry.N", one per retry delay, with that delay as message
+  TTL and q as dead-letter target: a failed event waits there, then returns
+  to q (one queue per delay, so a short delay never waits behind a long one);
+- "q.dlq" holds events that failed every attempt until they are replayed.
+
+Messages are the serialized aether.events.v1.Event (protobuf), persistent,
+published with publisher confirms; the attempt number travels in the
+"x-attempt" header. A delivery is acknowledged only after the handler's
+transaction committed (or after its retry/dead-letter copy was confirmed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import aio_pika
+import asyncpg
+from aether.events.v1 import event_pb2
+from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractIncomingMessage, AbstractRobustConnection
+
+from servers.platform.bus.core import (
+    BatchFailed,
+    BusConfig,
+    DeadLetter,
+    Subscription,
+    first_of,
+    handle_batch,
+)
+from servers.platform.bus.reporting import report_dead_letter
+
+log = logging.getLogger("aether.bus.amqp")
+
+CONTENT_TYPE = "application/x-protobuf; messageType=aether.events.v1.Event"
+PUBLISH_TIMEOUT = 10.0
+
+
+def _message(body: bytes, event_id: str, event_type: str, headers: dict[str, Any]) -> aio_pika.Message:
+    return aio_pika.Message(
+        body,
+        message_id=event_id,
+        type=event_type,
+        content_type=CONTENT_TYPE,
+        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+        headers=headers,
+    )
+
+
+class AmqpTransport:
+    """Publishing and consuming through RabbitMQ; see the module docstring."""
+
+    name = "rabbitmq"
+
+    def __init__(self, url: str, pool: asyncpg.Pool, config: BusConfig):
+        self.url = url
+        self.pool = pool
+        self.config = config
+        self._publisher: tuple[Any, AbstractExchange] | None = None
+        self._lock = asyncio.Lock()
+
+    async def _connect(self) -> Any:
+        return await aio_pika.connect(self.url, timeout=5)
+
+    async def _declare_exchange(self, channel: AbstractChannel) -> AbstractExchange:
+        return await channel.declare_exchange(self.config.exchange, aio_pika.ExchangeType.TOPIC, durable=True)
+
+    async def _exchange(self) -> AbstractExchange:
+        async with self._lock:
+            if self._publisher is None or self._publisher[0].is_closed:
+                connection = await self._connect()
+                channel = await connection.channel(publisher_confirms=True)
+                self._publisher = (connection, await self._declare_exchange(channel))
+            return self._publisher[1]
+
+    async def _reset_publisher(self) -> None:
+        publisher, self._publisher = self._publisher, None
+        if publisher is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(publisher[0].close(), 2)
+
+    async def deliver(self, conn: asyncpg.Connection, rows: Sequence[asyncpg.Record]) -> None:
+        """Publish claimed outbox rows and wait for every broker confirm; raises
+        (so the relay's transaction rolls back) if any is not confirmed."""
+        try:
+            exchange = await self._exchange()
+            confirms = asyncio.gather(
+                *(
+                    exchange.publish(
+                        _message(r["payload"], str(r["id"]), r["event_type"], {}),
+                        routing_key=r["event_type"],
+                        mandatory=False,
+                    )
+                    for r in rows
+                )
+            )
+            await asyncio.wait_for(confirms, PUBLISH_TIMEOUT)  # one deadline for the batch
+        except BaseException:
+            await self._reset_publisher()
+            raise
+
+    async def _topology(self, channel: AbstractChannel, sub: Subscription) -> aio_pika.abc.AbstractQueue:
+        exchange = await self._declare_exchange(channel)
+        name = self.config.queue(sub.consumer)
+        queue = await channel.declare_queue(name, durable=True)
+        for pattern in sub.patterns:
+            await queue.bind(exchange, routing_key=pattern)
+        for i, delay in enumerate(self.config.retry_delays, start=1):
+            await channel.declare_queue(
+                f"{name}.retry.{i}",
+                durable=True,
+                arguments={
+                    "x-message-ttl": int(delay * 1000),
+                    "x-dead-letter-exchange": "",
+                    "x-dead-letter-routing-key": name,
+                },
+            )
+        await channel.declare_queue(f"{name}.dlq", durable=True)
+        return queue
+
+    async def run_consumer(self, sub: Subscription, stop: asyncio.Event) -> None:
+        """Consume until `stop` is set, reconnecting (with growing pauses) when
+        the broker goes away; unacknowledged deliveries return to the queue."""
+        backoff = 0.2
+        while not stop.is_set():
+            try:
+                await self._session(sub, stop)
+                backoff = 0.2
+            except Exception as exc:
+                log.warning("consumer connection failed", extra={"consumer": sub.consumer, "error": str(exc)})
+            if not stop.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), backoff)
+                backoff = min(backoff * 2, 5.0)
+
+    async def _session(self, sub: Subscription, stop: asyncio.Event) -> None:
+        """One connection's worth of consuming: until it closes or `stop`."""
+        connection = await self._connect()
+        workers: list[asyncio.Task[None]] = []
+        try:
+            closed = asyncio.Event()
+            connection.close_callbacks.add(lambda *_: closed.set())
+            channel = await connection.channel(publisher_confirms=True)
+            await channel.set_qos(prefetch_count=self.config.prefetch)
+            queue = await self._topology(channel, sub)
+            inbox: asyncio.Queue[AbstractIncomingMessage] = asyncio.Queue()
+            # One worker, handling deliveries in order, so a batch can be
+            # acknowledged with a single multiple-ack (less work for the broker).
+            workers = [asyncio.create_task(self._worker(sub, connection, channel, inbox))]
+
+            async def on_message(message: AbstractIncomingMessage) -> None:
+                inbox.put_nowait(message)
+
+            await queue.consume(on_message)
+            await first_of(closed, stop)
+        finally:
+            for worker in workers:
+                worker.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(connection.close(), 2)
+
+    async def _worker(
+        self, sub: Subscription, connection: Any, channel: Any, inbox: asyncio.Queue[AbstractIncomingMessage]
+    ) -> None:
+        """Take whatever deliveries are waiting (up to batch_size) and handle them.
+        On an unexpected failure (e.g. the database is unreachable) drop the
+        connection: RabbitMQ requeues everything unacknowledged, and nothing
+        unhandled can be covered by a later multiple-ack."""
+        while True:
+            batch = [await inbox.get()]
+            while len(batch) < self.config.batch_size and not inbox.empty():
+                batch.append(inbox.get_nowait())
+            try:
+                await self._handle_batch(sub, channel, batch)
+            except Exception as exc:
+                log.warning(
+                    "consumer failed; reconnecting", extra={"consumer": sub.consumer, "error": str(exc)}
+                )
+                await connection.close()
+                return
+
+    async def _handle_batch(
+        self, sub: Subscription, channel: Any, messages: list[AbstractIncomingMessage]
+    ) -> None:
+        """Handle deliveries in one transaction; a failing event gets its retry
+        (or dead letter) and the others are handled again without it."""
+        batch: list[tuple[AbstractIncomingMessage, event_pb2.Event]] = []
+        for message in messages:
+            try:
+                batch.append((message, event_pb2.Event.FromString(message.body)))
+            except Exception as exc:  # not an Event at all: nothing will ever handle it
+                await self._dead_letter(sub, channel, message, None, 1, f"undecodable: {exc}")
+        while batch:
+            try:
+                await handle_batch(self.pool, sub.consumer, sub.handler, [event for _, event in batch])
+            except BatchFailed as failed:
+                bad = next(i for i, (_, event) in enumerate(batch) if event.id == failed.event_id)
+                message, event = batch.pop(bad)
+                await self._failed(sub, channel, message, event, failed.error)
+                continue
+            with contextlib.suppress(Exception):  # channel gone: redelivered, the inbox dedupes
+                # In-order worker: every earlier delivery is in this batch or already settled.
+                await batch[-1][0].ack(multiple=True)
+            return
+
+    async def _failed(
+        self,
+        sub: Subscription,
+        channel: Any,
+        message: AbstractIncomingMessage,
+        event: event_pb2.Event,
+        exc: Exception,
+    ) -> None:
+        """One failed attempt: schedule the next one after its delay, or dead-letter."""
+        attempt = int((message.headers or {}).get("x-attempt", 1))  # type: ignore[arg-type]
+        error = f"{type(exc).__name__}: {exc}"[:2000]
+        log.warning(
+            "handler failed", extra={"consumer": sub.consumer, "event_id": event.id, "attempt": attempt}
+        )
+        if attempt >= self.config.max_attempts:
+            await self._dead_letter(sub, channel, message, event, attempt, error)
+        else:
+            await self._republish(
+                channel,
+                message,
+                f"{self.config.queue(sub.consumer)}.retry.{attempt}",
+                {"x-attempt": attempt + 1, "x-last-error": error},
+            )
+
+    async def _republish(
+        self, channel: Any, message: AbstractIncomingMessage, queue: str, headers: dict[str, Any]
+    ) -> None:
+        """Put a copy on `queue` (confirmed), then ack the original."""
+        try:
+            copy = _message(message.body, message.message_id or "", message.type or "", headers)
+            await channel.default_exchange.publish(copy, routing_key=queue, timeout=PUBLISH_TIMEOUT)
+            await message.ack()
+        except Exception as exc:  # the original stays unacked and comes back
+            log.warning("could not schedule retry", extra={"queue": queue, "error": str(exc)})
+
+    async def _dead_letter(
+        self,
+        sub: Subscription,
+        channel: Any,
+        message: AbstractIncomingMessage,
+        event: event_pb2.Event | None,
+        attempts: int,
+        error: str,
+    ) -> None:
+        headers = {
+            "x-attempt": attempts,
+            "x-last-error": error,
+            "x-consumer": sub.consumer,
+            "x-dead-at": datetime.now(UTC).isoformat(),
+        }
+        await self._republish(channel, message, f"{self.config.queue(sub.consumer)}.dlq", headers)
+        if event is not None:
+            with contextlib.suppress(Exception):
+                async with self.pool.acquire() as conn, conn.transaction():
+                    await report_dead_letter(conn, sub.consumer, event, attempts, error)
+
+    async def _drain_dlq(
+        self, consumer: str, replay: bool, event_ids: Sequence[str] = ()
+    ) -> tuple[list[DeadLetter], int]:
+        """Read every message of the consumer's DLQ; with `replay`, move the
+        selected ones back to its queue. The rest return to the DLQ unchanged."""
+        name = self.config.queue(consumer)
+        connection: AbstractRobustConnection = await self._connect()
+        letters: list[DeadLetter] = []
+        replayed = 0
+        try:
+            channel = await connection.channel(publisher_confirms=True)
+            dlq = await channel.declare_queue(f"{name}.dlq", durable=True)
+            held: list[AbstractIncomingMessage] = []
+            while (message := await dlq.get(no_ack=False, fail=False, timeout=5)) is not None:
+                held.append(message)
+                headers = message.headers or {}
+                letter = DeadLetter(
+                    consumer,
+                    message.message_id or "",
+                    message.type or "",
+                    int(headers.get("x-attempt", 0)),  # type: ignore[arg-type]
+                    str(headers.get("x-last-error", "")),
+                    str(headers.get("x-dead-at", "")),
+                )
+                if replay and (not event_ids or letter.event_id in event_ids):
+                    copy = _message(message.body, letter.event_id, letter.event_type, {"x-attempt": 1})
+                    await channel.default_exchange.publish(copy, routing_key=name, timeout=PUBLISH_TIMEOUT)
+                    await message.ack()
+                    replayed += 1
+                else:
+                    letters.append(letter)
+            for message in held:
+                if not message.processed:
+                    await message.nack(requeue=True)
+        finally:
+            await connection.close()
+        return letters, replayed
+
+    async def dead_letters(self, consumer: str | None = None) -> list[DeadLetter]:
+        return (await self._drain_dlq(consumer or "analytics", replay=False))[0]
+
+    async def replay(self, consumer: str | None = None, event_ids: Sequence[str] = ()) -> int:
+        return (await self._drain_dlq(consumer or "analytics", replay=True, event_ids=event_ids))[1]
+
+    async def close(self) -> None:
+        await self._reset_publisher()

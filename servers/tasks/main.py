@@ -1,0 +1,53 @@
+"""Composition root of the Task Manager: settings -> store -> use cases ->
+servicer, plus the due-date scheduler running in the background."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from aether.tasks.v1 import tasks_service_pb2_grpc
+
+from servers.platform.runtime import Domain, Mount, Resources, Service
+from servers.platform.settings import PlatformSettings
+from servers.tasks.scheduler import DueDateScheduler
+from servers.tasks.service import TaskServicer
+from servers.tasks.store import TaskStore
+from servers.tasks.usecases import TaskUseCases
+
+
+class TasksSettings(PlatformSettings):
+    # Seconds between due-date scheduler passes (0 disables the scheduler here).
+    tasks_scheduler_interval_seconds: float = 30.0
+    # How long before its due date a task gets its "task.due_soon" event.
+    tasks_due_soon_window_seconds: int = 24 * 3600
+    # Tasks claimed per scheduler transaction.
+    tasks_scheduler_batch_size: int = 500
+
+
+async def build(res: Resources) -> Mount:
+    s = TasksSettings()
+    if res.pool is None:
+        raise SystemExit("the tasks service needs DATABASE_URL")
+    store = TaskStore(res.pool)
+    scheduler = DueDateScheduler(
+        store,
+        timedelta(seconds=s.tasks_due_soon_window_seconds),
+        s.tasks_scheduler_interval_seconds,
+        s.tasks_scheduler_batch_size,
+    )
+    scheduler.start()
+    servicer = TaskServicer(TaskUseCases(store))
+    return Mount(
+        services=[
+            Service(
+                "aether.tasks.v1.TaskService",
+                servicer,
+                tasks_service_pb2_grpc.add_TaskServiceServicer_to_server,
+            )
+        ],
+        on_stop=[scheduler.stop],
+    )
+
+
+DOMAIN = Domain(name="tasks", build=build, migrations=Path(__file__).with_name("migrations"))

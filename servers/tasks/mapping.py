@@ -1,0 +1,194 @@
+"""Domain <-> proto conversions for the Task Manager, in one place."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from aether.common.v1 import pagination_pb2
+from aether.tasks.v1 import events_pb2, task_pb2
+from aether.tasks.v1 import tasks_service_pb2 as pb
+from google.protobuf import json_format, struct_pb2, timestamp_pb2
+
+from servers.tasks.domain import (
+    DEFAULT_PRIORITY,
+    Change,
+    Comment,
+    NewTask,
+    Page,
+    Stats,
+    Task,
+    TaskPatch,
+)
+
+
+def timestamp(value: datetime) -> timestamp_pb2.Timestamp:
+    ts = timestamp_pb2.Timestamp()
+    ts.FromDatetime(value)
+    return ts
+
+
+def from_timestamp(ts: timestamp_pb2.Timestamp) -> datetime:
+    return ts.ToDatetime(tzinfo=UTC)
+
+
+def _value(value: Any) -> struct_pb2.Value:
+    out = struct_pb2.Value()
+    json_format.ParseDict(value, out)
+    return out
+
+
+def change_to_proto(change: Change) -> task_pb2.HistoryEntry:
+    entry = task_pb2.HistoryEntry(action=change.action, field=change.field, user_id=change.user_id)
+    if change.action not in ("created", "commented"):
+        entry.from_value.CopyFrom(_value(change.from_value))
+    if change.action != "created":
+        entry.to_value.CopyFrom(_value(change.to_value))
+    if change.timestamp is not None:
+        entry.timestamp.CopyFrom(timestamp(change.timestamp))
+    return entry
+
+
+def comment_to_proto(comment: Comment) -> task_pb2.Comment:
+    return task_pb2.Comment(
+        id=comment.id,
+        task_id=comment.task_id,
+        user_id=comment.user_id,
+        text=comment.text,
+        created_at=timestamp(comment.created_at),
+    )
+
+
+def task_to_proto(task: Task) -> task_pb2.Task:
+    msg = task_pb2.Task(
+        id=task.id,
+        title=task.title,
+        description=task.description,
+        status=task.status,
+        priority=task.priority,
+        category=task.category,
+        tags=list(task.tags),
+        assignee=task.assignee,
+        estimated_hours=task.estimated_hours,
+        actual_hours=task.actual_hours,
+        progress=task.progress,
+        created_at=timestamp(task.created_at),
+        created_by=task.created_by,
+        updated_at=timestamp(task.updated_at),
+        completed_by=task.completed_by,
+        version=task.version,
+        comments=[comment_to_proto(c) for c in task.comments],
+        history=[change_to_proto(h) for h in task.history],
+    )
+    if task.due_date is not None:
+        msg.due_date.CopyFrom(timestamp(task.due_date))
+    if task.completed_at is not None:
+        msg.completed_at.CopyFrom(timestamp(task.completed_at))
+    return msg
+
+
+def new_task(request: pb.CreateTaskRequest) -> NewTask:
+    return NewTask(
+        title=request.title,
+        description=request.description,
+        priority=request.priority or DEFAULT_PRIORITY,
+        category=request.category,
+        due_date=from_timestamp(request.due_date) if request.HasField("due_date") else None,
+        tags=tuple(request.tags),
+        assignee=request.assignee,
+        estimated_hours=request.estimated_hours,
+    )
+
+
+def task_patch(request: pb.UpdateTaskRequest) -> TaskPatch:
+    def opt(name: str) -> Any:
+        return getattr(request, name) if request.HasField(name) else None
+
+    return TaskPatch(
+        title=opt("title"),
+        description=opt("description"),
+        priority=opt("priority"),
+        status=opt("status"),
+        category=opt("category"),
+        due_date=from_timestamp(request.due_date) if request.HasField("due_date") else None,
+        clear_due_date=request.clear_due_date,
+        tags=() if request.clear_tags else (tuple(request.tags) or None),
+        assignee=opt("assignee"),
+        estimated_hours=opt("estimated_hours"),
+        actual_hours=opt("actual_hours"),
+        progress=opt("progress"),
+        expected_version=opt("expected_version"),
+    )
+
+
+def page_to_proto(page: Page) -> pb.ListTasksResponse:
+    return pb.ListTasksResponse(
+        tasks=[task_to_proto(t) for t in page.tasks],
+        pagination=pagination_pb2.Pagination(
+            total=page.total,
+            page=page.page,
+            limit=page.limit,
+            total_pages=page.total_pages,
+            has_next=page.has_next,
+            has_prev=page.has_prev,
+        ),
+    )
+
+
+def stats_to_proto(stats: Stats) -> pb.GetTaskStatsResponse:
+    return pb.GetTaskStatsResponse(
+        total=stats.total,
+        by_status=stats.by_status,
+        by_priority=stats.by_priority,
+        completion_rate=stats.completion_rate,
+        average_completion_time_hours=stats.average_completion_time_hours,
+        overdue=stats.overdue,
+    )
+
+
+def completion_to_proto(task: Task) -> pb.CompleteTaskResponse:
+    msg = pb.CompleteTaskResponse(
+        id=task.id, status=task.status, completed_by=task.completed_by, actual_hours=task.actual_hours
+    )
+    if task.completed_at is not None:
+        msg.completed_at.CopyFrom(timestamp(task.completed_at))
+    return msg
+
+
+# --- event payloads (tasks without comments and history) ------------------------------
+def _bare(task: Task) -> task_pb2.Task:
+    msg = task_to_proto(task)
+    del msg.comments[:]
+    del msg.history[:]
+    return msg
+
+
+def task_created(task: Task) -> events_pb2.TaskCreated:
+    return events_pb2.TaskCreated(task=_bare(task))
+
+
+def task_updated(task: Task, changes: list[Change]) -> events_pb2.TaskUpdated:
+    return events_pb2.TaskUpdated(task=_bare(task), changes=[change_to_proto(c) for c in changes])
+
+
+def task_completed(task: Task) -> events_pb2.TaskCompleted:
+    hours = 0.0
+    if task.completed_at is not None:
+        hours = (task.completed_at - task.created_at).total_seconds() / 3600
+    return events_pb2.TaskCompleted(task=_bare(task), completion_time_hours=hours)
+
+
+def task_deleted(task: Task, deleted_by: str) -> events_pb2.TaskDeleted:
+    return events_pb2.TaskDeleted(task=_bare(task), deleted_by=deleted_by)
+
+
+def task_due_soon(task: Task, now: datetime) -> events_pb2.TaskDueSoon:
+    assert task.due_date is not None
+    return events_pb2.TaskDueSoon(task=_bare(task), due_in_seconds=int((task.due_date - now).total_seconds()))
+
+
+def task_overdue(task: Task, now: datetime) -> events_pb2.TaskOverdue:
+    assert task.due_date is not None
+    return events_pb2.TaskOverdue(
+        task=_bare(task), overdue_by_seconds=int((now - task.due_date).total_seconds())
+    )

@@ -1,0 +1,86 @@
+"""The due-date scheduler: emits "task.due_soon" and "task.overdue" once per task
+(and due date), also across restarts and with several Task servers running.
+
+Each pass claims due rows with `FOR UPDATE SKIP LOCKED`, writes their outbox
+events and marks them notified in one transaction, so an event exists if and
+only if the mark does, and two schedulers never claim the same row. State lives
+in the tasks table, so a restarted server resumes where the last one stopped
+(a task that became due while no scheduler ran is handled by the next pass)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import UTC, datetime, timedelta
+
+from servers.platform import events
+from servers.tasks import mapping
+from servers.tasks.domain import ScheduledEvent
+from servers.tasks.store import TaskStore
+
+log = logging.getLogger("aether.tasks.scheduler")
+
+DUE_SOON = "due_soon"
+OVERDUE = "overdue"
+
+
+class DueDateScheduler:
+    def __init__(
+        self, store: TaskStore, due_soon_window: timedelta, interval_seconds: float, batch: int = 500
+    ):
+        self._store = store
+        self._window = due_soon_window
+        self._interval = interval_seconds
+        self._batch = batch
+        self._task: asyncio.Task[None] | None = None
+
+    async def run_once(self, now: datetime | None = None) -> list[ScheduledEvent]:
+        """One pass at time `now` (default: the current time); returns the events
+        this instance emitted. Safe to run concurrently with other instances."""
+        now = now or datetime.now(UTC)
+        emitted: list[ScheduledEvent] = []
+        for kind in (OVERDUE, DUE_SOON):
+            while True:
+                async with self._store.transaction() as tx:
+                    tasks = await tx.claim_due(kind, now, now + self._window, self._batch)
+                    for task in tasks:
+                        payload = (
+                            mapping.task_due_soon(task, now)
+                            if kind == DUE_SOON
+                            else mapping.task_overdue(task, now)
+                        )
+                        event_type = f"task.{kind}"
+                        event_id = await events.publish(
+                            tx.conn, event_type=event_type, source="tasks", subject=task.id, payload=payload
+                        )
+                        emitted.append(ScheduledEvent(event_id, event_type, task.id))
+                    if tasks:
+                        await tx.mark_notified(kind, [t.id for t in tasks], now)
+                if len(tasks) < self._batch:
+                    break
+        if emitted:
+            log.info("scheduled events emitted", extra={"count": len(emitted)})
+        return emitted
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                await self.run_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # keep scheduling through transient database errors
+                log.exception("scheduler pass failed")
+            await asyncio.sleep(self._interval)
+
+    def start(self) -> None:
+        """Run passes every `interval_seconds` in the background (0 disables)."""
+        if self._interval > 0 and self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._loop(), name="tasks-scheduler")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
