@@ -209,6 +209,8 @@ class EmbeddedStack:
         }
         if self.auth_service in upstreams:
             base_env["AUTH_ADDR"] = upstreams[self.auth_service]
+        # Where every sibling listens, for the analytics service's live health checks.
+        base_env["HEALTH_TARGETS"] = ",".join(f"{name}={address}" for name, address in upstreams.items())
         for name, address in upstreams.items():
             port = address.rsplit(":", 1)[1]
             child = ChildProcess(

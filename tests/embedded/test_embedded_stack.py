@@ -100,6 +100,7 @@ async def test_stack_starts_everything_and_stop_leaves_nothing(data_dir: Path, w
             assert f"{got['GRPC_HOST']}:{got['GRPC_PORT']}" == info.services[name]
             assert got["DATABASE_URL"] == info.database_url and got["REDIS_URL"] == info.redis_url
             assert got["AUTH_ADDR"] == info.services["auth"]
+            assert got["HEALTH_TARGETS"] == ",".join(f"{n}={a}" for n, a in info.services.items())
             assert got["AETHER_SECRET_KEY"] == key_file.read_text().strip()
             assert got["LOG_LEVEL"] == "DEBUG"
 

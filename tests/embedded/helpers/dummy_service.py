@@ -11,7 +11,16 @@ import socket
 import sys
 import time
 
-KEYS = ("GRPC_HOST", "GRPC_PORT", "DATABASE_URL", "REDIS_URL", "AETHER_SECRET_KEY", "AUTH_ADDR", "LOG_LEVEL")
+KEYS = (
+    "GRPC_HOST",
+    "GRPC_PORT",
+    "DATABASE_URL",
+    "REDIS_URL",
+    "AETHER_SECRET_KEY",
+    "AUTH_ADDR",
+    "LOG_LEVEL",
+    "HEALTH_TARGETS",
+)
 
 
 def main() -> int:
