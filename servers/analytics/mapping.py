@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from aether.analytics.v1 import analytics_service_pb2 as pb
 from aether.analytics.v1 import events_pb2
 from aether.common.v1 import pagination_pb2
 from aether.events.v1 import event_pb2
-from google.protobuf import json_format, struct_pb2, timestamp_pb2
+from google.protobuf import json_format, struct_pb2
 
 from servers.analytics.domain import (
     Dashboard,
@@ -21,6 +20,7 @@ from servers.analytics.domain import (
     UsageReport,
 )
 from servers.platform.bus import ERROR_EVENT
+from servers.platform.timestamps import timestamp, to_datetime
 
 # Importing the payload modules registers their types, so Any payloads of
 # domain events can be rendered as JSON metadata.
@@ -29,20 +29,6 @@ from aether.auth.v1 import events_pb2 as _auth_events  # noqa: F401  # isort: sk
 from aether.code.v1 import events_pb2 as _code_events  # noqa: F401  # isort: skip
 from aether.integrations.v1 import events_pb2 as _integration_events  # noqa: F401  # isort: skip
 from aether.tasks.v1 import events_pb2 as _task_events  # noqa: F401  # isort: skip
-
-
-def timestamp(value: datetime) -> timestamp_pb2.Timestamp:
-    ts = timestamp_pb2.Timestamp()
-    ts.FromDatetime(value)
-    return ts
-
-
-def to_datetime(ts: timestamp_pb2.Timestamp) -> datetime:
-    return ts.ToDatetime(tzinfo=UTC)
-
-
-def optional_time(message: Any, field: str) -> datetime | None:
-    return to_datetime(getattr(message, field)) if message.HasField(field) else None
 
 
 def struct_to_dict(value: struct_pb2.Struct) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from aether.analytics.v1 import analytics_service_pb2_grpc
 from servers.analytics import mapping
 from servers.analytics.usecases import AnalyticsUseCases
 from servers.platform.context import current_principal
+from servers.platform.timestamps import field_datetime, to_datetime
 
 
 class AnalyticsServicer(analytics_service_pb2_grpc.AnalyticsServiceServicer):
@@ -23,7 +24,7 @@ class AnalyticsServicer(analytics_service_pb2_grpc.AnalyticsServiceServicer):
             request.event_type,
             request.user_id,
             mapping.struct_to_dict(request.metadata),
-            mapping.optional_time(request, "timestamp"),
+            field_datetime(request, "timestamp"),
             request.request_id,
         )
         return pb.RecordEventResponse(success=True, event_id=event_id)
@@ -33,8 +34,8 @@ class AnalyticsServicer(analytics_service_pb2_grpc.AnalyticsServiceServicer):
     ) -> pb.GetUsageResponse:
         report = await self._uc.usage(
             current_principal(),
-            mapping.to_datetime(request.start_date),
-            mapping.to_datetime(request.end_date),
+            to_datetime(request.start_date),
+            to_datetime(request.end_date),
             request.granularity,
             request.metric,
             request.user_id,
@@ -45,8 +46,8 @@ class AnalyticsServicer(analytics_service_pb2_grpc.AnalyticsServiceServicer):
         self, request: pb.GetErrorsRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetErrorsResponse:
         report = await self._uc.errors(
-            mapping.optional_time(request, "start_date"),
-            mapping.optional_time(request, "end_date"),
+            field_datetime(request, "start_date"),
+            field_datetime(request, "end_date"),
             request.severity,
             request.service,
             request.page,

@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from aether.auth.v1 import events_pb2, user_pb2
-from google.protobuf import timestamp_pb2
 
 from servers.auth.domain import User
-
-
-def timestamp(value: datetime) -> timestamp_pb2.Timestamp:
-    ts = timestamp_pb2.Timestamp()
-    ts.FromDatetime(value)
-    return ts
+from servers.platform.timestamps import timestamp
 
 
 def user_to_proto(user: User) -> user_pb2.User:

@@ -9,6 +9,7 @@ from aether.auth.v1 import auth_service_pb2_grpc, user_pb2
 from servers.auth import mapping
 from servers.auth.usecases import AuthUseCases, Session
 from servers.platform.context import current_principal
+from servers.platform.timestamps import timestamp
 
 # The OAuth 2 token type of our access tokens (RFC 6750), not a secret.
 TOKEN_TYPE = "Bearer"  # noqa: S105
@@ -59,7 +60,7 @@ class AuthServicer(auth_service_pb2_grpc.AuthServiceServicer):
             user_id=principal.user_id,
             roles=sorted(principal.roles),
             permissions=sorted(principal.permissions),
-            expires_at=mapping.timestamp(principal.expires_at),
+            expires_at=timestamp(principal.expires_at),
         )
 
     async def Logout(self, request: pb.LogoutRequest, context: grpc.aio.ServicerContext) -> pb.LogoutResponse:

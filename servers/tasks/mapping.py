@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from aether.common.v1 import pagination_pb2
 from aether.tasks.v1 import events_pb2, task_pb2
 from aether.tasks.v1 import tasks_service_pb2 as pb
-from google.protobuf import json_format, struct_pb2, timestamp_pb2
+from google.protobuf import json_format, struct_pb2
 
+from servers.platform.timestamps import field_datetime, timestamp
 from servers.tasks.domain import (
     DEFAULT_PRIORITY,
     Change,
@@ -20,16 +21,6 @@ from servers.tasks.domain import (
     Task,
     TaskPatch,
 )
-
-
-def timestamp(value: datetime) -> timestamp_pb2.Timestamp:
-    ts = timestamp_pb2.Timestamp()
-    ts.FromDatetime(value)
-    return ts
-
-
-def from_timestamp(ts: timestamp_pb2.Timestamp) -> datetime:
-    return ts.ToDatetime(tzinfo=UTC)
 
 
 def _value(value: Any) -> struct_pb2.Value:
@@ -93,7 +84,7 @@ def new_task(request: pb.CreateTaskRequest) -> NewTask:
         description=request.description,
         priority=request.priority or DEFAULT_PRIORITY,
         category=request.category,
-        due_date=from_timestamp(request.due_date) if request.HasField("due_date") else None,
+        due_date=field_datetime(request, "due_date"),
         tags=tuple(request.tags),
         assignee=request.assignee,
         estimated_hours=request.estimated_hours,
@@ -110,7 +101,7 @@ def task_patch(request: pb.UpdateTaskRequest) -> TaskPatch:
         priority=opt("priority"),
         status=opt("status"),
         category=opt("category"),
-        due_date=from_timestamp(request.due_date) if request.HasField("due_date") else None,
+        due_date=field_datetime(request, "due_date"),
         clear_due_date=request.clear_due_date,
         tags=() if request.clear_tags else (tuple(request.tags) or None),
         assignee=opt("assignee"),

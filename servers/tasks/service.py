@@ -7,6 +7,7 @@ from aether.tasks.v1 import task_pb2, tasks_service_pb2_grpc
 from aether.tasks.v1 import tasks_service_pb2 as pb
 
 from servers.platform.errors import FieldViolation, InvalidArgument
+from servers.platform.timestamps import field_datetime
 from servers.tasks import mapping
 from servers.tasks.domain import build_list_query
 from servers.tasks.usecases import TaskUseCases
@@ -49,7 +50,7 @@ class TaskServicer(tasks_service_pb2_grpc.TaskServiceServicer):
             category=request.category,
             assignee=request.assignee,
             tags=request.tags,
-            due_before=mapping.from_timestamp(request.due_before) if request.HasField("due_before") else None,
+            due_before=field_datetime(request, "due_before"),
             page=request.page,
             limit=request.limit,
             sort=request.sort,
@@ -62,8 +63,8 @@ class TaskServicer(tasks_service_pb2_grpc.TaskServiceServicer):
     ) -> pb.GetTaskStatsResponse:
         stats = await self._uc.stats(
             request.user_id,
-            mapping.from_timestamp(request.start_date) if request.HasField("start_date") else None,
-            mapping.from_timestamp(request.end_date) if request.HasField("end_date") else None,
+            field_datetime(request, "start_date"),
+            field_datetime(request, "end_date"),
         )
         return mapping.stats_to_proto(stats)
 
