@@ -90,16 +90,19 @@ class Domain:
     needs_database: bool = True
 
 
-def remote_jwks(auth_addr: str) -> JwksFetcher:
-    """Fetch the JWK Set from the auth service over native gRPC."""
-    channel = grpc.aio.insecure_channel(auth_addr, interceptors=aio_client_interceptors())
-    stub = auth_service_pb2_grpc.AuthServiceStub(channel)
+class RemoteJwks:
+    """Fetches the JWK Set from the auth service over native gRPC (a JwksFetcher)."""
 
-    async def fetch() -> list[dict[str, Any]]:
-        reply = await stub.GetJwks(auth_service_pb2.GetJwksRequest(), timeout=5)
+    def __init__(self, auth_addr: str):
+        self._channel = grpc.aio.insecure_channel(auth_addr, interceptors=aio_client_interceptors())
+        self._stub = auth_service_pb2_grpc.AuthServiceStub(self._channel)
+
+    async def __call__(self) -> list[dict[str, Any]]:
+        reply = await self._stub.GetJwks(auth_service_pb2.GetJwksRequest(), timeout=5)
         return [MessageToDict(key, preserving_proto_field_name=True) for key in reply.keys]
 
-    return fetch
+    async def close(self) -> None:
+        await self._channel.close()
 
 
 class Server:
@@ -146,9 +149,11 @@ class Server:
             check_service_rules(service.name)
         self.service_names = [service.name for service in services]
 
-        verifier = TokenVerifier(
-            KeyCache(jwks or remote_jwks(s.auth_addr), ttl=s.jwks_cache_seconds), s.jwt_issuer, s.jwt_audience
-        )
+        if jwks is None:  # not the auth service itself: ask it over gRPC
+            remote = RemoteJwks(s.auth_addr)
+            self._on_stop.append(remote.close)
+            jwks = remote
+        verifier = TokenVerifier(KeyCache(jwks, ttl=s.jwks_cache_seconds), s.jwt_issuer, s.jwt_audience)
         server = grpc.aio.server(
             interceptors=[
                 aio_server_interceptor(),
