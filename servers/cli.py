@@ -5,7 +5,8 @@ aether dev                 the whole system locally (embedded PostgreSQL + Redis
 aether serve auth          one server in this process (as in compose/Kubernetes)
 aether migrate [auth ...]  apply database migrations and exit
 aether gen                 regenerate gen/ from protos/
-aether envoy-config        write an Envoy bootstrap for given upstreams
+aether edge --upstream aether.auth.v1.AuthService=auth:50051 --out envoy.json --run
+                           generate the Envoy edge config (and run Envoy), as compose does
 aether events dead-letters list|replay [--consumer analytics] [--id EVENT_ID ...]
                            inspect / replay events consumers gave up on
 aether relay               run only the outbox relay (servers run one each by default)
