@@ -139,7 +139,7 @@ class BatchFailed(Exception):
 
 
 async def handle_batch(
-    pool: asyncpg.Pool,
+    db: asyncpg.Pool | asyncpg.Connection,
     consumer: str,
     handler: Handler,
     events: Sequence[event_pb2.Event],
@@ -149,8 +149,14 @@ async def handle_batch(
     commit). If a handler fails the whole batch rolls back and BatchFailed
     names the event: callers count that as its failed attempt and handle the
     rest again, so a poison event never holds back the others. Returns how
-    many were new."""
-    async with pool.acquire() as conn, conn.transaction():
+    many were new. `db` is a pool (a connection is acquired for the batch) or
+    a connection the caller holds (no acquire/release, so no reset query, per
+    batch; the transaction still rolls back entirely on failure)."""
+    if isinstance(db, asyncpg.Pool):
+        async with db.acquire() as conn:
+            return await handle_batch(conn, consumer, handler, events, also)
+    conn = db
+    async with conn.transaction():
         rows = await conn.fetch(
             "INSERT INTO platform.inbox (consumer, event_id) SELECT $1, unnest($2::uuid[])"
             " ON CONFLICT DO NOTHING RETURNING event_id",
