@@ -4,10 +4,10 @@ Every child is started
 
 * in its own session (``start_new_session=True``), so a Ctrl-C typed in the terminal reaches only
   the supervisor, which then stops the children in order;
-* on Linux with ``PR_SET_PDEATHSIG``, so the kernel signals it when the supervisor dies, even by
-  SIGKILL.  The signal is tied to the *thread* that forked the child: call :meth:`ChildProcess.start`
-  from a thread that lives as long as the child (the main / event-loop thread), never from a
-  short-lived worker thread such as ``asyncio.to_thread``.
+* on Linux with ``PR_SET_PDEATHSIG`` (set by ``setpriv --pdeathsig``), so the kernel signals it
+  when the supervisor dies, even by SIGKILL. The signal is tied to the *thread* that forked the
+  child: call :meth:`ChildProcess.start` from a thread that lives as long as the child (the
+  main / event-loop thread), never from a short-lived worker thread such as ``asyncio.to_thread``.
 
 :meth:`ChildProcess.stop` sends the stop signal, waits, escalates to SIGKILL of the child's whole
 process group, and sweeps the group once the child has exited (while its zombie still pins the
@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import logging
 import os
 import shutil
@@ -36,7 +35,6 @@ import psutil
 
 logger = logging.getLogger(__name__)
 
-_PR_SET_PDEATHSIG = 1
 _POLL_INTERVAL = 0.05
 
 
@@ -52,35 +50,18 @@ class ReadinessTimeoutError(SupervisorError, TimeoutError):
     """A child process did not become ready in time."""
 
 
-def _load_prctl() -> Callable[..., int] | None:
-    """Return libc's ``prctl`` on Linux (loaded in the parent, before any fork), else None."""
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-    except OSError:  # pragma: no cover - exotic libc
-        return None
-    prctl: Callable[..., int] = libc.prctl
-    return prctl
+# util-linux `setpriv` sets the parent-death signal and then execs the real
+# command. Not a preexec_fn: Python code between fork() and exec() can crash or
+# deadlock in a process that has other threads (gRPC's, in the test runner).
+_SETPRIV = shutil.which("setpriv") if sys.platform.startswith("linux") else None
 
 
-_PRCTL = _load_prctl()
-
-
-def _death_signal_preexec(sig: int) -> Callable[[], None] | None:
-    """A ``preexec_fn`` that makes the child receive ``sig`` when its parent thread dies."""
-    if _PRCTL is None:
-        return None
-    prctl = _PRCTL
-    parent = os.getpid()
-
-    def _preexec() -> None:
-        prctl(_PR_SET_PDEATHSIG, sig, 0, 0, 0)
-        # The parent may have died between fork() and prctl(): then nobody will signal us.
-        if os.getppid() != parent:
-            os.kill(os.getpid(), sig)
-
-    return _preexec
+def _with_death_signal(argv: Sequence[str], sig: int | None) -> list[str]:
+    """``argv`` run so the kernel sends ``sig`` to the child when the thread that
+    started it dies (unchanged where setpriv is missing: stop() still cleans up)."""
+    if sig is None or _SETPRIV is None:
+        return list(argv)
+    return [_SETPRIV, f"--pdeathsig={signal.Signals(sig).name}", "--", *argv]
 
 
 _T = TypeVar("_T")
@@ -307,17 +288,15 @@ class ChildProcess:
             self._log.write(f"\n=== {stamp} starting {self.name}: {' '.join(self.argv)}\n".encode())
             self._log.flush()
             stdout = self._log
-        preexec = _death_signal_preexec(self.death_signal) if self.death_signal is not None else None
         try:
             self._popen = subprocess.Popen(
-                self.argv,
+                _with_death_signal(self.argv, self.death_signal),
                 stdin=subprocess.DEVNULL,
                 stdout=stdout,
                 stderr=subprocess.STDOUT,
                 env=self.env,
                 cwd=self.cwd,
                 start_new_session=True,
-                preexec_fn=preexec,  # only calls prctl: needed for PDEATHSIG
                 user=self.user,
                 group=self.user,
                 extra_groups=[] if self.user is not None else None,
