@@ -3,10 +3,16 @@ or embedded ones), a fresh database per run, and in-process servers shared by al
 
 from __future__ import annotations
 
+import os
+
+# Before grpc is imported: gRPC's fork handlers make a fork() from a process with
+# busy gRPC threads (the in-process servers) crash the child before it can exec,
+# e.g. initdb or Envoy started by the embedded tests. We never fork without exec.
+os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
+
 import asyncio
 import atexit
 import contextlib
-import os
 import socket
 import tempfile
 import uuid
