@@ -6,7 +6,6 @@ from typing import Any
 
 from aether.analytics.v1 import analytics_service_pb2 as pb
 from aether.analytics.v1 import events_pb2
-from aether.common.v1 import pagination_pb2
 from aether.events.v1 import event_pb2
 from google.protobuf import json_format, struct_pb2
 
@@ -20,6 +19,7 @@ from servers.analytics.domain import (
     UsageReport,
 )
 from servers.platform.bus import ERROR_EVENT
+from servers.platform.pagination import pagination
 from servers.platform.timestamps import timestamp, to_datetime
 
 # Importing the payload modules registers their types, so Any payloads of
@@ -110,7 +110,6 @@ def usage_to_proto(report: UsageReport) -> pb.GetUsageResponse:
 
 
 def errors_to_proto(report: ErrorReport) -> pb.GetErrorsResponse:
-    pages = -(-report.total_groups // report.limit) if report.total_groups else 0
     return pb.GetErrorsResponse(
         summary=pb.ErrorSummary(
             total_errors=report.summary.total,
@@ -130,14 +129,7 @@ def errors_to_proto(report: ErrorReport) -> pb.GetErrorsResponse:
             )
             for g in report.groups
         ],
-        pagination=pagination_pb2.Pagination(
-            total=report.total_groups,
-            page=report.page,
-            limit=report.limit,
-            total_pages=pages,
-            has_next=report.page < pages,
-            has_prev=report.page > 1,
-        ),
+        pagination=pagination(report.total_groups, report.page, report.limit),
     )
 
 

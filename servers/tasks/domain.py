@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from servers.platform.errors import FieldViolation, InvalidArgument
+from servers.platform.pagination import page_count
 
 STATUSES = ("pending", "in_progress", "completed", "blocked")
 PRIORITIES = ("low", "medium", "high", "urgent")
@@ -146,7 +147,7 @@ class Page:
 
     @property
     def total_pages(self) -> int:
-        return (self.total + self.limit - 1) // self.limit
+        return page_count(self.total, self.limit)
 
     @property
     def has_next(self) -> bool:

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from aether.common.v1 import pagination_pb2
 from aether.tasks.v1 import events_pb2, task_pb2
 from aether.tasks.v1 import tasks_service_pb2 as pb
 from google.protobuf import json_format, struct_pb2
 
+from servers.platform.pagination import pagination
 from servers.platform.timestamps import field_datetime, timestamp
 from servers.tasks.domain import (
     DEFAULT_PRIORITY,
@@ -115,14 +115,7 @@ def task_patch(request: pb.UpdateTaskRequest) -> TaskPatch:
 def page_to_proto(page: Page) -> pb.ListTasksResponse:
     return pb.ListTasksResponse(
         tasks=[task_to_proto(t) for t in page.tasks],
-        pagination=pagination_pb2.Pagination(
-            total=page.total,
-            page=page.page,
-            limit=page.limit,
-            total_pages=page.total_pages,
-            has_next=page.has_next,
-            has_prev=page.has_prev,
-        ),
+        pagination=pagination(page.total, page.page, page.limit),
     )
 
 
