@@ -11,6 +11,7 @@ DOMAINS: dict[str, str] = {
     "auth": "servers.auth.main",
     "tasks": "servers.tasks.main",
     "analytics": "servers.analytics.main",
+    "ai": "servers.ai.main",
 }
 
 

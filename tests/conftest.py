@@ -18,6 +18,7 @@ import tempfile
 import uuid
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import grpc
@@ -28,6 +29,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from servers.platform.secrets import new_secret_key
 from servers.platform.telemetry import configure_tracing
+from tests.fakes.ai_providers import FakeProviders
 
 
 def _reachable(port: int) -> bool:
@@ -112,7 +114,34 @@ async def redis_client() -> AsyncIterator[aioredis.Redis]:
 
 
 @pytest.fixture(scope="session")
-async def app_server(database_url: str, redis_client: aioredis.Redis) -> AsyncIterator[tuple[str, list[str]]]:
+async def fake_ai() -> AsyncIterator[FakeProviders]:
+    """Local fakes of every AI provider's real wire protocol (tests/fakes/ai_providers.py)."""
+    async with FakeProviders() as fake:
+        yield fake
+
+
+def ai_provider_env(fake: FakeProviders) -> dict[str, str]:
+    """Settings that point every AI provider at the fakes, with fast retries."""
+    return {
+        "GEMINI_API_KEY": fake.api_key,
+        "GEMINI_BASE_URL": fake.gemini_base,
+        "GROQ_API_KEY": fake.api_key,
+        "GROQ_BASE_URL": fake.groq_base,
+        "HUGGINGFACE_API_KEY": fake.api_key,
+        "HUGGINGFACE_BASE_URL": fake.huggingface_base,
+        "OPENAI_API_KEY": fake.api_key,
+        "OPENAI_BASE_URL": fake.openai_base,
+        "OLLAMA_BASE_URL": fake.ollama_base,
+        "AI_DEFAULT_MODEL": "groq",
+        "AI_BACKOFF_SECONDS": "0.01",
+        "AI_REQUEST_TIMEOUT_SECONDS": "3",
+    }
+
+
+@pytest.fixture(scope="session")
+async def app_server(
+    database_url: str, redis_client: aioredis.Redis, fake_ai: FakeProviders
+) -> AsyncIterator[tuple[str, list[str]]]:
     """Every implemented domain (servers/registry.py) in one real in-process server,
     the way `aether serve` builds them (all interceptors, migrations). Yields its
     address and the proto services it serves. A domain added to the registry is
@@ -121,10 +150,45 @@ async def app_server(database_url: str, redis_client: aioredis.Redis) -> AsyncIt
     from servers.platform.runtime import Server
     from servers.platform.settings import PlatformSettings
 
+    os.environ.update(ai_provider_env(fake_ai))
     server = Server([registry.load(name) for name in registry.DOMAINS], PlatformSettings())
     port = await server.start()
     yield f"127.0.0.1:{port}", server.service_names
     await server.stop()
+
+
+@pytest.fixture(scope="session")
+async def start_ai_server(app_server: tuple[str, list[str]]) -> AsyncIterator[Callable[..., Any]]:
+    """Starts extra AI gateways with their own settings, for tests that need a
+    catalogue, limits or budgets of their own: `await start_ai_server(AI_BUDGET_TOKENS="100")`
+    returns its address (a value of None unsets that setting). Tokens from
+    `forge_token` work on it (it trusts the shared auth service)."""
+    from servers import registry
+    from servers.platform.runtime import Server
+    from servers.platform.settings import PlatformSettings
+
+    started: list[Server] = []
+
+    async def start(**env: str | None) -> str:
+        saved = dict(os.environ)
+        os.environ["AUTH_ADDR"] = app_server[0]
+        for key, value in env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        try:
+            server = Server([registry.load("ai")], PlatformSettings())
+            port = await server.start()
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+        started.append(server)
+        return f"127.0.0.1:{port}"
+
+    yield start
+    for server in started:
+        await server.stop()
 
 
 @pytest.fixture(scope="session")

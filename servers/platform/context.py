@@ -26,12 +26,41 @@ class Principal:
         return "admin" in self.roles
 
 
+class ResponseHeaders:
+    """Headers for the current RPC's response, sent with its first message (or,
+    for an error before any message, with the error), so a handler can still
+    add some after it started, e.g. X-RateLimit-*. Envoy copies them into the
+    REST response."""
+
+    def __init__(self, *items: tuple[str, str]):
+        self._items = list(items)
+        self._sent = False
+
+    def add(self, key: str, value: str) -> None:
+        self._items.append((key.lower(), value))
+
+    def take(self) -> list[tuple[str, str]]:
+        """The headers not sent yet (empty once taken)."""
+        if self._sent:
+            return []
+        self._sent = True
+        return self._items
+
+
 request_id_var: ContextVar[str] = ContextVar("request_id", default="")
+response_headers_var: ContextVar[ResponseHeaders | None] = ContextVar("response_headers", default=None)
 principal_var: ContextVar[Principal | None] = ContextVar("principal", default=None)
 
 
 def request_id() -> str:
     return request_id_var.get()
+
+
+def add_response_header(key: str, value: str) -> None:
+    """Add a response header to the current RPC (before its first message)."""
+    headers = response_headers_var.get()
+    if headers is not None:
+        headers.add(key, value)
 
 
 def current_principal() -> Principal:

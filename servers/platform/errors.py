@@ -83,8 +83,10 @@ class RateLimited(AetherError):
 
 
 class Unavailable(AetherError):
-    def __init__(self, message: str = "service temporarily unavailable"):
-        super().__init__(message, "UNAVAILABLE")
+    def __init__(
+        self, message: str = "service temporarily unavailable", retry_after_seconds: float | None = None
+    ):
+        super().__init__(message, "UNAVAILABLE", retry_after_seconds=retry_after_seconds)
 
 
 # The one table: domain error -> gRPC status code (Envoy maps codes to HTTP).

@@ -24,7 +24,13 @@ from grpc_status import rpc_status
 from prometheus_client import Counter, Histogram
 
 from servers.platform.access import access_rule
-from servers.platform.context import principal_var, request_id, request_id_var
+from servers.platform.context import (
+    ResponseHeaders,
+    principal_var,
+    request_id,
+    request_id_var,
+    response_headers_var,
+)
 from servers.platform.errors import (
     AetherError,
     FieldViolation,
@@ -114,22 +120,79 @@ def _metadata(context: grpc.aio.ServicerContext, key: str) -> str | None:
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
-class RequestIdInterceptor(ScopeInterceptor):
+class RequestIdInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
     """Keeps the caller's (or Envoy's) `x-request-id` if well-formed, else makes
-    one; echoes it in the response headers."""
+    one, and sends the response headers: x-request-id plus any a handler added
+    (context.add_response_header), with the first response message, or with
+    the trailers of an error that comes first."""
 
-    @asynccontextmanager
-    async def scope(
-        self, method: str, request: Any, context: grpc.aio.ServicerContext
-    ) -> AsyncIterator[None]:
-        incoming = _metadata(context, "x-request-id")
-        rid = incoming if incoming and _REQUEST_ID.match(incoming) else str(uuid.uuid4())
-        token = request_id_var.set(rid)
-        try:
-            await context.send_initial_metadata((("x-request-id", rid),))
-            yield
-        finally:
-            request_id_var.reset(token)
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(details)
+        if handler is None:
+            return handler
+
+        def begin(context: grpc.aio.ServicerContext) -> ResponseHeaders:
+            incoming = _metadata(context, "x-request-id")
+            rid = incoming if incoming and _REQUEST_ID.match(incoming) else str(uuid.uuid4())
+            request_id_var.set(rid)  # each RPC runs in its own task, so its own context
+            headers = ResponseHeaders(("x-request-id", rid))
+            response_headers_var.set(headers)
+            return headers
+
+        async def send(context: grpc.aio.ServicerContext, headers: ResponseHeaders) -> None:
+            pending = headers.take()
+            if pending:
+                await context.send_initial_metadata(tuple(pending))
+
+        if handler.unary_unary:
+            inner_uu = handler.unary_unary
+
+            async def unary_unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
+                headers = begin(context)
+                response = await inner_uu(request, context)
+                await send(context, headers)
+                return response
+
+            return grpc.unary_unary_rpc_method_handler(
+                unary_unary, handler.request_deserializer, handler.response_serializer
+            )
+        if handler.unary_stream:
+            inner_us = handler.unary_stream
+
+            async def unary_stream(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+                headers = begin(context)
+                async for item in inner_us(request, context):
+                    await send(context, headers)
+                    yield item
+                await send(context, headers)
+
+            return grpc.unary_stream_rpc_method_handler(
+                unary_stream, handler.request_deserializer, handler.response_serializer
+            )
+        if handler.stream_unary:
+            inner_su = handler.stream_unary
+
+            async def stream_unary(requests: Any, context: grpc.aio.ServicerContext) -> Any:
+                await send(context, begin(context))
+                return await inner_su(requests, context)
+
+            return grpc.stream_unary_rpc_method_handler(
+                stream_unary, handler.request_deserializer, handler.response_serializer
+            )
+        inner_ss = handler.stream_stream
+
+        async def stream_stream(requests: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+            await send(context, begin(context))
+            async for item in inner_ss(requests, context):
+                yield item
+
+        return grpc.stream_stream_rpc_method_handler(
+            stream_stream, handler.request_deserializer, handler.response_serializer
+        )
 
 
 RPC_TOTAL = Counter("aether_grpc_server_handled_total", "RPCs completed", ["method", "code"])
@@ -167,12 +230,21 @@ class ErrorInterceptor(ScopeInterceptor):
             yield
         except AetherError as error:
             log.info("rpc error", extra={"method": method, "reason": error.reason, "error": error.message})
-            await context.abort_with_status(rpc_status.to_status(to_rpc_status(error, request_id())))
+            await _abort(context, to_rpc_status(error, request_id()))
         except (grpc.aio.AbortError, GeneratorExit):
             raise
         except Exception:
             log.exception("unhandled error", extra={"method": method})
-            await context.abort_with_status(rpc_status.to_status(internal_status(request_id())))
+            await _abort(context, internal_status(request_id()))
+
+
+async def _abort(context: grpc.aio.ServicerContext, status: Any) -> None:
+    """End the RPC with a google.rpc.Status; response headers not sent yet
+    (x-request-id, X-RateLimit-*) travel with it."""
+    grpc_status = rpc_status.to_status(status)
+    headers = response_headers_var.get()
+    pending = tuple(headers.take()) if headers is not None else ()
+    await context.abort(grpc_status.code, grpc_status.details, pending + tuple(grpc_status.trailing_metadata))
 
 
 class RevocationList:

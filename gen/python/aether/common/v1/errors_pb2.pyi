@@ -20,6 +20,7 @@ class ErrorReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     ERROR_REASON_UNAVAILABLE: _ClassVar[ErrorReason]
     ERROR_REASON_INTERNAL: _ClassVar[ErrorReason]
     ERROR_REASON_NOT_CONFIGURED: _ClassVar[ErrorReason]
+    ERROR_REASON_BUDGET_EXCEEDED: _ClassVar[ErrorReason]
 ERROR_REASON_UNSPECIFIED: ErrorReason
 ERROR_REASON_VALIDATION_ERROR: ErrorReason
 ERROR_REASON_NOT_FOUND: ErrorReason
@@ -34,3 +35,4 @@ ERROR_REASON_TOKEN_REUSED: ErrorReason
 ERROR_REASON_UNAVAILABLE: ErrorReason
 ERROR_REASON_INTERNAL: ErrorReason
 ERROR_REASON_NOT_CONFIGURED: ErrorReason
+ERROR_REASON_BUDGET_EXCEEDED: ErrorReason

@@ -97,6 +97,12 @@ class ErrorReason(betterproto2.Enum):
     (FAILED_PRECONDITION).
     """
 
+    BUDGET_EXCEEDED = 14
+    """
+    The caller's spending budget for the period (tokens or US dollars) is
+    used up; RetryInfo says when the next period starts (RESOURCE_EXHAUSTED).
+    """
+
     @classmethod
     def betterproto_value_to_renamed_proto_names(cls) -> dict[int, str]:
         return {
@@ -114,6 +120,7 @@ class ErrorReason(betterproto2.Enum):
             11: "ERROR_REASON_UNAVAILABLE",
             12: "ERROR_REASON_INTERNAL",
             13: "ERROR_REASON_NOT_CONFIGURED",
+            14: "ERROR_REASON_BUDGET_EXCEEDED",
         }
 
     @classmethod
@@ -133,6 +140,7 @@ class ErrorReason(betterproto2.Enum):
             "ERROR_REASON_UNAVAILABLE": 11,
             "ERROR_REASON_INTERNAL": 12,
             "ERROR_REASON_NOT_CONFIGURED": 13,
+            "ERROR_REASON_BUDGET_EXCEEDED": 14,
         }
 
 

