@@ -1,5 +1,5 @@
 """End-to-end event throughput and latency, outbox row -> consumer handler, for
-both transports (RabbitMQ via aio-pika, and the embedded PostgreSQL bus).
+both transports (RabbitMQ, and the embedded PostgreSQL bus).
 
     .venv/bin/python benchmarks/events_throughput.py [--events 10000] [--rate 500] [--seconds 10]
 

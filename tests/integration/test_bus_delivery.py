@@ -355,5 +355,47 @@ async def test_concurrent_relays_publish_every_row_exactly_once(db: BusDatabase)
         await delete_topology(config, [])
 
 
+async def test_relay_sends_each_event_as_a_persistent_protobuf_message(db: BusDatabase) -> None:
+    """The relay writes publish frames itself (a batch per socket write): each
+    event still arrives as one persistent message with its properties and exact
+    body, bodies larger than a frame are split, and every confirm is awaited."""
+    import aio_pika
+
+    from servers.platform.bus.amqp import CONTENT_TYPE
+
+    config = unique_config(relay_concurrency=1)  # one batch, so outbox order on the wire
+    connection = await aio_pika.connect(AMQP_DIRECT)
+    channel = await connection.channel()
+    exchange = await channel.declare_exchange(config.exchange, aio_pika.ExchangeType.TOPIC, durable=True)
+    audit = await channel.declare_queue(f"{config.queue_prefix}.audit", exclusive=True)
+    await audit.bind(exchange, routing_key="#")
+    relay = make_bus(db, "amqp", config)
+    try:
+        small = [await create_task_event(db.pool) for _ in range(3)]
+        big = await create_task_event(db.pool, subject="x" * 300_000)  # > frame_max (128 KiB)
+        other = await create_task_event(db.pool, event_type="task.completed")
+        await relay.start()
+        await wait_for(lambda: _none_unpublished(db), within=30)
+        payloads = {
+            str(r["id"]): bytes(r["payload"])
+            for r in await db.pool.fetch("SELECT id, payload FROM platform.outbox")
+        }
+        messages = []
+        await asyncio.sleep(0.3)
+        while (message := await audit.get(no_ack=True, fail=False)) is not None:
+            messages.append(message)
+        assert [m.message_id for m in messages] == [*small, big, other]  # outbox order
+        for m in messages:
+            assert m.body == payloads[m.message_id or ""]
+            assert m.content_type == CONTENT_TYPE
+            assert m.delivery_mode == aio_pika.DeliveryMode.PERSISTENT
+            assert m.routing_key == m.type == event_pb2.Event.FromString(m.body).type
+        assert event_pb2.Event.FromString(messages[3].body).subject == "x" * 300_000
+    finally:
+        await relay.stop()
+        await connection.close()
+        await delete_topology(config, [])
+
+
 async def _none_unpublished(db: BusDatabase) -> bool:
     return await unpublished(db) == 0
