@@ -9,7 +9,10 @@ auth and AI servers (like `aether serve`) and Envoy as separate processes on
 a dedicated database (`aether_bench_ai`) and Redis db 14. For each mode it
 prints p50/p99 of the whole request (unary) and of time to first token
 (streams), and the gateway's added latency: its percentile minus the direct
-call's at the same concurrency, from the same client.
+call's at the same concurrency, from the same client. The fake answers after
+--provider-latency-ms (default 50, a fast real provider's time to first
+token): with 0, every path is CPU-bound on this machine and the figures
+measure queueing on its cores rather than the gateway.
 
 With --litellm PATH (a `litellm` executable, e.g. from
 `python -m venv .bench-litellm && .bench-litellm/bin/pip install 'litellm[proxy]'`),
@@ -192,6 +195,12 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=2000, help="requests per measurement at 32/128")
     parser.add_argument("--litellm", default="", help="path of a `litellm` executable (optional)")
+    parser.add_argument(
+        "--provider-latency-ms",
+        type=float,
+        default=50.0,
+        help="the fake provider's time to first token; 0 makes every path CPU-bound on this machine",
+    )
     parser.add_argument("--db", default="aether_bench_ai")
     parser.add_argument("--admin-dsn", default="postgresql://postgres@127.0.0.1:5432/postgres")
     args = parser.parse_args()
@@ -218,7 +227,15 @@ async def main() -> None:
     }
     procs = [
         spawn(
-            [sys.executable, "-m", "tests.fakes.ai_providers", "--port", str(fake_port)],
+            [
+                sys.executable,
+                "-m",
+                "tests.fakes.ai_providers",
+                "--port",
+                str(fake_port),
+                "--latency",
+                str(args.provider_latency_ms / 1000),
+            ],
             env,
             logs / "fake.log",
         )

@@ -62,9 +62,11 @@ return 1
 """
 
 
-class BudgetExceeded(AetherError):
+class BudgetExceeded(RateLimited):
+    """RESOURCE_EXHAUSTED (a RateLimited for the status mapping), reason BUDGET_EXCEEDED."""
+
     def __init__(self, message: str, retry_after_seconds: float):
-        super().__init__(message, "BUDGET_EXCEEDED", retry_after_seconds=retry_after_seconds)
+        AetherError.__init__(self, message, "BUDGET_EXCEEDED", retry_after_seconds=retry_after_seconds)
 
 
 @dataclass(frozen=True)
@@ -153,9 +155,10 @@ class Budgets:
         micro = _micro(usd)
         ttl = int((end - now).total_seconds()) + 3600
         if not await self._reserve(keys=[key], args=[self._max_tokens, self._max_micro, tokens, micro, ttl]):
+            limits = [f"{self._max_tokens} tokens"] if self._max_tokens else []
+            limits += [f"${self._max_micro / 1e6:g}"] if self._max_micro else []
             raise BudgetExceeded(
-                f"your AI budget for this {self._period} is used up "
-                f"({self._max_tokens or 'unlimited'} tokens, ${self._max_micro / 1e6:g}); "
+                f"your AI budget for this {self._period} ({' and '.join(limits)}) is used up; "
                 f"it renews at {end.isoformat()}",
                 retry_after_seconds=(end - now).total_seconds(),
             )

@@ -10,6 +10,7 @@ from aether.ai.v1 import ai_service_pb2_grpc
 
 from servers.ai import config
 from servers.ai.cache import ResponseCache
+from servers.ai.ledger import Ledger
 from servers.ai.limits import Budgets, RateLimiter
 from servers.ai.providers.local import LocalEmbeddings
 from servers.ai.router import Policy, Router
@@ -37,11 +38,14 @@ async def build(res: Resources) -> Mount:
             breaker_cooldown=s.ai_breaker_cooldown_seconds,
         ),
     )
+    store = AiStore(res.pool)
+    ledger = Ledger(store)
     usecases = AiUseCases(
         catalog,
         providers,
         router,
-        AiStore(res.pool),
+        store,
+        ledger,
         RateLimiter(res.redis),
         Budgets(res.redis, s.ai_budget_period, s.ai_budget_tokens, s.ai_budget_usd),
         ResponseCache(res.redis, s.ai_cache_ttl_seconds),
@@ -55,6 +59,7 @@ async def build(res: Resources) -> Mount:
     async def stop() -> None:
         if warmup is not None:
             warmup.cancel()
+        await ledger.close()  # every accepted request accounted before the pool closes
         for provider in providers.values():
             await provider.close()
 

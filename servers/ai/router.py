@@ -207,8 +207,11 @@ class Router:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise ProviderError(f"{provider.name}: no time left before the deadline", retryable=False)
+                # In-process models (loading takes seconds on a cold start) have
+                # only the deadline; remote calls also have the per-call timeout.
+                timeout = remaining if model.provider == "local" else min(policy.timeout, remaining)
                 try:
-                    async with asyncio.timeout(min(policy.timeout, remaining)):
+                    async with asyncio.timeout(timeout):
                         result = await call(model, provider)
                 except TimeoutError as error:
                     failure = ProviderError(f"{provider.name} timed out", retryable=True)

@@ -3,11 +3,12 @@ its event in one transaction) and users' default models."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import astuple, dataclass, field
 from datetime import datetime
 
 import asyncpg
-from google.protobuf.message import Message
+from aether.events.v1 import event_pb2
 
 from servers.platform import events
 
@@ -50,37 +51,18 @@ class AiStore:
     def __init__(self, pool: asyncpg.Pool):
         self._pool = pool
 
-    async def publish(self, event_type: str, subject: str, payload: Message) -> None:
+    async def write_batch(self, rows: Sequence[LedgerEntry], outbox: Sequence[event_pb2.Event]) -> None:
+        """Ledger rows and their events (in order), in one transaction."""
         async with self._pool.acquire() as conn, conn.transaction():
-            await events.publish(conn, event_type=event_type, source="ai", subject=subject, payload=payload)
-
-    async def record(self, entry: LedgerEntry, event: Message) -> None:
-        """Write the ledger row and its "ai.response.generated" event atomically."""
-        async with self._pool.acquire() as conn, conn.transaction():
-            await conn.execute(
-                "INSERT INTO ai.usage (request_id, user_id, operation, model, provider, fallback_from,"
-                " input_tokens, output_tokens, cost_usd, latency_ms, cached, streamed, cancelled,"
-                " success, error_code)"
-                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
-                entry.request_id,
-                entry.user_id,
-                entry.operation,
-                entry.model,
-                entry.provider,
-                entry.fallback_from,
-                entry.input_tokens,
-                entry.output_tokens,
-                entry.cost_usd,
-                entry.latency_ms,
-                entry.cached,
-                entry.streamed,
-                entry.cancelled,
-                entry.success,
-                entry.error_code,
-            )
-            await events.publish(
-                conn, event_type="ai.response.generated", source="ai", subject=entry.request_id, payload=event
-            )
+            if rows:
+                await conn.executemany(
+                    "INSERT INTO ai.usage (request_id, user_id, operation, model, provider, fallback_from,"
+                    " input_tokens, output_tokens, cost_usd, latency_ms, cached, streamed, cancelled,"
+                    " success, error_code)"
+                    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+                    [astuple(row) for row in rows],
+                )
+            await events.insert(conn, *outbox)
 
     async def usage(self, user_id: str | None, start: datetime, end: datetime, model: str) -> UsageReport:
         """Totals per model in [start, end); user_id None means every user."""

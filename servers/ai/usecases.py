@@ -18,6 +18,7 @@ from aether.ai.v1 import events_pb2, model_pb2
 from servers.ai import config
 from servers.ai.cache import CachedAnswer, ResponseCache, cacheable
 from servers.ai.catalog import LOCAL_EMBEDDING_MODEL, Catalog, ModelSpec
+from servers.ai.ledger import Ledger
 from servers.ai.limits import Budgets, RateLimiter, Reservation
 from servers.ai.providers.base import Message, Prompt, Provider, ProviderError, Usage, estimate_tokens
 from servers.ai.router import Router
@@ -111,6 +112,7 @@ class AiUseCases:
         providers: Mapping[str, Provider],
         router: Router,
         store: AiStore,
+        ledger: Ledger,
         limiter: RateLimiter,
         budgets: Budgets,
         cache: ResponseCache,
@@ -121,6 +123,7 @@ class AiUseCases:
         self._providers = providers
         self._router = router
         self._store = store
+        self._ledger = ledger
         self._limiter = limiter
         self._budgets = budgets
         self._cache = cache
@@ -153,8 +156,11 @@ class AiUseCases:
         except AetherError as error:
             req.error = error
             raise
+        except asyncio.CancelledError:
+            req.cancelled = True  # the caller went away or its deadline passed
+            raise
         finally:
-            await self._account(req)
+            self._account(req)
 
     async def stream_chat(self, inp: ChatInput) -> AsyncIterator[Chunk | ChatResult]:
         """Chunks, then the final ChatResult. Errors before the first chunk are
@@ -197,7 +203,7 @@ class AiUseCases:
                 req.usage = Usage(req.estimated_input, estimate_tokens("".join(text)))
             raise
         finally:
-            await asyncio.shield(self._account(req))
+            self._account(req)
 
     # --- embeddings ---------------------------------------------------------
 
@@ -208,8 +214,7 @@ class AiUseCases:
         spec = self._usable(model or LOCAL_EMBEDDING_MODEL, "embeddings", "model")
         estimated = sum(map(estimate_tokens, texts))
         req = await self._admit(principal, spec, "embeddings", "", estimated, 0)
-        await self._store.publish(
-            "ai.request.received",
+        self._ledger.received(
             req.request_id,
             events_pb2.AiRequestReceived(
                 request_id=req.request_id,
@@ -228,8 +233,11 @@ class AiUseCases:
         except AetherError as error:
             req.error = error
             raise
+        except asyncio.CancelledError:
+            req.cancelled = True  # the caller went away or its deadline passed
+            raise
         finally:
-            await self._account(req)
+            self._account(req)
 
     # --- models and usage ---------------------------------------------------
 
@@ -261,6 +269,7 @@ class AiUseCases:
         if user_id and user_id != principal.user_id and not principal.is_admin:
             raise PermissionDenied("only admins may read another user's AI usage")
         scope = user_id or (None if principal.is_admin else principal.user_id)
+        await self._ledger.flush()  # read your own requests, even those just answered
         return await self._store.usage(scope, start, end, model)
 
     # --- internals ----------------------------------------------------------
@@ -318,8 +327,7 @@ class AiUseCases:
             raise InvalidArgument("; ".join(v.description for v in violations), violations)
         output_reserve = inp.max_tokens or spec.max_tokens
         req = await self._admit(principal, spec, operation, inp.request_id, estimated, output_reserve)
-        await self._store.publish(
-            "ai.request.received",
+        self._ledger.received(
             req.request_id,
             events_pb2.AiRequestReceived(
                 request_id=req.request_id,
@@ -389,10 +397,10 @@ class AiUseCases:
             text, model.id, model.provider, req.usage, req.latency_ms, req.request_id, req.cached, finish
         )
 
-    async def _account(self, req: _Accepted) -> None:
-        """Ledger row + "ai.response.generated" event, budget settlement and the
-        rate-limit window's real token count. Never raises: a failure here must
-        not turn an answered request into an error."""
+    def _account(self, req: _Accepted) -> None:
+        """Queue the ledger row + "ai.response.generated" event, the budget
+        settlement and the rate-limit window's real token count (ledger.py):
+        nothing here can delay or fail the answer."""
         model = req.model or req.spec
         usage = req.usage
         cost = 0.0 if req.cached else model.cost_usd(usage.input, usage.output)
@@ -437,12 +445,12 @@ class AiUseCases:
             cancelled=req.cancelled,
         )
         charged = 0 if req.cached else usage.total
-        try:
-            await self._store.record(entry, event)
-            await self._budgets.settle(req.reservation, charged, cost)
-            await self._limiter.charge(req.principal.user_id, req.spec.id, charged - req.estimated_input)
-        except Exception:
-            log.exception("could not account an AI request", extra={"request_id": req.request_id})
+        self._ledger.finished(entry, event)
+        self._ledger.soon(self._settle(req, charged, cost))
+
+    async def _settle(self, req: _Accepted, charged: int, cost: float) -> None:
+        await self._budgets.settle(req.reservation, charged, cost)
+        await self._limiter.charge(req.principal.user_id, req.spec.id, charged - req.estimated_input)
 
 
 class ProviderProbe:

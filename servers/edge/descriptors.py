@@ -51,6 +51,8 @@ class Rpc:
     permissions: tuple[str, ...]
     rate_limit: tuple[int, int] | None
     """(requests, per_seconds) from the rate_limit option, or None."""
+    server_rate_limit_headers: bool
+    """rate_limit.server_headers: the server sends X-RateLimit-*, the edge must not."""
     client_streaming: bool
     server_streaming: bool
     bindings: tuple[HttpBinding, ...]
@@ -127,11 +129,13 @@ def rpcs(fds: descriptor_pb2.FileDescriptorSet, services: Iterable[str] | None =
             name = f"{full_name}.{method.name}"
             access = options.Extensions[_ACCESS]
             rate_limit = None
+            server_headers = False
             if options.HasExtension(_RATE_LIMIT):
                 limit = options.Extensions[_RATE_LIMIT]
                 if limit.requests <= 0 or limit.per_seconds <= 0:
                     raise ValueError(f"{name}: rate_limit needs requests > 0 and per_seconds > 0")
                 rate_limit = (int(limit.requests), int(limit.per_seconds))
+                server_headers = limit.server_headers
             bindings: tuple[HttpBinding, ...] = ()
             if options.HasExtension(_HTTP):
                 bindings = tuple(_bindings(options.Extensions[_HTTP], name))
@@ -142,6 +146,7 @@ def rpcs(fds: descriptor_pb2.FileDescriptorSet, services: Iterable[str] | None =
                     public=bool(options.HasExtension(_ACCESS) and access.public),
                     permissions=tuple(access.permissions),
                     rate_limit=rate_limit,
+                    server_rate_limit_headers=server_headers,
                     client_streaming=method.client_streaming,
                     server_streaming=method.server_streaming,
                     bindings=bindings,

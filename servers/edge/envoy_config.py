@@ -337,7 +337,7 @@ def _cluster(name: str, address: str, *, grpc_service: str | None, settings: Edg
 # --------------------------------------------------------------------------- routes
 
 
-def _rate_limit_config(requests: int, per_seconds: int) -> LocalRateLimit:
+def _rate_limit_config(requests: int, per_seconds: int, headers: bool = True) -> LocalRateLimit:
     return LocalRateLimit(
         stat_prefix="edge_rate_limit",
         token_bucket=TokenBucket(
@@ -345,7 +345,9 @@ def _rate_limit_config(requests: int, per_seconds: int) -> LocalRateLimit:
         ),
         filter_enabled=_percent100("edge.rate_limit.enabled"),
         filter_enforced=_percent100("edge.rate_limit.enforced"),
-        enable_x_ratelimit_headers=XRateLimitHeadersRfcVersion.DRAFT_VERSION_03,
+        enable_x_ratelimit_headers=(
+            XRateLimitHeadersRfcVersion.DRAFT_VERSION_03 if headers else XRateLimitHeadersRfcVersion.OFF
+        ),
         # Native gRPC callers get RESOURCE_EXHAUSTED instead of UNAVAILABLE.
         rate_limited_as_resource_exhausted=True,
     )
@@ -364,7 +366,9 @@ def _per_route(rpc: Rpc, settings: EdgeSettings, *, grpc: bool) -> dict[str, Any
         else BufferPerRoute(disabled=True)
     )
     return {
-        RATE_LIMIT_FILTER: Any.pack(_rate_limit_config(requests, per_seconds)),
+        RATE_LIMIT_FILTER: Any.pack(
+            _rate_limit_config(requests, per_seconds, headers=not rpc.server_rate_limit_headers)
+        ),
         JWT_FILTER: Any.pack(jwt),
         BUFFER_FILTER: Any.pack(buffer),
     }

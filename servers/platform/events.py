@@ -20,11 +20,21 @@ from servers.platform.context import principal_var, request_id
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
+_INSERT = "INSERT INTO platform.outbox (id, event_type, source, subject, payload) VALUES ($1, $2, $3, $4, $5)"
+
 
 async def publish(
     conn: asyncpg.Connection, *, event_type: str, source: str, subject: str, payload: Message
 ) -> str:
     """Write one event to the outbox; returns its id."""
+    event = envelope(event_type=event_type, source=source, subject=subject, payload=payload)
+    await insert(conn, event)
+    return event.id
+
+
+def envelope(*, event_type: str, source: str, subject: str, payload: Message) -> event_pb2.Event:
+    """The event with the current request's context (request id, caller, trace),
+    for a caller that writes it later with `insert` (e.g. in a batch)."""
     carrier: dict[str, str] = {}
     propagate.inject(carrier)  # the current trace continues in the consumer
     principal = principal_var.get()
@@ -44,12 +54,13 @@ async def publish(
         actor_id=principal.user_id if principal else "",
         payload=packed,
     )
-    await conn.execute(
-        "INSERT INTO platform.outbox (id, event_type, source, subject, payload) VALUES ($1, $2, $3, $4, $5)",
-        uuid.UUID(event.id),
-        event_type,
-        source,
-        subject,
-        event.SerializeToString(),
-    )
-    return event.id
+    return event
+
+
+async def insert(conn: asyncpg.Connection, *events: event_pb2.Event) -> None:
+    """Write events to the outbox, inside the caller's transaction."""
+    rows = [(uuid.UUID(e.id), e.type, e.source, e.subject, e.SerializeToString()) for e in events]
+    if len(rows) == 1:  # `publish`; a one-row executemany costs ~25 us more per event (events_throughput)
+        await conn.execute(_INSERT, *rows[0])
+    else:
+        await conn.executemany(_INSERT, rows)

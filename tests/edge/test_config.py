@@ -402,7 +402,7 @@ def test_two_rpcs_on_one_rest_binding_are_rejected() -> None:
 
     def rpc(name: str, template: str) -> Rpc:
         binding = HttpBinding(method="GET", path=parse_template(template), body="")
-        return Rpc(ROUTED, name, False, (), None, False, False, (binding,))
+        return Rpc(ROUTED, name, False, (), None, False, False, False, (binding,))
 
     settings = EdgeSettings(upstreams={ROUTED: "127.0.0.1:1"})
     build_routes([rpc("A", "/v1/things/{id}"), rpc("B", "/v1/things/stats")], settings)

@@ -178,6 +178,7 @@ Handler = Callable[[web.Request, str, dict[str, Any], Fault | None], Awaitable[w
 
 class FakeProviders:
     """The fake providers' server. Options (reset by reset()):
+    latency: seconds before every answer starts (a provider's time to first token);
     chunk_delay: seconds between stream chunks; reply: fixed reply text instead of the
     echo; reply_words: a reply of that many words ("w0 w1 ..."); embedding_dim."""
 
@@ -204,6 +205,7 @@ class FakeProviders:
         self._reset_options()
 
     def _reset_options(self) -> None:
+        self.latency: float = 0.0
         self.chunk_delay: float = 0.0
         self.reply: str | None = None
         self.reply_words: int | None = None
@@ -390,6 +392,8 @@ class FakeProviders:
             try:
                 if step is not None and step.kind == "timeout":
                     await asyncio.sleep(step.seconds)
+                elif self.latency:
+                    await asyncio.sleep(self.latency)
                 return await handler(request, provider, body, step)
             except asyncio.CancelledError:  # the client went away (handler_cancellation)
                 if streams is not None and streams(body, request):
@@ -766,6 +770,7 @@ async def _serve(args: argparse.Namespace) -> None:
     )
     await fake.start()
     fake.chunk_delay = args.chunk_delay
+    fake.latency = args.latency
     fake.reply_words = args.reply_words
     stopped = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -785,6 +790,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--api-key", default="test-key", help="empty disables the key check")
     parser.add_argument("--embedding-dim", type=int, default=8)
     parser.add_argument("--chunk-delay", type=float, default=0.0, help="seconds between stream chunks")
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds before every answer starts")
     parser.add_argument("--reply-words", type=int, default=None, help="fixed reply length, in words")
     asyncio.run(_serve(parser.parse_args(argv)))
 

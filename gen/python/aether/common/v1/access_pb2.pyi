@@ -20,9 +20,11 @@ class Access(_message.Message):
     def __init__(self, public: _Optional[bool] = ..., permissions: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class RateLimit(_message.Message):
-    __slots__ = ("requests", "per_seconds")
+    __slots__ = ("requests", "per_seconds", "server_headers")
     REQUESTS_FIELD_NUMBER: _ClassVar[int]
     PER_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    SERVER_HEADERS_FIELD_NUMBER: _ClassVar[int]
     requests: int
     per_seconds: int
-    def __init__(self, requests: _Optional[int] = ..., per_seconds: _Optional[int] = ...) -> None: ...
+    server_headers: bool
+    def __init__(self, requests: _Optional[int] = ..., per_seconds: _Optional[int] = ..., server_headers: _Optional[bool] = ...) -> None: ...

@@ -227,5 +227,13 @@ class RateLimit(betterproto2.Message):
     Window length in seconds.
     """
 
+    server_headers: "bool" = betterproto2.field(3, betterproto2.TYPE_BOOL)
+    """
+    True when the server enforces its own per-caller limits and sends the
+    X-RateLimit-* headers itself (e.g. the AI gateway's per-user limits): the
+    edge bucket then only guards the route, without adding its headers, so
+    clients see one set.
+    """
+
 
 default_message_pool.register_message("aether.common.v1", "RateLimit", RateLimit)
