@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -66,6 +67,8 @@ max_tokens = 1024
 context_window = 128000
 """
 
+LITELLM_KEY = "sk-aether-benchmark"
+FAILURES: list[str] = []
 Call = Callable[[], Awaitable[float]]  # returns seconds to measure (whole call or first token)
 
 
@@ -95,16 +98,20 @@ async def wait_http(url: str, procs: list[subprocess.Popen[bytes]], within: floa
     raise TimeoutError(url)
 
 
-async def run(concurrency: int, total: int, call: Call) -> list[float]:
+async def run(concurrency: int, total: int, call: Call, label: str) -> list[float]:
     """`total` calls, `concurrency` at a time, after a warm-up."""
     for _ in range(min(50, total)):
-        await call()
+        with contextlib.suppress(Exception):
+            await call()
     samples: list[float] = []
     queue = iter(range(total))
 
     async def worker() -> None:
         for _ in queue:
-            samples.append(await call())
+            try:
+                samples.append(await call())
+            except Exception as error:  # counted and reported, not measured
+                FAILURES.append(f"{label}: {type(error).__name__} {str(error)[:100]}")
 
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     return samples
@@ -183,7 +190,12 @@ async def start_litellm(path: str, fake_openai: str, logs: Path) -> str:
         "litellm_settings:\n"
         "  telemetry: false\n"
     )
-    env = os.environ | {"LITELLM_LOG": "ERROR", "LITELLM_TELEMETRY": "False"}
+    # A master key, so LiteLLM authenticates every request as Aether does.
+    env = os.environ | {
+        "LITELLM_LOG": "ERROR",
+        "LITELLM_TELEMETRY": "False",
+        "LITELLM_MASTER_KEY": LITELLM_KEY,
+    }
     proc = spawn(
         [path, "--config", str(config), "--port", str(port), "--num_workers", "1"], env, logs / "litellm.log"
     )
@@ -334,15 +346,19 @@ async def measure_all(total: int, fake: str, base: str, grpc_addr: str, token: s
             ),
         }
         if litellm:
+            lite_auth = {"authorization": f"Bearer {LITELLM_KEY}"}
             modes["LiteLLM proxy"] = (
-                http_unary(client, f"{litellm}/chat/completions", openai_body(False, "bench"), {}),
-                http_first_token(client, f"{litellm}/chat/completions", openai_body(True, "bench"), {}),
+                http_unary(client, f"{litellm}/chat/completions", openai_body(False, "bench"), lite_auth),
+                http_first_token(
+                    client, f"{litellm}/chat/completions", openai_body(True, "bench"), lite_auth
+                ),
             )
         for concurrency in CONCURRENCY:
             n = max(300, total) if concurrency > 1 else 300
             for mode, (unary, stream) in modes.items():
-                results[(mode, "unary", concurrency)] = await run(concurrency, n, unary)
-                results[(mode, "ttft", concurrency)] = await run(concurrency, n, stream)
+                label = f"{mode} @{concurrency}"
+                results[(mode, "unary", concurrency)] = await run(concurrency, n, unary, label)
+                results[(mode, "ttft", concurrency)] = await run(concurrency, n, stream, label + " stream")
     report(results, bool(litellm))
 
 
@@ -375,6 +391,8 @@ def report(results: dict[tuple[str, str, int], list[float]], with_litellm: bool)
                 )
             summary[f"{kind}@{concurrency}"] = {m: [round(v, 2) for v in a] for m, a in added.items()}
     print("\n" + json.dumps({"added_ms_p50_p99": summary}))
+    if FAILURES:
+        print(f"{len(FAILURES)} failed requests (not measured), e.g. {sorted(set(FAILURES))[:3]}")
 
 
 if __name__ == "__main__":
