@@ -7,7 +7,6 @@ the client abandoned)."""
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -33,8 +32,6 @@ from servers.platform.errors import (
     Unavailable,
     status_code_of,
 )
-
-log = logging.getLogger("aether.ai")
 
 
 @dataclass(frozen=True)
