@@ -157,32 +157,39 @@ async def app_server(
     await server.stop()
 
 
+async def start_ai_gateway(auth_addr: str, env: dict[str, str | None]) -> tuple[Any, int]:
+    """An extra in-process AI gateway built with `env` over the test environment
+    (None unsets a setting), trusting the auth service at `auth_addr`; returns
+    the started Server and its port. The caller stops it."""
+    from servers import registry
+    from servers.platform.runtime import Server
+    from servers.platform.settings import PlatformSettings
+
+    saved = dict(os.environ)
+    os.environ["AUTH_ADDR"] = auth_addr
+    for key, value in env.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    try:  # settings are read from the environment while the server builds
+        server = Server([registry.load("ai")], PlatformSettings())
+        return server, await server.start()
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
 @pytest.fixture(scope="session")
 async def start_ai_server(app_server: tuple[str, list[str]]) -> AsyncIterator[Callable[..., Any]]:
     """Starts extra AI gateways with their own settings, for tests that need a
     catalogue, limits or budgets of their own: `await start_ai_server(AI_BUDGET_TOKENS="100")`
     returns its address (a value of None unsets that setting). Tokens from
     `forge_token` work on it (it trusts the shared auth service)."""
-    from servers import registry
-    from servers.platform.runtime import Server
-    from servers.platform.settings import PlatformSettings
-
-    started: list[Server] = []
+    started: list[Any] = []
 
     async def start(**env: str | None) -> str:
-        saved = dict(os.environ)
-        os.environ["AUTH_ADDR"] = app_server[0]
-        for key, value in env.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        try:
-            server = Server([registry.load("ai")], PlatformSettings())
-            port = await server.start()
-        finally:
-            os.environ.clear()
-            os.environ.update(saved)
+        server, port = await start_ai_gateway(app_server[0], env)
         started.append(server)
         return f"127.0.0.1:{port}"
 

@@ -133,13 +133,13 @@ class AiUseCases:
     # --- chat ---------------------------------------------------------------
 
     async def chat(self, inp: ChatInput) -> ChatResult:
-        req, messages = await self._accept_chat(inp, "chat")
+        req, prompt = await self._accept_chat(inp, "chat")
         try:
-            key = self._cache_key(req, inp, messages)
+            key = self._cache_key(req, inp, prompt)
             hit = await self._cache.get(key) if key and not inp.skip_cache else None
             if hit is not None:
                 return self._from_cache(req, hit)
-            answer = await self._router.complete(req.spec, self._prompt(inp, messages), inp.deadline)
+            answer = await self._router.complete(req.spec, prompt, inp.deadline)
             req.model, req.fallback_from, req.usage = (
                 answer.spec,
                 answer.fallback_from,
@@ -162,16 +162,16 @@ class AiUseCases:
     async def stream_chat(self, inp: ChatInput) -> AsyncIterator[Chunk | ChatResult]:
         """Chunks, then the final ChatResult. Errors before the first chunk are
         raised as-is; a failure after it raises Unavailable."""
-        req, messages = await self._accept_chat(inp, "stream_chat")
+        req, prompt = await self._accept_chat(inp, "stream_chat")
         text: list[str] = []
         try:
-            key = self._cache_key(req, inp, messages)
+            key = self._cache_key(req, inp, prompt)
             hit = await self._cache.get(key) if key and not inp.skip_cache else None
             if hit is not None:
                 yield Chunk(hit.text, req.request_id)
                 yield self._from_cache(req, hit)
                 return
-            routed = await self._router.stream(req.spec, self._prompt(inp, messages), inp.deadline)
+            routed = await self._router.stream(req.spec, prompt, inp.deadline)
             req.model, req.fallback_from = routed.spec, routed.fallback_from
             finish, reported = "stop", None
             try:
@@ -296,7 +296,7 @@ class AiUseCases:
             )
         return spec
 
-    async def _accept_chat(self, inp: ChatInput, operation: str) -> tuple[_Accepted, list[Message]]:
+    async def _accept_chat(self, inp: ChatInput, operation: str) -> tuple[_Accepted, Prompt]:
         principal = current_principal()
         name = inp.model or await self.current_model(principal.user_id)
         if not name:
@@ -305,8 +305,11 @@ class AiUseCases:
                 f"no AI provider is configured; set one of {settings}", reason="NOT_CONFIGURED"
             )
         spec = self._usable(name, "streaming" if operation == "stream_chat" else "chat", "model")
-        messages = [*inp.context, Message("user", inp.message)]
-        estimated = sum(estimate_tokens(m.content) for m in messages)
+        # The model is the router's to fill in (the chosen one's upstream name).
+        prompt = Prompt(
+            "", [*inp.context, Message("user", inp.message)], inp.temperature, inp.max_tokens or None
+        )
+        estimated = prompt.estimated_input_tokens()
         violations = []
         if inp.max_tokens > spec.max_tokens:
             violations.append(
@@ -331,11 +334,11 @@ class AiUseCases:
                 user_id=principal.user_id,
                 operation=operation,
                 model=spec.id,
-                input_chars=sum(len(m.content) for m in messages),
+                input_chars=sum(len(m.content) for m in prompt.messages),
                 context_messages=len(inp.context),
             ),
         )
-        return req, messages
+        return req, prompt
 
     async def _admit(
         self,
@@ -369,14 +372,10 @@ class AiUseCases:
         add_response_header("x-ratelimit-remaining", str(remaining))
         add_response_header("x-ratelimit-reset", str(reset))
 
-    def _cache_key(self, req: _Accepted, inp: ChatInput, messages: list[Message]) -> str:
+    def _cache_key(self, req: _Accepted, inp: ChatInput, prompt: Prompt) -> str:
         if not cacheable(inp.temperature):
             return ""
-        return self._cache.key(req.principal.user_id, req.spec.id, messages, inp.max_tokens)
-
-    @staticmethod
-    def _prompt(inp: ChatInput, messages: list[Message]) -> Prompt:
-        return Prompt("", messages, inp.temperature, inp.max_tokens or None)
+        return self._cache.key(req.principal.user_id, req.spec.id, prompt.messages, inp.max_tokens)
 
     def _cached(self, req: _Accepted, text: str, finish: str) -> CachedAnswer:
         model = req.model or req.spec

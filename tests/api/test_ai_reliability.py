@@ -9,7 +9,6 @@ PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -25,7 +24,7 @@ from aether.ai.v1 import ai_service_pb2_grpc
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
-from tests.conftest import ai_provider_env
+from tests.conftest import ai_provider_env, start_ai_gateway
 from tests.fakes.ai_providers import FakeProviders, Fault
 
 CATALOGUE = Path(__file__).with_name("ai_test_models.toml")
@@ -98,26 +97,12 @@ class Gateways:
 
     async def __call__(self, **env: str | None) -> Gateway:
         """A new gateway on the test catalogue (env overrides SETTINGS; None unsets),
-        with a fresh user. Like conftest's start_ai_server, but stopped after the test
+        with a fresh user. Unlike conftest's start_ai_server, stopped after the test,
         so the suite holds no database connections once done."""
-        from servers import registry
-        from servers.platform.runtime import Server
-        from servers.platform.settings import PlatformSettings
-
-        settings = {**ai_provider_env(self.fake), **SETTINGS, "AUTH_ADDR": self.auth_addr, **env}
-        saved = dict(os.environ)
-        try:
-            for key, value in settings.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
-            server = Server([registry.load("ai")], PlatformSettings())
-            self.servers.append(server)
-            port = await server.start()
-        finally:
-            os.environ.clear()
-            os.environ.update(saved)
+        server, port = await start_ai_gateway(
+            self.auth_addr, {**ai_provider_env(self.fake), **SETTINGS, **env}
+        )
+        self.servers.append(server)
         user = f"u-{uuid.uuid4().hex[:10]}"
         token = await self.forge_token(user, permissions=("ai:chat", "ai:embed"))
         channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")

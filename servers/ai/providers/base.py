@@ -24,6 +24,9 @@ class Prompt:
     temperature: float | None = None
     max_tokens: int | None = None
 
+    def estimated_input_tokens(self) -> int:
+        return sum(estimate_tokens(m.content) for m in self.messages)
+
 
 @dataclass(frozen=True)
 class Usage:

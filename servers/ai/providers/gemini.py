@@ -64,7 +64,7 @@ class Gemini:
         meta = reply.usage_metadata if reply else None
         if meta and meta.prompt_token_count is not None:
             return Usage(meta.prompt_token_count, meta.candidates_token_count or 0)
-        return Usage(sum(estimate_tokens(m.content) for m in prompt.messages), estimate_tokens(text))
+        return Usage(prompt.estimated_input_tokens(), estimate_tokens(text))
 
     async def complete(self, prompt: Prompt) -> Completion:
         with _errors():

@@ -43,9 +43,7 @@ class Ollama:
         prompt_tokens = reply.prompt_eval_count
         output_tokens = reply.eval_count
         return Usage(
-            prompt_tokens
-            if prompt_tokens is not None
-            else sum(estimate_tokens(m.content) for m in prompt.messages),
+            prompt_tokens if prompt_tokens is not None else prompt.estimated_input_tokens(),
             output_tokens if output_tokens is not None else estimate_tokens(text),
         )
 

@@ -53,7 +53,7 @@ class OpenAICompatible:
         counted = (
             Usage(usage.prompt_tokens, usage.completion_tokens)
             if usage
-            else Usage(sum(estimate_tokens(m.content) for m in prompt.messages), estimate_tokens(text))
+            else Usage(prompt.estimated_input_tokens(), estimate_tokens(text))
         )
         return Completion(text, counted, _FINISH.get(choice.finish_reason or "stop", "stop"))
 
