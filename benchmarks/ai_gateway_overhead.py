@@ -54,17 +54,27 @@ from servers.platform.secrets import new_secret_key  # noqa: E402
 
 CONCURRENCY = (1, 32, 128)
 MESSAGE = "Summarise the benefits of a gRPC-first backend in one sentence please"
-# One model, no per-user limits, so the benchmark measures the path, not throttling.
+# One chat model whose per-user limits are too high to reach: the admission
+# checks run on every request, but the benchmark measures the path, not throttling.
+# And the local embedding model, to wait for its background load before measuring.
 CATALOG = """
 [[models]]
 id = "bench"
 name = "Benchmark model"
 provider = "openai"
 upstream = "gpt-4o-mini"
-requests_per_minute = 0
-tokens_per_minute = 0
+requests_per_minute = 100000000
+tokens_per_minute = 100000000000
 max_tokens = 1024
 context_window = 128000
+
+[[models]]
+id = "all-MiniLM-L6-v2"
+name = "all-MiniLM-L6-v2"
+provider = "local"
+upstream = "all-MiniLM-L6-v2"
+capabilities = ["embeddings"]
+dimensions = 384
 """
 
 LITELLM_KEY = "sk-aether-benchmark"
@@ -295,12 +305,15 @@ async def main() -> None:
                     break
                 await asyncio.sleep(0.3)
             token = (await client.post("/api/v1/auth/login", json=creds)).json()["accessToken"]
+            bearer = {"authorization": f"Bearer {token}"}
             for _ in range(100):
-                if (
-                    await client.get("/api/v1/ai/models", headers={"authorization": f"Bearer {token}"})
-                ).status_code == 200:
+                if (await client.get("/api/v1/ai/models", headers=bearer)).status_code == 200:
                     break
                 await asyncio.sleep(0.3)
+            # The local embedding model loads in the background at start: wait for it
+            # (an embeddings call does), so its load doesn't share the cores with the measurement.
+            r = await client.post("/api/v1/ai/embeddings", json={"text": "warm up"}, headers=bearer)
+            r.raise_for_status()
         if args.litellm:
             litellm = await start_litellm(args.litellm, f"{fake}/openai/v1", logs)
         await measure_all(args.requests, fake, base, f"127.0.0.1:{ai_port}", token, litellm)

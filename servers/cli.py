@@ -18,6 +18,8 @@ import argparse
 import asyncio
 from pathlib import Path
 
+import uvloop  # long-running processes: less CPU per request than asyncio's own loop
+
 from servers import registry
 
 
@@ -25,7 +27,7 @@ def _serve(args: argparse.Namespace) -> None:
     from servers.platform.runtime import serve
     from servers.platform.settings import PlatformSettings
 
-    asyncio.run(serve([registry.load(args.service)], PlatformSettings()))
+    uvloop.run(serve([registry.load(args.service)], PlatformSettings()))
 
 
 def _migrate(args: argparse.Namespace) -> None:
@@ -119,7 +121,7 @@ def _relay(args: argparse.Namespace) -> None:
             await bus.stop()
             await pool.close()
 
-    asyncio.run(run())
+    uvloop.run(run())
 
 
 def _edge(args: argparse.Namespace) -> None:

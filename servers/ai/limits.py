@@ -8,6 +8,8 @@ Budgets: tokens and US dollars per user and period. A request reserves its
 worst case (input estimate + max output, and that cost) before it starts and
 settles to the real figures when it ends, streamed and cancelled ones
 included, so concurrent or streamed requests can't overshoot the budget.
+Settlements and window corrections are queued on a pipeline the ledger
+sends once per batch of finished requests (ledger.py).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 
 from servers.platform.errors import AetherError, RateLimited
 
@@ -49,15 +52,6 @@ end
 redis.call('HINCRBY', KEYS[1], 'held_t', ARGV[3])
 redis.call('HINCRBY', KEYS[1], 'held_u', ARGV[4])
 redis.call('EXPIRE', KEYS[1], ARGV[5])
-return 1
-"""
-
-# KEYS[1] budget hash; ARGV: held tokens, held micro-usd, spent tokens, spent micro-usd.
-_SETTLE = """
-redis.call('HINCRBY', KEYS[1], 'held_t', -tonumber(ARGV[1]))
-redis.call('HINCRBY', KEYS[1], 'held_u', -tonumber(ARGV[2]))
-redis.call('HINCRBY', KEYS[1], 'spent_t', ARGV[3])
-redis.call('HINCRBY', KEYS[1], 'spent_u', ARGV[4])
 return 1
 """
 
@@ -108,10 +102,10 @@ class RateLimiter:
             )
         return Window(rpm, max(0, rpm - int(requests)) if rpm else 0, reset)
 
-    async def charge(self, user_id: str, model: str, extra_tokens: int) -> None:
-        """Correct the window by what the request used beyond its estimate."""
+    def charge(self, batch: Pipeline, user_id: str, model: str, extra_tokens: int) -> None:
+        """Correct the window by what the request used beyond its estimate (queued on `batch`)."""
         if extra_tokens:
-            await self._redis.hincrby(self._key(user_id, model), "t", extra_tokens)
+            batch.hincrby(self._key(user_id, model), "t", extra_tokens)
 
 
 @dataclass(frozen=True)
@@ -130,7 +124,6 @@ class Budgets:
         self._max_tokens = max_tokens
         self._max_micro = _micro(max_usd)
         self._reserve = redis.register_script(_RESERVE)
-        self._settle = redis.register_script(_SETTLE)
 
     @property
     def enabled(self) -> bool:
@@ -164,8 +157,12 @@ class Budgets:
             )
         return Reservation(key, tokens, micro)
 
-    async def settle(self, reservation: Reservation | None, tokens: int, usd: float) -> None:
+    @staticmethod
+    def settle(batch: Pipeline, reservation: Reservation | None, tokens: int, usd: float) -> None:
+        """Release the reservation and charge what was spent (queued on `batch`, a
+        MULTI/EXEC pipeline, so each settlement applies whole)."""
         if reservation is not None:
-            await self._settle(
-                keys=[reservation.key], args=[reservation.tokens, reservation.micro_usd, tokens, _micro(usd)]
-            )
+            batch.hincrby(reservation.key, "held_t", -reservation.tokens)
+            batch.hincrby(reservation.key, "held_u", -reservation.micro_usd)
+            batch.hincrby(reservation.key, "spent_t", tokens)
+            batch.hincrby(reservation.key, "spent_u", _micro(usd))

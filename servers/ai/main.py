@@ -39,7 +39,7 @@ async def build(res: Resources) -> Mount:
         ),
     )
     store = AiStore(res.pool)
-    ledger = Ledger(store)
+    ledger = Ledger(store, res.redis)
     usecases = AiUseCases(
         catalog,
         providers,

@@ -4,8 +4,8 @@ its event in one transaction) and users' default models."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import astuple, dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, fields
+from datetime import UTC, datetime
 
 import asyncpg
 from aether.events.v1 import event_pb2
@@ -30,6 +30,12 @@ class LedgerEntry:
     cancelled: bool = False
     success: bool = True
     error_code: str = ""
+    # When the request ended (the row's created_at): rows are written in batches
+    # a little later, and a usage report up to "now" must include them.
+    finished_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    def values(self) -> tuple[object, ...]:
+        return tuple(getattr(self, f.name) for f in fields(self))
 
 
 @dataclass
@@ -58,9 +64,9 @@ class AiStore:
                 await conn.executemany(
                     "INSERT INTO ai.usage (request_id, user_id, operation, model, provider, fallback_from,"
                     " input_tokens, output_tokens, cost_usd, latency_ms, cached, streamed, cancelled,"
-                    " success, error_code)"
-                    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
-                    [astuple(row) for row in rows],
+                    " success, error_code, created_at)"
+                    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+                    [row.values() for row in rows],
                 )
             await events.insert(conn, *outbox)
 

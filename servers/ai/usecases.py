@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from aether.ai.v1 import events_pb2, model_pb2
+from redis.asyncio.client import Pipeline
 
 from servers.ai import config
 from servers.ai.cache import CachedAnswer, ResponseCache, cacheable
@@ -96,6 +97,7 @@ class _Accepted:
     cached: bool = False
     cancelled: bool = False
     error: AetherError | None = None
+    accounted: bool = False
 
     @property
     def latency_ms(self) -> int:
@@ -169,7 +171,7 @@ class AiUseCases:
             hit = await self._cache.get(key) if key and not inp.skip_cache else None
             if hit is not None:
                 yield Chunk(hit.text, req.request_id)
-                yield self._from_cache(req, hit)
+                yield self._last(req, self._from_cache(req, hit))
                 return
             routed = await self._router.stream(req.spec, prompt, inp.deadline)
             req.model, req.fallback_from = routed.spec, routed.fallback_from
@@ -190,7 +192,7 @@ class AiUseCases:
                 req.usage = reported or Usage(req.estimated_input, estimate_tokens("".join(text)))
             if key:
                 await self._cache.put(key, self._cached(req, "".join(text), finish))
-            yield self._result(req, "".join(text), finish)
+            yield self._last(req, self._result(req, "".join(text), finish))
         except AetherError as error:
             req.error = error
             raise
@@ -393,10 +395,19 @@ class AiUseCases:
             text, model.id, model.provider, req.usage, req.latency_ms, req.request_id, req.cached, finish
         )
 
+    def _last(self, req: _Accepted, result: ChatResult) -> ChatResult:
+        """A stream's final message, accounted before it is sent: a caller that
+        has it and reads its usage next must find this request there."""
+        self._account(req)
+        return result
+
     def _account(self, req: _Accepted) -> None:
         """Queue the ledger row + "ai.response.generated" event, the budget
-        settlement and the rate-limit window's real token count (ledger.py):
-        nothing here can delay or fail the answer."""
+        settlement and the rate-limit window's real token count (ledger.py),
+        once per request: nothing here can delay or fail the answer."""
+        if req.accounted:
+            return
+        req.accounted = True
         model = req.model or req.spec
         usage = req.usage
         cost = 0.0 if req.cached else model.cost_usd(usage.input, usage.output)
@@ -441,12 +452,12 @@ class AiUseCases:
             cancelled=req.cancelled,
         )
         charged = 0 if req.cached else usage.total
-        self._ledger.finished(entry, event)
-        self._ledger.soon(self._settle(req, charged, cost))
 
-    async def _settle(self, req: _Accepted, charged: int, cost: float) -> None:
-        await self._budgets.settle(req.reservation, charged, cost)
-        await self._limiter.charge(req.principal.user_id, req.spec.id, charged - req.estimated_input)
+        def settle(batch: Pipeline) -> None:
+            self._budgets.settle(batch, req.reservation, charged, cost)
+            self._limiter.charge(batch, req.principal.user_id, req.spec.id, charged - req.estimated_input)
+
+        self._ledger.finished(entry, event, settle)
 
 
 class ProviderProbe:

@@ -28,6 +28,8 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import uvloop
+
 from servers.embedded.locks import DataDirInUseError
 from servers.embedded.postgres import EmbeddedPostgres
 from servers.embedded.processes import (
@@ -380,4 +382,4 @@ async def serve_until_signal(
 
 def run_forever(stack: EmbeddedStack, *, on_started: Callable[[StackInfo], None] | None = None) -> int:
     """Blocking entry point for ``aether dev``: :func:`serve_until_signal` in a fresh event loop."""
-    return asyncio.run(serve_until_signal(stack, on_started=on_started))
+    return uvloop.run(serve_until_signal(stack, on_started=on_started))

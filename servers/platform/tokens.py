@@ -53,15 +53,43 @@ class KeyCache:
 
 
 class TokenVerifier:
-    """Verifies access tokens and turns them into a Principal."""
+    """Verifies access tokens and turns them into a Principal.
 
-    def __init__(self, keys: KeyCache, issuer: str, audience: str):
+    A token that verified is remembered for `memo_seconds` (never past its own
+    expiry): the signature check is most of an RPC's authentication CPU, and a
+    client sends the same token with every call. Revocation is checked per call
+    elsewhere, so remembering cannot keep a logged-out token alive; a key
+    removed from the JWKS stops being trusted within `memo_seconds`."""
+
+    def __init__(
+        self,
+        keys: KeyCache,
+        issuer: str,
+        audience: str,
+        memo_seconds: float = 30.0,
+        memo_size: int = 10_000,
+    ):
         self._keys = keys
         self._issuer = issuer
         self._audience = audience
+        self._memo_seconds = memo_seconds
+        self._memo_size = memo_size
+        self._verified: dict[str, tuple[Principal, float]] = {}  # token -> (principal, trusted until)
 
     async def verify(self, token: str) -> Principal:
         """Raises Unauthenticated for any token that is not authentic, current and ours."""
+        now = time.monotonic()
+        remembered = self._verified.get(token)
+        if remembered is not None and now < remembered[1]:
+            return remembered[0]
+        principal = await self._verify(token)
+        lifetime = (principal.expires_at - datetime.now(UTC)).total_seconds()
+        if len(self._verified) >= self._memo_size:
+            self._verified.pop(next(iter(self._verified)))  # the oldest
+        self._verified[token] = (principal, now + min(self._memo_seconds, lifetime))
+        return principal
+
+    async def _verify(self, token: str) -> Principal:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
