@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import itertools
 import json
 import os
 import shutil
@@ -37,9 +38,11 @@ import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+import aiohttp
 import asyncpg
 import grpc
 import httpx
+import uvloop
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -53,6 +56,7 @@ from servers.edge.runner import envoy_command  # noqa: E402
 from servers.platform.secrets import new_secret_key  # noqa: E402
 
 CONCURRENCY = (1, 32, 128)
+GRPC_CHANNELS = 8
 MESSAGE = "Summarise the benefits of a gRPC-first backend in one sentence please"
 # One chat model whose per-user limits are too high to reach: the admission
 # checks run on every request, but the benchmark measures the path, not throttling.
@@ -139,28 +143,31 @@ def openai_body(stream: bool, model: str = "gpt-4o-mini") -> dict[str, object]:
     return body
 
 
-def http_unary(client: httpx.AsyncClient, url: str, body: dict[str, object], headers: dict[str, str]) -> Call:
+def http_unary(
+    client: aiohttp.ClientSession, url: str, body: dict[str, object], headers: dict[str, str]
+) -> Call:
     async def call() -> float:
         started = time.perf_counter()
-        r = await client.post(url, json=body, headers=headers)
+        async with client.post(url, json=body, headers=headers) as r:
+            data = await r.read()
         elapsed = time.perf_counter() - started
-        if r.status_code != 200:
-            raise RuntimeError(f"{url}: {r.status_code} {r.text[:300]}")
+        if r.status != 200:
+            raise RuntimeError(f"{url}: {r.status} {data[:300]!r}")
         return elapsed
 
     return call
 
 
 def http_first_token(
-    client: httpx.AsyncClient, url: str, body: dict[str, object], headers: dict[str, str]
+    client: aiohttp.ClientSession, url: str, body: dict[str, object], headers: dict[str, str]
 ) -> Call:
     async def call() -> float:
         started = time.perf_counter()
         first = 0.0
-        async with client.stream("POST", url, json=body, headers=headers) as r:
-            if r.status_code != 200:
-                raise RuntimeError(f"{url}: {r.status_code} {(await r.aread())[:300]!r}")
-            async for chunk in r.aiter_bytes():
+        async with client.post(url, json=body, headers=headers) as r:
+            if r.status != 200:
+                raise RuntimeError(f"{url}: {r.status} {(await r.read())[:300]!r}")
+            async for chunk in r.content.iter_any():
                 if chunk and not first:
                     first = time.perf_counter() - started
         return first
@@ -168,18 +175,23 @@ def http_first_token(
     return call
 
 
-def grpc_calls(stub: ai_service_pb2_grpc.AiServiceStub, token: str) -> tuple[Call, Call]:
+def grpc_calls(stubs: list[ai_service_pb2_grpc.AiServiceStub], token: str) -> tuple[Call, Call]:
+    """Calls spread round-robin over several channels (connections), as many
+    clients' would be: the kernel spreads connections, not calls, over workers."""
     md = (("authorization", f"Bearer {token}"),)
+    turn = itertools.cycle(stubs)
 
     async def unary() -> float:
         started = time.perf_counter()
-        await stub.Chat(pb.ChatRequest(model="bench", message=MESSAGE), metadata=md)
+        await next(turn).Chat(pb.ChatRequest(model="bench", message=MESSAGE), metadata=md)
         return time.perf_counter() - started
 
     async def first_token() -> float:
         started = time.perf_counter()
         first = 0.0
-        async for _ in stub.StreamChat(pb.StreamChatRequest(model="bench", message=MESSAGE), metadata=md):
+        async for _ in next(turn).StreamChat(
+            pb.StreamChatRequest(model="bench", message=MESSAGE), metadata=md
+        ):
             if not first:
                 first = time.perf_counter() - started
         return first
@@ -222,6 +234,9 @@ async def main() -> None:
         type=float,
         default=50.0,
         help="the fake provider's time to first token; 0 makes every path CPU-bound on this machine",
+    )
+    parser.add_argument(
+        "--workers", type=int, default=os.cpu_count() or 1, help="AI server processes (GRPC_WORKERS)"
     )
     parser.add_argument("--db", default="aether_bench_ai")
     parser.add_argument("--admin-dsn", default="postgresql://postgres@127.0.0.1:5432/postgres")
@@ -274,7 +289,7 @@ async def main() -> None:
     procs.append(
         spawn(
             [sys.executable, "-m", "servers.cli", "serve", "ai"],
-            env | {"GRPC_PORT": str(ai_port)},
+            env | {"GRPC_PORT": str(ai_port), "GRPC_WORKERS": str(args.workers)},
             logs / "ai.log",
         )
     )
@@ -328,15 +343,23 @@ async def main() -> None:
 
 
 async def measure_all(total: int, fake: str, base: str, grpc_addr: str, token: str, litellm: str) -> None:
-    limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
     bearer = {"authorization": f"Bearer {token}"}
     gateway_body = {"model": "bench", "message": MESSAGE}
     results: dict[tuple[str, str, int], list[float]] = {}
     async with (
-        httpx.AsyncClient(timeout=60, limits=limits) as client,
-        grpc.aio.insecure_channel(grpc_addr) as channel,
+        aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=0), timeout=aiohttp.ClientTimeout(total=60)
+        ) as client,
+        contextlib.AsyncExitStack() as stack,
     ):
-        grpc_unary, grpc_stream = grpc_calls(ai_service_pb2_grpc.AiServiceStub(channel), token)
+        channels = [
+            # A local subchannel pool each: else grpc shares one connection among them.
+            await stack.enter_async_context(
+                grpc.aio.insecure_channel(grpc_addr, options=[("grpc.use_local_subchannel_pool", 1)])
+            )
+            for _ in range(GRPC_CHANNELS)
+        ]
+        grpc_unary, grpc_stream = grpc_calls([ai_service_pb2_grpc.AiServiceStub(c) for c in channels], token)
         modes: dict[str, tuple[Call, Call]] = {
             "direct to provider": (
                 http_unary(
@@ -409,4 +432,4 @@ def report(results: dict[tuple[str, str, int], list[float]], with_litellm: bool)
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    uvloop.run(main())  # like the servers: the load generator's own CPU is in every figure

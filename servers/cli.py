@@ -27,7 +27,16 @@ def _serve(args: argparse.Namespace) -> None:
     from servers.platform.runtime import serve
     from servers.platform.settings import PlatformSettings
 
-    uvloop.run(serve([registry.load(args.service)], PlatformSettings()))
+    settings = PlatformSettings()
+    if settings.grpc_workers > 1:
+        from servers.platform.logs import configure_logging
+        from servers.platform.workers import serve_workers
+
+        if not settings.grpc_port:
+            raise SystemExit("GRPC_WORKERS > 1 needs a fixed GRPC_PORT for the workers to share")
+        configure_logging(f"aether-{args.service}", settings.log_level, settings.log_json)
+        raise SystemExit(serve_workers(args.service, settings.grpc_workers, settings.metrics_port))
+    uvloop.run(serve([registry.load(args.service)], settings))
 
 
 def _migrate(args: argparse.Namespace) -> None:

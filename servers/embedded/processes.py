@@ -56,7 +56,7 @@ class ReadinessTimeoutError(SupervisorError, TimeoutError):
 _SETPRIV = shutil.which("setpriv") if sys.platform.startswith("linux") else None
 
 
-def _with_death_signal(argv: Sequence[str], sig: int | None) -> list[str]:
+def with_death_signal(argv: Sequence[str], sig: int | None) -> list[str]:
     """``argv`` run so the kernel sends ``sig`` to the child when the thread that
     started it dies (unchanged where setpriv is missing: stop() still cleans up)."""
     if sig is None or _SETPRIV is None:
@@ -290,7 +290,7 @@ class ChildProcess:
             stdout = self._log
         try:
             self._popen = subprocess.Popen(
-                _with_death_signal(self.argv, self.death_signal),
+                with_death_signal(self.argv, self.death_signal),
                 stdin=subprocess.DEVNULL,
                 stdout=stdout,
                 stderr=subprocess.STDOUT,

@@ -166,6 +166,7 @@ class Server:
             options=[
                 ("grpc.max_receive_message_length", s.max_message_bytes),
                 ("grpc.max_send_message_length", s.max_message_bytes),
+                ("grpc.so_reuseport", 1),  # GRPC_WORKERS processes share the port
             ],
         )
         for service in services:

@@ -14,6 +14,9 @@ class PlatformSettings(BaseSettings):
 
     grpc_host: str = "127.0.0.1"
     grpc_port: int = 50051
+    # Processes serving the port (SO_REUSEPORT), for `aether serve`: one per core
+    # the server should use (servers/platform/workers.py).
+    grpc_workers: int = Field(default=1, ge=1)
     # Seconds in-flight RPCs get to finish on SIGTERM before being cancelled.
     shutdown_grace_seconds: float = 10.0
     # Largest request message a server accepts (native gRPC; Envoy caps REST bodies).

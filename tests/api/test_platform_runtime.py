@@ -14,6 +14,7 @@ import sys
 from collections.abc import AsyncIterator
 
 import grpc
+import psutil
 import pytest
 from aether.tasks.v1 import tasks_service_pb2, tasks_service_pb2_grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -160,3 +161,59 @@ def test_aether_serve_shuts_down_gracefully_on_sigterm(database_url: str) -> Non
     messages = [entry["message"] for entry in logs]
     assert "serving" in messages and messages[-1] == "stopped"
     assert all(entry["service"] == "aether-auth" for entry in logs)
+
+
+def _start_workers(count: int) -> tuple[subprocess.Popen[bytes], int]:
+    port = free_port()
+    env = os.environ | {"GRPC_PORT": str(port), "GRPC_WORKERS": str(count), "LOG_LEVEL": "WARNING"}
+    proc = subprocess.Popen([sys.executable, "-m", "servers.cli", "serve", "auth"], env=env)
+    wait_for_port("127.0.0.1", port, 30)
+    return proc, port
+
+
+def _workers_listening(supervisor: psutil.Process, port: int) -> list[psutil.Process]:
+    return [
+        child
+        for child in supervisor.children()
+        if any(c.laddr.port == port and c.status == psutil.CONN_LISTEN for c in child.net_connections())
+    ]
+
+
+async def test_grpc_workers_share_the_port_and_stop_together(database_url: str) -> None:
+    proc, port = _start_workers(2)
+    try:
+        supervisor = psutil.Process(proc.pid)
+        for _ in range(100):  # the second worker may still be starting
+            if len(_workers_listening(supervisor, port)) == 2:
+                break
+            await asyncio.sleep(0.2)
+        workers = _workers_listening(supervisor, port)
+        assert len(workers) == 2 and workers[0].pid != workers[1].pid
+        # Separate connections, spread over the workers by the kernel: each answers.
+        for _ in range(8):
+            async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+                reply = await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest())
+                assert reply.status == health_pb2.HealthCheckResponse.SERVING
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+        assert not any(w.is_running() and w.status() != psutil.STATUS_ZOMBIE for w in workers)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+async def test_when_one_grpc_worker_dies_the_set_stops_with_an_error(database_url: str) -> None:
+    proc, port = _start_workers(2)
+    try:
+        supervisor = psutil.Process(proc.pid)
+        for _ in range(100):
+            if len(supervisor.children()) == 2:
+                break
+            await asyncio.sleep(0.2)
+        first, second = supervisor.children()
+        first.kill()
+        assert proc.wait(timeout=30) == 1  # for the orchestrator to restart the whole set
+        second.wait(timeout=5)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
