@@ -5,11 +5,11 @@ ends a ledger row with its "ai.response.generated" event plus a budget and
 rate-limit settlement. None of that should add to the caller's latency, so
 requests only enqueue it (events are built at once, in the request's context:
 request id, caller, trace): one writer task drains the queue in arrival order
-and applies each batch (what arrived within `linger_seconds`) with two round
-trips, whatever its size: the Redis
-settlements in one MULTI/EXEC pipeline, then the rows and outbox events in
-one PostgreSQL transaction. Usage reads flush first, so callers always see
-their own requests; shutdown drains everything.
+and applies each batch (what arrived within `linger_seconds`) in two round
+trips, whatever its size: the Redis settlements in one MULTI/EXEC pipeline,
+then the rows and outbox events in one PostgreSQL transaction. Usage reads
+flush first, so callers always see their own requests; shutdown drains
+everything.
 """
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ def serve_workers(service: str, count: int, metrics_port: int | None) -> int:
     Worker i serves Prometheus metrics on metrics_port + i."""
     workers: list[subprocess.Popen[bytes]] = []
     for index in range(count):
-        env = os.environ | {"GRPC_WORKERS": "1", "AETHER_WORKER_INDEX": str(index)}
+        env = os.environ | {"GRPC_WORKERS": "1"}
         if metrics_port:
             env["METRICS_PORT"] = str(metrics_port + index)
         argv = [sys.executable, "-m", "servers.cli", "serve", service]

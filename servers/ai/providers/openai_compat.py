@@ -122,7 +122,7 @@ class OpenAICompatible:
         """The JSON payload of each server-sent event, until `data: [DONE]`; a
         stream that ends without it was cut off."""
         data: list[str] = []
-        async for line in _lines(response):
+        async for line in _lines(response, self.name):
             if line.startswith("data:"):
                 data.append(line[5:].removeprefix(" "))
                 continue
@@ -187,7 +187,7 @@ class OpenAICompatible:
             raise ProviderError(f"{self.name} unreachable or off-protocol", retryable=True) from error
 
 
-async def _lines(response: aiohttp.ClientResponse) -> AsyncIterator[str]:
+async def _lines(response: aiohttp.ClientResponse, provider: str) -> AsyncIterator[str]:
     """The body's lines. Read with iter_any rather than line by line: once the
     connection drops, aiohttp's next read raises and discards what is still
     buffered, and the events a provider sent just before breaking off must
@@ -198,7 +198,7 @@ async def _lines(response: aiohttp.ClientResponse) -> AsyncIterator[str]:
         for line in lines:
             yield line.rstrip(b"\r").decode()
         if len(pending) > _MAX_LINE:
-            raise ProviderError("a stream line is too long", retryable=True)
+            raise ProviderError(f"{provider} sent a stream line over {_MAX_LINE} bytes", retryable=True)
     if pending:
         yield pending.rstrip(b"\r").decode()
 
