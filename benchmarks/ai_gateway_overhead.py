@@ -199,7 +199,7 @@ def grpc_calls(stubs: list[ai_service_pb2_grpc.AiServiceStub], token: str) -> tu
     return unary, first_token
 
 
-async def start_litellm(path: str, fake_openai: str, logs: Path) -> str:
+async def start_litellm(path: str, fake_openai: str, logs: Path, procs: list[subprocess.Popen[bytes]]) -> str:
     port = free_port()
     config = logs / "litellm.yaml"
     config.write_text(
@@ -221,6 +221,7 @@ async def start_litellm(path: str, fake_openai: str, logs: Path) -> str:
     proc = spawn(
         [path, "--config", str(config), "--port", str(port), "--num_workers", "1"], env, logs / "litellm.log"
     )
+    procs.append(proc)  # stopped with the others
     await wait_http(f"http://127.0.0.1:{port}/health/liveliness", [proc], within=180)
     return f"http://127.0.0.1:{port}"
 
@@ -330,7 +331,7 @@ async def main() -> None:
             r = await client.post("/api/v1/ai/embeddings", json={"text": "warm up"}, headers=bearer)
             r.raise_for_status()
         if args.litellm:
-            litellm = await start_litellm(args.litellm, f"{fake}/openai/v1", logs)
+            litellm = await start_litellm(args.litellm, f"{fake}/openai/v1", logs, procs)
         await measure_all(args.requests, fake, base, f"127.0.0.1:{ai_port}", token, litellm)
     finally:
         for proc in reversed(procs):
