@@ -29,7 +29,6 @@ import itertools
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -53,6 +52,7 @@ from aether.ai.v1 import ai_service_pb2_grpc  # noqa: E402
 from servers.devtools.codegen import DESCRIPTOR  # noqa: E402
 from servers.edge.envoy_config import EdgeSettings, write_bootstrap  # noqa: E402
 from servers.edge.runner import envoy_command  # noqa: E402
+from servers.embedded.processes import free_port  # noqa: E402
 from servers.platform.secrets import new_secret_key  # noqa: E402
 
 CONCURRENCY = (1, 32, 128)
@@ -84,12 +84,6 @@ dimensions = 384
 LITELLM_KEY = "sk-aether-benchmark"
 FAILURES: list[str] = []
 Call = Callable[[], Awaitable[float]]  # returns seconds to measure (whole call or first token)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def spawn(argv: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:

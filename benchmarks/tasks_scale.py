@@ -21,7 +21,6 @@ import argparse
 import asyncio
 import os
 import random
-import socket
 import statistics
 import subprocess
 import sys
@@ -43,6 +42,7 @@ from servers.auth.store import AuthStore  # noqa: E402
 from servers.devtools.codegen import DESCRIPTOR  # noqa: E402
 from servers.edge.envoy_config import EdgeSettings, write_bootstrap  # noqa: E402
 from servers.edge.runner import envoy_command  # noqa: E402
+from servers.embedded.processes import free_port  # noqa: E402
 from servers.platform.secrets import SecretBox, new_secret_key  # noqa: E402
 
 SEED_SQL = """
@@ -81,12 +81,6 @@ def user_id(n: int) -> str:
     import hashlib
 
     return str(uuid.UUID(hashlib.md5(f"user-{n}".encode()).hexdigest()))  # noqa: S324 - an id, not a hash
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def seed(admin_dsn: str, dsn: str, db: str, tasks: int, users: int, reseed: bool) -> None:

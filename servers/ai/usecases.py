@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -136,7 +137,7 @@ class AiUseCases:
 
     async def chat(self, inp: ChatInput) -> ChatResult:
         req, prompt = await self._accept_chat(inp, "chat")
-        try:
+        with self._accounted(req):
             key = self._cache_key(req, inp, prompt)
             hit = await self._cache.get(key) if key and not inp.skip_cache else None
             if hit is not None:
@@ -152,14 +153,6 @@ class AiUseCases:
                     key, self._cached(req, answer.completion.text, answer.completion.finish_reason)
                 )
             return self._result(req, answer.completion.text, answer.completion.finish_reason)
-        except AetherError as error:
-            req.error = error
-            raise
-        except asyncio.CancelledError:
-            req.cancelled = True  # the caller went away or its deadline passed
-            raise
-        finally:
-            self._account(req)
 
     async def stream_chat(self, inp: ChatInput) -> AsyncIterator[Chunk | ChatResult]:
         """Chunks, then the final ChatResult. Errors before the first chunk are
@@ -224,19 +217,11 @@ class AiUseCases:
                 texts=0 if single else len(texts),
             ),
         )
-        try:
+        with self._accounted(req):
             vectors = await self._router.embed(spec, list(texts), deadline)
             req.model, req.usage = spec, Usage(vectors.tokens, 0)
             dims = len(vectors.vectors[0]) if vectors.vectors else spec.dimensions
             return EmbeddingsResult(vectors.vectors, dims, spec.id, vectors.tokens)
-        except AetherError as error:
-            req.error = error
-            raise
-        except asyncio.CancelledError:
-            req.cancelled = True  # the caller went away or its deadline passed
-            raise
-        finally:
-            self._account(req)
 
     # --- models and usage ---------------------------------------------------
 
@@ -394,6 +379,20 @@ class AiUseCases:
         return ChatResult(
             text, model.id, model.provider, req.usage, req.latency_ms, req.request_id, req.cached, finish
         )
+
+    @contextmanager
+    def _accounted(self, req: _Accepted) -> Iterator[None]:
+        """Around a unary request: record how it ended, then account it."""
+        try:
+            yield
+        except AetherError as error:
+            req.error = error
+            raise
+        except asyncio.CancelledError:
+            req.cancelled = True  # the caller went away or its deadline passed
+            raise
+        finally:
+            self._account(req)
 
     def _last(self, req: _Accepted, result: ChatResult) -> ChatResult:
         """A stream's final message, accounted before it is sent: a caller that
