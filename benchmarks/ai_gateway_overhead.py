@@ -9,7 +9,10 @@ auth and AI servers (like `aether serve`) and Envoy as separate processes on
 a dedicated database (`aether_bench_ai`) and Redis db 14. For each mode it
 prints p50/p99 of the whole request (unary) and of time to first token
 (streams), and the gateway's added latency: its percentile minus the direct
-call's at the same concurrency, from the same client. The fake answers after
+call's at the same concurrency, from the same client. A bare pass-through on
+the same stack (benchmarks/passthrough.py: grpc.aio and aiohttp, none of the
+gateway's work) runs beside it as the floor, so the figures separate what the
+stack costs on this machine from what the gateway's own work adds. The fake answers after
 --provider-latency-ms (default 50, a fast real provider's time to first
 token): with 0, every path is CPU-bound on this machine and the figures
 measure queueing on its cores rather than the gateway.
@@ -56,7 +59,10 @@ from servers.embedded.processes import free_port  # noqa: E402
 from servers.platform.secrets import new_secret_key  # noqa: E402
 
 CONCURRENCY = (1, 32, 128)
-GRPC_CHANNELS = 8
+# One connection per concurrent caller at 32, as 32 clients would have: the
+# kernel spreads connections, not calls, over GRPC_WORKERS processes, and with
+# few connections one worker often gets most of them.
+GRPC_CHANNELS = 32
 MESSAGE = "Summarise the benefits of a gRPC-first backend in one sentence please"
 # One chat model whose per-user limits are too high to reach: the admission
 # checks run on every request, but the benchmark measures the path, not throttling.
@@ -82,6 +88,7 @@ dimensions = 384
 """
 
 LITELLM_KEY = "sk-aether-benchmark"
+FLOOR = "floor: bare gRPC"
 FAILURES: list[str] = []
 Call = Callable[[], Awaitable[float]]  # returns seconds to measure (whole call or first token)
 
@@ -245,7 +252,7 @@ async def main() -> None:
     dsn = args.admin_dsn.rsplit("/", 1)[0] + f"/{args.db}"
     (logs / "models.toml").write_text(CATALOG)
 
-    fake_port, auth_port, ai_port, edge_port = free_port(), free_port(), free_port(), free_port()
+    fake_port, auth_port, ai_port, edge_port, floor_port = (free_port() for _ in range(5))
     fake = f"http://127.0.0.1:{fake_port}"
     env = os.environ | {
         "DATABASE_URL": dsn,
@@ -273,6 +280,21 @@ async def main() -> None:
         )
     ]
     await wait_http(f"{fake}/healthz", procs)
+    procs += [
+        spawn(
+            [
+                sys.executable,
+                "benchmarks/passthrough.py",
+                "--port",
+                str(floor_port),
+                "--upstream",
+                f"{fake}/openai/v1",
+            ],
+            env,
+            logs / f"floor-{i}.log",
+        )
+        for i in range(args.workers)
+    ]
     procs.append(
         spawn(
             [sys.executable, "-m", "servers.cli", "serve", "auth"],
@@ -326,7 +348,9 @@ async def main() -> None:
             r.raise_for_status()
         if args.litellm:
             litellm = await start_litellm(args.litellm, f"{fake}/openai/v1", logs, procs)
-        await measure_all(args.requests, fake, base, f"127.0.0.1:{ai_port}", token, litellm)
+        await measure_all(
+            args.requests, fake, base, f"127.0.0.1:{ai_port}", f"127.0.0.1:{floor_port}", token, litellm
+        )
     finally:
         for proc in reversed(procs):
             proc.terminate()
@@ -337,7 +361,9 @@ async def main() -> None:
             shutil.rmtree(logs, ignore_errors=True)
 
 
-async def measure_all(total: int, fake: str, base: str, grpc_addr: str, token: str, litellm: str) -> None:
+async def measure_all(
+    total: int, fake: str, base: str, grpc_addr: str, floor_addr: str, token: str, litellm: str
+) -> None:
     bearer = {"authorization": f"Bearer {token}"}
     gateway_body = {"model": "bench", "message": MESSAGE}
     results: dict[tuple[str, str, int], list[float]] = {}
@@ -347,14 +373,17 @@ async def measure_all(total: int, fake: str, base: str, grpc_addr: str, token: s
         ) as client,
         contextlib.AsyncExitStack() as stack,
     ):
-        channels = [
+
+        async def stubs(addr: str) -> list[ai_service_pb2_grpc.AiServiceStub]:
             # A local subchannel pool each: else grpc shares one connection among them.
-            await stack.enter_async_context(
-                grpc.aio.insecure_channel(grpc_addr, options=[("grpc.use_local_subchannel_pool", 1)])
-            )
-            for _ in range(GRPC_CHANNELS)
-        ]
-        grpc_unary, grpc_stream = grpc_calls([ai_service_pb2_grpc.AiServiceStub(c) for c in channels], token)
+            options = [("grpc.use_local_subchannel_pool", 1)]
+            return [
+                ai_service_pb2_grpc.AiServiceStub(
+                    await stack.enter_async_context(grpc.aio.insecure_channel(addr, options=options))
+                )
+                for _ in range(GRPC_CHANNELS)
+            ]
+
         modes: dict[str, tuple[Call, Call]] = {
             "direct to provider": (
                 http_unary(
@@ -370,7 +399,8 @@ async def measure_all(total: int, fake: str, base: str, grpc_addr: str, token: s
                     {"authorization": "Bearer test-key"},
                 ),
             ),
-            "aether gRPC": (grpc_unary, grpc_stream),
+            FLOOR: grpc_calls(await stubs(floor_addr), token),
+            "aether gRPC": grpc_calls(await stubs(grpc_addr), token),
             "aether REST via Envoy": (
                 http_unary(client, f"{base}/api/v1/ai/chat", gateway_body, bearer),
                 http_first_token(client, f"{base}/api/v1/ai/chat/stream", gateway_body, bearer),
@@ -403,7 +433,7 @@ def report(results: dict[tuple[str, str, int], list[float]], with_litellm: bool)
             d50, d99 = pct(direct, 0.5), pct(direct, 0.99)
             print(f"  {concurrency:>3} concurrent: direct {d50:6.2f} / {d99:6.2f}")
             added: dict[str, tuple[float, float]] = {}
-            for mode in ("aether gRPC", "aether REST via Envoy", "LiteLLM proxy"):
+            for mode in (FLOOR, "aether gRPC", "aether REST via Envoy", "LiteLLM proxy"):
                 if (mode, kind, concurrency) not in results:
                     continue
                 s = results[(mode, kind, concurrency)]

@@ -41,7 +41,7 @@ class Ledger:
         store: AiStore,
         redis: Redis,
         max_batch: int = 500,
-        linger_seconds: float = 0.01,
+        linger_seconds: float = 0.05,
         retry_seconds: float = 0.5,
     ):
         self._store = store
@@ -88,7 +88,9 @@ class Ledger:
             batch = [await self._queue.get()]
             # Let a batch gather: under load, one transaction then carries many
             # requests (each one costs a pool checkout, BEGIN/COMMIT and a NOTIFY
-            # that wakes every relay), and flush() still returns within the linger.
+            # that wakes a relay in every process). 50 ms rather than 10 halves
+            # PostgreSQL's CPU per request at 300 requests/s (benchmarks/README.md);
+            # flush() still returns within it.
             if self._queue.qsize() < self._max_batch:
                 await asyncio.sleep(self._linger_seconds)
             while len(batch) < self._max_batch and not self._queue.empty():

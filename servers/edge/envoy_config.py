@@ -212,6 +212,11 @@ class EdgeSettings:
     health_check_interval_seconds: float = 2.0
     max_downstream_connections: int = 50_000
     """Overload-manager cap on open client connections (Envoy warns when there is none)."""
+    upstream_streams_per_connection: int = 4
+    """Concurrent requests Envoy puts on one HTTP/2 connection to a server before it
+    opens another. The kernel spreads a GRPC_WORKERS server's connections, not its
+    requests, over the workers: without this cap, Envoy's one connection per thread
+    can leave a worker idle while another queues."""
 
     def __post_init__(self) -> None:
         for name, port in (("listen_port", self.listen_port), ("admin_port", self.admin_port)):
@@ -312,7 +317,9 @@ def _cluster(name: str, address: str, *, grpc_service: str | None, settings: Edg
                 # No HTTP/2 keepalive pings: grpc servers GOAWAY ("too_many_pings") a
                 # client that pings idle connections more often than every 5 minutes.
                 explicit_http_config=HttpProtocolOptionsExplicitHttpConfig(
-                    http2_protocol_options=Http2ProtocolOptions()
+                    http2_protocol_options=Http2ProtocolOptions(
+                        max_concurrent_streams=settings.upstream_streams_per_connection
+                    )
                 )
             )
         )

@@ -47,13 +47,15 @@ log = logging.getLogger("aether.rpc")
 Scope = Callable[[str, Any, grpc.aio.ServicerContext], AbstractAsyncContextManager[None]]
 
 
-class ScopeInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
-    """Runs `scope(method, request, context)` around every unary and
-    server-streaming call (request is None for client-streaming calls)."""
+class WrappingInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
+    """Wraps each method's handler once and reuses the wrapper: grpc asks every
+    interceptor for the handler on every call, and building closures and a
+    method handler per call, per interceptor, is CPU on the request path."""
 
-    def scope(
-        self, method: str, request: Any, context: grpc.aio.ServicerContext
-    ) -> AbstractAsyncContextManager[None]:
+    def __init__(self) -> None:
+        self._wrapped: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
+
+    def wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
         raise NotImplementedError
 
     async def intercept_service(
@@ -64,7 +66,24 @@ class ScopeInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         handler = await continuation(details)
         if handler is None:
             return handler
-        method = details.method
+        known = self._wrapped.get(details.method)
+        if known is not None and known[0] is handler:
+            return known[1]
+        wrapped = self.wrap(details.method, handler)
+        self._wrapped[details.method] = (handler, wrapped)
+        return wrapped
+
+
+class ScopeInterceptor(WrappingInterceptor):
+    """Runs `scope(method, request, context)` around every unary and
+    server-streaming call (request is None for client-streaming calls)."""
+
+    def scope(
+        self, method: str, request: Any, context: grpc.aio.ServicerContext
+    ) -> AbstractAsyncContextManager[None]:
+        raise NotImplementedError
+
+    def wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
         scope = self.scope
 
         if handler.unary_unary:
@@ -120,21 +139,13 @@ def _metadata(context: grpc.aio.ServicerContext, key: str) -> str | None:
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
-class RequestIdInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
+class RequestIdInterceptor(WrappingInterceptor):
     """Keeps the caller's (or Envoy's) `x-request-id` if well-formed, else makes
     one, and sends the response headers: x-request-id plus any a handler added
     (context.add_response_header), with the first response message, or with
     the trailers of an error that comes first."""
 
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
-        details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
-        handler = await continuation(details)
-        if handler is None:
-            return handler
-
+    def wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
         def begin(context: grpc.aio.ServicerContext) -> ResponseHeaders:
             incoming = _metadata(context, "x-request-id")
             rid = incoming if incoming and _REQUEST_ID.match(incoming) else str(uuid.uuid4())
@@ -261,6 +272,7 @@ class AuthInterceptor(ScopeInterceptor):
     """Authenticates the bearer token and authorizes by the RPC's permissions."""
 
     def __init__(self, verifier: TokenVerifier, revocations: RevocationList):
+        super().__init__()
         self._verifier = verifier
         self._revocations = revocations
 
@@ -308,6 +320,7 @@ class ValidationInterceptor(ScopeInterceptor):
     """Enforces the `buf.validate` rules declared in the protos."""
 
     def __init__(self) -> None:
+        super().__init__()
         self._validator = protovalidate.Validator()
 
     @asynccontextmanager

@@ -260,7 +260,8 @@ def test_clusters_are_http2_with_grpc_health_checks(augmented: dict[str, Any]) -
         options = cluster["typedExtensionProtocolOptions"][
             "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
         ]
-        assert "http2ProtocolOptions" in options["explicitHttpConfig"]
+        # A few requests per connection, so a GRPC_WORKERS server's workers all get connections.
+        assert options["explicitHttpConfig"]["http2ProtocolOptions"] == {"maxConcurrentStreams": 4}
         (check,) = cluster["healthChecks"]
         assert check["grpcHealthCheck"] == {"serviceName": service}
         assert check["noTrafficInterval"] == "1s"

@@ -69,7 +69,8 @@ class EventBus:
         self.subscriptions: list[Subscription] = []
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
-        self._wakes: list[asyncio.Event] = []
+        self._wakes: list[asyncio.Event] = []  # one per relay loop
+        self._idle: list[asyncio.Event] = []  # those of loops waiting for work
         self._listener: asyncpg.Connection | None = None
 
     @classmethod
@@ -113,6 +114,7 @@ class EventBus:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(listener.close(), 5)
         self._wakes.clear()
+        self._idle.clear()
         await self.transport.close()
 
     # --- the relay ---------------------------------------------------------------
@@ -166,10 +168,21 @@ class EventBus:
                     await asyncio.wait_for(self._stop.wait(), backoff)
                 backoff = min(backoff * 2, 5.0)
                 continue
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(first_of(wake, self._stop), timeout)
+            self._idle.append(wake)
+            try:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(first_of(wake, self._stop), timeout)
+            finally:
+                if wake in self._idle:
+                    self._idle.remove(wake)
 
-    def _wake_all(self, *_: object) -> None:
+    def _wake(self, *_: object) -> None:
+        """New outbox rows: wake one idle loop (more would only find the rows
+        locked, each at the cost of a transaction); when every loop is busy,
+        each looks again after its batch."""
+        if self._idle:
+            self._idle.pop().set()
+            return
         for wake in self._wakes:
             wake.set()
 
@@ -179,7 +192,7 @@ class EventBus:
             return None
         try:
             conn: asyncpg.Connection = await asyncpg.connect(self._dsn)
-            await conn.add_listener("aether_outbox", self._wake_all)
+            await conn.add_listener("aether_outbox", self._wake)
             return conn
         except (OSError, asyncpg.PostgresError) as exc:
             log.warning("LISTEN failed; polling only", extra={"error": str(exc)})
