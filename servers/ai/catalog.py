@@ -17,6 +17,10 @@ from typing import Any
 from servers.platform.errors import NotFound
 
 PROVIDERS = ("gemini", "groq", "ollama", "huggingface", "openai", "openai_compatible", "local")
+# ModelSpec fields the API reports as int32 (aether.ai.v1.Model): a bigger value
+# could never be shown, so a catalogue holding one is refused at start.
+INT32_FIELDS = ("context_window", "max_tokens", "dimensions", "requests_per_minute", "tokens_per_minute")
+INT32_MAX = 2**31 - 1
 CAPABILITIES = ("chat", "streaming", "embeddings", "code", "vision")
 
 CHAT = ("chat", "streaming")
@@ -226,6 +230,12 @@ class Catalog:
         for spec in specs:
             if spec.provider not in PROVIDERS:
                 raise SystemExit(f"model {spec.id!r}: unknown provider {spec.provider!r}")
+            for name in INT32_FIELDS:
+                value = getattr(spec, name)
+                if not isinstance(value, int) or not 0 <= value <= INT32_MAX:
+                    raise SystemExit(
+                        f"model {spec.id!r}: {name} must be a whole number from 0 to {INT32_MAX}"
+                    )
         self.models = sorted(specs, key=lambda s: (s.provider, s.id))
         self._by_name: dict[str, ModelSpec] = {}
         for spec in self.models:

@@ -10,11 +10,26 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+import asyncpg
 import grpc
+import redis.exceptions
 from google.protobuf import any_pb2, duration_pb2
 from google.rpc import error_details_pb2, status_pb2
 
 ERROR_DOMAIN = "aether.dev"
+
+# Failures of a backing service (PostgreSQL, Redis, a peer's socket) rather than
+# of the request: the client should retry, so these are UNAVAILABLE with
+# RetryInfo (HTTP 503) instead of INTERNAL.
+OUTAGES: tuple[type[BaseException], ...] = (
+    ConnectionError,
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,  # shutting down, cannot connect now
+    asyncpg.exceptions.TooManyConnectionsError,
+)
+OUTAGE_RETRY_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -146,6 +161,13 @@ def to_rpc_status(error: AetherError, request_id: str) -> status_pb2.Status:
     return status_pb2.Status(code=code.value[0], message=error.message, details=details)
 
 
+def outage_status(request_id: str) -> status_pb2.Status:
+    """What a client sees when a backing service is away: retry shortly."""
+    return to_rpc_status(
+        Unavailable("a backing service is unavailable; retry shortly", OUTAGE_RETRY_SECONDS), request_id
+    )
+
+
 def internal_status(request_id: str) -> status_pb2.Status:
     """What a client sees for an unexpected fault: no internals, just the id to quote."""
     return to_rpc_status(
@@ -154,6 +176,7 @@ def internal_status(request_id: str) -> status_pb2.Status:
 
 
 __all__ = [
+    "OUTAGES",
     "AetherError",
     "AlreadyExists",
     "Conflict",
@@ -166,6 +189,7 @@ __all__ = [
     "Unauthenticated",
     "Unavailable",
     "internal_status",
+    "outage_status",
     "status_code_of",
     "to_rpc_status",
 ]

@@ -32,12 +32,14 @@ from servers.platform.context import (
     response_headers_var,
 )
 from servers.platform.errors import (
+    OUTAGES,
     AetherError,
     FieldViolation,
     InvalidArgument,
     PermissionDenied,
     Unauthenticated,
     internal_status,
+    outage_status,
     to_rpc_status,
 )
 from servers.platform.tokens import TokenVerifier, revoked_token_key
@@ -230,8 +232,9 @@ class TelemetryInterceptor(ScopeInterceptor):
 
 
 class ErrorInterceptor(ScopeInterceptor):
-    """Turns domain errors into google.rpc.Status (via the table in errors.py) and
-    any unexpected exception into a bare INTERNAL that leaks nothing."""
+    """Turns domain errors into google.rpc.Status (via the table in errors.py), a
+    backing service's outage into UNAVAILABLE with RetryInfo, and any other
+    unexpected exception into a bare INTERNAL that leaks nothing."""
 
     @asynccontextmanager
     async def scope(
@@ -244,6 +247,9 @@ class ErrorInterceptor(ScopeInterceptor):
             await _abort(context, to_rpc_status(error, request_id()))
         except (grpc.aio.AbortError, GeneratorExit):
             raise
+        except OUTAGES:
+            log.exception("backing service unavailable", extra={"method": method})
+            await _abort(context, outage_status(request_id()))
         except Exception:
             log.exception("unhandled error", extra={"method": method})
             await _abort(context, internal_status(request_id()))

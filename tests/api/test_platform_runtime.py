@@ -88,6 +88,27 @@ async def test_validation_runs_before_the_servicer(probe: str, forge_token) -> N
         assert error.code == grpc.StatusCode.INVALID_ARGUMENT and "limit" in error.field_violations
 
 
+async def test_an_unreachable_backing_service_is_unavailable_not_internal(
+    auth_server: str, forge_token
+) -> None:
+    # Nothing listens on this Redis port: the per-call revocation check fails.
+    settings = PlatformSettings(auth_addr=auth_server, redis_url=f"redis://127.0.0.1:{free_port()}/0")
+    server = Server([Domain("probe", _build_probe, needs_database=False)], settings)
+    port = await server.start()
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            stub = tasks_service_pb2_grpc.TaskServiceStub(channel)
+            token = await forge_token("u1", permissions=("tasks:read",))
+            with pytest.raises(grpc.aio.AioRpcError) as err:
+                await stub.ListTasks(tasks_service_pb2.ListTasksRequest(), metadata=bearer(token))
+    finally:
+        await server.stop()
+    error = rich_error(err.value)
+    assert error.code == grpc.StatusCode.UNAVAILABLE and error.reason == "UNAVAILABLE"
+    assert error.retry_delay_seconds == 1.0 and error.request_id
+    assert error.message == "a backing service is unavailable; retry shortly"  # no internals
+
+
 async def test_health_reports_each_service(auth_server: str) -> None:
     async with grpc.aio.insecure_channel(auth_server) as channel:
         health = health_pb2_grpc.HealthStub(channel)
