@@ -44,6 +44,7 @@ import aiohttp
 import asyncpg
 import grpc
 import httpx
+import psutil
 import uvloop
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -135,6 +136,28 @@ async def run(concurrency: int, total: int, call: Call, label: str) -> list[floa
 def pct(samples: list[float], q: float) -> float:
     ordered = sorted(samples)
     return ordered[min(len(ordered) - 1, int(len(ordered) * q))] * 1000
+
+
+def cpu_seconds(roles: dict[str, list[int]]) -> dict[str, float]:
+    """CPU seconds used so far by each role: its processes with their children,
+    plus the machine's PostgreSQL and Redis (shared by every path)."""
+    groups: dict[str, list[psutil.Process]] = {"client": [psutil.Process()]}
+    for role, pids in roles.items():
+        groups[role] = []
+        for pid in pids:
+            with contextlib.suppress(psutil.Error):
+                root = psutil.Process(pid)
+                groups[role] += [root, *root.children(recursive=True)]
+    for name in ("postgres", "redis-server"):
+        groups[name] = [p for p in psutil.process_iter(["name"]) if p.info["name"] == name]
+    totals: dict[str, float] = {}
+    for role, processes in groups.items():
+        totals[role] = 0.0
+        for process in processes:
+            with contextlib.suppress(psutil.Error):
+                times = process.cpu_times()
+                totals[role] += times.user + times.system
+    return totals
 
 
 def openai_body(stream: bool, model: str = "gpt-4o-mini") -> dict[str, object]:
@@ -280,6 +303,7 @@ async def main() -> None:
         )
     ]
     await wait_http(f"{fake}/healthz", procs)
+    roles = {"fake provider": [procs[0].pid]}
     procs += [
         spawn(
             [
@@ -295,6 +319,7 @@ async def main() -> None:
         )
         for i in range(args.workers)
     ]
+    roles["floor"] = [proc.pid for proc in procs[1:]]
     procs.append(
         spawn(
             [sys.executable, "-m", "servers.cli", "serve", "auth"],
@@ -302,6 +327,7 @@ async def main() -> None:
             logs / "auth.log",
         )
     )
+    roles["auth server"] = [procs[-1].pid]
     await asyncio.sleep(2)  # auth migrates first; then the AI server
     procs.append(
         spawn(
@@ -310,6 +336,7 @@ async def main() -> None:
             logs / "ai.log",
         )
     )
+    roles["gateway"] = [procs[-1].pid]
     unlimited = {f"/aether.ai.v1.AiService/{m}": (1_000_000, 60) for m in ("Chat", "StreamChat")} | {
         f"/aether.auth.v1.AuthService/{m}": (1_000_000, 60) for m in ("Register", "Login")
     }
@@ -324,6 +351,7 @@ async def main() -> None:
     )
     config = write_bootstrap(DESCRIPTOR, settings, logs / "envoy.json")
     procs.append(spawn(envoy_command(config, log_level="warning"), env, logs / "envoy.log"))
+    roles["envoy"] = [procs[-1].pid]
     base = f"http://127.0.0.1:{edge_port}"
     await wait_http(f"{base}/readyz", procs)
     litellm = ""
@@ -350,8 +378,16 @@ async def main() -> None:
             r.raise_for_status()
         if args.litellm:
             litellm = await start_litellm(args.litellm, f"{fake}/openai/v1", logs, procs)
+            roles["litellm"] = [procs[-1].pid]
         await measure_all(
-            args.requests, fake, base, f"127.0.0.1:{ai_port}", f"127.0.0.1:{floor_port}", token, litellm
+            args.requests,
+            fake,
+            base,
+            f"127.0.0.1:{ai_port}",
+            f"127.0.0.1:{floor_port}",
+            token,
+            litellm,
+            roles,
         )
     finally:
         for proc in reversed(procs):
@@ -364,11 +400,19 @@ async def main() -> None:
 
 
 async def measure_all(
-    total: int, fake: str, base: str, grpc_addr: str, floor_addr: str, token: str, litellm: str
+    total: int,
+    fake: str,
+    base: str,
+    grpc_addr: str,
+    floor_addr: str,
+    token: str,
+    litellm: str,
+    roles: dict[str, list[int]],
 ) -> None:
     bearer = {"authorization": f"Bearer {token}"}
     gateway_body = {"model": "bench", "message": MESSAGE}
     results: dict[tuple[str, str, int], list[float]] = {}
+    cpu: dict[str, dict[str, float]] = {}  # mode -> role -> CPU seconds per request, unary at 32
     async with (
         aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=0), timeout=aiohttp.ClientTimeout(total=60)
@@ -420,9 +464,14 @@ async def measure_all(
             n = max(300, total) if concurrency > 1 else 300
             for mode, (unary, stream) in modes.items():
                 label = f"{mode} @{concurrency}"
+                before = cpu_seconds(roles)
                 results[(mode, "unary", concurrency)] = await run(concurrency, n, unary, label)
+                if concurrency == 32:
+                    after, calls = cpu_seconds(roles), n + min(50, n)  # with the warm-up
+                    cpu[mode] = {r: (after[r] - before.get(r, 0.0)) / calls for r in after}
                 results[(mode, "ttft", concurrency)] = await run(concurrency, n, stream, label + " stream")
     report(results, bool(litellm))
+    report_cpu(cpu, pct(results[("direct to provider", "unary", 32)], 0.5))
 
 
 def report(results: dict[tuple[str, str, int], list[float]], with_litellm: bool) -> None:
@@ -456,6 +505,25 @@ def report(results: dict[tuple[str, str, int], list[float]], with_litellm: bool)
     print("\n" + json.dumps({"added_ms_p50_p99": summary}))
     if FAILURES:
         print(f"{len(FAILURES)} failed requests (not measured), e.g. {sorted(set(FAILURES))[:3]}")
+
+
+def report_cpu(cpu: dict[str, dict[str, float]], direct_p50_ms: float) -> None:
+    """Where the cores go at 32 concurrent: every path shares them, so a path whose
+    requests need more CPU than the offered rate allows queues on them."""
+    cores = os.cpu_count() or 1
+    offered = 32 / (direct_p50_ms / 1000)  # requests/s if nothing added latency
+    print(
+        f"\nCPU per request at 32 concurrent (unary), µs, by process; 32 callers at the provider's "
+        f"{direct_p50_ms:.0f} ms offer about {offered:.0f} requests/s, and there are {cores} cores"
+    )
+    for mode, roles in cpu.items():
+        # Under 20 µs is within one clock tick over the run: not shown.
+        shown = {r: v for r, v in sorted(roles.items(), key=lambda rv: -rv[1]) if v >= 20e-6}
+        total = sum(roles.values())
+        parts = ", ".join(f"{r} {v * 1e6:.0f}" for r, v in shown.items())
+        print(
+            f"  {mode:<22} total {total * 1e6:5.0f} (offered load needs {offered * total:.1f} cores): {parts}"
+        )
 
 
 if __name__ == "__main__":
