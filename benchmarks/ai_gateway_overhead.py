@@ -12,10 +12,12 @@ prints p50/p99 of the whole request (unary) and of time to first token
 call's at the same concurrency, from the same client. A bare pass-through on
 the same stack (benchmarks/passthrough.py: grpc.aio and aiohttp, none of the
 gateway's work) runs beside it as the floor, so the figures separate what the
-stack costs on this machine from what the gateway's own work adds. The fake answers after
---provider-latency-ms (default 50, a fast real provider's time to first
-token): with 0, every path is CPU-bound on this machine and the figures
-measure queueing on its cores rather than the gateway.
+stack costs on this machine from what the gateway's own work adds; at 32
+concurrent it also prints each path's CPU per request, process by process.
+The fake answers after --provider-latency-ms (default 50, a fast real
+provider's time to first token): with 0, every path is CPU-bound on this
+machine and the figures measure queueing on its cores rather than the gateway.
+KEEP_LOGS=1 keeps the processes' logs.
 
 With --litellm PATH (a `litellm` executable, e.g. from
 `python -m venv .bench-litellm && .bench-litellm/bin/pip install 'litellm[proxy]'`),
