@@ -55,6 +55,7 @@ sys.path.insert(0, str(ROOT))
 from aether.ai.v1 import ai_service_pb2 as pb  # noqa: E402
 from aether.ai.v1 import ai_service_pb2_grpc  # noqa: E402
 
+from benchmarks.readiness import wait_http  # noqa: E402
 from servers.devtools.codegen import DESCRIPTOR  # noqa: E402
 from servers.edge.envoy_config import EdgeSettings, write_bootstrap  # noqa: E402
 from servers.edge.runner import envoy_command  # noqa: E402
@@ -96,24 +97,13 @@ FAILURES: list[str] = []
 Call = Callable[[], Awaitable[float]]  # returns seconds to measure (whole call or first token)
 
 
+def answering(status: int) -> bool:
+    """Up enough to measure: any answer but a server error."""
+    return status < 500
+
+
 def spawn(argv: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(argv, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT, cwd=ROOT)
-
-
-async def wait_http(url: str, procs: list[subprocess.Popen[bytes]], within: float = 90) -> None:
-    deadline = time.monotonic() + within
-    async with httpx.AsyncClient() as client:
-        while time.monotonic() < deadline:
-            for proc in procs:
-                if proc.poll() is not None:
-                    raise RuntimeError(f"{proc.args} exited with {proc.returncode}")
-            try:
-                if (await client.get(url)).status_code < 500:
-                    return
-            except httpx.HTTPError:
-                pass
-            await asyncio.sleep(0.2)
-    raise TimeoutError(url)
 
 
 async def run(concurrency: int, total: int, call: Call, label: str) -> list[float]:
@@ -248,7 +238,7 @@ async def start_litellm(path: str, fake_openai: str, logs: Path, procs: list[sub
         [path, "--config", str(config), "--port", str(port), "--num_workers", "1"], env, logs / "litellm.log"
     )
     procs.append(proc)  # stopped with the others
-    await wait_http(f"http://127.0.0.1:{port}/health/liveliness", [proc], within=180)
+    await wait_http(f"http://127.0.0.1:{port}/health/liveliness", [proc], within=180, ready=answering)
     return f"http://127.0.0.1:{port}"
 
 
@@ -304,7 +294,7 @@ async def main() -> None:
             logs / "fake.log",
         )
     ]
-    await wait_http(f"{fake}/healthz", procs)
+    await wait_http(f"{fake}/healthz", procs, within=90, ready=answering)
     roles = {"fake provider": [procs[0].pid]}
     procs += [
         spawn(
@@ -355,7 +345,7 @@ async def main() -> None:
     procs.append(spawn(envoy_command(config, log_level="warning"), env, logs / "envoy.log"))
     roles["envoy"] = [procs[-1].pid]
     base = f"http://127.0.0.1:{edge_port}"
-    await wait_http(f"{base}/readyz", procs)
+    await wait_http(f"{base}/readyz", procs, within=90, ready=answering)
     litellm = ""
     try:
         async with httpx.AsyncClient(base_url=base, timeout=60) as client:

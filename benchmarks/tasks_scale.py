@@ -37,6 +37,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.readiness import wait_http  # noqa: E402
 from servers.auth.keys import ALGORITHM, KeyRing, RotationPolicy  # noqa: E402
 from servers.auth.store import AuthStore  # noqa: E402
 from servers.devtools.codegen import DESCRIPTOR  # noqa: E402
@@ -166,22 +167,6 @@ def start_envoy(config: Path, logs: Path) -> subprocess.Popen[bytes]:
     log = (logs / "envoy.log").open("wb")
     argv = envoy_command(config, concurrency=1, log_level="warning")
     return subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
-
-
-async def wait_http(url: str, procs: list[subprocess.Popen[bytes]], within: float = 60) -> None:
-    deadline = time.monotonic() + within
-    async with httpx.AsyncClient() as client:
-        while time.monotonic() < deadline:
-            for proc in procs:
-                if proc.poll() is not None:
-                    raise RuntimeError(f"{proc.args} exited with {proc.returncode}")
-            try:
-                if (await client.get(url)).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            await asyncio.sleep(0.2)
-    raise TimeoutError(url)
 
 
 def report(name: str, samples: list[float]) -> None:
