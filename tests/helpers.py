@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
+import asyncpg
 import grpc
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
+
+from servers.auth.domain import DEFAULT_ROLES, permissions_for
+from servers.platform.context import Principal, principal_var
 
 STRONG_PASSWORD = "Correct-Horse-42"
 
@@ -53,3 +60,31 @@ def rich_error(error: grpc.aio.AioRpcError) -> RichError:
 
 def bearer(token: str) -> tuple[tuple[str, str], ...]:
     return (("authorization", f"Bearer {token}"),)
+
+
+@contextlib.contextmanager
+def acting_as(user_id: str, *roles: str) -> Iterator[Principal]:
+    """Run use cases in-process as `user_id` holding the real permissions of
+    `roles` (default: a freshly registered user's)."""
+    roles = roles or DEFAULT_ROLES
+    principal = Principal(
+        user_id=user_id,
+        email=f"{user_id}@example.com",
+        roles=frozenset(roles),
+        permissions=frozenset(permissions_for(roles)),
+        token_id=uuid.uuid4().hex,
+        expires_at=datetime.now(UTC) + timedelta(minutes=15),
+    )
+    token = principal_var.set(principal)
+    try:
+        yield principal
+    finally:
+        principal_var.reset(token)
+
+
+async def outbox_events(pool: asyncpg.Pool, subject: str) -> list[str]:
+    """The event types written to the outbox for `subject`, oldest first."""
+    rows = await pool.fetch(
+        "SELECT event_type FROM platform.outbox WHERE subject = $1 ORDER BY created_at, id", subject
+    )
+    return [r["event_type"] for r in rows]

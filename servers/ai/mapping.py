@@ -11,6 +11,7 @@ from servers.ai.providers.base import Message, Usage
 from servers.ai.store import UsageReport
 from servers.ai.usecases import ChatInput, ChatResult, Chunk, EmbeddingsResult, ModelView
 from servers.platform.pagination import pagination
+from servers.platform.paging import Page
 from servers.platform.timestamps import timestamp
 
 
@@ -83,12 +84,10 @@ def model_to_proto(view: ModelView) -> model_pb2.Model:
     )
 
 
-def models_page(views: list[ModelView], current: str, page: int, limit: int) -> pb.ListModelsResponse:
-    page, limit = page or 1, limit or 20
-    shown = views[(page - 1) * limit : page * limit]
+def models_page(page: Page[ModelView], current: str) -> pb.ListModelsResponse:
     return pb.ListModelsResponse(
-        models=[model_to_proto(v) for v in shown],
-        pagination=pagination(len(views), page, limit),
+        models=[model_to_proto(v) for v in page.items],
+        pagination=pagination(page),
         current_model=current,
     )
 

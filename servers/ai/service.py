@@ -12,6 +12,7 @@ from aether.ai.v1 import ai_service_pb2_grpc
 
 from servers.ai import mapping
 from servers.ai.usecases import AiUseCases
+from servers.platform.paging import PageRequest
 from servers.platform.timestamps import field_datetime
 
 DEFAULT_USAGE_DAYS = 30
@@ -42,7 +43,7 @@ class AiServicer(ai_service_pb2_grpc.AiServiceServicer):
         self, request: pb.ListModelsRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListModelsResponse:
         views, current = await self._uc.list_models(request.provider, request.capability)
-        return mapping.models_page(views, current, request.page, request.limit)
+        return mapping.models_page(PageRequest.of(request.page, request.limit).slice(views), current)
 
     async def SwitchModel(
         self, request: pb.SwitchModelRequest, context: grpc.aio.ServicerContext

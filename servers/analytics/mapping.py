@@ -20,6 +20,7 @@ from servers.analytics.domain import (
 )
 from servers.platform.bus import ERROR_EVENT
 from servers.platform.pagination import pagination
+from servers.platform.paging import Page, PageRequest
 from servers.platform.timestamps import timestamp, to_datetime
 
 # Importing the payload modules registers their types, so Any payloads of
@@ -129,7 +130,9 @@ def errors_to_proto(report: ErrorReport) -> pb.GetErrorsResponse:
             )
             for g in report.groups
         ],
-        pagination=pagination(report.total_groups, report.page, report.limit),
+        pagination=pagination(
+            Page(report.groups, report.total_groups, PageRequest(report.page, report.limit))
+        ),
     )
 
 

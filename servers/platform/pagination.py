@@ -1,17 +1,20 @@
-"""The one page shape of every List RPC (aether.common.v1.Pagination)."""
+"""The one page shape of every List response (aether.common.v1.Pagination)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from aether.common.v1 import pagination_pb2
 
-
-def page_count(total: int, limit: int) -> int:
-    """Pages needed for `total` items at `limit` per page (0 when there are none)."""
-    return -(-total // limit) if total > 0 else 0
+from servers.platform.paging import Page
 
 
-def pagination(total: int, page: int, limit: int) -> pagination_pb2.Pagination:
-    pages = page_count(total, limit)
+def pagination(page: Page[Any]) -> pagination_pb2.Pagination:
     return pagination_pb2.Pagination(
-        total=total, page=page, limit=limit, total_pages=pages, has_next=page < pages, has_prev=page > 1
+        total=page.total,
+        page=page.request.page,
+        limit=page.request.limit,
+        total_pages=page.total_pages,
+        has_next=page.has_next,
+        has_prev=page.has_prev,
     )

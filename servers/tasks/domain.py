@@ -1,5 +1,5 @@
-"""Task Manager domain: tasks, comments, history, list queries, update rules.
-No I/O, no protobuf."""
+"""Task Manager domain: tasks, comments, history, list queries, update rules and
+the domain events. No I/O, no protobuf."""
 
 from __future__ import annotations
 
@@ -8,14 +8,13 @@ from datetime import datetime
 from typing import Any
 
 from servers.platform.errors import FieldViolation, InvalidArgument
-from servers.platform.pagination import page_count
+from servers.platform.paging import PageRequest
+from servers.platform.scoping import Viewer
 
 STATUSES = ("pending", "in_progress", "completed", "blocked")
 PRIORITIES = ("low", "medium", "high", "urgent")
 COMPLETED = "completed"
 DEFAULT_PRIORITY = "medium"
-DEFAULT_LIMIT = 20
-MAX_LIMIT = 100
 
 # Sort keys (JSON and snake_case spellings) -> SQL expression on the tasks table.
 # Priority sorts by urgency (a stored rank column), not alphabetically.
@@ -31,14 +30,6 @@ SORT_COLUMNS: dict[str, str] = {
     "title": "title",
     "progress": "progress",
 }
-
-
-@dataclass(frozen=True)
-class Viewer:
-    """Who is asking: owner scoping is decided by these two fields."""
-
-    user_id: str
-    is_admin: bool = False
 
 
 @dataclass(frozen=True)
@@ -128,34 +119,9 @@ class ListQuery:
     assignee: str = ""
     tags: tuple[str, ...] = ()
     due_before: datetime | None = None
-    page: int = 1
-    limit: int = DEFAULT_LIMIT
+    page: PageRequest = field(default_factory=PageRequest)
     sort: str = "created_at"  # an SQL column from SORT_COLUMNS
     descending: bool = True
-
-    @property
-    def offset(self) -> int:
-        return (self.page - 1) * self.limit
-
-
-@dataclass(frozen=True)
-class Page:
-    tasks: list[Task]
-    total: int
-    page: int
-    limit: int
-
-    @property
-    def total_pages(self) -> int:
-        return page_count(self.total, self.limit)
-
-    @property
-    def has_next(self) -> bool:
-        return self.page < self.total_pages
-
-    @property
-    def has_prev(self) -> bool:
-        return self.page > 1
 
 
 @dataclass(frozen=True)
@@ -208,8 +174,6 @@ def build_list_query(
     reject unknown statuses, priorities, sort fields, orders and limit > 100)."""
     if sort and sort not in SORT_COLUMNS:
         raise InvalidArgument(f"unknown sort field {sort!r}", [FieldViolation("sort", "unknown sort field")])
-    if limit > MAX_LIMIT:
-        raise InvalidArgument("limit must be at most 100", [FieldViolation("limit", "must be at most 100")])
     return ListQuery(
         status=status,
         priority=priority,
@@ -217,8 +181,7 @@ def build_list_query(
         assignee=assignee,
         tags=parse_tags(tags),
         due_before=due_before,
-        page=max(page, 1),
-        limit=limit or DEFAULT_LIMIT,
+        page=PageRequest.of(page, limit),
         sort=SORT_COLUMNS[sort or "createdAt"],
         descending=order != "asc",
     )
@@ -294,15 +257,43 @@ def due_date_changed(changes: list[Change]) -> bool:
     return any(c.field == "dueDate" for c in changes)
 
 
+# --- domain events (servers.tasks.mapping.to_event maps them to aether.tasks.v1) ---
 @dataclass(frozen=True)
-class ScheduledEvent:
-    """An event the scheduler emitted (returned for tests and logs)."""
-
-    event_id: str
-    event_type: str
-    task_id: str
+class TaskCreated:
+    task: Task
 
 
-@dataclass
-class SchedulerPass:
-    events: list[ScheduledEvent] = field(default_factory=list)
+@dataclass(frozen=True)
+class TaskUpdated:
+    task: Task
+    changes: tuple[Change, ...]
+
+
+@dataclass(frozen=True)
+class TaskCompleted:
+    task: Task
+
+
+@dataclass(frozen=True)
+class TaskDeleted:
+    task: Task
+    deleted_by: str
+
+
+@dataclass(frozen=True)
+class TaskDueSoon:
+    """The due date is within the scheduler's window (sent once per due date)."""
+
+    task: Task
+    at: datetime
+
+
+@dataclass(frozen=True)
+class TaskOverdue:
+    """The due date passed with the task not completed (sent once per due date)."""
+
+    task: Task
+    at: datetime
+
+
+TaskEvent = TaskCreated | TaskUpdated | TaskCompleted | TaskDeleted | TaskDueSoon | TaskOverdue

@@ -6,13 +6,17 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+import asyncpg
 from aether.tasks.v1 import tasks_service_pb2_grpc
 
 from servers.platform.runtime import Domain, Mount, Resources, Service
 from servers.platform.settings import PlatformSettings
+from servers.platform.uow import PostgresUnitOfWork
+from servers.tasks import mapping
+from servers.tasks.queries import TaskQueries
 from servers.tasks.scheduler import DueDateScheduler
 from servers.tasks.service import TaskServicer
-from servers.tasks.store import TaskStore
+from servers.tasks.store import TaskRepository
 from servers.tasks.usecases import TaskUseCases
 
 
@@ -25,19 +29,24 @@ class TasksSettings(PlatformSettings):
     tasks_scheduler_batch_size: int = 500
 
 
+def unit_of_work(pool: asyncpg.Pool) -> PostgresUnitOfWork[TaskRepository]:
+    """The Task Manager's unit of work: its repository and its event mapping."""
+    return PostgresUnitOfWork(pool, source="tasks", repository=TaskRepository, to_event=mapping.to_event)
+
+
 async def build(res: Resources) -> Mount:
     s = TasksSettings()
     if res.pool is None:
         raise SystemExit("the tasks service needs DATABASE_URL")
-    store = TaskStore(res.pool)
+    uow = unit_of_work(res.pool)
     scheduler = DueDateScheduler(
-        store,
+        uow,
         timedelta(seconds=s.tasks_due_soon_window_seconds),
         s.tasks_scheduler_interval_seconds,
         s.tasks_scheduler_batch_size,
     )
     scheduler.start()
-    servicer = TaskServicer(TaskUseCases(store))
+    servicer = TaskServicer(TaskUseCases(uow, TaskQueries(res.pool)))
     return Mount(
         services=[
             Service(

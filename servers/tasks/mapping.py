@@ -2,24 +2,33 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import timedelta
 from typing import Any
 
 from aether.tasks.v1 import events_pb2, task_pb2
 from aether.tasks.v1 import tasks_service_pb2 as pb
 from google.protobuf import json_format, struct_pb2
+from google.protobuf.message import Message
 
 from servers.platform.pagination import pagination
+from servers.platform.paging import Page
 from servers.platform.timestamps import field_datetime, timestamp
+from servers.platform.uow import OutgoingEvent
 from servers.tasks.domain import (
     DEFAULT_PRIORITY,
     Change,
     Comment,
     NewTask,
-    Page,
     Stats,
     Task,
+    TaskCompleted,
+    TaskCreated,
+    TaskDeleted,
+    TaskDueSoon,
+    TaskEvent,
+    TaskOverdue,
     TaskPatch,
+    TaskUpdated,
 )
 
 
@@ -112,11 +121,8 @@ def task_patch(request: pb.UpdateTaskRequest) -> TaskPatch:
     )
 
 
-def page_to_proto(page: Page) -> pb.ListTasksResponse:
-    return pb.ListTasksResponse(
-        tasks=[task_to_proto(t) for t in page.tasks],
-        pagination=pagination(page.total, page.page, page.limit),
-    )
+def page_to_proto(page: Page[Task]) -> pb.ListTasksResponse:
+    return pb.ListTasksResponse(tasks=[task_to_proto(t) for t in page.items], pagination=pagination(page))
 
 
 def stats_to_proto(stats: Stats) -> pb.GetTaskStatsResponse:
@@ -139,7 +145,7 @@ def completion_to_proto(task: Task) -> pb.CompleteTaskResponse:
     return msg
 
 
-# --- event payloads (tasks without comments and history) ------------------------------
+# --- domain events -> aether.tasks.v1 event payloads (tasks without comments and history) ---
 def _bare(task: Task) -> task_pb2.Task:
     msg = task_to_proto(task)
     del msg.comments[:]
@@ -147,32 +153,34 @@ def _bare(task: Task) -> task_pb2.Task:
     return msg
 
 
-def task_created(task: Task) -> events_pb2.TaskCreated:
-    return events_pb2.TaskCreated(task=_bare(task))
+def _seconds(delta: timedelta) -> int:
+    return int(delta.total_seconds())
 
 
-def task_updated(task: Task, changes: list[Change]) -> events_pb2.TaskUpdated:
-    return events_pb2.TaskUpdated(task=_bare(task), changes=[change_to_proto(c) for c in changes])
-
-
-def task_completed(task: Task) -> events_pb2.TaskCompleted:
-    hours = 0.0
-    if task.completed_at is not None:
-        hours = (task.completed_at - task.created_at).total_seconds() / 3600
-    return events_pb2.TaskCompleted(task=_bare(task), completion_time_hours=hours)
-
-
-def task_deleted(task: Task, deleted_by: str) -> events_pb2.TaskDeleted:
-    return events_pb2.TaskDeleted(task=_bare(task), deleted_by=deleted_by)
-
-
-def task_due_soon(task: Task, now: datetime) -> events_pb2.TaskDueSoon:
-    assert task.due_date is not None
-    return events_pb2.TaskDueSoon(task=_bare(task), due_in_seconds=int((task.due_date - now).total_seconds()))
-
-
-def task_overdue(task: Task, now: datetime) -> events_pb2.TaskOverdue:
-    assert task.due_date is not None
-    return events_pb2.TaskOverdue(
-        task=_bare(task), overdue_by_seconds=int((now - task.due_date).total_seconds())
-    )
+def to_event(event: TaskEvent) -> OutgoingEvent:
+    """The one mapping of the Task Manager's domain events to their protos."""
+    task = event.task
+    payload: Message
+    match event:
+        case TaskCreated():
+            kind, payload = "created", events_pb2.TaskCreated(task=_bare(task))
+        case TaskUpdated(changes=changes):
+            kind = "updated"
+            payload = events_pb2.TaskUpdated(task=_bare(task), changes=[change_to_proto(c) for c in changes])
+        case TaskCompleted():
+            hours = (task.completed_at - task.created_at).total_seconds() / 3600 if task.completed_at else 0.0
+            kind, payload = (
+                "completed",
+                events_pb2.TaskCompleted(task=_bare(task), completion_time_hours=hours),
+            )
+        case TaskDeleted(deleted_by=by):
+            kind, payload = "deleted", events_pb2.TaskDeleted(task=_bare(task), deleted_by=by)
+        case TaskDueSoon(at=at):
+            assert task.due_date is not None
+            due_in = _seconds(task.due_date - at)
+            kind, payload = "due_soon", events_pb2.TaskDueSoon(task=_bare(task), due_in_seconds=due_in)
+        case TaskOverdue(at=at):
+            assert task.due_date is not None
+            late = _seconds(at - task.due_date)
+            kind, payload = "overdue", events_pb2.TaskOverdue(task=_bare(task), overdue_by_seconds=late)
+    return OutgoingEvent(f"task.{kind}", task.id, payload)

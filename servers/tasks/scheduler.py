@@ -13,11 +13,10 @@ import asyncio
 import contextlib
 import logging
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
-from servers.platform import events
-from servers.tasks import mapping
-from servers.tasks.domain import ScheduledEvent
-from servers.tasks.store import TaskStore
+from servers.platform.uow import UnitOfWork
+from servers.tasks.domain import Task, TaskDueSoon, TaskOverdue
 
 log = logging.getLogger("aether.tasks.scheduler")
 
@@ -25,38 +24,37 @@ DUE_SOON = "due_soon"
 OVERDUE = "overdue"
 
 
+class DueTasks(Protocol):
+    """The scheduler's part of the repository (servers.tasks.store.TaskRepository)."""
+
+    async def claim_due(self, kind: str, now: datetime, window_end: datetime, batch: int) -> list[Task]: ...
+    async def mark_notified(self, kind: str, task_ids: list[str], now: datetime) -> None: ...
+
+
 class DueDateScheduler:
     def __init__(
-        self, store: TaskStore, due_soon_window: timedelta, interval_seconds: float, batch: int = 500
+        self, uow: UnitOfWork[DueTasks], due_soon_window: timedelta, interval_seconds: float, batch: int = 500
     ):
-        self._store = store
+        self._uow = uow
         self._window = due_soon_window
         self._interval = interval_seconds
         self._batch = batch
         self._task: asyncio.Task[None] | None = None
 
-    async def run_once(self, now: datetime | None = None) -> list[ScheduledEvent]:
+    async def run_once(self, now: datetime | None = None) -> list[TaskDueSoon | TaskOverdue]:
         """One pass at time `now` (default: the current time); returns the events
         this instance emitted. Safe to run concurrently with other instances."""
         now = now or datetime.now(UTC)
-        emitted: list[ScheduledEvent] = []
+        emitted: list[TaskDueSoon | TaskOverdue] = []
         for kind in (OVERDUE, DUE_SOON):
             while True:
-                async with self._store.transaction() as tx:
-                    tasks = await tx.claim_due(kind, now, now + self._window, self._batch)
-                    for task in tasks:
-                        payload = (
-                            mapping.task_due_soon(task, now)
-                            if kind == DUE_SOON
-                            else mapping.task_overdue(task, now)
-                        )
-                        event_type = f"task.{kind}"
-                        event_id = await events.publish(
-                            tx.conn, event_type=event_type, source="tasks", subject=task.id, payload=payload
-                        )
-                        emitted.append(ScheduledEvent(event_id, event_type, task.id))
+                async with self._uow() as tx:
+                    tasks = await tx.repo.claim_due(kind, now, now + self._window, self._batch)
                     if tasks:
-                        await tx.mark_notified(kind, [t.id for t in tasks], now)
+                        await tx.repo.mark_notified(kind, [t.id for t in tasks], now)
+                    found = [TaskDueSoon(t, now) if kind == DUE_SOON else TaskOverdue(t, now) for t in tasks]
+                    tx.record(*found)
+                emitted += found
                 if len(tasks) < self._batch:
                     break
         if emitted:

@@ -1,30 +1,25 @@
-"""PostgreSQL persistence of the Task Manager (schema `tasks`). Every query that
+"""The Task Manager's repository inside a unit of work (schema `tasks`): row
+locks, writes, history, comments, the scheduler's claims. Every query that
 reads or changes a task is scoped by owner: created by or assigned to the
-viewer, unless the viewer is an admin."""
+viewer, unless the viewer is an admin. Reads outside a transaction live in
+servers.tasks.queries."""
 
 from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import asyncpg
 
+from servers.platform.scoping import Viewer
 from servers.tasks.domain import (
-    COMPLETED,
-    PRIORITIES,
-    STATUSES,
     Change,
     Comment,
-    ListQuery,
     NewTask,
-    Stats,
     Task,
-    Viewer,
 )
 
 COLUMNS = """id, title, description, status, priority, category, due_date, tags, assignee,
@@ -40,7 +35,9 @@ def parse_id(task_id: str) -> uuid.UUID | None:
         return None
 
 
-def _task(row: asyncpg.Record, comments: tuple[Comment, ...] = (), history: tuple[Change, ...] = ()) -> Task:
+def task_from_row(
+    row: asyncpg.Record, comments: tuple[Comment, ...] = (), history: tuple[Change, ...] = ()
+) -> Task:
     return Task(
         id=str(row["id"]),
         title=row["title"],
@@ -65,15 +62,11 @@ def _task(row: asyncpg.Record, comments: tuple[Comment, ...] = (), history: tupl
     )
 
 
-def _comment(row: asyncpg.Record) -> Comment:
+def comment_from_row(row: asyncpg.Record) -> Comment:
     return Comment(str(row["id"]), str(row["task_id"]), row["user_id"], row["text"], row["created_at"])
 
 
-def _loads(value: str | None) -> Any:
-    return None if value is None else json.loads(value)
-
-
-def _scope(viewer: Viewer, param: int, alias: str = "") -> tuple[str, list[Any]]:
+def owner_scope(viewer: Viewer, param: int, alias: str = "") -> tuple[str, list[Any]]:
     """The owner-scope predicate. Admin and user queries are distinct SQL texts,
     so each gets its own (index-friendly) prepared plan."""
     if viewer.is_admin:
@@ -82,8 +75,8 @@ def _scope(viewer: Viewer, param: int, alias: str = "") -> tuple[str, list[Any]]
 
 
 @dataclass
-class TaskTx:
-    """One transaction over the tasks schema (a unit of work for the use cases)."""
+class TaskRepository:
+    """The tasks schema on the connection of one unit of work."""
 
     conn: asyncpg.Connection
 
@@ -92,13 +85,13 @@ class TaskTx:
         tid = parse_id(task_id)
         if tid is None:
             return None
-        scope, args = _scope(viewer, 2)
+        scope, args = owner_scope(viewer, 2)
         row = await self.conn.fetchrow(
             f"SELECT {COLUMNS} FROM tasks.tasks WHERE id = $1 AND {scope} FOR UPDATE",  # noqa: S608
             tid,
             *args,
         )
-        return _task(row) if row else None
+        return task_from_row(row) if row else None
 
     async def insert(self, task_id: uuid.UUID, new: NewTask, actor: str, request_id: str) -> Task | None:
         """Insert a task; None if `request_id` was already used by this actor."""
@@ -120,7 +113,7 @@ class TaskTx:
             actor,
             request_id,
         )
-        return _task(row) if row else None
+        return task_from_row(row) if row else None
 
     async def by_request_id(self, actor: str, request_id: str) -> Task | None:
         row = await self.conn.fetchrow(
@@ -128,7 +121,7 @@ class TaskTx:
             actor,
             request_id,
         )
-        return _task(row) if row else None
+        return task_from_row(row) if row else None
 
     async def save(self, task: Task, rearm_schedule: bool) -> None:
         """Write every mutable column of `task` (already locked by this transaction)."""
@@ -191,7 +184,7 @@ class TaskTx:
             text,
             request_id,
         )
-        return _comment(row) if row else None
+        return comment_from_row(row) if row else None
 
     async def comment_by_request_id(self, user_id: str, request_id: str) -> Comment | None:
         row = await self.conn.fetchrow(
@@ -200,7 +193,7 @@ class TaskTx:
             user_id,
             request_id,
         )
-        return _comment(row) if row else None
+        return comment_from_row(row) if row else None
 
     async def claim_due(self, kind: str, now: datetime, window_end: datetime, batch: int) -> list[Task]:
         """Lock up to `batch` uncompleted tasks whose due-soon (due date in
@@ -219,7 +212,7 @@ class TaskTx:
             window_end,
             batch,
         )
-        return [_task(r) for r in rows]
+        return [task_from_row(r) for r in rows]
 
     async def mark_notified(self, kind: str, task_ids: list[str], now: datetime) -> None:
         column = "due_soon_notified_at" if kind == "due_soon" else "overdue_notified_at"
@@ -231,155 +224,3 @@ class TaskTx:
 
     async def delete(self, task_id: str) -> None:
         await self.conn.execute("DELETE FROM tasks.tasks WHERE id = $1", uuid.UUID(task_id))
-
-
-class TaskStore:
-    def __init__(self, pool: asyncpg.Pool):
-        self.pool = pool
-
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[TaskTx]:
-        async with self.pool.acquire() as conn, conn.transaction():
-            yield TaskTx(conn)
-
-    async def get(self, task_id: str, viewer: Viewer) -> Task | None:
-        """The visible task with its comments and history (oldest first)."""
-        tid = parse_id(task_id)
-        if tid is None:
-            return None
-        scope, args = _scope(viewer, 2)
-        async with self.pool.acquire() as conn:
-            row = await conn.fetchrow(
-                f"SELECT {COLUMNS} FROM tasks.tasks WHERE id = $1 AND {scope}",  # noqa: S608
-                tid,
-                *args,
-            )
-            if row is None:
-                return None
-            comments = await conn.fetch(
-                """SELECT id, task_id, user_id, text, created_at FROM tasks.comments
-                   WHERE task_id = $1 ORDER BY created_at, id""",
-                tid,
-            )
-            history = await conn.fetch(
-                """SELECT action, field, from_value::text, to_value::text, user_id, created_at
-                   FROM tasks.history WHERE task_id = $1 ORDER BY id""",
-                tid,
-            )
-        return _task(
-            row,
-            tuple(_comment(c) for c in comments),
-            tuple(
-                Change(
-                    h["action"],
-                    h["field"],
-                    _loads(h["from_value"]),
-                    _loads(h["to_value"]),
-                    h["user_id"],
-                    h["created_at"],
-                )
-                for h in history
-            ),
-        )
-
-    async def list(self, query: ListQuery, viewer: Viewer) -> tuple[list[Task], int]:
-        """One page of visible tasks matching the query, and the total count.
-        The page's ids and the count come from the covering owner indexes
-        (index-only); only the page's rows are read from the table."""
-        args: list[Any] = []
-
-        def arg(value: Any) -> str:
-            args.append(value)
-            return f"${len(args)}"
-
-        filters: list[str] = []
-        if query.status:
-            filters.append(f"status = {arg(query.status)}")
-        if query.priority:
-            filters.append(f"priority = {arg(query.priority)}")
-        if query.category:
-            filters.append(f"category = {arg(query.category)}")
-        if query.assignee:
-            filters.append(f"assignee = {arg(query.assignee)}")
-        if query.tags:
-            filters.append(f"tags && {arg(list(query.tags))}::text[]")
-        if query.due_before is not None:
-            filters.append(f"due_date < {arg(query.due_before)}")
-        # query.sort is a column name from domain.SORT_COLUMNS, never client text.
-        source = _visible(viewer, f"id, {query.sort} AS k", filters, arg)
-        count_args = list(args)
-        direction = "DESC" if query.descending else "ASC"
-        order = f"k {direction} NULLS LAST, id {direction}"
-        limit, offset = arg(query.limit), arg(query.offset)
-        async with self.pool.acquire() as conn:
-            rows = await conn.fetch(
-                f"""WITH page AS (
-                        SELECT id, k, count(*) OVER () AS total FROM ({source}) AS visible
-                        ORDER BY {order} LIMIT {limit} OFFSET {offset})
-                    SELECT {_T_COLUMNS}, page.total FROM page JOIN tasks.tasks t ON t.id = page.id
-                    ORDER BY page.{order.replace(", id", ", page.id")}""",  # noqa: S608
-                *args,
-            )
-            if rows:
-                total = rows[0]["total"]
-            else:  # past the last page: the window count has no row to ride on
-                total = await conn.fetchval(
-                    f"SELECT count(*) FROM ({source}) AS visible",  # noqa: S608
-                    *count_args,
-                )
-        return [_task(r) for r in rows], int(total)
-
-    async def stats(self, user_id: str | None, start: datetime | None, end: datetime, now: datetime) -> Stats:
-        """Aggregates over the tasks created in [start, end), all in SQL (index-only
-        for one user); `user_id` None means every user's tasks."""
-        args: list[Any] = []
-
-        def arg(value: Any) -> str:
-            args.append(value)
-            return f"${len(args)}"
-
-        now_param = arg(now)
-        filters = [f"created_at < {arg(end)}"]
-        if start is not None:
-            filters.append(f"created_at >= {arg(start)}")
-        viewer = Viewer(user_id) if user_id is not None else Viewer("", is_admin=True)
-        source = _visible(viewer, "status, priority, due_date, created_at, completed_at", filters, arg)
-        per_status = ", ".join(f"count(*) FILTER (WHERE status = '{s}') AS s_{s}" for s in STATUSES)
-        per_priority = ", ".join(f"count(*) FILTER (WHERE priority = '{p}') AS p_{p}" for p in PRIORITIES)
-        row = await self.pool.fetchrow(
-            f"""SELECT count(*) AS total, {per_status}, {per_priority},
-                    coalesce(avg(extract(epoch FROM completed_at - created_at) / 3600.0)
-                             FILTER (WHERE status = '{COMPLETED}'), 0)::float8 AS avg_hours,
-                    count(*) FILTER (WHERE due_date < {now_param} AND status <> '{COMPLETED}') AS overdue
-                FROM ({source}) AS visible""",  # noqa: S608
-            *args,
-        )
-        assert row is not None
-        return Stats(
-            total=row["total"],
-            by_status={s: row[f"s_{s}"] for s in STATUSES},
-            by_priority={p: row[f"p_{p}"] for p in PRIORITIES},
-            completed=row[f"s_{COMPLETED}"],
-            average_completion_time_hours=round(row["avg_hours"], 2),
-            overdue=row["overdue"],
-        )
-
-
-_T_COLUMNS = ", ".join(f"t.{c.strip()}" for c in COLUMNS.split(","))
-
-
-def _visible(viewer: Viewer, columns: str, filters: list[str], arg: Callable[[Any], str]) -> str:
-    """SQL selecting `columns` of the tasks the viewer may see that pass `filters`.
-    For a user: created by them UNION ALL assigned to them (and created by someone
-    else), so each branch is a scan of one covering index instead of a BitmapOr
-    over scattered heap pages. Every fragment is built here from constants;
-    values are bind parameters made by `arg`."""
-    extra = "".join(f" AND {f}" for f in filters)
-    if viewer.is_admin:
-        return f"SELECT {columns} FROM tasks.tasks WHERE TRUE{extra}"  # noqa: S608
-    me = arg(viewer.user_id)
-    return (
-        f"SELECT {columns} FROM tasks.tasks WHERE created_by = {me}{extra} "  # noqa: S608
-        f"UNION ALL SELECT {columns} FROM tasks.tasks "
-        f"WHERE assignee = {me} AND assignee <> '' AND created_by <> {me}{extra}"
-    )

@@ -1,46 +1,59 @@
 """Task Manager use cases: create, list, get, update, delete, complete, comment,
-stats. Owner scoping comes from the caller (context.current_principal()); each
-state change, its history and its outbox event commit in one transaction."""
+stats. Owner scoping comes from the caller (platform.scoping); each state
+change, its history and its domain events commit in one unit of work."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Protocol
 
-from servers.platform import events
-from servers.platform.context import current_principal
 from servers.platform.errors import Conflict, NotFound, PermissionDenied
-from servers.tasks import mapping
+from servers.platform.paging import Page
+from servers.platform.scoping import Viewer, current_viewer
+from servers.platform.uow import Transaction, UnitOfWork
+from servers.platform.windows import TimeWindow
 from servers.tasks.domain import (
     COMPLETED,
     Change,
     Comment,
     ListQuery,
     NewTask,
-    Page,
     Stats,
     Task,
+    TaskCompleted,
+    TaskCreated,
+    TaskDeleted,
     TaskPatch,
-    Viewer,
+    TaskUpdated,
     apply_patch,
     clean_title,
     due_date_changed,
 )
-from servers.tasks.store import TaskTx
-
-SOURCE = "tasks"
 
 
-class TaskRepository(Protocol):
-    """What the use cases need from storage (servers.tasks.store.TaskStore)."""
+class TaskWrites(Protocol):
+    """The repository inside a unit of work (servers.tasks.store.TaskRepository)."""
 
-    def transaction(self) -> AbstractAsyncContextManager[TaskTx]: ...
+    async def lock(self, task_id: str, viewer: Viewer) -> Task | None: ...
+    async def insert(self, task_id: uuid.UUID, new: NewTask, actor: str, request_id: str) -> Task | None: ...
+    async def by_request_id(self, actor: str, request_id: str) -> Task | None: ...
+    async def save(self, task: Task, rearm_schedule: bool) -> None: ...
+    async def record(self, task_id: str, changes: list[Change]) -> None: ...
+    async def insert_comment(
+        self, task_id: str, user_id: str, text: str, request_id: str
+    ) -> Comment | None: ...
+    async def comment_by_request_id(self, user_id: str, request_id: str) -> Comment | None: ...
+    async def delete(self, task_id: str) -> None: ...
+
+
+class TaskReads(Protocol):
+    """Reads outside a transaction (servers.tasks.queries.TaskQueries)."""
+
     async def get(self, task_id: str, viewer: Viewer) -> Task | None: ...
-    async def list(self, query: ListQuery, viewer: Viewer) -> tuple[list[Task], int]: ...
+    async def list(self, query: ListQuery, viewer: Viewer) -> Page[Task]: ...
     async def stats(
         self, user_id: str | None, start: datetime | None, end: datetime, now: datetime
     ) -> Stats: ...
@@ -50,60 +63,49 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def _viewer() -> Viewer:
-    principal = current_principal()
-    return Viewer(principal.user_id, principal.is_admin)
-
-
 def _not_found(task_id: str) -> NotFound:
     # The same answer whether the task does not exist or belongs to someone else.
     return NotFound(f"task {task_id!r} not found")
 
 
 class TaskUseCases:
-    def __init__(self, store: TaskRepository, clock: Callable[[], datetime] = _utcnow):
-        self._store = store
+    def __init__(
+        self, uow: UnitOfWork[TaskWrites], reads: TaskReads, clock: Callable[[], datetime] = _utcnow
+    ):
+        self._uow = uow
+        self._reads = reads
         self._clock = clock
 
     async def create(self, new: NewTask, request_id: str) -> Task:
         """Create a task owned by the caller; a repeated request_id returns the
         task the first call created."""
-        actor = _viewer().user_id
+        actor = current_viewer().user_id
         new = replace(new, title=clean_title(new.title))
-        async with self._store.transaction() as tx:
-            task = await tx.insert(uuid.uuid4(), new, actor, request_id)
+        async with self._uow() as tx:
+            task = await tx.repo.insert(uuid.uuid4(), new, actor, request_id)
             if task is None:  # the key was used before (maybe by a racing retry, now committed)
-                existing = await tx.by_request_id(actor, request_id)
+                existing = await tx.repo.by_request_id(actor, request_id)
                 if existing is None:
                     raise Conflict("a create with this request id is still in progress; retry")
                 return existing
-            await tx.record(task.id, [Change("created", "", None, None, actor, task.created_at)])
-            await events.publish(
-                tx.conn,
-                event_type="task.created",
-                source=SOURCE,
-                subject=task.id,
-                payload=mapping.task_created(task),
-            )
+            await tx.repo.record(task.id, [Change("created", "", None, None, actor, task.created_at)])
+            tx.record(TaskCreated(task))
         return task
 
     async def get(self, task_id: str) -> Task:
-        task = await self._store.get(task_id, _viewer())
+        task = await self._reads.get(task_id, current_viewer())
         if task is None:
             raise _not_found(task_id)
         return task
 
-    async def list_page(self, query: ListQuery) -> Page:
-        tasks, total = await self._store.list(query, _viewer())
-        return Page(tasks, total, query.page, query.limit)
+    async def list_page(self, query: ListQuery) -> Page[Task]:
+        return await self._reads.list(query, current_viewer())
 
     async def update(self, task_id: str, patch: TaskPatch) -> Task:
         """Apply a partial update under a row lock; optimistic check on expected_version."""
-        viewer = _viewer()
-        async with self._store.transaction() as tx:
-            task = await tx.lock(task_id, viewer)
-            if task is None:
-                raise _not_found(task_id)
+        viewer = current_viewer()
+        async with self._uow() as tx:
+            task = await self._locked(tx, task_id, viewer)
             if patch.expected_version is not None and patch.expected_version != task.version:
                 raise Conflict(
                     f"task {task_id} is at version {task.version}, not {patch.expected_version}; "
@@ -117,11 +119,9 @@ class TaskUseCases:
 
     async def complete(self, task_id: str, actual_hours: float | None) -> Task:
         """Mark completed by the caller; completing a completed task changes nothing."""
-        viewer = _viewer()
-        async with self._store.transaction() as tx:
-            task = await tx.lock(task_id, viewer)
-            if task is None:
-                raise _not_found(task_id)
+        viewer = current_viewer()
+        async with self._uow() as tx:
+            task = await self._locked(tx, task_id, viewer)
             if task.status == COMPLETED:
                 return task
             patch = TaskPatch(status=COMPLETED, actual_hours=actual_hours)
@@ -129,69 +129,58 @@ class TaskUseCases:
             await self._save(tx, task, updated, changes, updated_event=False)
         return updated
 
-    async def _save(
-        self, tx: TaskTx, before: Task, after: Task, changes: list[Change], updated_event: bool = True
-    ) -> None:
-        await tx.save(after, rearm_schedule=due_date_changed(changes))
-        await tx.record(after.id, changes)
-        if updated_event:
-            await events.publish(
-                tx.conn,
-                event_type="task.updated",
-                source=SOURCE,
-                subject=after.id,
-                payload=mapping.task_updated(after, changes),
-            )
-        if after.status == COMPLETED and before.status != COMPLETED:
-            await events.publish(
-                tx.conn,
-                event_type="task.completed",
-                source=SOURCE,
-                subject=after.id,
-                payload=mapping.task_completed(after),
-            )
-
     async def delete(self, task_id: str) -> Task:
         """Delete (creator or admin only); an assignee gets PERMISSION_DENIED."""
-        viewer = _viewer()
-        async with self._store.transaction() as tx:
-            task = await tx.lock(task_id, viewer)
-            if task is None:
-                raise _not_found(task_id)
-            if not viewer.is_admin and task.created_by != viewer.user_id:
+        viewer = current_viewer()
+        async with self._uow() as tx:
+            task = await self._locked(tx, task_id, viewer)
+            if not viewer.owns(task.created_by):
                 raise PermissionDenied("only the task's creator or an admin can delete it")
-            await tx.delete(task.id)
-            await events.publish(
-                tx.conn,
-                event_type="task.deleted",
-                source=SOURCE,
-                subject=task.id,
-                payload=mapping.task_deleted(task, viewer.user_id),
-            )
+            await tx.repo.delete(task.id)
+            tx.record(TaskDeleted(task, viewer.user_id))
         return task
 
     async def comment(self, task_id: str, text: str, request_id: str) -> Comment:
-        viewer = _viewer()
-        async with self._store.transaction() as tx:
-            task = await tx.lock(task_id, viewer)
-            if task is None:
-                raise _not_found(task_id)
-            comment = await tx.insert_comment(task.id, viewer.user_id, text, request_id)
+        viewer = current_viewer()
+        async with self._uow() as tx:
+            task = await self._locked(tx, task_id, viewer)
+            comment = await tx.repo.insert_comment(task.id, viewer.user_id, text, request_id)
             if comment is None:
-                existing = await tx.comment_by_request_id(viewer.user_id, request_id)
+                existing = await tx.repo.comment_by_request_id(viewer.user_id, request_id)
                 if existing is None:
                     raise Conflict("a comment with this request id is still in progress; retry")
                 return existing
-            now = self._clock()
-            after = replace(task, updated_at=now, version=task.version + 1)
+            after = replace(task, updated_at=self._clock(), version=task.version + 1)
             changes = [Change("commented", "", None, text, viewer.user_id, comment.created_at)]
             await self._save(tx, task, after, changes)
         return comment
 
     async def stats(self, user_id: str, start: datetime | None, end: datetime | None) -> Stats:
-        viewer = _viewer()
-        if user_id and user_id != viewer.user_id and not viewer.is_admin:
-            raise PermissionDenied("only admins can read another user's task stats")
-        target = user_id or (None if viewer.is_admin else viewer.user_id)
+        """Stats of the caller's tasks, another user's (admins), or everyone's
+        (admins, no user given); over all time unless a window is given."""
+        target = current_viewer().target(user_id, what="task stats")
         now = self._clock()
-        return await self._store.stats(target, start, end or now, now)
+        window = TimeWindow.of(start, end, now=now, default=None)
+        return await self._reads.stats(target, window.start, window.end, now)
+
+    @staticmethod
+    async def _locked(tx: Transaction[TaskWrites], task_id: str, viewer: Viewer) -> Task:
+        task = await tx.repo.lock(task_id, viewer)
+        if task is None:
+            raise _not_found(task_id)
+        return task
+
+    @staticmethod
+    async def _save(
+        tx: Transaction[TaskWrites],
+        before: Task,
+        after: Task,
+        changes: list[Change],
+        updated_event: bool = True,
+    ) -> None:
+        await tx.repo.save(after, rearm_schedule=due_date_changed(changes))
+        await tx.repo.record(after.id, changes)
+        if updated_event:
+            tx.record(TaskUpdated(after, tuple(changes)))
+        if after.status == COMPLETED and before.status != COMPLETED:
+            tx.record(TaskCompleted(after))

@@ -18,9 +18,9 @@ from aether.tasks.v1 import events_pb2, tasks_service_pb2_grpc
 from aether.tasks.v1 import tasks_service_pb2 as pb
 from google.protobuf import timestamp_pb2
 
-from servers.tasks.domain import ScheduledEvent
+from servers.tasks.domain import TaskDueSoon, TaskOverdue
+from servers.tasks.main import unit_of_work
 from servers.tasks.scheduler import DueDateScheduler
-from servers.tasks.store import TaskStore
 from tests.helpers import bearer
 
 WINDOW = timedelta(hours=1)
@@ -41,12 +41,18 @@ async def pools(database_url: str, app_server: object) -> AsyncIterator[tuple[as
 def schedulers(pools: tuple[asyncpg.Pool, asyncpg.Pool]) -> tuple[DueDateScheduler, DueDateScheduler]:
     # A small batch makes the two instances interleave many claim transactions.
     return (
-        DueDateScheduler(TaskStore(pools[0]), WINDOW, interval_seconds=0, batch=3),
-        DueDateScheduler(TaskStore(pools[1]), WINDOW, interval_seconds=0, batch=3),
+        DueDateScheduler(unit_of_work(pools[0]), WINDOW, interval_seconds=0, batch=3),
+        DueDateScheduler(unit_of_work(pools[1]), WINDOW, interval_seconds=0, batch=3),
     )
 
 
-async def race(pair: tuple[DueDateScheduler, DueDateScheduler], now: datetime) -> list[ScheduledEvent]:
+def kind(event: TaskDueSoon | TaskOverdue) -> str:
+    return "task.due_soon" if isinstance(event, TaskDueSoon) else "task.overdue"
+
+
+async def race(
+    pair: tuple[DueDateScheduler, DueDateScheduler], now: datetime
+) -> list[TaskDueSoon | TaskOverdue]:
     a, b = await asyncio.gather(pair[0].run_once(now), pair[1].run_once(now))
     return a + b
 
@@ -70,21 +76,21 @@ async def test_two_schedulers_emit_each_event_exactly_once(pools) -> None:
     pair = schedulers(pools)
 
     # 30 min before T0: tasks due in the next hour (t0..t30) are due soon.
-    first = [e for e in await race(pair, T0 - timedelta(minutes=30)) if e.task_id in mine | {str(done)}]
-    assert Counter(e.event_type for e in first) == {"task.due_soon": 31}
-    assert len({e.task_id for e in first}) == 31
+    first = [e for e in await race(pair, T0 - timedelta(minutes=30)) if e.task.id in mine | {str(done)}]
+    assert Counter(kind(e) for e in first) == {"task.due_soon": 31}
+    assert len({e.task.id for e in first}) == 31
     # Same moment again (a restart, or the other instance's next pass): nothing new.
     again = await race(schedulers(pools), T0 - timedelta(minutes=30))
-    assert not [e for e in again if e.task_id in mine]
+    assert not [e for e in again if e.task.id in mine]
 
     # 30 min after T0: t0..t30 are overdue, t31..t59 due soon.
-    second = [e for e in await race(pair, T0 + timedelta(minutes=30)) if e.task_id in mine | {str(done)}]
-    assert Counter(e.event_type for e in second) == {"task.overdue": 31, "task.due_soon": 29}
+    second = [e for e in await race(pair, T0 + timedelta(minutes=30)) if e.task.id in mine | {str(done)}]
+    assert Counter(kind(e) for e in second) == {"task.overdue": 31, "task.due_soon": 29}
     # Two hours after T0: the rest are overdue.
-    third = [e for e in await race(pair, T0 + timedelta(hours=2)) if e.task_id in mine | {str(done)}]
-    assert Counter(e.event_type for e in third) == {"task.overdue": 29}
+    third = [e for e in await race(pair, T0 + timedelta(hours=2)) if e.task.id in mine | {str(done)}]
+    assert Counter(kind(e) for e in third) == {"task.overdue": 29}
 
-    emitted = Counter((e.task_id, e.event_type) for e in first + second + third)
+    emitted = Counter((e.task.id, kind(e)) for e in first + second + third)
     assert set(emitted.values()) == {1} and len(emitted) == 120
     # The outbox holds exactly those events: one due_soon and one overdue per task.
     rows = await pools[0].fetch(
@@ -117,12 +123,12 @@ async def test_changing_the_due_date_rearms_the_events(pools, app_server, forge_
         task = await stub.CreateTask(pb.CreateTaskRequest(title="moving", due_date=due), metadata=md)
         pair = schedulers(pools)
         at = T0 + timedelta(days=30, minutes=1)
-        assert [e.event_type for e in await race(pair, at) if e.task_id == task.id] == ["task.overdue"]
-        assert not [e for e in await race(pair, at) if e.task_id == task.id]
+        assert [kind(e) for e in await race(pair, at) if e.task.id == task.id] == ["task.overdue"]
+        assert not [e for e in await race(pair, at) if e.task.id == task.id]
         due.FromDatetime(T0 + timedelta(days=31))
         await stub.UpdateTask(pb.UpdateTaskRequest(id=task.id, due_date=due), metadata=md)
         later = await race(pair, T0 + timedelta(days=31, minutes=-30))
-        assert [e.event_type for e in later if e.task_id == task.id] == ["task.due_soon"]
+        assert [kind(e) for e in later if e.task.id == task.id] == ["task.due_soon"]
         assert [
-            e.event_type for e in await race(pair, T0 + timedelta(days=31, minutes=5)) if e.task_id == task.id
+            kind(e) for e in await race(pair, T0 + timedelta(days=31, minutes=5)) if e.task.id == task.id
         ] == ["task.overdue"]

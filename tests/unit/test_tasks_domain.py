@@ -9,12 +9,12 @@ from datetime import UTC, datetime
 import pytest
 
 from servers.platform.errors import InvalidArgument
+from servers.platform.paging import Page, PageRequest
+from servers.platform.scoping import Viewer
 from servers.tasks.domain import (
-    Page,
     Stats,
     Task,
     TaskPatch,
-    Viewer,
     apply_patch,
     build_list_query,
     clean_title,
@@ -106,9 +106,10 @@ def test_visibility_is_creator_assignee_or_admin() -> None:
 
 def test_list_query_defaults_and_mapping() -> None:
     q = query()
-    assert (q.page, q.limit, q.sort, q.descending, q.offset) == (1, 20, "created_at", True, 0)
+    assert (q.page, q.sort, q.descending) == (PageRequest(1, 20), "created_at", True)
+    assert q.page.offset == 0
     q = query(page=3, limit=50, sort="priority", order="asc", tags=" bug, ui,,bug ")
-    assert (q.offset, q.sort, q.descending, q.tags) == (100, "priority_rank", False, ("bug", "ui"))
+    assert (q.page.offset, q.sort, q.descending, q.tags) == (100, "priority_rank", False, ("bug", "ui"))
     assert query(sort="dueDate").sort == query(sort="due_date").sort == "due_date"
     assert parse_tags("") == ()
 
@@ -121,9 +122,10 @@ def test_list_query_rejects_what_it_cannot_serve(overrides: dict, field: str) ->
 
 
 def test_pagination_and_completion_rate() -> None:
-    page = Page([], total=41, page=2, limit=20)
+    page: Page[object] = Page([], total=41, request=PageRequest(2, 20))
     assert (page.total_pages, page.has_next, page.has_prev) == (3, True, True)
-    assert (Page([], 0, 1, 20).total_pages, Page([], 0, 1, 20).has_next) == (0, False)
+    empty: Page[object] = Page([], 0, PageRequest())
+    assert (empty.total_pages, empty.has_next) == (0, False)
     stats = Stats(3, {}, {}, completed=1, average_completion_time_hours=0, overdue=0)
     assert stats.completion_rate == 33.33
     assert Stats(0, {}, {}, 0, 0, 0).completion_rate == 0
