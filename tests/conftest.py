@@ -213,9 +213,12 @@ async def auth_channel(auth_server: str) -> AsyncIterator[grpc.aio.Channel]:
 @pytest.fixture
 async def forge_token(auth_server: str, database_url: str):
     """Sign arbitrary claims with the auth service's real active key (read from
-    the database with the test's secret key), to craft expired / wrong-audience tokens."""
+    the database with the test's secret key), to craft expired / wrong-audience tokens.
+    The token carries the real permissions of `roles` (servers.auth.domain); only
+    tests about permissions themselves pass `permissions` explicitly."""
     from datetime import timedelta
 
+    from servers.auth.domain import permissions_for
     from servers.auth.keys import ALGORITHM, KeyRing, RotationPolicy
     from servers.auth.store import AuthStore
     from servers.platform.secrets import SecretBox
@@ -230,8 +233,8 @@ async def forge_token(auth_server: str, database_url: str):
         exp_offset: int = 600,
         aud: str = "aether",
         iss: str = "aether-auth",
-        permissions: tuple[str, ...] = ("tasks:read",),
         roles: tuple[str, ...] = ("user",),
+        permissions: tuple[str, ...] | None = None,
     ) -> str:
         import time
 
@@ -247,7 +250,7 @@ async def forge_token(auth_server: str, database_url: str):
             "exp": now + exp_offset,
             "jti": uuid.uuid4().hex,
             "roles": list(roles),
-            "permissions": list(permissions),
+            "permissions": permissions_for(roles) if permissions is None else list(permissions),
         }
         return jwt.encode(claims, key.private_key, algorithm=ALGORITHM, headers={"kid": key.kid})
 

@@ -25,7 +25,6 @@ from tests.fakes.ai_providers import FakeProviders, Fault
 from tests.helpers import RichError, rich_error
 
 MODELS_FILE = Path(__file__).with_name("ai_accounting_models.toml")
-PERMS = ("ai:chat", "ai:embed")
 BUDGET_TOKENS = 40
 # acct-chat's prices (USD per 1000 tokens).
 IN_PRICE, OUT_PRICE = 1.0, 2.0
@@ -121,7 +120,7 @@ async def new_caller(forge_token, fake_ai: FakeProviders) -> NewCaller:
 
     async def make(channel: grpc.aio.Channel) -> Caller:
         user = f"acct-{uuid.uuid4().hex[:12]}"
-        return Caller(channel, user, await forge_token(user, permissions=PERMS))
+        return Caller(channel, user, await forge_token(user))
 
     return make
 

@@ -15,15 +15,13 @@ from grpc_status import rpc_status
 
 from tests.fakes.ai_providers import FakeProviders
 
-PERMS = ("ai:chat", "ai:embed")
-
 
 @pytest.fixture
 async def ai(app_server, forge_token, fake_ai: FakeProviders):
     """(stub, metadata, user id) for a fresh user; the fakes start clean."""
     fake_ai.reset()
     user = f"u-{uuid.uuid4().hex[:10]}"
-    token = await forge_token(user, permissions=PERMS)
+    token = await forge_token(user)
     async with grpc.aio.insecure_channel(app_server[0]) as channel:
         yield ai_service_pb2_grpc.AiServiceStub(channel), (("authorization", f"Bearer {token}"),), user
 

@@ -104,7 +104,7 @@ class Gateways:
         )
         self.servers.append(server)
         user = f"u-{uuid.uuid4().hex[:10]}"
-        token = await self.forge_token(user, permissions=("ai:chat", "ai:embed"))
+        token = await self.forge_token(user)
         channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
         self.channels.append(channel)
         metadata = (("authorization", f"Bearer {token}"),)

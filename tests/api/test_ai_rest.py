@@ -25,7 +25,6 @@ import pytest
 from servers.ai.providers.local import _load as load_local_model
 from tests.fakes.ai_providers import FakeProviders
 
-PERMS = ("ai:chat", "ai:embed")
 GROQ = "llama-3.3-70b-versatile"  # alias "groq", the shared server's default; 30 requests/minute
 GROQ_RPM = 30
 
@@ -57,13 +56,13 @@ async def http(edge: str) -> AsyncIterator[httpx.AsyncClient]:
 async def caller(http: httpx.AsyncClient, forge_token, fake_ai: FakeProviders) -> Caller:
     """A fresh user (own limits, cache, usage and default model)."""
     user = str(uuid.uuid4())
-    return Caller(http, user, await forge_token(user, permissions=PERMS))
+    return Caller(http, user, await forge_token(user))
 
 
 @pytest.fixture
 async def admin(http: httpx.AsyncClient, forge_token) -> Caller:
     user = str(uuid.uuid4())
-    return Caller(http, user, await forge_token(user, permissions=PERMS, roles=("admin",)))
+    return Caller(http, user, await forge_token(user, roles=("admin",)))
 
 
 def header_values(r: httpx.Response, name: str) -> list[str]:

@@ -81,7 +81,7 @@ async def test_permissions_are_enforced_with_keys_from_the_auth_service(probe: s
 async def test_validation_runs_before_the_servicer(probe: str, forge_token) -> None:
     async with grpc.aio.insecure_channel(probe) as channel:
         stub = tasks_service_pb2_grpc.TaskServiceStub(channel)
-        token = await forge_token("u1", permissions=("tasks:read",))
+        token = await forge_token("u1")
         with pytest.raises(grpc.aio.AioRpcError) as err:
             await stub.ListTasks(tasks_service_pb2.ListTasksRequest(limit=1000), metadata=bearer(token))
         error = rich_error(err.value)
@@ -98,7 +98,7 @@ async def test_an_unreachable_backing_service_is_unavailable_not_internal(
     try:
         async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
             stub = tasks_service_pb2_grpc.TaskServiceStub(channel)
-            token = await forge_token("u1", permissions=("tasks:read",))
+            token = await forge_token("u1")
             with pytest.raises(grpc.aio.AioRpcError) as err:
                 await stub.ListTasks(tasks_service_pb2.ListTasksRequest(), metadata=bearer(token))
     finally:

@@ -18,8 +18,6 @@ from google.protobuf import timestamp_pb2
 
 from tests.helpers import bearer, rich_error
 
-RW = ("tasks:read", "tasks:write")
-
 
 def ts(value: datetime) -> timestamp_pb2.Timestamp:
     out = timestamp_pb2.Timestamp()
@@ -52,10 +50,14 @@ async def stub(app_server: tuple[str, list[str]]) -> AsyncIterator[tasks_service
 
 @pytest.fixture
 def caller(stub: tasks_service_pb2_grpc.TaskServiceStub, forge_token) -> MakeCaller:
-    async def make(*, admin: bool = False, permissions: tuple[str, ...] = RW) -> Caller:
+    async def make(
+        *, admin: bool = False, role: str = "user", permissions: tuple[str, ...] | None = None
+    ) -> Caller:
+        """A caller with the real permissions of a role (`permissions` only where
+        a test is about permission sets no role has)."""
         user_id = str(uuid.uuid4())
-        roles = ("admin",) if admin else ("user",)
-        return Caller(stub, user_id, await forge_token(user_id, permissions=permissions, roles=roles))
+        roles = ("admin",) if admin else (role,)
+        return Caller(stub, user_id, await forge_token(user_id, roles=roles, permissions=permissions))
 
     return make
 
@@ -308,7 +310,7 @@ async def test_assignee_sees_and_changes_but_cannot_delete(caller: MakeCaller) -
 
 async def test_permissions_from_the_token_decide(caller: MakeCaller) -> None:
     owner = await caller()
-    reader = await caller(permissions=("tasks:read",))
+    reader = await caller(role="guest")  # tasks:read only
     await expect(grpc.StatusCode.PERMISSION_DENIED, reader.create(title="nope"))
     task = await owner.create(title="x", assignee=reader.id)
     await reader.call("GetTask", pb.GetTaskRequest(id=task.id))

@@ -104,7 +104,7 @@ async def bob(http: httpx.AsyncClient) -> User:
 @pytest.fixture
 async def admin(http: httpx.AsyncClient, forge_token) -> User:
     user_id = str(uuid.uuid4())
-    token = await forge_token(user_id, permissions=("tasks:read", "tasks:write"), roles=("admin",))
+    token = await forge_token(user_id, roles=("admin",))
     return User(http, user_id, token)
 
 

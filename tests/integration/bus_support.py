@@ -33,11 +33,14 @@ def free_port() -> int:
 
 class TcpProxy:
     """Forwards a local port to the broker; `cut()` drops every connection and
-    refuses new ones (the broker is "down"), `restore()` listens again."""
+    turns new ones away (the broker is "down"; `refused` counts the attempts, so
+    a test can wait until clients really tried), `restore()` forwards again."""
 
     def __init__(self, host: str = AMQP_HOST, port: int = AMQP_PORT):
         self.target = (host, port)
         self.port = free_port()
+        self.refused = 0
+        self._down = False
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
 
@@ -49,6 +52,10 @@ class TcpProxy:
         self._server = await asyncio.start_server(self._accept, "127.0.0.1", self.port, reuse_address=True)
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self._down:
+            self.refused += 1
+            writer.transport.abort()
+            return
         try:
             up_reader, up_writer = await asyncio.open_connection(*self.target)
         except OSError:
@@ -67,15 +74,14 @@ class TcpProxy:
         self._writers -= {writer, up_writer}
 
     async def cut(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            self._server = None
+        self._down = True
+        self.refused = 0
         for writer in list(self._writers):
             writer.transport.abort()
         self._writers.clear()
 
     async def restore(self) -> None:
-        await self.start()
+        self._down = False
 
     async def close(self) -> None:
         await self.cut()

@@ -98,7 +98,8 @@ async def test_broker_down_outbox_holds_events_then_delivers_each_once(
             for bus in buses:  # the embedded bus has no broker: its relays stop instead
                 await bus.stop()
         during = [await create_task_event(db.pool) for _ in range(200)]
-        await asyncio.sleep(1.0)
+        if transport == "amqp":  # the relays and consumers have tried the broker again, and failed
+            await wait_for(lambda: proxy.refused >= 2)
         assert await unpublished(db) == 200, "the outbox holds every event while the bus is down"
         assert await received(db) == 50
 
@@ -108,9 +109,10 @@ async def test_broker_down_outbox_holds_events_then_delivers_each_once(
             for bus in buses:
                 await bus.start()
         await wait_for(lambda: _count_is(db, 250), within=30)
-        await asyncio.sleep(0.5)  # a late duplicate would show up here
+        sentinel = await create_task_event(db.pool)  # a late duplicate would arrive before it
+        await wait_for(lambda: _has(db, sentinel), within=30)
         rows = await db.pool.fetch("SELECT event_id, count(*) AS n FROM public.received GROUP BY 1")
-        assert {str(r["event_id"]) for r in rows} == set(first + during)
+        assert {str(r["event_id"]) for r in rows} == {*first, *during, sentinel}
         assert all(r["n"] == 1 for r in rows), "no event handled twice"
         assert await unpublished(db) == 0
     finally:
@@ -142,6 +144,11 @@ async def _count_is(db: BusDatabase, n: int) -> bool:
     return await received(db) >= n
 
 
+async def _has(db: BusDatabase, event_id: str) -> bool:
+    query = "SELECT count(*) FROM public.received WHERE event_id = $1"
+    return bool(await db.pool.fetchval(query, uuid.UUID(event_id)))
+
+
 async def test_rolled_back_transaction_publishes_nothing(db: BusDatabase, transport: str) -> None:
     config = unique_config()
     bus = make_bus(db, transport, config)
@@ -157,8 +164,8 @@ async def test_rolled_back_transaction_publishes_nothing(db: BusDatabase, transp
                 )
                 raise RuntimeError("the state change failed")
         committed = await create_task_event(db.pool)
-        await wait_for(lambda: _count_is(db, 1))
-        await asyncio.sleep(0.5)
+        # The committed event, written after the rolled-back one, is the sentinel.
+        await wait_for(lambda: _has(db, committed))
         ids = {str(r["event_id"]) for r in await db.pool.fetch("SELECT event_id FROM public.received")}
         assert ids == {committed}
         assert rolled_back and rolled_back not in ids
@@ -204,6 +211,7 @@ async def test_consumer_crash_mid_handler_is_redelivered_and_counted_once(
     await first.start()
     second = make_bus(db, transport, config)
     second.subscribe("task.*", record, consumer=CONSUMER)
+    relay = make_bus(db, transport, config)
     try:
         await wait_for(lambda: _ready_direct(db, transport, first))
         event_id = await create_task_event(db.pool)
@@ -213,12 +221,15 @@ async def test_consumer_crash_mid_handler_is_redelivered_and_counted_once(
 
         await second.start(relay=False)
         await wait_for(lambda: _count_is(db, 1))
-        await asyncio.sleep(0.5)
+        await relay.start()  # publishes the sentinel: a second redelivery would arrive before it
+        sentinel = await create_task_event(db.pool)
+        await wait_for(lambda: _has(db, sentinel))
         rows = await db.pool.fetch("SELECT event_id FROM public.received")
-        assert [str(r["event_id"]) for r in rows] == [event_id]
+        assert sorted(str(r["event_id"]) for r in rows) == sorted([event_id, sentinel])
     finally:
         await first.stop()
         await second.stop()
+        await relay.stop()
         await delete_topology(config, [CONSUMER])
 
 

@@ -115,7 +115,7 @@ async def test_two_schedulers_emit_each_event_exactly_once(pools) -> None:
 
 async def test_changing_the_due_date_rearms_the_events(pools, app_server, forge_token) -> None:
     user = str(uuid.uuid4())
-    md = bearer(await forge_token(user, permissions=("tasks:read", "tasks:write")))
+    md = bearer(await forge_token(user))
     due = timestamp_pb2.Timestamp()
     due.FromDatetime(T0 + timedelta(days=30))
     async with grpc.aio.insecure_channel(app_server[0]) as channel:
