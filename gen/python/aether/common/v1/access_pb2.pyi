@@ -10,6 +10,8 @@ ACCESS_FIELD_NUMBER: _ClassVar[int]
 access: _descriptor.FieldDescriptor
 RATE_LIMIT_FIELD_NUMBER: _ClassVar[int]
 rate_limit: _descriptor.FieldDescriptor
+MAX_REQUEST_BYTES_FIELD_NUMBER: _ClassVar[int]
+max_request_bytes: _descriptor.FieldDescriptor
 
 class Access(_message.Message):
     __slots__ = ("public", "permissions")
