@@ -15,6 +15,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "tasks:read",
             "tasks:write",
             "analytics:read",
+            "analytics:write",  # record one's own events (README); reading others' needs admin
             "ai:chat",
             "ai:embed",
             "code:review",
@@ -25,7 +26,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         }
     ),
 }
-ROLE_PERMISSIONS["developer"] = ROLE_PERMISSIONS["user"] | {"code:run", "analytics:write"}
+ROLE_PERMISSIONS["developer"] = ROLE_PERMISSIONS["user"] | {"code:run"}
 ROLE_PERMISSIONS["admin"] = ROLE_PERMISSIONS["developer"] | {
     "analytics:admin",
     "containers:read",

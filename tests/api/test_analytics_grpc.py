@@ -20,9 +20,6 @@ from google.protobuf import struct_pb2, timestamp_pb2
 from servers.platform.bus import report_error
 from tests.helpers import STRONG_PASSWORD, bearer, rich_error, unique_email
 
-USER = ("analytics:read", "analytics:write")
-ADMIN = (*USER, "analytics:admin")
-
 
 def ts(value: datetime) -> timestamp_pb2.Timestamp:
     out = timestamp_pb2.Timestamp()
@@ -61,7 +58,7 @@ async def record(stub, token: str, event_type: str, when: datetime, **fields) ->
 
 async def test_recorded_events_are_counted_per_bucket_for_their_user(stub, forge_token) -> None:
     me = str(uuid.uuid4())
-    token = await forge_token(me, permissions=USER)
+    token = await forge_token(me)
     start = window().replace(hour=0)
     for offset, kind in [
         (1, "task.created"),
@@ -105,7 +102,7 @@ async def test_recorded_events_are_counted_per_bucket_for_their_user(stub, forge
 
 
 async def test_record_event_is_idempotent_and_emits_metric_recorded(stub, forge_token, db) -> None:
-    token = await forge_token(str(uuid.uuid4()), permissions=USER)
+    token = await forge_token(str(uuid.uuid4()))
     meta = struct_pb2.Struct()
     meta.update({"page": "/tasks", "ms": 12})
     key = uuid.uuid4().hex
@@ -161,7 +158,7 @@ async def test_domain_events_from_the_bus_are_recorded_once(app_server, stub, fo
     ],
 )
 async def test_bad_usage_requests_are_invalid_argument(stub, forge_token, request_fields, field) -> None:
-    token = await forge_token(str(uuid.uuid4()), permissions=USER)
+    token = await forge_token(str(uuid.uuid4()))
     base = datetime(2024, 1, 1, tzinfo=UTC)
     unit = timedelta(hours=1) if request_fields["granularity"] == "hour" else timedelta(days=1)
     request = pb.GetUsageRequest(
@@ -179,7 +176,7 @@ async def test_bad_usage_requests_are_invalid_argument(stub, forge_token, reques
 
 
 async def test_missing_dates_are_invalid_argument(stub, forge_token) -> None:
-    token = await forge_token(str(uuid.uuid4()), permissions=USER)
+    token = await forge_token(str(uuid.uuid4()))
     with pytest.raises(grpc.aio.AioRpcError) as raised:
         await stub.GetUsage(pb.GetUsageRequest(granularity="day"), metadata=bearer(token))
     assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
@@ -187,8 +184,8 @@ async def test_missing_dates_are_invalid_argument(stub, forge_token) -> None:
 
 async def test_cross_user_data_needs_admin(stub, forge_token) -> None:
     me, other = str(uuid.uuid4()), str(uuid.uuid4())
-    user = await forge_token(me, permissions=USER)
-    admin = await forge_token(str(uuid.uuid4()), permissions=ADMIN)
+    user = await forge_token(me)
+    admin = await forge_token(str(uuid.uuid4()), roles=("admin",))
     when = window()
     span = pb.GetUsageRequest(
         start_date=ts(when - timedelta(hours=1)), end_date=ts(when + timedelta(hours=1)), granularity="hour"
@@ -236,7 +233,7 @@ async def test_errors_are_grouped_by_service_and_severity(stub, forge_token, db)
             await report_error(
                 conn, service=service, severity=severity, message=message, error_type="UNAVAILABLE"
             )
-    admin = await forge_token(str(uuid.uuid4()), permissions=ADMIN)
+    admin = await forge_token(str(uuid.uuid4()), roles=("admin",))
 
     async def fetch(**filters) -> pb.GetErrorsResponse:
         return await stub.GetErrors(pb.GetErrorsRequest(service=service, **filters), metadata=bearer(admin))
@@ -274,7 +271,7 @@ async def test_health_is_public_and_checks_every_service_live(stub) -> None:
 
 
 async def test_dashboard_counts_today_trends_and_top_users(stub, forge_token, db) -> None:
-    admin = await forge_token(str(uuid.uuid4()), permissions=ADMIN)
+    admin = await forge_token(str(uuid.uuid4()), roles=("admin",))
     heavy, light = str(uuid.uuid4()), str(uuid.uuid4())
     now = datetime.now(UTC)
     before = await stub.GetDashboard(pb.GetDashboardRequest(), metadata=bearer(admin))

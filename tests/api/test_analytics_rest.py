@@ -11,9 +11,6 @@ from typing import Any
 import httpx
 import pytest
 
-USER = ("analytics:read", "analytics:write")
-ADMIN = (*USER, "analytics:admin")
-
 
 @pytest.fixture
 async def http(edge: str) -> AsyncIterator[httpx.AsyncClient]:
@@ -35,7 +32,7 @@ def violations(body: dict[str, Any]) -> str:
 
 
 async def test_record_then_read_usage_over_rest(http: httpx.AsyncClient, forge_token) -> None:
-    token = await forge_token(str(uuid.uuid4()), permissions=USER)
+    token = await forge_token(str(uuid.uuid4()))
     day = datetime(2019, 3, 4, tzinfo=UTC) + timedelta(days=uuid.uuid4().int % 300)
     r = await http.post(
         "/api/v1/analytics/events",
@@ -78,7 +75,7 @@ async def test_record_then_read_usage_over_rest(http: httpx.AsyncClient, forge_t
     ],
 )
 async def test_bad_usage_input_is_a_clear_400(http: httpx.AsyncClient, forge_token, params, expected) -> None:
-    token = await forge_token(str(uuid.uuid4()), permissions=USER)
+    token = await forge_token(str(uuid.uuid4()))
     r = await http.get("/api/v1/analytics/usage", headers=auth(token), params=params)
     assert r.status_code == 400, r.text
     body = r.json()
@@ -87,7 +84,7 @@ async def test_bad_usage_input_is_a_clear_400(http: httpx.AsyncClient, forge_tok
 
 
 async def test_record_event_bad_input_is_400(http: httpx.AsyncClient, forge_token) -> None:
-    token = await forge_token(str(uuid.uuid4()), permissions=USER)
+    token = await forge_token(str(uuid.uuid4()))
     future = datetime.now(UTC) + timedelta(hours=1)
     for payload in (
         {"eventType": "Not A Type"},
@@ -99,8 +96,8 @@ async def test_record_event_bad_input_is_400(http: httpx.AsyncClient, forge_toke
 
 
 async def test_errors_dashboard_need_admin_and_health_is_public(http: httpx.AsyncClient, forge_token) -> None:
-    user = await forge_token(str(uuid.uuid4()), permissions=USER)
-    admin = await forge_token(str(uuid.uuid4()), permissions=ADMIN)
+    user = await forge_token(str(uuid.uuid4()))
+    admin = await forge_token(str(uuid.uuid4()), roles=("admin",))
     for path in ("/api/v1/analytics/errors", "/api/v1/analytics/dashboard"):
         assert (await http.get(path, headers=auth(user))).status_code == 403
         assert (await http.get(path)).status_code == 401
