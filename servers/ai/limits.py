@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
-from servers.platform.errors import AetherError, RateLimited
+from servers.platform.errors import AetherError, ErrorReason, RateLimited
 
 WINDOW_SECONDS = 60
 
@@ -60,7 +60,9 @@ class BudgetExceeded(RateLimited):
     """RESOURCE_EXHAUSTED (a RateLimited for the status mapping), reason BUDGET_EXCEEDED."""
 
     def __init__(self, message: str, retry_after_seconds: float):
-        AetherError.__init__(self, message, "BUDGET_EXCEEDED", retry_after_seconds=retry_after_seconds)
+        AetherError.__init__(
+            self, message, ErrorReason.BUDGET_EXCEEDED, retry_after_seconds=retry_after_seconds
+        )
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from servers.ai.store import AiStore, LedgerEntry, UsageReport
 from servers.platform.context import Principal, add_response_header, current_principal, request_id
 from servers.platform.errors import (
     AetherError,
+    ErrorReason,
     FailedPrecondition,
     FieldViolation,
     InvalidArgument,
@@ -279,7 +280,7 @@ class AiUseCases:
             raise FailedPrecondition(
                 f"model {spec.id!r} is not available: its provider {spec.provider} is not configured "
                 f"(set {setting})",
-                reason="NOT_CONFIGURED",
+                reason=ErrorReason.NOT_CONFIGURED,
             )
         return spec
 
@@ -289,7 +290,7 @@ class AiUseCases:
         if not name:
             settings = ", ".join(config.REQUIRED_SETTING.values())
             raise FailedPrecondition(
-                f"no AI provider is configured; set one of {settings}", reason="NOT_CONFIGURED"
+                f"no AI provider is configured; set one of {settings}", reason=ErrorReason.NOT_CONFIGURED
             )
         spec = self._usable(name, "streaming" if operation == "stream_chat" else "chat", "model")
         # The model is the router's to fill in (the chosen one's upstream name).

@@ -27,6 +27,7 @@ from servers.platform import events
 from servers.platform.context import Principal
 from servers.platform.errors import (
     AlreadyExists,
+    ErrorReason,
     FieldViolation,
     NotFound,
     Unauthenticated,
@@ -103,7 +104,7 @@ class AuthUseCases:
         password_hash = found[1] if found else self._dummy_hash
         if not await asyncio.to_thread(self._verify, password_hash, password) or found is None:
             await self._throttle.failed(email)
-            raise Unauthenticated("invalid email or password", reason="INVALID_CREDENTIALS")
+            raise Unauthenticated("invalid email or password", reason=ErrorReason.INVALID_CREDENTIALS)
         user, _ = found
         await self._throttle.succeeded(email)
         if self._hasher.check_needs_rehash(password_hash):
@@ -146,7 +147,7 @@ class AuthUseCases:
                 )
         if reused:  # raised after commit so the revocation sticks
             raise Unauthenticated(
-                "refresh token was already used; all its sessions are revoked", "TOKEN_REUSED"
+                "refresh token was already used; all its sessions are revoked", ErrorReason.TOKEN_REUSED
             )
         user = await self._store.get_user(str(record.user_id))
         if user is None:

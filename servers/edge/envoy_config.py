@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any as TypingAny
 
 from servers.edge.descriptors import Rpc, load_descriptor_set, rpcs
+from servers.platform.errors import ERROR_DOMAIN, ErrorReason
 
 # envoy-data-plane's generated modules trip pydantic deprecation warnings at import.
 with warnings.catch_warnings():
@@ -167,7 +168,6 @@ LOCAL_REPLY_GRPC_CODES: Mapping[int, int] = {
     504: 4,  # DEADLINE_EXCEEDED
 }
 LOCAL_REPLY_DEFAULT_GRPC_CODE = 2  # UNKNOWN
-ERROR_DOMAIN = "aether.dev"
 REQUEST_INFO = "type.googleapis.com/google.rpc.RequestInfo"
 ERROR_INFO = "type.googleapis.com/google.rpc.ErrorInfo"
 
@@ -680,7 +680,8 @@ def _local_reply_config() -> LocalReplyConfig:
     for status, code in LOCAL_REPLY_GRPC_CODES.items():
         extra: list[Mapping[str, str]] = []
         if status == 429:
-            extra = [{"@type": ERROR_INFO, "reason": "RATE_LIMIT_EXCEEDED", "domain": ERROR_DOMAIN}]
+            reason = ErrorReason.RATE_LIMIT_EXCEEDED.value
+            extra = [{"@type": ERROR_INFO, "reason": reason, "domain": ERROR_DOMAIN}]
         mappers.append(
             ResponseMapper(
                 filter=_and(IS_REST, _status_filter(ComparisonFilterOp.EQ, status)),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 import asyncpg
 import grpc
@@ -32,6 +33,26 @@ OUTAGES: tuple[type[BaseException], ...] = (
 OUTAGE_RETRY_SECONDS = 1.0
 
 
+class ErrorReason(StrEnum):
+    """`aether.common.v1.ErrorReason` without its prefix: the ErrorInfo.reason
+    clients see. tests/unit/test_platform.py holds it equal to the proto enum."""
+
+    VALIDATION_ERROR = "VALIDATION_ERROR"
+    NOT_FOUND = "NOT_FOUND"
+    ALREADY_EXISTS = "ALREADY_EXISTS"
+    UNAUTHENTICATED = "UNAUTHENTICATED"
+    INVALID_CREDENTIALS = "INVALID_CREDENTIALS"
+    PERMISSION_DENIED = "PERMISSION_DENIED"
+    RATE_LIMIT_EXCEEDED = "RATE_LIMIT_EXCEEDED"
+    FAILED_PRECONDITION = "FAILED_PRECONDITION"
+    CONFLICT = "CONFLICT"
+    TOKEN_REUSED = "TOKEN_REUSED"  # noqa: S105 (a reason, not a secret)
+    UNAVAILABLE = "UNAVAILABLE"
+    INTERNAL = "INTERNAL"
+    NOT_CONFIGURED = "NOT_CONFIGURED"
+    BUDGET_EXCEEDED = "BUDGET_EXCEEDED"
+
+
 @dataclass(frozen=True)
 class FieldViolation:
     """One invalid request field: its JSON path (e.g. "dueDate") and why."""
@@ -42,11 +63,10 @@ class FieldViolation:
 
 @dataclass(eq=False)
 class AetherError(Exception):
-    """Base of every error a client may see. `reason` is an ErrorReason name
-    without prefix; `message` is safe to show to the client."""
+    """Base of every error a client may see; `message` is safe to show to the client."""
 
     message: str
-    reason: str = "INTERNAL"
+    reason: ErrorReason = ErrorReason.INTERNAL
     violations: Sequence[FieldViolation] = ()
     retry_after_seconds: float | None = None
     metadata: Mapping[str, str] = field(default_factory=dict)
@@ -57,51 +77,56 @@ class AetherError(Exception):
 
 class InvalidArgument(AetherError):
     def __init__(
-        self, message: str, violations: Sequence[FieldViolation] = (), reason: str = "VALIDATION_ERROR"
+        self,
+        message: str,
+        violations: Sequence[FieldViolation] = (),
+        reason: ErrorReason = ErrorReason.VALIDATION_ERROR,
     ):
         super().__init__(message, reason, violations)
 
 
 class NotFound(AetherError):
     def __init__(self, message: str = "not found"):
-        super().__init__(message, "NOT_FOUND")
+        super().__init__(message, ErrorReason.NOT_FOUND)
 
 
 class AlreadyExists(AetherError):
     def __init__(self, message: str, violations: Sequence[FieldViolation] = ()):
-        super().__init__(message, "ALREADY_EXISTS", violations)
+        super().__init__(message, ErrorReason.ALREADY_EXISTS, violations)
 
 
 class Unauthenticated(AetherError):
-    def __init__(self, message: str = "authentication required", reason: str = "UNAUTHENTICATED"):
+    def __init__(
+        self, message: str = "authentication required", reason: ErrorReason = ErrorReason.UNAUTHENTICATED
+    ):
         super().__init__(message, reason)
 
 
 class PermissionDenied(AetherError):
     def __init__(self, message: str, metadata: Mapping[str, str] | None = None):
-        super().__init__(message, "PERMISSION_DENIED", metadata=metadata or {})
+        super().__init__(message, ErrorReason.PERMISSION_DENIED, metadata=metadata or {})
 
 
 class FailedPrecondition(AetherError):
-    def __init__(self, message: str, reason: str = "FAILED_PRECONDITION"):
+    def __init__(self, message: str, reason: ErrorReason = ErrorReason.FAILED_PRECONDITION):
         super().__init__(message, reason)
 
 
 class Conflict(AetherError):
     def __init__(self, message: str):
-        super().__init__(message, "CONFLICT")
+        super().__init__(message, ErrorReason.CONFLICT)
 
 
 class RateLimited(AetherError):
     def __init__(self, message: str, retry_after_seconds: float):
-        super().__init__(message, "RATE_LIMIT_EXCEEDED", retry_after_seconds=retry_after_seconds)
+        super().__init__(message, ErrorReason.RATE_LIMIT_EXCEEDED, retry_after_seconds=retry_after_seconds)
 
 
 class Unavailable(AetherError):
     def __init__(
         self, message: str = "service temporarily unavailable", retry_after_seconds: float | None = None
     ):
-        super().__init__(message, "UNAVAILABLE", retry_after_seconds=retry_after_seconds)
+        super().__init__(message, ErrorReason.UNAVAILABLE, retry_after_seconds=retry_after_seconds)
 
 
 # The one table: domain error -> gRPC status code (Envoy maps codes to HTTP).
@@ -171,7 +196,8 @@ def outage_status(request_id: str) -> status_pb2.Status:
 def internal_status(request_id: str) -> status_pb2.Status:
     """What a client sees for an unexpected fault: no internals, just the id to quote."""
     return to_rpc_status(
-        AetherError(f"internal error; quote request id {request_id} to support", "INTERNAL"), request_id
+        AetherError(f"internal error; quote request id {request_id} to support", ErrorReason.INTERNAL),
+        request_id,
     )
 
 
@@ -180,6 +206,7 @@ __all__ = [
     "AetherError",
     "AlreadyExists",
     "Conflict",
+    "ErrorReason",
     "FailedPrecondition",
     "FieldViolation",
     "InvalidArgument",

@@ -74,3 +74,12 @@ def test_json_log_lines_carry_the_request_id() -> None:
         request_id_var.reset(token)
     assert line["message"] == "hello world" and line["request_id"] == "rid-log"
     assert line["service"] == "aether-test" and line["method"] == "/x"
+
+
+def test_error_reasons_are_the_proto_enum() -> None:
+    from aether.common.v1 import errors_pb2
+
+    from servers.platform.errors import ErrorReason
+
+    names = [n.removeprefix("ERROR_REASON_") for n in errors_pb2.ErrorReason.keys()]  # noqa: SIM118 (an EnumTypeWrapper)
+    assert [r.value for r in ErrorReason] == [n for n in names if n != "UNSPECIFIED"]
