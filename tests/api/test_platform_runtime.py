@@ -162,16 +162,18 @@ async def test_rpcs_are_counted_in_prometheus_metrics_by_code(auth_channel: grpc
     assert (count("GetMe", "UNAUTHENTICATED") or 0) >= 1
 
 
-def test_aether_serve_shuts_down_gracefully_on_sigterm(database_url: str) -> None:
+async def test_aether_serve_shuts_down_gracefully_on_sigterm(database_url: str) -> None:
     port = free_port()
     env = os.environ | {"GRPC_PORT": str(port), "LOG_JSON": "true", "LOG_LEVEL": "INFO"}
-    proc = subprocess.Popen(
+    proc = subprocess.Popen(  # noqa: ASYNC220 (returns at once; the waits run off the loop)
         [sys.executable, "-m", "servers.cli", "serve", "auth"], env=env, stderr=subprocess.PIPE, text=True
     )
     try:
-        wait_for_port("127.0.0.1", port, 30)
+        # Waited for off the loop: the shared in-process server must keep answering
+        # Envoy's health checks meanwhile, or the next REST test finds no healthy upstream.
+        await asyncio.to_thread(wait_for_port, "127.0.0.1", port, 30)
         proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=30) == 0
+        assert await asyncio.to_thread(proc.wait, 30) == 0
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -236,7 +238,7 @@ async def test_grpc_workers_share_the_port_and_stop_together(database_url: str) 
                 reply = await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest())
                 assert reply.status == health_pb2.HealthCheckResponse.SERVING
         proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=30) == 0
+        assert await asyncio.to_thread(proc.wait, 30) == 0
         assert not any(w.is_running() and w.status() != psutil.STATUS_ZOMBIE for w in workers)
     finally:
         if proc.poll() is None:
@@ -253,8 +255,8 @@ async def test_when_one_grpc_worker_dies_the_set_stops_with_an_error(database_ur
             await asyncio.sleep(0.2)
         first, second = supervisor.children()
         first.kill()
-        assert proc.wait(timeout=30) == 1  # for the orchestrator to restart the whole set
-        second.wait(timeout=5)
+        assert await asyncio.to_thread(proc.wait, 30) == 1  # for the orchestrator to restart the whole set
+        await asyncio.to_thread(second.wait, 5)
     finally:
         if proc.poll() is None:
             proc.kill()
