@@ -3,12 +3,13 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: dev test install gen lint check-gen breaking
+.PHONY: dev test install gen lint check-gen breaking constraints
 
-$(VENV)/.installed: pyproject.toml
+# Every version is the one CI tested (constraints.txt); a change to either file reinstalls.
+$(VENV)/.installed: pyproject.toml constraints.txt
 	python3 -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q -c constraints.txt --upgrade pip
+	$(PY) -m pip install -q -c constraints.txt -e '.[dev]'
 	touch $@
 
 install: $(VENV)/.installed
@@ -27,3 +28,10 @@ lint: install
 
 breaking: install
 	buf breaking --against '.git#branch=main'
+
+# Re-pin constraints.txt to what the venv has now, after changing a dependency in
+# pyproject.toml: `$(PY) -m pip install -e '.[dev]'` (without -c, or with the new pin
+# edited into constraints.txt), check `make test`, then `make constraints` and commit both.
+constraints:
+	{ sed -n '/^#/!q;p' constraints.txt; $(PY) -m pip freeze --all --exclude-editable; } > constraints.txt.new
+	mv constraints.txt.new constraints.txt

@@ -57,9 +57,8 @@ from aether.ai.v1 import ai_service_pb2_grpc  # noqa: E402
 
 from benchmarks.readiness import wait_http  # noqa: E402
 from servers.devtools.codegen import DESCRIPTOR  # noqa: E402
-from servers.edge.envoy_config import EdgeSettings, write_bootstrap  # noqa: E402
-from servers.edge.runner import envoy_command  # noqa: E402
-from servers.embedded.processes import free_port  # noqa: E402
+from servers.edge import EdgeSettings, EnvoyOptions, envoy_command, write_bootstrap  # noqa: E402
+from servers.embedded.ports import free_port  # noqa: E402
 from servers.platform.secrets import new_secret_key  # noqa: E402
 
 CONCURRENCY = (1, 32, 128)
@@ -342,7 +341,7 @@ async def main() -> None:
         access_log_path=str(logs / "access.log"),
     )
     config = write_bootstrap(DESCRIPTOR, settings, logs / "envoy.json")
-    procs.append(spawn(envoy_command(config, log_level="warning"), env, logs / "envoy.log"))
+    procs.append(spawn(envoy_command(config, EnvoyOptions(log_level="warning")), env, logs / "envoy.log"))
     roles["envoy"] = [procs[-1].pid]
     base = f"http://127.0.0.1:{edge_port}"
     await wait_http(f"{base}/readyz", procs, within=90, ready=answering)

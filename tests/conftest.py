@@ -267,7 +267,7 @@ async def edge(
     import httpx
 
     from servers.devtools.codegen import DESCRIPTOR
-    from servers.edge.envoy_config import EdgeSettings, write_bootstrap
+    from servers.edge import EdgeSettings, write_bootstrap
     from tests.edge.envoy_runner import free_port, running_envoy
 
     workdir = tmp_path_factory.mktemp("edge")

@@ -1,32 +1,20 @@
 """Response cache in Redis for repeatable requests: those sent with
-temperature 0. Entries are per user (a shared cache would let one user learn,
-by timing, what another asked), keyed by a hash of the model and the whole
-conversation, and only complete answers are stored, never errors."""
+temperature 0 (servers.ai.domain.cacheable). Entries are per user (a shared
+cache would let one user learn, by timing, what another asked), keyed by a
+hash of the model and the whole conversation, and only complete answers are
+stored, never errors."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 
 from redis.asyncio import Redis
 
+from servers.ai.domain import CachedAnswer
 from servers.ai.providers.base import Message
-
-
-@dataclass(frozen=True)
-class CachedAnswer:
-    text: str
-    model: str
-    provider: str
-    input_tokens: int
-    output_tokens: int
-    finish_reason: str
-
-
-def cacheable(temperature: float | None) -> bool:
-    return temperature == 0
 
 
 class ResponseCache:

@@ -3,12 +3,13 @@
 Every accepted request produces an "ai.request.received" event, and when it
 ends a ledger row with its "ai.response.generated" event plus a budget and
 rate-limit settlement. None of that should add to the caller's latency, so
-requests only enqueue it (events are built at once, in the request's context:
-request id, caller, trace): one writer task drains the queue in arrival order
-and applies each batch (what arrived within `linger_seconds`) in two round
-trips, whatever its size: the Redis settlements in one MULTI/EXEC pipeline,
-then the rows and outbox events in one PostgreSQL transaction. Usage reads
-flush first, so callers always see their own requests; shutdown drains
+requests only enqueue it. Each event is prepared at once, in the request's
+context (`uow.prepare`: request id, caller, trace); one writer task drains the
+queue in arrival order and applies each batch (what arrived within
+`linger_seconds`) in two round trips, whatever its size: the settlements in
+one Redis MULTI/EXEC (`Settle`, servers.ai.limits.Settler), then the rows and
+the prepared events in one unit of work (one PostgreSQL transaction). Usage
+reads flush first, so callers always see their own requests; shutdown drains
 everything.
 """
 
@@ -18,53 +19,59 @@ import asyncio
 import contextlib
 import contextvars
 import logging
-from collections.abc import Callable
+from collections.abc import Sequence
+from typing import Protocol
 
-from aether.events.v1 import event_pb2
-from google.protobuf.message import Message
-from redis.asyncio import Redis
-from redis.asyncio.client import Pipeline
-
-from servers.ai.store import AiStore, LedgerEntry
-from servers.platform import events
+from servers.ai.domain import LedgerEntry, RequestReceived, ResponseGenerated, Settlement
+from servers.platform.uow import PreparedEvent, UnitOfWork
 
 log = logging.getLogger("aether.ai.ledger")
 
-SOURCE = "ai"
 
-Settle = Callable[[Pipeline], None]  # queues a request's Redis settlement on the batch's pipeline
+class UsageWrites(Protocol):
+    """The ledger's repository inside a unit of work (servers.ai.store.AiRepository)."""
+
+    async def insert_entries(self, rows: Sequence[LedgerEntry]) -> None: ...
+
+
+class BatchUnitOfWork(UnitOfWork[UsageWrites], Protocol):
+    """A unit of work that can prepare an event now and commit it later
+    (servers.platform.uow.PostgresUnitOfWork)."""
+
+    def prepare(self, domain_event: object) -> PreparedEvent: ...
+
+
+class Settle(Protocol):
+    """Applies a batch's budget and rate-limit settlements (servers.ai.limits.Settler)."""
+
+    async def settle(self, settlements: Sequence[Settlement]) -> None: ...
+
+
+_Item = tuple[LedgerEntry | None, PreparedEvent, Settlement | None]
 
 
 class Ledger:
     def __init__(
         self,
-        store: AiStore,
-        redis: Redis,
+        uow: BatchUnitOfWork,
+        settler: Settle,
         max_batch: int = 500,
         linger_seconds: float = 0.05,
         retry_seconds: float = 0.5,
     ):
-        self._store = store
-        self._redis = redis
+        self._uow = uow
+        self._settler = settler
         self._max_batch = max_batch
         self._linger_seconds = linger_seconds
         self._retry_seconds = retry_seconds
-        self._queue: asyncio.Queue[tuple[LedgerEntry | None, event_pb2.Event, Settle | None]] = (
-            asyncio.Queue()
-        )
+        self._queue: asyncio.Queue[_Item] = asyncio.Queue()
         self._writer: asyncio.Task[None] | None = None
 
-    def received(self, request_id: str, payload: Message) -> None:
-        event = events.envelope(
-            event_type="ai.request.received", source=SOURCE, subject=request_id, payload=payload
-        )
-        self._put(None, event, None)
+    def received(self, event: RequestReceived) -> None:
+        self._put((None, self._uow.prepare(event), None))
 
-    def finished(self, entry: LedgerEntry, payload: Message, settle: Settle) -> None:
-        event = events.envelope(
-            event_type="ai.response.generated", source=SOURCE, subject=entry.request_id, payload=payload
-        )
-        self._put(entry, event, settle)
+    def finished(self, event: ResponseGenerated, settlement: Settlement) -> None:
+        self._put((event.entry, self._uow.prepare(event), settlement))
 
     async def flush(self) -> None:
         """Return once everything enqueued so far is written and settled."""
@@ -77,11 +84,11 @@ class Ledger:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._writer
 
-    def _put(self, entry: LedgerEntry | None, event: event_pb2.Event, settle: Settle | None) -> None:
+    def _put(self, item: _Item) -> None:
         if self._writer is None or self._writer.done():
             # A clean context: the writer serves every request, not the first one's.
             self._writer = asyncio.create_task(self._write_forever(), context=contextvars.Context())
-        self._queue.put_nowait((entry, event, settle))
+        self._queue.put_nowait(item)
 
     async def _write_forever(self) -> None:
         while True:
@@ -95,26 +102,21 @@ class Ledger:
                 await asyncio.sleep(self._linger_seconds)
             while len(batch) < self._max_batch and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
-            await self._settle([settle for _, _, settle in batch if settle is not None])
-            rows = [entry for entry, _, _ in batch if entry is not None]
-            while True:
-                try:
-                    await self._store.write_batch(rows, [event for _, event, _ in batch])
-                    break
-                except Exception:  # e.g. the database is away: keep the batch and retry
-                    log.exception("could not write AI usage; retrying", extra={"items": len(batch)})
-                    await asyncio.sleep(self._retry_seconds)
+            await self._settler.settle([settlement for _, _, settlement in batch if settlement is not None])
+            await self._write(batch)
             for _ in batch:
                 self._queue.task_done()
 
-    async def _settle(self, settles: list[Settle]) -> None:
-        if not settles:
-            return
-        batch = self._redis.pipeline(transaction=True)
-        for settle in settles:
-            settle(batch)
-        try:
-            await batch.execute()
-        except Exception:
-            # Not retried: the transaction may have applied. Held budget expires with its period.
-            log.exception("AI usage settlement failed", extra={"items": len(settles)})
+    async def _write(self, batch: list[_Item]) -> None:
+        """The batch's rows and events (in order) in one transaction, retried
+        until it commits (e.g. while the database is away)."""
+        rows = [entry for entry, _, _ in batch if entry is not None]
+        while True:
+            try:
+                async with self._uow() as tx:
+                    await tx.repo.insert_entries(rows)
+                    tx.record(*(event for _, event, _ in batch))
+                return
+            except Exception:
+                log.exception("could not write AI usage; retrying", extra={"items": len(batch)})
+                await asyncio.sleep(self._retry_seconds)

@@ -8,21 +8,25 @@ Budgets: tokens and US dollars per user and period. A request reserves its
 worst case (input estimate + max output, and that cost) before it starts and
 settles to the real figures when it ends, streamed and cancelled ones
 included, so concurrent or streamed requests can't overshoot the budget.
-Settlements and window corrections are queued on a pipeline the ledger
-sends once per batch of finished requests (ledger.py).
+A batch of finished requests' settlements (servers.ai.domain.Settlement)
+and window corrections is applied in one MULTI/EXEC (`Settler`, called by the
+ledger, ledger.py). Both read the wall clock through an injected `clock`.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import time
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
-from servers.platform.errors import AetherError, ErrorReason, RateLimited
+from servers.ai.domain import BudgetExceeded, RateLimitExceeded, RateLimitInfo, Reservation, Settlement
+
+log = logging.getLogger("aether.ai.limits")
 
 WINDOW_SECONDS = 60
 
@@ -56,22 +60,8 @@ return 1
 """
 
 
-class BudgetExceeded(RateLimited):
-    """RESOURCE_EXHAUSTED (a RateLimited for the status mapping), reason BUDGET_EXCEEDED."""
-
-    def __init__(self, message: str, retry_after_seconds: float):
-        AetherError.__init__(
-            self, message, ErrorReason.BUDGET_EXCEEDED, retry_after_seconds=retry_after_seconds
-        )
-
-
-@dataclass(frozen=True)
-class Window:
-    """The caller's rate-limit window after admission (for X-RateLimit headers)."""
-
-    limit: int
-    remaining: int
-    reset_seconds: int
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
 
 
 def _micro(usd: float) -> int:
@@ -79,30 +69,34 @@ def _micro(usd: float) -> int:
 
 
 class RateLimiter:
-    def __init__(self, redis: Redis):
+    """`clock`: the wall clock in seconds (time.time), which picks the window."""
+
+    def __init__(self, redis: Redis, clock: Callable[[], float] = time.time):
         self._redis = redis
+        self._clock = clock
         self._admit = redis.register_script(_ADMIT)
 
-    @staticmethod
-    def _key(user_id: str, model: str) -> str:
-        return f"ai:rl:{user_id}:{model}:{int(time.time()) // WINDOW_SECONDS}"
+    def _key(self, user_id: str, model: str) -> str:
+        return f"ai:rl:{user_id}:{model}:{int(self._clock()) // WINDOW_SECONDS}"
 
-    async def admit(self, user_id: str, model: str, rpm: int, tpm: int, tokens: int) -> Window:
-        """Count one request with `tokens` estimated; RESOURCE_EXHAUSTED over a limit.
-        (A request bigger than the whole tokens-per-minute limit still runs in an
-        empty window, so it isn't refused forever.)"""
+    async def admit(self, user_id: str, model: str, rpm: int, tpm: int, tokens: int) -> RateLimitInfo | None:
+        """Count one request with `tokens` estimated. Returns the requests-per-minute
+        window (None when `rpm` is 0, unlimited); RateLimitExceeded, carrying the
+        same, over a limit. (A request bigger than the whole tokens-per-minute
+        limit still runs in an empty window, so it isn't refused forever.)"""
         key = self._key(user_id, model)
         admitted, requests, ttl_ms = await self._admit(
             keys=[key], args=[rpm, tpm, tokens, WINDOW_SECONDS + 5]
         )
         reset = max(1, math.ceil(int(ttl_ms) / 1000) - 5) if int(ttl_ms) > 0 else WINDOW_SECONDS
         if not admitted:
-            raise RateLimited(
+            raise RateLimitExceeded(
                 f"rate limit for {model} exceeded ({rpm} requests or {tpm} tokens per minute); "
                 f"retry in {reset} s",
                 retry_after_seconds=reset,
+                rate_limit=RateLimitInfo(rpm, 0, reset) if rpm else None,
             )
-        return Window(rpm, max(0, rpm - int(requests)) if rpm else 0, reset)
+        return RateLimitInfo(rpm, max(0, rpm - int(requests)), reset) if rpm else None
 
     def charge(self, batch: Pipeline, user_id: str, model: str, extra_tokens: int) -> None:
         """Correct the window by what the request used beyond its estimate (queued on `batch`)."""
@@ -110,21 +104,24 @@ class RateLimiter:
             batch.hincrby(self._key(user_id, model), "t", extra_tokens)
 
 
-@dataclass(frozen=True)
-class Reservation:
-    key: str
-    tokens: int
-    micro_usd: int
-
-
 class Budgets:
-    def __init__(self, redis: Redis, period: str, max_tokens: int, max_usd: float):
+    """`clock`: the current UTC time, which picks the budget period."""
+
+    def __init__(
+        self,
+        redis: Redis,
+        period: str,
+        max_tokens: int,
+        max_usd: float,
+        clock: Callable[[], datetime] = _utcnow,
+    ):
         if period not in ("day", "week", "month"):
             raise SystemExit(f"AI_BUDGET_PERIOD must be day, week or month, not {period!r}")
         self._redis = redis
         self._period = period
         self._max_tokens = max_tokens
         self._max_micro = _micro(max_usd)
+        self._clock = clock
         self._reserve = redis.register_script(_RESERVE)
 
     @property
@@ -144,7 +141,7 @@ class Budgets:
     async def reserve(self, user_id: str, tokens: int, usd: float) -> Reservation | None:
         if not self.enabled:
             return None
-        now = datetime.now(UTC)
+        now = self._clock()
         start, end = self._bounds(now)
         key = f"ai:budget:{user_id}:{start.date().isoformat()}"
         micro = _micro(usd)
@@ -164,7 +161,30 @@ class Budgets:
         """Release the reservation and charge what was spent (queued on `batch`, a
         MULTI/EXEC pipeline, so each settlement applies whole)."""
         if reservation is not None:
-            batch.hincrby(reservation.key, "held_t", -reservation.tokens)
-            batch.hincrby(reservation.key, "held_u", -reservation.micro_usd)
-            batch.hincrby(reservation.key, "spent_t", tokens)
-            batch.hincrby(reservation.key, "spent_u", _micro(usd))
+            batch.hincrby(reservation.bucket, "held_t", -reservation.tokens)
+            batch.hincrby(reservation.bucket, "held_u", -reservation.micro_usd)
+            batch.hincrby(reservation.bucket, "spent_t", tokens)
+            batch.hincrby(reservation.bucket, "spent_u", _micro(usd))
+
+
+class Settler:
+    """Applies a batch of finished requests' settlements in one MULTI/EXEC, so
+    each applies whole and the batch costs one round trip (the ledger's `Settle`)."""
+
+    def __init__(self, redis: Redis, limiter: RateLimiter, budgets: Budgets):
+        self._redis = redis
+        self._limiter = limiter
+        self._budgets = budgets
+
+    async def settle(self, settlements: Sequence[Settlement]) -> None:
+        if not settlements:
+            return
+        batch = self._redis.pipeline(transaction=True)
+        for s in settlements:
+            self._budgets.settle(batch, s.reservation, s.tokens, s.cost_usd)
+            self._limiter.charge(batch, s.user_id, s.model, s.extra_tokens)
+        try:
+            await batch.execute()
+        except Exception:
+            # Not retried: the transaction may have applied. Held budget expires with its period.
+            log.exception("AI usage settlement failed", extra={"items": len(settlements)})

@@ -1,23 +1,36 @@
 """Composition root of the AI gateway: settings -> catalogue and providers ->
-router, limits, cache, ledger -> use cases -> servicer."""
+router, limits, cache, unit of work and ledger -> use cases -> servicer."""
 
 from __future__ import annotations
 
 import asyncio
 from pathlib import Path
 
+import asyncpg
 from aether.ai.v1 import ai_service_pb2_grpc
 
-from servers.ai import config
+from servers.ai import config, mapping
 from servers.ai.cache import ResponseCache
 from servers.ai.ledger import Ledger
-from servers.ai.limits import Budgets, RateLimiter
+from servers.ai.limits import Budgets, RateLimiter, Settler
+from servers.ai.probe import ProviderProbe
 from servers.ai.providers.local import LocalEmbeddings
 from servers.ai.router import Policy, Router
 from servers.ai.service import AiServicer
-from servers.ai.store import AiStore
-from servers.ai.usecases import AiUseCases, ProviderProbe
+from servers.ai.store import AiQueries, AiRepository
+from servers.ai.usecases import AiUseCases
+from servers.ai.usecases.accounting import Accountant
+from servers.ai.usecases.chat import ChatUseCases
+from servers.ai.usecases.embeddings import EmbeddingUseCases
+from servers.ai.usecases.models import ModelCatalogue
+from servers.ai.usecases.usage import UsageUseCases
 from servers.platform.runtime import Domain, Mount, Resources, Service
+from servers.platform.uow import PostgresUnitOfWork
+
+
+def unit_of_work(pool: asyncpg.Pool) -> PostgresUnitOfWork[AiRepository]:
+    """The AI gateway's unit of work: its repository and its event mapping."""
+    return PostgresUnitOfWork(pool, source="ai", repository=AiRepository, to_event=mapping.to_event)
 
 
 async def build(res: Resources) -> Mount:
@@ -38,19 +51,27 @@ async def build(res: Resources) -> Mount:
             breaker_cooldown=s.ai_breaker_cooldown_seconds,
         ),
     )
-    store = AiStore(res.pool)
-    ledger = Ledger(store, res.redis)
-    usecases = AiUseCases(
+    uow = unit_of_work(res.pool)
+    queries = AiQueries(res.pool)
+    limiter = RateLimiter(res.redis)
+    budgets = Budgets(res.redis, s.ai_budget_period, s.ai_budget_tokens, s.ai_budget_usd)
+    ledger = Ledger(uow, Settler(res.redis, limiter, budgets))
+    models = ModelCatalogue(
         catalog,
         providers,
         router,
-        store,
-        ledger,
-        RateLimiter(res.redis),
-        Budgets(res.redis, s.ai_budget_period, s.ai_budget_tokens, s.ai_budget_usd),
-        ResponseCache(res.redis, s.ai_cache_ttl_seconds),
-        s.ai_default_model,
         ProviderProbe(providers),
+        queries,
+        uow,
+        s.ai_default_model,
+        config.REQUIRED_SETTING,
+    )
+    accountant = Accountant(limiter, budgets, ledger)
+    usecases = AiUseCases(
+        chat=ChatUseCases(models, accountant, router, ResponseCache(res.redis, s.ai_cache_ttl_seconds)),
+        embeddings=EmbeddingUseCases(models, accountant, router),
+        models=models,
+        usage=UsageUseCases(queries, ledger),
     )
     local = providers["local"]
     # Load the embedding model in the background so the first request needn't wait.

@@ -1,18 +1,31 @@
-"""Proto <-> use-case conversions for the AI gateway, in one place."""
+"""Proto <-> domain conversions for the AI gateway, in one place, and the one
+mapping of its domain events to aether.ai.v1 event protos (`to_event`)."""
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from aether.ai.v1 import ai_service_pb2 as pb
-from aether.ai.v1 import model_pb2
+from aether.ai.v1 import events_pb2, model_pb2
 
+from servers.ai.domain import (
+    AiEvent,
+    ChatInput,
+    ChatResult,
+    Chunk,
+    EmbeddingsInput,
+    EmbeddingsResult,
+    ModelListing,
+    ModelSwitch,
+    ModelView,
+    RequestReceived,
+    ResponseGenerated,
+    UsageQuery,
+    UsageReport,
+)
 from servers.ai.providers.base import Message, Usage
-from servers.ai.store import UsageReport
-from servers.ai.usecases import ChatInput, ChatResult, Chunk, EmbeddingsResult, ModelView
 from servers.platform.pagination import pagination
-from servers.platform.paging import Page
-from servers.platform.timestamps import timestamp
+from servers.platform.paging import PageRequest
+from servers.platform.timestamps import field_datetime, timestamp
+from servers.platform.uow import OutgoingEvent
 
 
 def chat_input(request: pb.ChatRequest | pb.StreamChatRequest, deadline: float) -> ChatInput:
@@ -63,6 +76,10 @@ def stream_message(item: Chunk | ChatResult) -> pb.StreamChatResponse:
     )
 
 
+def page_request(request: pb.ListModelsRequest) -> PageRequest:
+    return PageRequest.of(request.page, request.limit)
+
+
 def model_to_proto(view: ModelView) -> model_pb2.Model:
     spec = view.spec
     return model_pb2.Model(
@@ -84,17 +101,36 @@ def model_to_proto(view: ModelView) -> model_pb2.Model:
     )
 
 
-def models_page(page: Page[ModelView], current: str) -> pb.ListModelsResponse:
+def models_response(listing: ModelListing) -> pb.ListModelsResponse:
     return pb.ListModelsResponse(
-        models=[model_to_proto(v) for v in page.items],
-        pagination=pagination(page),
-        current_model=current,
+        models=[model_to_proto(v) for v in listing.page.items],
+        pagination=pagination(listing.page),
+        current_model=listing.current_model,
     )
 
 
-def usage_response(report: UsageReport, start: datetime, end: datetime) -> pb.GetUsageResponse:
+def switch_response(switch: ModelSwitch) -> pb.SwitchModelResponse:
+    return pb.SwitchModelResponse(
+        current_model=switch.current,
+        previous_model=switch.previous,
+        status="unchanged" if switch.unchanged else "switched",
+        message=f"Default model {'already is' if switch.unchanged else 'set to'} {switch.current}",
+    )
+
+
+def usage_query(request: pb.GetUsageRequest) -> UsageQuery:
+    return UsageQuery(
+        user_id=request.user_id,
+        start=field_datetime(request, "start_date"),
+        end=field_datetime(request, "end_date"),
+        model=request.model,
+    )
+
+
+def usage_response(report: UsageReport) -> pb.GetUsageResponse:
+    start, end = report.window.start, report.window.end
     return pb.GetUsageResponse(
-        period=pb.Period(start_date=timestamp(start), end_date=timestamp(end)),
+        period=pb.Period(start_date=timestamp(start) if start else None, end_date=timestamp(end)),
         total_requests=report.requests,
         total_tokens=report.tokens,
         by_model={
@@ -102,6 +138,16 @@ def usage_response(report: UsageReport, start: datetime, end: datetime) -> pb.Ge
             for model, t in report.by_model.items()
         },
         cost_estimate_usd=report.cost_usd,
+    )
+
+
+def embeddings_input(request: pb.CreateEmbeddingsRequest, deadline: float) -> EmbeddingsInput:
+    single = bool(request.text)
+    return EmbeddingsInput(
+        model=request.model,
+        texts=[request.text] if single else list(request.texts),
+        single=single,
+        deadline=deadline,
     )
 
 
@@ -114,3 +160,48 @@ def embeddings_response(result: EmbeddingsResult, single: bool) -> pb.CreateEmbe
     else:
         reply.embeddings.extend(pb.Embedding(values=v, index=i) for i, v in enumerate(result.vectors))
     return reply
+
+
+# --- domain events -> aether.ai.v1 events ----------------------------------------------
+def to_event(event: AiEvent) -> OutgoingEvent:
+    """The event proto of a domain event, its CloudEvents type and subject (the request id)."""
+    if isinstance(event, ResponseGenerated):
+        e = event.entry
+        return OutgoingEvent(
+            "ai.response.generated",
+            e.request_id,
+            events_pb2.AiResponseGenerated(
+                request_id=e.request_id,
+                user_id=e.user_id,
+                operation=e.operation,
+                model=e.model,
+                provider=e.provider,
+                fallback_from=e.fallback_from,
+                tokens=model_pb2.TokenUsage(
+                    input=e.input_tokens, output=e.output_tokens, total=e.input_tokens + e.output_tokens
+                ),
+                latency_ms=e.latency_ms,
+                cached=e.cached,
+                success=e.success,
+                error_code=e.error_code,
+                error_message=event.error_message,
+                cost_usd=e.cost_usd,
+                streamed=e.streamed,
+                cancelled=e.cancelled,
+            ),
+        )
+    if isinstance(event, RequestReceived):
+        return OutgoingEvent(
+            "ai.request.received",
+            event.request_id,
+            events_pb2.AiRequestReceived(
+                request_id=event.request_id,
+                user_id=event.user_id,
+                operation=event.operation,
+                model=event.model,
+                input_chars=event.input_chars,
+                context_messages=event.context_messages,
+                texts=event.texts,
+            ),
+        )
+    raise TypeError(f"not an AI domain event: {event!r}")

@@ -1,21 +1,51 @@
-"""gRPC transport for AiService: decode, call the use case, encode."""
+"""gRPC transport for AiService: decode, call the use case, encode.
+
+Chat, StreamChat and CreateEmbeddings are admitted first (rate limits), then
+answered: the admission's rate-limit window (or the refusal's) becomes the
+X-RateLimit-* response headers here, before anything else can fail, so they
+go out with the first message or with the error (servers.platform.context)."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from collections.abc import AsyncIterator, Awaitable
+from typing import Protocol, TypeVar
 
 import grpc
 from aether.ai.v1 import ai_service_pb2 as pb
 from aether.ai.v1 import ai_service_pb2_grpc
 
 from servers.ai import mapping
+from servers.ai.domain import RateLimitExceeded, RateLimitInfo
 from servers.ai.usecases import AiUseCases
-from servers.platform.paging import PageRequest
-from servers.platform.timestamps import field_datetime
+from servers.platform.context import add_response_header
 
-DEFAULT_USAGE_DAYS = 30
+
+class _Admitted(Protocol):
+    @property
+    def rate_limit(self) -> RateLimitInfo | None: ...
+
+
+A = TypeVar("A", bound=_Admitted)
+
+
+def _rate_limit_headers(window: RateLimitInfo | None) -> None:
+    if window is not None:
+        add_response_header("x-ratelimit-limit", str(window.limit))
+        add_response_header("x-ratelimit-remaining", str(window.remaining))
+        add_response_header("x-ratelimit-reset", str(window.reset_seconds))
+
+
+async def _reported(admission: Awaitable[A]) -> A:
+    """The admitted request, its rate-limit window added to the response headers
+    (a refusal's too, before it propagates)."""
+    try:
+        admitted = await admission
+    except RateLimitExceeded as refused:
+        _rate_limit_headers(refused.rate_limit)
+        raise
+    _rate_limit_headers(admitted.rate_limit)
+    return admitted
 
 
 class AiServicer(ai_service_pb2_grpc.AiServiceServicer):
@@ -30,45 +60,41 @@ class AiServicer(ai_service_pb2_grpc.AiServiceServicer):
         return time.monotonic() + seconds
 
     async def Chat(self, request: pb.ChatRequest, context: grpc.aio.ServicerContext) -> pb.ChatResponse:
-        result = await self._uc.chat(mapping.chat_input(request, self._deadline(context)))
-        return mapping.chat_response(result)
+        chat = self._uc.chat
+        admitted = await _reported(chat.admit(mapping.chat_input(request, self._deadline(context))))
+        return mapping.chat_response(await chat.chat(admitted))
 
     async def StreamChat(
         self, request: pb.StreamChatRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[pb.StreamChatResponse]:
-        async for item in self._uc.stream_chat(mapping.chat_input(request, self._deadline(context))):
+        chat = self._uc.chat
+        inp = mapping.chat_input(request, self._deadline(context))
+        admitted = await _reported(chat.admit(inp, streaming=True))
+        async for item in chat.stream(admitted):
             yield mapping.stream_message(item)
 
     async def ListModels(
         self, request: pb.ListModelsRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListModelsResponse:
-        views, current = await self._uc.list_models(request.provider, request.capability)
-        return mapping.models_page(PageRequest.of(request.page, request.limit).slice(views), current)
+        listing = await self._uc.models.list_models(
+            request.provider, request.capability, mapping.page_request(request)
+        )
+        return mapping.models_response(listing)
 
     async def SwitchModel(
         self, request: pb.SwitchModelRequest, context: grpc.aio.ServicerContext
     ) -> pb.SwitchModelResponse:
-        current, previous = await self._uc.switch_model(request.model)
-        unchanged = current == previous
-        return pb.SwitchModelResponse(
-            current_model=current,
-            previous_model=previous,
-            status="unchanged" if unchanged else "switched",
-            message=f"Default model {'already is' if unchanged else 'set to'} {current}",
-        )
+        return mapping.switch_response(await self._uc.models.switch_model(request.model))
 
     async def GetUsage(
         self, request: pb.GetUsageRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetUsageResponse:
-        end = field_datetime(request, "end_date") or datetime.now(UTC)
-        start = field_datetime(request, "start_date") or end - timedelta(days=DEFAULT_USAGE_DAYS)
-        report = await self._uc.usage(request.user_id, start, end, request.model)
-        return mapping.usage_response(report, start, end)
+        return mapping.usage_response(await self._uc.usage.report(mapping.usage_query(request)))
 
     async def CreateEmbeddings(
         self, request: pb.CreateEmbeddingsRequest, context: grpc.aio.ServicerContext
     ) -> pb.CreateEmbeddingsResponse:
-        single = bool(request.text)
-        texts = [request.text] if single else list(request.texts)
-        result = await self._uc.embed(request.model, texts, single, self._deadline(context))
-        return mapping.embeddings_response(result, single)
+        inp = mapping.embeddings_input(request, self._deadline(context))
+        embeddings = self._uc.embeddings
+        admitted = await _reported(embeddings.admit(inp))
+        return mapping.embeddings_response(await embeddings.embed(admitted), inp.single)

@@ -1,4 +1,5 @@
-"""Analytics domain: buckets, metrics, periods, health rules. No I/O, no protobuf."""
+"""Analytics domain: recorded events, buckets, metrics, periods, health rules
+and the domain event. No I/O, no protobuf."""
 
 from __future__ import annotations
 
@@ -8,13 +9,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from servers.platform.errors import FieldViolation, InvalidArgument
+from servers.platform.paging import Page
 
 GRANULARITIES = ("hour", "day", "week", "month")
 MAX_BUCKETS = 1000
 MAX_METADATA_BYTES = 16 * 1024
 FUTURE_SKEW = timedelta(minutes=5)
-SEVERITIES = ("warning", "error", "critical")
 PERIODS = ("day", "week", "month")
+DEFAULT_PERIOD = "day"
+DEFAULT_GRANULARITY = "day"
+DEFAULT_TOP_USERS = 10
 
 # Usage counters and the event types they count.
 METRIC_EVENTS: dict[str, str] = {
@@ -72,6 +76,13 @@ class ReportedError:
     trace_id: str = ""
     user_id: str = ""
     details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class MetricRecorded:
+    """Domain event: RecordEvent stored a client-reported event."""
+
+    event: RecordedEvent
 
 
 def check_metadata(metadata: dict[str, Any]) -> None:
@@ -195,10 +206,7 @@ class ErrorSummary:
 @dataclass(frozen=True)
 class ErrorReport:
     summary: ErrorSummary
-    groups: list[ErrorGroup]
-    total_groups: int
-    page: int
-    limit: int
+    groups: Page[ErrorGroup]
 
 
 # --- health ----------------------------------------------------------------------

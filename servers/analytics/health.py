@@ -1,5 +1,9 @@
 """Live health of every service: standard gRPC health checks (grpc.health.v1)
-with their latency, plus PostgreSQL and Redis round trips and host metrics."""
+with their latency, plus PostgreSQL and Redis round trips and host metrics.
+The checks go through the platform client (servers/platform/clients.py): one
+shared channel per address, trace and request id propagated, and at most the
+GetHealth caller's remaining deadline. Check is not retried: a target that
+answers UNAVAILABLE is reported unhealthy at once."""
 
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ import psutil
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from servers.analytics.domain import ServiceHealth, SystemMetrics
+from servers.platform.clients import ServiceClients
 
 CHECK_TIMEOUT = 1.5
 
@@ -30,18 +35,23 @@ class Target:
 
 class HealthChecker:
     """Checks every target concurrently on each call. Uptime is how long a
-    target has been continuously healthy as seen by this checker."""
+    target has been continuously healthy as seen by this checker.
+
+    `clients` is the process's ServiceClients (Resources.clients), whose
+    channels it shares; without one it keeps its own, closed by close()."""
 
     def __init__(
         self,
         targets: Callable[[], Sequence[Target]],
         probes: Mapping[str, Callable[[], Awaitable[float]]],
         disk_path: str = "/",
+        clients: ServiceClients | None = None,
     ):
         self._targets = targets
         self._probes = probes
         self._disk_path = disk_path
-        self._channels: dict[str, grpc.aio.Channel] = {}
+        self._own_clients = clients is None
+        self._clients = clients if clients is not None else ServiceClients()
         self._healthy_since: dict[str, float] = {}
 
     async def check(self) -> list[ServiceHealth]:
@@ -60,12 +70,10 @@ class HealthChecker:
         now = datetime.now(UTC)
         if not target.address:
             return ServiceHealth(target.name, "unknown", 0.0, 0, now)
-        channel = self._channels.get(target.address)
-        if channel is None:
-            channel = self._channels[target.address] = grpc.aio.insecure_channel(target.address)
         started = time.perf_counter()
         try:
-            reply = await health_pb2_grpc.HealthStub(channel).Check(
+            stub = self._clients.stub(target.address, health_pb2_grpc.HealthStub)
+            reply = await stub.Check(
                 health_pb2.HealthCheckRequest(service=target.service), timeout=CHECK_TIMEOUT
             )
             ok = reply.status == health_pb2.HealthCheckResponse.SERVING
@@ -94,6 +102,5 @@ class HealthChecker:
         return ServiceHealth(name, "healthy" if ok else "unhealthy", latency, uptime, now)
 
     async def close(self) -> None:
-        for channel in self._channels.values():
-            await channel.close()
-        self._channels.clear()
+        if self._own_clients:  # a shared ServiceClients is closed by the runtime
+            await self._clients.close()

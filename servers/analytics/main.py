@@ -1,5 +1,6 @@
-"""Composition root of the analytics service: settings -> store -> use cases ->
-servicer, plus its bus consumer (every domain event) and health checker."""
+"""Composition root of the analytics service: settings -> unit of work and
+queries -> use cases -> servicer, plus its bus consumer (every domain event)
+and health checker."""
 
 from __future__ import annotations
 
@@ -11,14 +12,14 @@ from aether.events.v1 import event_pb2
 
 from servers import registry
 from servers.analytics import mapping
-from servers.analytics.domain import RecordedEvent
 from servers.analytics.health import HealthChecker, Target
+from servers.analytics.queries import AnalyticsQueries
 from servers.analytics.service import AnalyticsServicer
-from servers.analytics.store import AnalyticsStore
-from servers.analytics.usecases import AnalyticsUseCases
-from servers.platform import events
+from servers.analytics.store import AnalyticsRepository
+from servers.analytics.usecases import AnalyticsUseCases, ingest
 from servers.platform.runtime import Domain, Mount, Resources, Service
 from servers.platform.settings import PlatformSettings
+from servers.platform.uow import PostgresUnitOfWork
 
 CONSUMER = "analytics"
 
@@ -48,13 +49,25 @@ def _targets(s: AnalyticsSettings, res: Resources) -> list[Target]:
     return targets
 
 
+def unit_of_work(pool: asyncpg.Pool) -> PostgresUnitOfWork[AnalyticsRepository]:
+    """The analytics unit of work: its repository and its event mapping."""
+    return PostgresUnitOfWork(
+        pool, source="analytics", repository=AnalyticsRepository, to_event=mapping.to_event
+    )
+
+
+async def consume(event: event_pb2.Event, conn: asyncpg.Connection) -> None:
+    """The bus handler: record every domain event through the repository bound
+    to the consumer's transaction (inbox dedupe and the write commit together)."""
+    await ingest(AnalyticsRepository(conn), mapping.from_bus(event))
+
+
 async def build(res: Resources) -> Mount:
     s = AnalyticsSettings()
     if res.pool is None or res.bus is None:
         raise SystemExit("the analytics service needs DATABASE_URL")
-    pool = res.pool
-    store = AnalyticsStore(pool)
-    probes = {"postgres": store.ping}
+    queries = AnalyticsQueries(res.pool)
+    probes = {"postgres": queries.ping}
     if res.redis is not None:
         redis = res.redis
 
@@ -64,21 +77,7 @@ async def build(res: Resources) -> Mount:
 
         probes["redis"] = ping_redis
     health = HealthChecker(lambda: _targets(s, res), probes, s.health_disk_path)
-
-    async def on_recorded(conn: asyncpg.Connection, event: RecordedEvent) -> None:
-        await events.publish(
-            conn,
-            event_type="analytics.metric.recorded",
-            source="analytics",
-            subject=event.id,
-            payload=mapping.metric_recorded(event),
-        )
-
-    usecases = AnalyticsUseCases(store, health, on_recorded)
-
-    async def consume(event: event_pb2.Event, conn: asyncpg.Connection) -> None:
-        await usecases.ingest(conn, mapping.from_bus(event))
-
+    usecases = AnalyticsUseCases(unit_of_work(res.pool), queries, health)
     res.bus.subscribe("#", consume, consumer=CONSUMER)
     return Mount(
         services=[

@@ -6,13 +6,14 @@ from typing import Any
 
 from aether.analytics.v1 import analytics_service_pb2 as pb
 from aether.analytics.v1 import events_pb2
-from aether.events.v1 import event_pb2
+from aether.events.v1 import error_reported_pb2, event_pb2
 from google.protobuf import json_format, struct_pb2
 
 from servers.analytics.domain import (
     Dashboard,
     ErrorReport,
     HealthReport,
+    MetricRecorded,
     RecordedEvent,
     ReportedError,
     UsageCounts,
@@ -20,8 +21,8 @@ from servers.analytics.domain import (
 )
 from servers.platform.bus import ERROR_EVENT
 from servers.platform.pagination import pagination
-from servers.platform.paging import Page, PageRequest
 from servers.platform.timestamps import timestamp, to_datetime
+from servers.platform.uow import OutgoingEvent
 
 # Importing the payload modules registers their types, so Any payloads of
 # domain events can be rendered as JSON metadata.
@@ -43,12 +44,28 @@ def _payload_dict(event: event_pb2.Event) -> dict[str, Any]:
         return {"@type": event.payload.type_url}
 
 
+# The payloads of ERROR_EVENT: the platform's, and the deprecated analytics one
+# that events written before the upgrade still carry. Same fields and numbers.
+_ERROR_PAYLOADS = {
+    error_reported_pb2.ErrorReported.DESCRIPTOR.full_name,
+    events_pb2.ErrorReported.DESCRIPTOR.full_name,
+}
+
+
+def _error_payload(event: event_pb2.Event) -> error_reported_pb2.ErrorReported:
+    """The error of either payload; empty for any other (the envelope still
+    names the service, request and user)."""
+    error = error_reported_pb2.ErrorReported()
+    if event.payload.TypeName() in _ERROR_PAYLOADS:
+        error.ParseFromString(event.payload.value)
+    return error
+
+
 def from_bus(event: event_pb2.Event) -> RecordedEvent | ReportedError | None:
     """What the analytics consumer stores for a bus event: a usage event, an
     error occurrence, or nothing (other analytics.* events: no loops)."""
     if event.type == ERROR_EVENT:
-        error = events_pb2.ErrorReported()
-        event.payload.Unpack(error)
+        error = _error_payload(event)
         return ReportedError(
             event_id=event.id,
             service=error.service or event.source,
@@ -76,16 +93,19 @@ def from_bus(event: event_pb2.Event) -> RecordedEvent | ReportedError | None:
     )
 
 
-def metric_recorded(event: RecordedEvent) -> events_pb2.MetricRecorded:
+def to_event(recorded: MetricRecorded) -> OutgoingEvent:
+    """The one mapping of the analytics domain event to its proto."""
+    event = recorded.event
     metadata = struct_pb2.Struct()
     metadata.update(event.metadata)
-    return events_pb2.MetricRecorded(
+    payload = events_pb2.MetricRecorded(
         event_id=event.id,
         event_type=event.event_type,
         user_id=event.user_id,
         metadata=metadata,
         timestamp=timestamp(event.occurred_at),
     )
+    return OutgoingEvent("analytics.metric.recorded", event.id, payload)
 
 
 def _counts(counts: UsageCounts) -> dict[str, int]:
@@ -128,11 +148,9 @@ def errors_to_proto(report: ErrorReport) -> pb.GetErrorsResponse:
                 last_seen=timestamp(g.last_seen),
                 last_request_id=g.last_request_id,
             )
-            for g in report.groups
+            for g in report.groups.items
         ],
-        pagination=pagination(
-            Page(report.groups, report.total_groups, PageRequest(report.page, report.limit))
-        ),
+        pagination=pagination(report.groups),
     )
 
 

@@ -8,8 +8,8 @@ from aether.analytics.v1 import analytics_service_pb2_grpc
 
 from servers.analytics import mapping
 from servers.analytics.usecases import AnalyticsUseCases
-from servers.platform.context import current_principal
-from servers.platform.timestamps import field_datetime, to_datetime
+from servers.platform.paging import PageRequest
+from servers.platform.timestamps import field_datetime
 
 
 class AnalyticsServicer(analytics_service_pb2_grpc.AnalyticsServiceServicer):
@@ -20,7 +20,6 @@ class AnalyticsServicer(analytics_service_pb2_grpc.AnalyticsServiceServicer):
         self, request: pb.RecordEventRequest, context: grpc.aio.ServicerContext
     ) -> pb.RecordEventResponse:
         event_id = await self._uc.record(
-            current_principal(),
             request.event_type,
             request.user_id,
             mapping.struct_to_dict(request.metadata),
@@ -33,9 +32,8 @@ class AnalyticsServicer(analytics_service_pb2_grpc.AnalyticsServiceServicer):
         self, request: pb.GetUsageRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetUsageResponse:
         report = await self._uc.usage(
-            current_principal(),
-            to_datetime(request.start_date),
-            to_datetime(request.end_date),
+            field_datetime(request, "start_date"),
+            field_datetime(request, "end_date"),
             request.granularity,
             request.metric,
             request.user_id,
@@ -50,8 +48,7 @@ class AnalyticsServicer(analytics_service_pb2_grpc.AnalyticsServiceServicer):
             field_datetime(request, "end_date"),
             request.severity,
             request.service,
-            request.page,
-            request.limit,
+            PageRequest.of(request.page, request.limit),
         )
         return mapping.errors_to_proto(report)
 

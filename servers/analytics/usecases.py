@@ -1,101 +1,115 @@
-"""Analytics application logic: recording, usage, errors, health, dashboard."""
+"""Analytics use cases: recording (RecordEvent, and every domain event from the
+bus), usage, errors, health, dashboard. Owner scoping comes from the caller
+(platform.scoping); a recorded event, its idempotency claim and its
+MetricRecorded event commit in one unit of work."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
-
-import asyncpg
 
 from servers.analytics import domain
 from servers.analytics.domain import (
     Dashboard,
     ErrorReport,
     HealthReport,
+    MetricRecorded,
     RecordedEvent,
     ReportedError,
     ServiceHealth,
     SystemMetrics,
+    TopUser,
     UsageBucket,
     UsageCounts,
     UsageReport,
 )
-from servers.platform.context import Principal, request_id
+from servers.platform.context import request_id
 from servers.platform.errors import PermissionDenied
+from servers.platform.paging import PageRequest
+from servers.platform.scoping import current_viewer
+from servers.platform.uow import UnitOfWork
+from servers.platform.windows import ERRORS_WINDOW, USAGE_WINDOW, TimeWindow
 
-ADMIN = "analytics:admin"
 
-# Emits "analytics.metric.recorded" inside the recording transaction.
-OnRecorded = Callable[[asyncpg.Connection, RecordedEvent], Awaitable[None]]
+class AnalyticsWrites(Protocol):
+    """The repository on one transaction (servers.analytics.store.AnalyticsRepository)."""
+
+    async def insert_event(self, event: RecordedEvent) -> bool: ...
+    async def insert_error(self, error: ReportedError) -> bool: ...
+    async def claim_request(self, user_id: str, request_id: str, event_id: str) -> str | None: ...
 
 
-class Store(Protocol):
-    pool: asyncpg.Pool
+class AnalyticsReads(Protocol):
+    """Reads outside a transaction (servers.analytics.queries.AnalyticsQueries)."""
 
-    async def insert_event(self, conn: asyncpg.Connection, event: RecordedEvent) -> bool: ...
-    async def insert_error(self, conn: asyncpg.Connection, error: ReportedError) -> bool: ...
-    async def claim_request(
-        self, conn: asyncpg.Connection, user_id: str, request_id: str, event_id: str
-    ) -> str | None: ...
     async def usage(
         self, start: datetime, end: datetime, granularity: str, user_id: str | None
     ) -> dict[datetime, UsageCounts]: ...
     async def totals(self, start: datetime, end: datetime) -> UsageCounts: ...
-    async def top_users(self, start: datetime, end: datetime, limit: int) -> list[domain.TopUser]: ...
+    async def top_users(self, start: datetime, end: datetime, limit: int) -> list[TopUser]: ...
     async def error_count(self, start: datetime, end: datetime) -> int: ...
     async def errors(
-        self,
-        start: datetime,
-        end: datetime,
-        severity: str | None,
-        service: str | None,
-        offset: int,
-        limit: int,
-    ) -> tuple[domain.ErrorSummary, list[domain.ErrorGroup], int]: ...
+        self, start: datetime, end: datetime, severity: str | None, service: str | None, page: PageRequest
+    ) -> ErrorReport: ...
 
 
 class Health(Protocol):
+    """Live checks of every service (servers.analytics.health.HealthChecker)."""
+
     async def check(self) -> list[ServiceHealth]: ...
     def metrics(self) -> SystemMetrics: ...
 
 
-def _is_admin(principal: Principal) -> bool:
-    return ADMIN in principal.permissions
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
 
 
-def _scope(principal: Principal, user_id: str) -> str | None:
-    """Whose data a request may see: the caller's own, or (admin) anyone's."""
-    if user_id and user_id != principal.user_id:
-        if not _is_admin(principal):
-            raise PermissionDenied("reading or writing another user's analytics needs analytics:admin")
-        return user_id
-    if user_id or not _is_admin(principal):
-        return principal.user_id
-    return None  # admin, everyone
+def _bounded(window: TimeWindow) -> tuple[datetime, datetime]:
+    assert window.start is not None  # a window with a default always has a start
+    return window.start, window.end
+
+
+async def ingest(repo: AnalyticsWrites, item: RecordedEvent | ReportedError | None) -> bool:
+    """Record one event consumed from the bus through `repo`, bound to the
+    consumer's transaction; idempotent on the event id (False: seen before, or
+    nothing to record)."""
+    if isinstance(item, RecordedEvent):
+        return await repo.insert_event(item)
+    if isinstance(item, ReportedError):
+        return await repo.insert_error(item)
+    return False
 
 
 class AnalyticsUseCases:
-    def __init__(self, store: Store, health: Health, on_recorded: OnRecorded):
-        self._store = store
+    def __init__(
+        self,
+        uow: UnitOfWork[AnalyticsWrites],
+        reads: AnalyticsReads,
+        health: Health,
+        clock: Callable[[], datetime] = _utcnow,
+    ):
+        self._uow = uow
+        self._reads = reads
         self._health = health
-        self._on_recorded = on_recorded
+        self._clock = clock
 
-    # --- writes -------------------------------------------------------------------------
     async def record(
         self,
-        principal: Principal,
         event_type: str,
         user_id: str,
         metadata: dict[str, Any],
         timestamp: datetime | None,
         idempotency_key: str,
     ) -> str:
-        """Store a client-reported event; returns its id (the first id for a
-        repeated idempotency key)."""
-        owner = _scope(principal, user_id) or principal.user_id
-        now = datetime.now(UTC)
+        """Store a client-reported event for the caller (or, admins, for
+        `user_id`); returns its id, the first one for a repeated idempotency key."""
+        viewer = current_viewer()
+        owner = user_id or viewer.user_id
+        if not viewer.owns(owner):
+            raise PermissionDenied("only admins can record another user's analytics")
+        now = self._clock()
         domain.check_timestamp(timestamp or now, now)
         domain.check_metadata(metadata)
         event = RecordedEvent(
@@ -107,42 +121,29 @@ class AnalyticsUseCases:
             request_id=request_id(),
             metadata=metadata,
         )
-        async with self._store.pool.acquire() as conn, conn.transaction():
+        async with self._uow() as tx:
             if idempotency_key:
-                earlier = await self._store.claim_request(conn, principal.user_id, idempotency_key, event.id)
+                earlier = await tx.repo.claim_request(viewer.user_id, idempotency_key, event.id)
                 if earlier is not None:
                     return earlier
-            await self._store.insert_event(conn, event)
-            await self._on_recorded(conn, event)
+            await tx.repo.insert_event(event)
+            tx.record(MetricRecorded(event))
         return event.id
 
-    async def ingest(self, conn: asyncpg.Connection, item: RecordedEvent | ReportedError | None) -> bool:
-        """Record one event consumed from the bus, inside the consumer's
-        transaction; idempotent on the event id."""
-        if isinstance(item, RecordedEvent):
-            return await self._store.insert_event(conn, item)
-        if isinstance(item, ReportedError):
-            return await self._store.insert_error(conn, item)
-        return False
-
-    # --- reads --------------------------------------------------------------------------
     async def usage(
-        self,
-        principal: Principal,
-        start: datetime,
-        end: datetime,
-        granularity: str,
-        metric: str,
-        user_id: str,
+        self, start: datetime | None, end: datetime | None, granularity: str, metric: str, user_id: str
     ) -> UsageReport:
-        granularity = granularity or "day"
+        """Counts per bucket of the caller's activity, another user's (admins)
+        or everyone's (admins, no user given)."""
+        granularity = granularity or domain.DEFAULT_GRANULARITY
         wanted = domain.metric_name(metric)
-        spans = domain.buckets(start, end, granularity)
-        scope = _scope(principal, user_id)
-        counts = await self._store.usage(spans[0][0], spans[-1][1], granularity, scope)
+        first, last = _bounded(TimeWindow.of(start, end, now=self._clock(), default=USAGE_WINDOW))
+        spans = domain.buckets(first, last, granularity)
+        target = current_viewer().target(user_id, what="analytics")
+        counts = await self._reads.usage(spans[0][0], spans[-1][1], granularity, target)
         return UsageReport(
             spans[0][0],
-            end,
+            last,
             granularity,
             [UsageBucket(s, e, counts.get(s, UsageCounts()).only(wanted)) for s, e in spans],
         )
@@ -153,31 +154,28 @@ class AnalyticsUseCases:
         end: datetime | None,
         severity: str,
         service: str,
-        page: int,
-        limit: int,
+        page: PageRequest,
     ) -> ErrorReport:
-        end = end or datetime.now(UTC)
-        start = start or end - timedelta(hours=24)
-        page, limit = max(page, 1), limit or 20
-        summary, groups, total = await self._store.errors(
-            start, end, severity or None, service or None, (page - 1) * limit, limit
-        )
-        return ErrorReport(summary, groups, total, page, limit)
+        """Error groups in the window (by default the last ERRORS_WINDOW)."""
+        window = TimeWindow.of(start, end, now=self._clock(), default=ERRORS_WINDOW, allow_empty=True)
+        first, last = _bounded(window)
+        return await self._reads.errors(first, last, severity or None, service or None, page)
 
     async def health(self) -> HealthReport:
         services = await self._health.check()
-        return HealthReport(
-            domain.overall_status(services), datetime.now(UTC), self._health.metrics(), services
-        )
+        return HealthReport(domain.overall_status(services), self._clock(), self._health.metrics(), services)
 
     async def dashboard(self, period: str, top_users_limit: int) -> Dashboard:
-        start, now, prev_start, prev_end = domain.period_ranges(period or "day", datetime.now(UTC))
-        current = await self._store.totals(start, now + timedelta(hours=1))
-        previous = await self._store.totals(prev_start, prev_end)
-        errors = await self._store.error_count(start, now + timedelta(seconds=1))
-        previous_errors = await self._store.error_count(prev_start, prev_end)
+        """This period so far against the previous one, health and top users."""
+        now = self._clock()
+        start, now, prev_start, prev_end = domain.period_ranges(period or domain.DEFAULT_PERIOD, now)
+        current = await self._reads.totals(start, now + timedelta(hours=1))
+        previous = await self._reads.totals(prev_start, prev_end)
+        errors = await self._reads.error_count(start, now + timedelta(seconds=1))
+        previous_errors = await self._reads.error_count(prev_start, prev_end)
         trends = {m: domain.percent_change(getattr(current, m), getattr(previous, m)) for m in domain.METRICS}
         trends["errors"] = domain.percent_change(errors, previous_errors)
         health = await self.health()
-        top = await self._store.top_users(start, now + timedelta(hours=1), top_users_limit or 10)
+        limit = top_users_limit or domain.DEFAULT_TOP_USERS
+        top = await self._reads.top_users(start, now + timedelta(hours=1), limit)
         return Dashboard(current, errors, health.status, trends, top)

@@ -1,8 +1,10 @@
-"""Auth domain: roles, permissions, password policy. No I/O, no protobuf."""
+"""Auth domain: roles, permissions, password policy, refresh tokens, domain
+events. No I/O, no protobuf."""
 
 from __future__ import annotations
 
 import re
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -56,6 +58,32 @@ class User:
     @property
     def permissions(self) -> list[str]:
         return permissions_for(self.roles)
+
+
+@dataclass(frozen=True)
+class RefreshToken:
+    """A stored refresh token (by hash); one login's rotations share a family."""
+
+    id: uuid.UUID
+    family_id: uuid.UUID
+    user_id: str
+    expires_at: datetime
+    used_at: datetime | None
+    revoked_at: datetime | None
+
+    def usable(self, now: datetime) -> bool:
+        """Neither revoked nor expired (a used one is a reuse, not merely unusable)."""
+        return self.revoked_at is None and self.expires_at > now
+
+
+@dataclass(frozen=True)
+class UserRegistered:
+    """An account was created ("user.registered")."""
+
+    user: User
+
+
+AuthEvent = UserRegistered
 
 
 def normalize_email(email: str) -> str:

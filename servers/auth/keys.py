@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from jwt.algorithms import OKPAlgorithm
@@ -104,6 +105,11 @@ class KeyRing:
         self._active = SigningKey(chosen.kid, Ed25519PrivateKey.from_private_bytes(raw))
         self._checked_at = now
         return self._active
+
+    async def sign(self, claims: dict[str, Any]) -> str:
+        """A JWT of `claims` signed by the active key (its kid in the header)."""
+        key = await self.active()
+        return jwt.encode(claims, key.private_key, algorithm=ALGORITHM, headers={"kid": key.kid})
 
     async def jwks(self) -> list[dict[str, Any]]:
         """Public keys that may verify live tokens, including the not-yet-signing successor."""

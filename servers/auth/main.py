@@ -5,17 +5,22 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-from aether.auth.v1 import auth_service_pb2_grpc
+from aether.auth.v1 import auth_service_pb2_grpc, service_tokens_service_pb2_grpc
 
+from servers.auth import mapping
 from servers.auth.keys import KeyRing, RotationPolicy
+from servers.auth.queries import AuthQueries
+from servers.auth.revocations import TokenRevocations
 from servers.auth.service import AuthServicer
-from servers.auth.store import AuthStore
+from servers.auth.service_tokens import ServiceTokenIssuer, ServiceTokenPolicy, ServiceTokenServicer
+from servers.auth.store import AuthRepository, AuthStore
 from servers.auth.throttle import LoginThrottle
 from servers.auth.usecases import AuthUseCases, TokenPolicy
 from servers.platform.runtime import Domain, Mount, Resources, Service
 from servers.platform.secrets import SecretBox
 from servers.platform.settings import PlatformSettings
 from servers.platform.tokens import KeyCache, TokenVerifier
+from servers.platform.uow import PostgresUnitOfWork
 
 
 class AuthSettings(PlatformSettings):
@@ -25,6 +30,8 @@ class AuthSettings(PlatformSettings):
     login_max_failures: int = 5
     login_window_seconds: int = 900
     login_lockout_seconds: int = 900
+    # Lifetime of service tokens (background work acting on behalf of a user).
+    service_token_ttl_seconds: int = 300
 
 
 async def build(res: Resources) -> Mount:
@@ -43,28 +50,46 @@ async def build(res: Resources) -> Mount:
             max_age=timedelta(days=s.signing_key_max_age_days),
             # Longer than any verifier caches the JWKS (Envoy: 5 min, servers: JWKS_CACHE_SECONDS).
             propagation=timedelta(seconds=max(s.jwks_cache_seconds, 300) * 2),
-            token_lifetime=access_ttl + timedelta(minutes=1),
+            token_lifetime=max(access_ttl, timedelta(seconds=s.service_token_ttl_seconds))
+            + timedelta(minutes=1),
         ),
     )
     await keys.active()  # create the first key now, not on the first login
     # The auth service verifies tokens from its own key ring, not over the network.
-    verifier = TokenVerifier(KeyCache(keys.jwks, ttl=60, min_refetch=1), s.jwt_issuer, s.jwt_audience)
+    verifier = TokenVerifier(
+        KeyCache(keys.jwks, ttl=60, min_refetch=1),
+        s.jwt_issuer,
+        s.jwt_audience,
+        internal_audience=s.jwt_internal_audience,
+    )
     usecases = AuthUseCases(
-        store,
+        PostgresUnitOfWork(res.pool, source="auth", repository=AuthRepository, to_event=mapping.to_event),
+        AuthQueries(res.pool),
         keys,
         LoginThrottle(res.redis, s.login_max_failures, s.login_window_seconds, s.login_lockout_seconds),
-        res.redis,
+        TokenRevocations(res.redis),
         verifier,
         TokenPolicy(s.jwt_issuer, s.jwt_audience, access_ttl, timedelta(days=s.refresh_token_ttl_days)),
     )
     servicer = AuthServicer(usecases)
+    service_tokens = ServiceTokenIssuer(
+        keys,
+        AuthQueries(res.pool),
+        secret.get_secret_value(),
+        ServiceTokenPolicy(s.jwt_issuer, s.jwt_internal_audience, s.service_token_ttl_seconds),
+    )
     return Mount(
         services=[
             Service(
                 "aether.auth.v1.AuthService",
                 servicer,
                 auth_service_pb2_grpc.add_AuthServiceServicer_to_server,
-            )
+            ),
+            Service(
+                "aether.auth.v1.ServiceTokenService",
+                ServiceTokenServicer(service_tokens),
+                service_tokens_service_pb2_grpc.add_ServiceTokenServiceServicer_to_server,
+            ),
         ],
         jwks=keys.jwks,
     )

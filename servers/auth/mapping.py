@@ -6,8 +6,9 @@ from typing import Any
 
 from aether.auth.v1 import events_pb2, user_pb2
 
-from servers.auth.domain import User
+from servers.auth.domain import AuthEvent, User, UserRegistered
 from servers.platform.timestamps import timestamp
+from servers.platform.uow import OutgoingEvent
 
 
 def user_to_proto(user: User) -> user_pb2.User:
@@ -21,8 +22,12 @@ def user_to_proto(user: User) -> user_pb2.User:
     )
 
 
-def user_registered(user: User) -> events_pb2.UserRegistered:
-    return events_pb2.UserRegistered(user_id=user.id, email=user.email, roles=list(user.roles))
+def to_event(event: AuthEvent) -> OutgoingEvent:
+    """The one mapping of the auth domain's events to their protos."""
+    match event:
+        case UserRegistered(user=user):
+            payload = events_pb2.UserRegistered(user_id=user.id, email=user.email, roles=list(user.roles))
+            return OutgoingEvent("user.registered", user.id, payload)
 
 
 def jwk_to_proto(jwk: dict[str, Any]) -> user_pb2.Jwk:

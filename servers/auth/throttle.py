@@ -25,6 +25,8 @@ return n
 
 
 class LoginThrottle:
+    """What the use cases see as servers.auth.usecases.LoginAttempts."""
+
     def __init__(
         self, redis: Redis, max_failures: int = 5, window_seconds: int = 900, lockout_seconds: int = 900
     ):

@@ -1,5 +1,7 @@
 """Auth use cases: register, login, refresh (rotation + reuse detection),
-validate, logout, me, jwks."""
+validate, logout, me, jwks. Every write commits in one unit of work with its
+domain events; Redis (throttle, revocations) and keys are seen through the
+Protocols below."""
 
 from __future__ import annotations
 
@@ -8,22 +10,22 @@ import hashlib
 import secrets
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
-import asyncpg
-import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from redis.asyncio import Redis
 
-from servers.auth import mapping
-from servers.auth.domain import DEFAULT_ROLES, User, check_password_strength, normalize_email
-from servers.auth.keys import ALGORITHM, KeyRing
-from servers.auth.store import AuthStore
-from servers.auth.throttle import LoginThrottle
-from servers.platform import events
+from servers.auth.domain import (
+    DEFAULT_ROLES,
+    RefreshToken,
+    User,
+    UserRegistered,
+    check_password_strength,
+    normalize_email,
+)
 from servers.platform.context import Principal
 from servers.platform.errors import (
     AlreadyExists,
@@ -32,7 +34,70 @@ from servers.platform.errors import (
     NotFound,
     Unauthenticated,
 )
-from servers.platform.tokens import TokenVerifier, revoked_token_key
+from servers.platform.uow import UnitOfWork
+
+
+class AuthWrites(Protocol):
+    """The repository inside a unit of work (servers.auth.store.AuthRepository)."""
+
+    async def insert_user(
+        self, email: str, name: str, password_hash: str, roles: tuple[str, ...]
+    ) -> User | None: ...
+    async def update_password_hash(self, user_id: str, password_hash: str) -> None: ...
+    async def insert_refresh(
+        self,
+        token_hash: bytes,
+        user_id: str,
+        family_id: uuid.UUID,
+        parent_id: uuid.UUID | None,
+        expires_at: datetime,
+    ) -> None: ...
+    async def lock_refresh(self, token_hash: bytes) -> RefreshToken | None: ...
+    async def mark_used(self, token_id: uuid.UUID) -> None: ...
+    async def revoke_family(self, family_id: uuid.UUID) -> None: ...
+    async def family_of(self, token_hash: bytes, user_id: str) -> uuid.UUID | None: ...
+    async def revoke_all_families(self, user_id: str) -> int: ...
+
+
+class AuthReads(Protocol):
+    """Reads outside a transaction (servers.auth.queries.AuthQueries)."""
+
+    async def user_with_hash(self, email: str) -> tuple[User, str] | None: ...
+    async def get_user(self, user_id: str) -> User | None: ...
+
+
+class RevokedTokens(Protocol):
+    """Access tokens revoked before expiry, as every server's auth interceptor
+    sees them (servers.auth.revocations.TokenRevocations)."""
+
+    async def revoke(self, token_id: str, ttl_seconds: int) -> None: ...
+    async def is_revoked(self, token_id: str) -> bool: ...
+
+
+class LoginAttempts(Protocol):
+    """Failed-login throttling per email (servers.auth.throttle.LoginThrottle)."""
+
+    async def check(self, email: str) -> None:
+        """Raise RateLimited while the email is locked out."""
+        ...
+
+    async def failed(self, email: str) -> None: ...
+    async def succeeded(self, email: str) -> None: ...
+
+
+class SigningKeys(Protocol):
+    """The token signing key ring (servers.auth.keys.KeyRing)."""
+
+    async def sign(self, claims: dict[str, Any]) -> str: ...
+    async def jwks(self) -> list[dict[str, Any]]: ...
+
+
+class AccessTokenVerifier(Protocol):
+    """Signature, issuer, audience and expiry checks (servers.platform.tokens.TokenVerifier)."""
+
+    async def verify(self, token: str) -> Principal:
+        """The token's principal; Unauthenticated if it is not valid."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -55,66 +120,71 @@ def _hash_refresh(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
 
 
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
 class AuthUseCases:
     def __init__(
         self,
-        store: AuthStore,
-        keys: KeyRing,
-        throttle: LoginThrottle,
-        redis: Redis,
-        verifier: TokenVerifier,
+        uow: UnitOfWork[AuthWrites],
+        reads: AuthReads,
+        keys: SigningKeys,
+        attempts: LoginAttempts,
+        revoked: RevokedTokens,
+        verifier: AccessTokenVerifier,
         policy: TokenPolicy,
         hasher: PasswordHasher | None = None,
+        clock: Callable[[], datetime] = _utcnow,
     ):
-        self._store = store
+        self._uow = uow
+        self._reads = reads
         self._keys = keys
-        self._throttle = throttle
-        self._redis = redis
+        self._attempts = attempts
+        self._revoked = revoked
         self._verifier = verifier
         self._policy = policy
         self._hasher = hasher or PasswordHasher()  # argon2id with the library's current defaults
+        self._clock = clock
         # Verified against when the email is unknown, so timing does not reveal it.
         self._dummy_hash = self._hasher.hash(secrets.token_urlsafe(16))
 
     async def register(self, email: str, password: str, name: str) -> User:
+        """Create an account with the default roles; ALREADY_EXISTS if the email is taken."""
         email = normalize_email(email)
         check_password_strength(password, email)
         password_hash = await asyncio.to_thread(self._hasher.hash, password)
-
-        async def emit(conn: asyncpg.Connection, user: User) -> None:
-            await events.publish(
-                conn,
-                event_type="user.registered",
-                source="auth",
-                subject=user.id,
-                payload=mapping.user_registered(user),
-            )
-
-        user = await self._store.create_user(email, name.strip(), password_hash, DEFAULT_ROLES, emit)
-        if user is None:
-            raise AlreadyExists(
-                "an account with this email already exists", [FieldViolation("email", "already registered")]
-            )
+        async with self._uow() as tx:
+            user = await tx.repo.insert_user(email, name.strip(), password_hash, DEFAULT_ROLES)
+            if user is None:
+                raise AlreadyExists(
+                    "an account with this email already exists",
+                    [FieldViolation("email", "already registered")],
+                )
+            tx.record(UserRegistered(user))
         return user
 
     async def login(self, email: str, password: str) -> Session:
+        """A new session (a new refresh token family); throttled per email."""
         email = normalize_email(email)
-        await self._throttle.check(email)
-        found = await self._store.user_with_hash(email)
+        await self._attempts.check(email)
+        found = await self._reads.user_with_hash(email)
         password_hash = found[1] if found else self._dummy_hash
         if not await asyncio.to_thread(self._verify, password_hash, password) or found is None:
-            await self._throttle.failed(email)
+            await self._attempts.failed(email)
             raise Unauthenticated("invalid email or password", reason=ErrorReason.INVALID_CREDENTIALS)
         user, _ = found
-        await self._throttle.succeeded(email)
+        await self._attempts.succeeded(email)
+        rehashed = None
         if self._hasher.check_needs_rehash(password_hash):
-            await self._store.update_password_hash(
-                user.id, await asyncio.to_thread(self._hasher.hash, password)
-            )
+            rehashed = await asyncio.to_thread(self._hasher.hash, password)
         refresh = secrets.token_urlsafe(32)
-        await self._store.insert_refresh(
-            self._store.pool, _hash_refresh(refresh), user.id, uuid.uuid4(), None, self._refresh_expiry()
-        )
+        async with self._uow() as tx:
+            if rehashed is not None:
+                await tx.repo.update_password_hash(user.id, rehashed)
+            await tx.repo.insert_refresh(
+                _hash_refresh(refresh), user.id, uuid.uuid4(), None, self._refresh_expiry()
+            )
         return Session(await self._access_token(user), refresh, self._expires_in, user)
 
     def _verify(self, password_hash: str, password: str) -> bool:
@@ -124,60 +194,62 @@ class AuthUseCases:
             return False
 
     async def refresh(self, refresh_token: str) -> Session:
-        token_hash = _hash_refresh(refresh_token)
-        reused = False
-        async with self._store.pool.acquire() as conn, conn.transaction():
-            record = await self._store.lock_refresh(conn, token_hash)
-            if record is None or record.revoked_at is not None or record.expires_at <= datetime.now(UTC):
+        """Rotate the refresh token. A spent one coming back means someone holds a
+        stolen copy: its whole family is revoked (committed) and the call fails."""
+        new_refresh = secrets.token_urlsafe(32)
+        async with self._uow() as tx:
+            record = await tx.repo.lock_refresh(_hash_refresh(refresh_token))
+            if record is None or not record.usable(self._clock()):
                 raise Unauthenticated("refresh token is invalid, expired or revoked")
-            if record.used_at is not None:
-                # A spent token came back: someone holds a stolen copy. Kill the family.
-                await self._store.revoke_family(conn, record.family_id)
-                reused = True
+            reused = record.used_at is not None
+            if reused:
+                await tx.repo.revoke_family(record.family_id)
             else:
-                await self._store.mark_used(conn, record.id)
-                new_refresh = secrets.token_urlsafe(32)
-                await self._store.insert_refresh(
-                    conn,
+                await tx.repo.mark_used(record.id)
+                await tx.repo.insert_refresh(
                     _hash_refresh(new_refresh),
-                    str(record.user_id),
+                    record.user_id,
                     record.family_id,
                     record.id,
                     self._refresh_expiry(),
                 )
-        if reused:  # raised after commit so the revocation sticks
+        if reused:  # raised after the commit, so the revocation sticks
             raise Unauthenticated(
                 "refresh token was already used; all its sessions are revoked", ErrorReason.TOKEN_REUSED
             )
-        user = await self._store.get_user(str(record.user_id))
+        user = await self._reads.get_user(record.user_id)
         if user is None:
             raise Unauthenticated("account no longer exists")
         return Session(await self._access_token(user), new_refresh, self._expires_in, user)
 
     async def validate(self, token: str) -> Principal | None:
+        """The token's principal, or None if it is invalid, expired or revoked."""
         try:
             principal = await self._verifier.verify(token)
         except Unauthenticated:
             return None
-        if await self._redis.exists(revoked_token_key(principal.token_id)):
+        if await self._revoked.is_revoked(principal.token_id):
             return None
         return principal
 
     async def logout(self, principal: Principal, refresh_token: str, all_sessions: bool) -> int:
-        ttl = int((principal.expires_at - datetime.now(UTC)).total_seconds()) + 60
-        await self._redis.set(revoked_token_key(principal.token_id), "1", ex=max(ttl, 1))
-        if all_sessions:
-            return await self._store.revoke_all_families(principal.user_id)
-        if not refresh_token:
+        """Revoke the caller's access token and one session (by its refresh token)
+        or all of them; returns how many sessions ended."""
+        ttl = int((principal.expires_at - self._clock()).total_seconds()) + 60
+        await self._revoked.revoke(principal.token_id, ttl)
+        if not all_sessions and not refresh_token:
             return 0
-        family = await self._store.family_of(_hash_refresh(refresh_token), principal.user_id)
-        if family is None:
-            raise NotFound("refresh token not found for this user")
-        await self._store.revoke_family(self._store.pool, family)
+        async with self._uow() as tx:
+            if all_sessions:
+                return await tx.repo.revoke_all_families(principal.user_id)
+            family = await tx.repo.family_of(_hash_refresh(refresh_token), principal.user_id)
+            if family is None:
+                raise NotFound("refresh token not found for this user")
+            await tx.repo.revoke_family(family)
         return 1
 
     async def me(self, principal: Principal) -> User:
-        user = await self._store.get_user(principal.user_id)
+        user = await self._reads.get_user(principal.user_id)
         if user is None:
             raise NotFound("account not found")
         return user
@@ -190,22 +262,22 @@ class AuthUseCases:
         return int(self._policy.access_ttl.total_seconds())
 
     def _refresh_expiry(self) -> datetime:
-        return datetime.now(UTC) + self._policy.refresh_ttl
+        return self._clock() + self._policy.refresh_ttl
 
     async def _access_token(self, user: User) -> str:
-        key = await self._keys.active()
         now = int(time.time())
-        claims = {
-            "iss": self._policy.issuer,
-            "aud": self._policy.audience,
-            "sub": user.id,
-            "email": user.email,
-            "name": user.name,
-            "roles": list(user.roles),
-            "permissions": user.permissions,
-            "iat": now,
-            "nbf": now,
-            "exp": now + self._expires_in,
-            "jti": uuid.uuid4().hex,
-        }
-        return jwt.encode(claims, key.private_key, algorithm=ALGORITHM, headers={"kid": key.kid})
+        return await self._keys.sign(
+            {
+                "iss": self._policy.issuer,
+                "aud": self._policy.audience,
+                "sub": user.id,
+                "email": user.email,
+                "name": user.name,
+                "roles": list(user.roles),
+                "permissions": user.permissions,
+                "iat": now,
+                "nbf": now,
+                "exp": now + self._expires_in,
+                "jti": uuid.uuid4().hex,
+            }
+        )

@@ -12,8 +12,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from servers.edge.envoy_config import EdgeSettings, split_host_port, write_bootstrap
+from servers.edge.bootstrap import write_bootstrap
 from servers.edge.runner import envoy_command, validate_command
+from servers.edge.settings import EdgeSettings, split_host_port
 
 DEFAULT_DESCRIPTOR = Path(__file__).resolve().parents[2] / "gen" / "descriptors" / "aether.binpb"
 
@@ -34,7 +35,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jwks-upstream", default="", metavar="HOST:PORT")
     parser.add_argument("--cors-origin", action="append", default=[])
     parser.add_argument("--access-log", default="/dev/stdout")
-    parser.add_argument("--validate", action="store_true", help="run `envoy --mode validate` on the result")
+    parser.add_argument(
+        "--validate",
+        action="store_true",
+        help="run `envoy --mode validate` on the result (with the flags --run uses)",
+    )
     parser.add_argument(
         "--run", action="store_true", help="then replace this process with Envoy on the result"
     )
@@ -58,11 +63,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     out = write_bootstrap(args.descriptor, settings, args.out)
     print(out)
-    if args.validate and (code := subprocess.run(validate_command(out), check=False).returncode):
+    command = envoy_command(out)
+    if args.validate and (code := subprocess.run(validate_command(command), check=False).returncode):
         return code
     if args.run:  # exec, so Envoy gets the container's signals directly
-        argv = envoy_command(out)
-        os.execv(argv[0], argv)
+        os.execv(command[0], command)
     return 0
 
 

@@ -1,7 +1,8 @@
 """Read services, RPCs and their edge options from a FileDescriptorSet (buf image).
 
 The options read per RPC are `google.api.http` (REST bindings),
-`aether.common.v1.access` (public or not) and `aether.common.v1.rate_limit`.
+`aether.common.v1.access` (public or not), `aether.common.v1.rate_limit` and
+`aether.common.v1.max_request_bytes`.
 They are re-parsed from the serialized MethodOptions, so this works for any
 descriptor set, whatever was compiled into the generated Python modules.
 """
@@ -25,6 +26,7 @@ _HTTP_KINDS = ("get", "put", "post", "delete", "patch")
 # Extensions[] keys; they are extension descriptors at run time.
 _ACCESS: Any = access_pb2.access
 _RATE_LIMIT: Any = access_pb2.rate_limit
+_MAX_REQUEST_BYTES: Any = access_pb2.max_request_bytes
 _HTTP: Any = annotations_pb2.http
 
 
@@ -56,6 +58,8 @@ class Rpc:
     client_streaming: bool
     server_streaming: bool
     bindings: tuple[HttpBinding, ...]
+    max_request_bytes: int | None = None
+    """The max_request_bytes option (largest request body / message), or None for the default."""
 
     @property
     def grpc_path(self) -> str:
@@ -136,6 +140,11 @@ def rpcs(fds: descriptor_pb2.FileDescriptorSet, services: Iterable[str] | None =
                     raise ValueError(f"{name}: rate_limit needs requests > 0 and per_seconds > 0")
                 rate_limit = (int(limit.requests), int(limit.per_seconds))
                 server_headers = limit.server_headers
+            max_request_bytes = None
+            if options.HasExtension(_MAX_REQUEST_BYTES):
+                max_request_bytes = int(options.Extensions[_MAX_REQUEST_BYTES])
+                if max_request_bytes <= 0:
+                    raise ValueError(f"{name}: max_request_bytes must be positive")
             bindings: tuple[HttpBinding, ...] = ()
             if options.HasExtension(_HTTP):
                 bindings = tuple(_bindings(options.Extensions[_HTTP], name))
@@ -150,6 +159,7 @@ def rpcs(fds: descriptor_pb2.FileDescriptorSet, services: Iterable[str] | None =
                     client_streaming=method.client_streaming,
                     server_streaming=method.server_streaming,
                     bindings=bindings,
+                    max_request_bytes=max_request_bytes,
                 )
             )
     if wanted is not None and wanted - found:

@@ -12,7 +12,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from servers.embedded.stack import EmbeddedStack, EnvoyConfigFactory, StackInfo, run_forever
+from servers.embedded.serve import run_forever
+from servers.embedded.stack import EmbeddedStack, EnvoyConfigFactory, StackInfo
 
 logger = logging.getLogger(__name__)
 
@@ -35,8 +36,9 @@ def edge_config_factory(
 ) -> EnvoyConfigFactory:
     """An ``envoy_config_factory`` that writes the generated edge bootstrap to ``out``."""
     from servers.devtools.codegen import DESCRIPTOR
+    from servers.edge.bootstrap import write_bootstrap
     from servers.edge.descriptors import load_descriptor_set, service_names
-    from servers.edge.envoy_config import EdgeSettings, write_bootstrap
+    from servers.edge.settings import EdgeSettings
     from servers.platform.settings import EdgeEnv
 
     descriptor_path = descriptor or DESCRIPTOR
@@ -62,15 +64,15 @@ def _show(info: StackInfo) -> None:
     print(f"\nAether is up.\n{info.describe()}\nCtrl-C stops everything.\n", flush=True)
 
 
-def run_dev(*, host: str, port: int, grpc_port: int, data_dir: Path, services: Sequence[str]) -> None:
-    """Run PostgreSQL, Redis, ``services`` and Envoy on ``host:port`` until Ctrl-C/SIGTERM, then exit."""
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+def dev_stack(
+    *, host: str, port: int, grpc_port: int, data_dir: Path, services: Sequence[str]
+) -> EmbeddedStack:
+    """The stack ``aether dev`` runs: PostgreSQL, Redis, ``services`` and Envoy on ``host:port``."""
     from servers.platform.settings import PlatformSettings
 
     settings = PlatformSettings()  # DATABASE_URL / REDIS_URL replace the embedded servers
     data_dir = data_dir.expanduser().resolve()
-    stack = EmbeddedStack(
+    return EmbeddedStack(
         services,
         data_dir=data_dir,
         database_url=settings.database_url,
@@ -80,4 +82,11 @@ def run_dev(*, host: str, port: int, grpc_port: int, data_dir: Path, services: S
         grpc_base_port=grpc_port,
         envoy_config_factory=edge_config_factory(host, port, data_dir / "envoy.json"),
     )
+
+
+def run_dev(*, host: str, port: int, grpc_port: int, data_dir: Path, services: Sequence[str]) -> None:
+    """Run :func:`dev_stack` until Ctrl-C/SIGTERM, then exit."""
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    stack = dev_stack(host=host, port=port, grpc_port=grpc_port, data_dir=data_dir, services=services)
     sys.exit(run_forever(stack, on_started=_show))

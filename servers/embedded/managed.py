@@ -11,8 +11,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import ClassVar
 
+from servers.embedded.blocking import run_blocking
+from servers.embedded.child_process import ChildProcess
 from servers.embedded.locks import OwnerLock
-from servers.embedded.processes import ChildProcess, async_wait_until, run_blocking, wait_until
+from servers.embedded.waiting import async_wait_until, wait_until
 
 
 class ManagedServer(ABC):

@@ -4,7 +4,7 @@ We use the binaries pgserver bundles (``pgserver/pginstall/bin``) but not its ``
 lifecycle: pgserver starts postgres through ``pg_ctl`` (daemonized, re-parented to init) and stops it
 from an ``atexit`` hook keyed on a pid list in ``PGDATA/.handle_pids.json``. A SIGKILLed owner leaves
 its pid in that list, so postgres is orphaned and later pgserver cleanups never stop it. Here the
-postmaster is a direct child (:class:`~servers.embedded.processes.ChildProcess`): its own session,
+postmaster is a direct child (:class:`~servers.embedded.child_process.ChildProcess`): its own session,
 SIGINT (fast shutdown) as the parent-death signal, SIGINT then SIGKILL on stop.
 
 Orphans (e.g. from pgserver or an older run): the data directory is guarded by an ``flock``
@@ -37,8 +37,9 @@ import tempfile
 from pathlib import Path
 from urllib.parse import quote
 
+from servers.embedded.child_process import ChildProcess
 from servers.embedded.managed import ManagedServer
-from servers.embedded.processes import ChildProcess, processes_in_dir, terminate_processes
+from servers.embedded.orphans import processes_in_dir, terminate_processes
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +54,10 @@ def pg_bin_dir() -> Path:
     """The directory of pgserver's bundled PostgreSQL binaries (without importing pgserver)."""
     spec = importlib.util.find_spec("pgserver")
     if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("the pgserver wheel is not installed (pip install pgserver)")
+        raise RuntimeError(
+            "the pgserver wheel is not installed: the embedded PostgreSQL comes with the "
+            "embedded extra (pip install 'aether[embedded]'), or set DATABASE_URL"
+        )
     return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
 
 

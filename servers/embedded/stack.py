@@ -1,8 +1,9 @@
 """The whole local system as one supervised stack: PostgreSQL, Redis, every gRPC server, Envoy.
 
-``aether dev`` builds an :class:`EmbeddedStack` and hands it to :func:`run_forever`. Start order:
-PostgreSQL and Redis (unless URLs are given), then every service (``python -m servers.cli serve
-<name>``) on a free port, then Envoy in front of them. Stop runs in reverse. A start that fails or is
+``aether dev`` builds an :class:`EmbeddedStack` and hands it to
+:func:`servers.embedded.serve.run_forever`. Start order: PostgreSQL and Redis (unless URLs are
+given), then every service (``python -m servers.cli serve <name>``) on a free port, then Envoy in
+front of them. Stop runs in reverse. A start that fails or is
 interrupted stops what it had started before re-raising.
 
 Layout of ``data_dir`` (default ``./.aether``)::
@@ -19,30 +20,22 @@ parent-death signal (PR_SET_PDEATHSIG, tied to the forking thread) fires only if
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
-import signal
 import sys
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import uvloop
-
-from servers.embedded.locks import DataDirInUseError
+from servers.edge.runner import EnvoyOptions
+from servers.embedded.blocking import run_blocking
+from servers.embedded.child_process import ChildProcess, SupervisorError
+from servers.embedded.envoy import EnvoyProcess
+from servers.embedded.ports import free_port, port_is_free
 from servers.embedded.postgres import EmbeddedPostgres
-from servers.embedded.processes import (
-    ChildProcess,
-    EnvoyProcess,
-    SupervisorError,
-    async_wait_for_port,
-    free_port,
-    port_is_free,
-    run_blocking,
-)
 from servers.embedded.redis import EmbeddedRedis
 from servers.embedded.secret_key import load_or_create_secret_key
+from servers.embedded.waiting import async_wait_for_port
 
 logger = logging.getLogger(__name__)
 
@@ -93,8 +86,9 @@ class EmbeddedStack:
 
     ``services``: names passed to ``service_argv`` (default :func:`default_service_argv`), each run
     with GRPC_HOST, GRPC_PORT, DATABASE_URL, REDIS_URL, AETHER_SECRET_KEY, AUTH_ADDR and LOG_LEVEL set.
-    ``envoy_config_factory``: None runs no Envoy. ``env``: the children's base environment (default
-    ``os.environ``); an AETHER_SECRET_KEY there wins over ``data_dir/secret.key``.
+    ``envoy_config_factory``: None runs no Envoy; ``envoy_options``: its flags (default: one worker).
+    ``env``: the children's base environment (default ``os.environ``); an AETHER_SECRET_KEY there
+    wins over ``data_dir/secret.key``.
     """
 
     def __init__(
@@ -114,9 +108,7 @@ class EmbeddedStack:
         grpc_base_port: int = 0,
         log_level: str = "INFO",
         auth_service: str = "auth",
-        envoy_base_id: int | None = None,
-        envoy_concurrency: int = 1,
-        envoy_log_level: str = "info",
+        envoy_options: EnvoyOptions | None = None,
         startup_timeout: float = 30.0,
         stop_timeout: float = 10.0,
     ) -> None:
@@ -138,9 +130,8 @@ class EmbeddedStack:
         self.grpc_base_port = grpc_base_port
         self.log_level = log_level
         self.auth_service = auth_service
-        self.envoy_base_id = envoy_base_id
-        self.envoy_concurrency = envoy_concurrency
-        self.envoy_log_level = envoy_log_level
+        # One worker thread by default: the embedded stack shares the machine with everything else.
+        self.envoy_options = envoy_options or EnvoyOptions(concurrency=1)
         self.startup_timeout = startup_timeout
         self.stop_timeout = stop_timeout
 
@@ -249,19 +240,21 @@ class EmbeddedStack:
         self._check_listen_port()
         factory = self.envoy_config_factory
         config = await run_blocking(lambda: factory(dict(upstreams)))
-        self.envoy = EnvoyProcess(
+        self.envoy = self.envoy_process(config)
+        self.envoy.start()
+        await self.envoy.wait_ready_async(self.startup_timeout)
+
+    def envoy_process(self, config: Path) -> EnvoyProcess:
+        """The (not yet started) Envoy of this stack on ``config``."""
+        return EnvoyProcess(
             config,
             listen_host=self.listen_host,
             listen_port=self.listen_port,
-            base_id=self.envoy_base_id,
-            concurrency=self.envoy_concurrency,
-            log_level=self.envoy_log_level,
+            options=self.envoy_options,
             log_file=self.log_dir / "envoy.log",
             env=self.env,
             stop_timeout=self.stop_timeout,
         )
-        self.envoy.start()
-        await self.envoy.wait_ready_async(self.startup_timeout)
 
     def _service_port(self, index: int) -> int:
         return self.grpc_base_port + index if self.grpc_base_port else free_port(self.grpc_host)
@@ -321,65 +314,3 @@ class EmbeddedStack:
             await stopping
         except Exception:
             logger.exception("error while stopping %s", name)
-
-
-async def serve_until_signal(
-    stack: EmbeddedStack,
-    *,
-    on_started: Callable[[StackInfo], None] | None = None,
-    poll_interval: float = 0.5,
-) -> int:
-    """Start ``stack``, run until SIGINT/SIGTERM/SIGHUP or until a child dies, then stop everything.
-
-    ``on_started`` is called once everything is up (e.g. to show the summary). Returns the exit
-    code: 0 after a signal, 1 if the start failed or a child exited on its own.
-    """
-    loop = asyncio.get_running_loop()
-    stopping = asyncio.Event()
-    start_task: asyncio.Task[StackInfo] | None = None
-
-    def on_signal(signum: int) -> None:
-        if stopping.is_set():
-            logger.info("already stopping (signal %s ignored)", signal.Signals(signum).name)
-            return
-        logger.info("received %s: stopping", signal.Signals(signum).name)
-        stopping.set()
-        if start_task is not None and not start_task.done():
-            start_task.cancel()
-
-    handled = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-    for signum in handled:
-        loop.add_signal_handler(signum, on_signal, signum)
-    try:
-        start_task = asyncio.ensure_future(stack.start())
-        try:
-            info = await start_task
-        except asyncio.CancelledError:
-            if stopping.is_set():
-                return 0
-            raise
-        except (EmbeddedStartError, SupervisorError, DataDirInUseError) as exc:
-            logger.error("aether failed to start: %s", exc)
-            return 1
-        except Exception:
-            logger.exception("aether failed to start")
-            return 1
-        if on_started is not None:
-            on_started(info)
-        while not stopping.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stopping.wait(), timeout=poll_interval)
-            failed = stack.failed_children()
-            if failed and not stopping.is_set():
-                logger.error("stopping everything: %s exited; see %s", ", ".join(failed), stack.log_dir)
-                return 1
-        return 0
-    finally:
-        await stack.stop()
-        for signum in handled:
-            loop.remove_signal_handler(signum)
-
-
-def run_forever(stack: EmbeddedStack, *, on_started: Callable[[StackInfo], None] | None = None) -> int:
-    """Blocking entry point for ``aether dev``: :func:`serve_until_signal` in a fresh event loop."""
-    return uvloop.run(serve_until_signal(stack, on_started=on_started))

@@ -1,8 +1,10 @@
-"""Per-RPC access rules, read from the `aether.common.v1.access` method option in
-the protos — the same option the Envoy generator reads, so there is one list."""
+"""Per-RPC access rules and request sizes, read from the `aether.common.v1.access`
+and `max_request_bytes` method options in the protos — the same options the Envoy
+generator reads, so there is one list."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from typing import Any, cast
@@ -41,6 +43,22 @@ def access_rule(full_method: str) -> AccessRule:
         raise MissingAccessRule(f"{full_method} has no (aether.common.v1.access) option")
     rule = options.Extensions[extension]
     return AccessRule(public=rule.public, permissions=frozenset(rule.permissions))
+
+
+def max_request_bytes(service_names: Iterable[str], default: int) -> int:
+    """The receive limit a server of ``service_names`` needs: ``default``, or the largest
+    `(aether.common.v1.max_request_bytes)` one of their RPCs declares, if larger.
+
+    gRPC sets one limit per server, not per method; the edge holds each RPC to its own."""
+    pool = descriptor_pool.Default()
+    extension = cast(Any, access_pb2.max_request_bytes)
+    declared = [
+        int(method.GetOptions().Extensions[extension])
+        for name in service_names
+        for method in pool.FindServiceByName(name).methods
+        if method.GetOptions().HasExtension(extension)
+    ]
+    return max([default, *declared])
 
 
 def check_service_rules(service_full_name: str) -> None:

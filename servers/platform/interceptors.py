@@ -26,6 +26,8 @@ from prometheus_client import Counter, Histogram
 from servers.platform.access import access_rule
 from servers.platform.context import (
     ResponseHeaders,
+    access_token_var,
+    deadline_var,
     principal_var,
     request_id,
     request_id_var,
@@ -143,7 +145,8 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 class RequestIdInterceptor(WrappingInterceptor):
     """Keeps the caller's (or Envoy's) `x-request-id` if well-formed, else makes
-    one, and sends the response headers: x-request-id plus any a handler added
+    one, records the RPC's deadline (servers.platform.context.time_remaining),
+    and sends the response headers: x-request-id plus any a handler added
     (context.add_response_header), with the first response message, or with
     the trailers of an error that comes first."""
 
@@ -152,6 +155,9 @@ class RequestIdInterceptor(WrappingInterceptor):
             incoming = _metadata(context, "x-request-id")
             rid = incoming if incoming and _REQUEST_ID.match(incoming) else str(uuid.uuid4())
             request_id_var.set(rid)  # each RPC runs in its own task, so its own context
+            # The caller's deadline, so calls to other services get what is left of it.
+            remaining = context.time_remaining()
+            deadline_var.set(None if remaining is None else time.monotonic() + remaining)
             headers = ResponseHeaders(("x-request-id", rid))
             response_headers_var.set(headers)
             return headers
@@ -303,9 +309,11 @@ class AuthInterceptor(ScopeInterceptor):
                 f"missing permission: {', '.join(sorted(missing))}", {"missing": ",".join(sorted(missing))}
             )
         reset = principal_var.set(principal)
+        reset_token = access_token_var.set(token.strip())  # forwarded by servers.platform.clients
         try:
             yield
         finally:
+            access_token_var.reset(reset_token)
             principal_var.reset(reset)
 
 

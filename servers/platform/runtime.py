@@ -3,8 +3,9 @@
 A domain supplies a `Domain`: its name, its migrations folder and an async
 `build(resources) -> Mount` that wires its store, use cases and servicers.
 The runtime does the rest: settings, logs, tracing, metrics, pool, Redis,
-migrations, the interceptor chain, health (per service), reflection, and a
-graceful SIGTERM shutdown.
+migrations, the interceptor chain, health (per service), reflection, clients
+for calling other services (servers/platform/clients.py), and a graceful
+SIGTERM shutdown.
 """
 
 from __future__ import annotations
@@ -23,12 +24,13 @@ from aether.auth.v1 import auth_service_pb2, auth_service_pb2_grpc
 from google.protobuf.json_format import MessageToDict
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
-from opentelemetry.instrumentation.grpc import aio_client_interceptors, aio_server_interceptor
+from opentelemetry.instrumentation.grpc import aio_server_interceptor
 from redis.asyncio import Redis
 
 from servers.platform import events
-from servers.platform.access import check_service_rules
+from servers.platform.access import check_service_rules, max_request_bytes
 from servers.platform.bus import EventBus
+from servers.platform.clients import ServiceClients
 from servers.platform.db import create_pool, migrate
 from servers.platform.interceptors import (
     AuthInterceptor,
@@ -80,6 +82,9 @@ class Resources:
     # (e.g. for health checks of co-located domains).
     local_address: str = ""
     local_services: list[str] = field(default_factory=list)
+    # Channels and stubs to other services (caller's token, request id, trace
+    # and remaining deadline propagated); closed by the runtime on shutdown.
+    clients: ServiceClients = field(default_factory=ServiceClients)
 
 
 @dataclass(frozen=True)
@@ -91,18 +96,16 @@ class Domain:
 
 
 class RemoteJwks:
-    """Fetches the JWK Set from the auth service over native gRPC (a JwksFetcher)."""
+    """Fetches the JWK Set from the auth service over native gRPC (a JwksFetcher),
+    through the process's shared channel to it."""
 
-    def __init__(self, auth_addr: str):
-        self._channel = grpc.aio.insecure_channel(auth_addr, interceptors=aio_client_interceptors())
-        self._stub = auth_service_pb2_grpc.AuthServiceStub(self._channel)
+    def __init__(self, clients: ServiceClients):
+        self._clients = clients
 
     async def __call__(self) -> list[dict[str, Any]]:
-        reply = await self._stub.GetJwks(auth_service_pb2.GetJwksRequest(), timeout=5)
+        stub = self._clients.stub("aether.auth.v1.AuthService", auth_service_pb2_grpc.AuthServiceStub)
+        reply = await stub.GetJwks(auth_service_pb2.GetJwksRequest(), timeout=5)
         return [MessageToDict(key, preserving_proto_field_name=True) for key in reply.keys]
-
-    async def close(self) -> None:
-        await self._channel.close()
 
 
 class Server:
@@ -132,7 +135,7 @@ class Server:
                         await migrate(pool, d.name, d.migrations)
         redis = Redis.from_url(s.redis_url) if s.redis_url else None
         bus = EventBus.from_settings(s, pool) if pool is not None else None
-        return Resources(settings=s, pool=pool, redis=redis, bus=bus)
+        return Resources(settings=s, pool=pool, redis=redis, bus=bus, clients=ServiceClients(s))
 
     async def start(self) -> int:
         """Build everything and start listening; returns the bound port."""
@@ -150,10 +153,15 @@ class Server:
         self.service_names = [service.name for service in services]
 
         if jwks is None:  # not the auth service itself: ask it over gRPC
-            remote = RemoteJwks(s.auth_addr)
-            self._on_stop.append(remote.close)
-            jwks = remote
-        verifier = TokenVerifier(KeyCache(jwks, ttl=s.jwks_cache_seconds), s.jwt_issuer, s.jwt_audience)
+            jwks = RemoteJwks(res.clients)
+        verifier = TokenVerifier(
+            KeyCache(jwks, ttl=s.jwks_cache_seconds),
+            s.jwt_issuer,
+            s.jwt_audience,
+            internal_audience=s.jwt_internal_audience,  # service tokens (servers/platform/identity.py)
+        )
+        # The largest request one of these services declares (uploads, webhooks), else the default.
+        receive_limit = max_request_bytes(self.service_names, s.max_message_bytes)
         server = grpc.aio.server(
             interceptors=[
                 aio_server_interceptor(),
@@ -164,7 +172,7 @@ class Server:
                 ValidationInterceptor(),
             ],
             options=[
-                ("grpc.max_receive_message_length", s.max_message_bytes),
+                ("grpc.max_receive_message_length", receive_limit),
                 ("grpc.max_send_message_length", s.max_message_bytes),
                 ("grpc.so_reuseport", 1),  # GRPC_WORKERS processes share the port
             ],
@@ -183,6 +191,7 @@ class Server:
         wildcard = s.grpc_host in ("0.0.0.0", "::")  # noqa: S104 (comparing, not binding)
         res.local_address = f"{'127.0.0.1' if wildcard else s.grpc_host}:{self.port}"
         res.local_services = list(self.service_names)
+        res.clients.serve_locally(res.local_address, self.service_names)
         if res.bus is not None:
             await res.bus.start(relay=s.bus_relay)
         log.info("serving", extra={"address": f"{s.grpc_host}:{self.port}", "services": names})
@@ -200,6 +209,8 @@ class Server:
             await callback()
         if self._resources and self._resources.bus is not None:
             await self._resources.bus.stop()
+        if self._resources:
+            await self._resources.clients.close()
         if self._resources:
             if self._resources.redis is not None:
                 await self._resources.redis.aclose()

@@ -6,6 +6,11 @@ from __future__ import annotations
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# Access tokens' issuer and audience: the auth server writes them into the tokens it signs; every
+# server (PlatformSettings) and the Envoy edge (EdgeSettings) checks them.
+JWT_ISSUER = "aether-auth"
+JWT_AUDIENCE = "aether"
+
 
 class PlatformSettings(BaseSettings):
     """Settings every server shares."""
@@ -30,10 +35,28 @@ class PlatformSettings(BaseSettings):
 
     # Where servers fetch the JWT verification keys (AuthService.GetJwks over gRPC).
     auth_addr: str = "127.0.0.1:50051"
-    jwt_issuer: str = "aether-auth"
-    jwt_audience: str = "aether"
+    jwt_issuer: str = JWT_ISSUER
+    jwt_audience: str = JWT_AUDIENCE
     # How long fetched verification keys are trusted before a refetch.
     jwks_cache_seconds: float = 300.0
+    # The audience of service tokens (servers accept it, the edge does not).
+    jwt_internal_audience: str = "aether-internal"
+
+    # Where the other services are, for servers.platform.clients (host:port, as
+    # in docker-compose.yml). Unset: a domain served in this process, else the
+    # call fails naming the setting. AUTH_ADDR is above.
+    tasks_addr: str | None = None
+    analytics_addr: str | None = None
+    ai_addr: str | None = None
+    code_addr: str | None = None
+    integrations_addr: str | None = None
+    rag_addr: str | None = None
+    containers_addr: str | None = None
+    # Deadline of a call to another service when neither the caller nor the
+    # incoming RPC set one.
+    service_call_timeout_seconds: float = 30.0
+    # Attempts (first + retries) of an idempotent call that fails UNAVAILABLE.
+    service_call_max_attempts: int = Field(default=3, ge=1, le=5)
 
     # The event bus: RabbitMQ when AMQP_URL is set, else PostgreSQL itself (the embedded default).
     amqp_url: str | None = None

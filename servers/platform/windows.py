@@ -22,16 +22,21 @@ class TimeWindow:
 
     @classmethod
     def of(
-        cls, start: datetime | None, end: datetime | None, *, now: datetime, default: timedelta | None
+        cls,
+        start: datetime | None,
+        end: datetime | None,
+        *,
+        now: datetime,
+        default: timedelta | None,
+        allow_empty: bool = False,
     ) -> TimeWindow:
         """End defaults to `now`, start to `default` before the end (None: unbounded).
-        INVALID_ARGUMENT when the request sent both and start is not before end;
-        a start after the default end is simply an empty window."""
-        if start is not None and end is not None and start >= end:
-            raise InvalidArgument(
-                "start_date must be before end_date",
-                [FieldViolation("start_date", "must be before end_date")],
-            )
+        INVALID_ARGUMENT when the request sent both and start is not before end
+        (with `allow_empty`: after end, so start == end is an empty window); a
+        start after the default end is simply an empty window."""
+        if start is not None and end is not None and (start > end or (start == end and not allow_empty)):
+            rule = "must not be after end_date" if allow_empty else "must be before end_date"
+            raise InvalidArgument(f"start_date {rule}", [FieldViolation("start_date", rule)])
         end = end or now
         if start is None and default is not None:
             start = end - default

@@ -21,7 +21,7 @@ import sys
 import time
 from types import FrameType
 
-from servers.embedded.processes import with_death_signal
+from servers.platform.process import with_death_signal
 
 log = logging.getLogger("aether.workers")
 

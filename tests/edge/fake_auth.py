@@ -3,7 +3,7 @@
 A fake AuthService -- NOT the real auth server: just enough behaviour to see
 what Envoy does in front of a gRPC server (transcoding, JWKS, rich errors,
 health) -- and a fake of the synthetic EdgeTestService (path variables,
-streaming).
+streaming, request size limits).
 """
 
 from __future__ import annotations
@@ -24,17 +24,15 @@ import jwt
 from aether.auth.v1 import auth_service_pb2, auth_service_pb2_grpc, user_pb2
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-from google.protobuf import any_pb2, descriptor_pool, message_factory
+from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_status import rpc_status
 
-from servers.edge.descriptors import load_descriptor_set
-from tests.edge.synthetic import PACKAGE, ROUTED
+from servers.platform.settings import JWT_AUDIENCE, JWT_ISSUER
+from tests.edge.synthetic import ROUTED, thing_class
 
 SERVICE = "aether.auth.v1.AuthService"
-ISSUER = "aether-auth"
-AUDIENCE = "aether"
 WEAK_PASSWORD = "weak"  # Register with it -> INVALID_ARGUMENT with BadRequest details
 
 
@@ -56,7 +54,7 @@ class SigningKey:
         return user_pb2.Jwk(kty="OKP", kid=self.kid, use="sig", alg="EdDSA", crv="Ed25519", x=_b64url(raw))
 
     def token(
-        self, sub: str = "user-1", *, issuer: str = ISSUER, audience: str = AUDIENCE, ttl: int = 300
+        self, sub: str = "user-1", *, issuer: str = JWT_ISSUER, audience: str = JWT_AUDIENCE, ttl: int = 300
     ) -> str:
         now = int(time.time())
         claims = {
@@ -106,7 +104,11 @@ class FakeAuthService(auth_service_pb2_grpc.AuthServiceServicer):
         token = metadata.get("authorization", "").removeprefix("Bearer ")
         try:
             claims = jwt.decode(
-                token, self.key.private.public_key(), algorithms=["EdDSA"], audience=AUDIENCE, issuer=ISSUER
+                token,
+                self.key.private.public_key(),
+                algorithms=["EdDSA"],
+                audience=JWT_AUDIENCE,
+                issuer=JWT_ISSUER,
             )
         except jwt.PyJWTError:
             await context.abort(grpc.StatusCode.UNAUTHENTICATED, "invalid token")
@@ -121,16 +123,16 @@ class FakeAuthService(auth_service_pb2_grpc.AuthServiceServicer):
 def edgetest_handler(descriptor: Path) -> grpc.GenericRpcHandler:
     """A fake of the synthetic EdgeTestService (tests/edge/synthetic.py), built from the
     descriptor set since it has no generated code."""
-    pool = descriptor_pool.DescriptorPool()
-    for file in load_descriptor_set(descriptor).file:
-        pool.Add(file)
-    thing = message_factory.GetMessageClass(pool.FindMessageTypeByName(f"{PACKAGE}.Thing"))
+    thing = thing_class(descriptor)
 
     async def get_thing(request: Any, context: grpc.aio.ServicerContext) -> Any:
         return thing(id=request.id, name=f"things/{request.id}", display_name=f"Thing {request.id}")
 
     async def get_stats(request: Any, context: grpc.aio.ServicerContext) -> Any:
         return thing(id="stats", display_name="statistics")
+
+    async def upload_thing(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        return thing(id=str(len(request.name)))  # how much arrived
 
     async def watch_things(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
         for i in range(3):
@@ -146,6 +148,7 @@ def edgetest_handler(descriptor: Path) -> grpc.GenericRpcHandler:
         {
             "GetThing": unary(get_thing),
             "GetStats": unary(get_stats),
+            "UploadThing": unary(upload_thing),
             "WatchThings": grpc.unary_stream_rpc_method_handler(
                 watch_things,
                 request_deserializer=thing.FromString,

@@ -17,8 +17,7 @@ from servers.edge import (
     rpcs,
     write_bootstrap,
 )
-from servers.edge.envoy_config import (
-    BUFFER_FILTER,
+from servers.edge.filters import (
     JWT_FILTER,
     JWT_REQUIREMENT,
     RATE_LIMIT_FILTER,
@@ -221,18 +220,6 @@ def test_rate_limits_come_from_the_rpc_option_or_the_default(augmented: dict[str
         assert default == {"maxTokens": 600, "tokensPerFill": 600, "fillInterval": "60s"}
 
 
-def test_body_limit_on_both_kinds_of_route(auth_only: dict[str, Any]) -> None:
-    transcoder = _filter(auth_only, TRANSCODER_FILTER)
-    assert transcoder["maxRequestBodySize"] == 1_048_576
-    routes = _routes(auth_only)
-    assert routes[f"rest:{AUTH}.Register:0"]["typedPerFilterConfig"][BUFFER_FILTER] == {
-        "@type": f"{TYPE}.filters.http.buffer.v3.BufferPerRoute",
-        "disabled": True,
-    }
-    grpc_buffer = routes[f"grpc:{AUTH}.Register"]["typedPerFilterConfig"][BUFFER_FILTER]
-    assert grpc_buffer["buffer"]["maxRequestBytes"] == 1_048_576
-
-
 def test_transcoder_options(auth_only: dict[str, Any]) -> None:
     t = _filter(auth_only, TRANSCODER_FILTER)
     assert t["protoDescriptor"] == str(DESCRIPTOR.resolve())
@@ -399,7 +386,7 @@ def test_cli_writes_the_bootstrap(tmp_path: Path) -> None:
 
 def test_two_rpcs_on_one_rest_binding_are_rejected() -> None:
     from servers.edge.descriptors import HttpBinding, Rpc
-    from servers.edge.envoy_config import build_routes
+    from servers.edge.routes import build_routes
 
     def rpc(name: str, template: str) -> Rpc:
         binding = HttpBinding(method="GET", path=parse_template(template), body="")

@@ -13,16 +13,11 @@ from pathlib import Path
 import psutil
 import pytest
 
-from servers.embedded.processes import (
-    ChildExitedError,
-    ChildProcess,
-    EnvoyProcess,
-    ReadinessTimeoutError,
-    free_port,
-    port_is_free,
-    port_is_open,
-    wait_for_port,
-)
+from servers.edge.runner import EnvoyOptions
+from servers.embedded.child_process import ChildExitedError, ChildProcess, ReadinessTimeoutError
+from servers.embedded.envoy import EnvoyProcess
+from servers.embedded.ports import free_port, port_is_free, port_is_open
+from servers.embedded.waiting import wait_for_port
 
 from .conftest import HELPERS, alive, helper_process, wait_for_file, wait_gone, write_envoy_config
 
@@ -146,8 +141,7 @@ def test_two_envoys_with_own_base_ids(work_dir: Path) -> None:
             envoy = EnvoyProcess(
                 config,
                 listen_port=port,
-                base_id=base_id,
-                concurrency=1,
+                options=EnvoyOptions(base_id=base_id, concurrency=1),
                 log_file=work_dir / f"envoy{index}.log",
             )
             envoys.append(envoy)

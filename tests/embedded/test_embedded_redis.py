@@ -10,7 +10,7 @@ import psutil
 import pytest
 import redis.asyncio as aioredis
 
-from servers.embedded.processes import free_port
+from servers.embedded.ports import free_port
 from servers.embedded.redis import EmbeddedRedis
 
 from .conftest import HELPERS, helper_process, processes_mentioning, wait_for_file, wait_gone

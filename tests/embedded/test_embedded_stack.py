@@ -17,8 +17,9 @@ import psutil
 import pytest
 import redis.asyncio as aioredis
 
-from servers.embedded.processes import free_port
-from servers.embedded.stack import EmbeddedStack, EmbeddedStartError, serve_until_signal
+from servers.embedded.ports import free_port
+from servers.embedded.serve import serve_until_signal
+from servers.embedded.stack import EmbeddedStack, EmbeddedStartError
 
 from .conftest import (
     DUMMY_SERVICE,

@@ -11,14 +11,10 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import asyncpg
 import pytest
-from aether.events.v1 import event_pb2
 
 import servers.analytics.main as analytics_main
-from servers.analytics import mapping
-from servers.analytics.store import AnalyticsStore
-from servers.analytics.usecases import AnalyticsUseCases
+from servers.analytics.queries import AnalyticsQueries
 from tests.integration.bus_support import (
     BusDatabase,
     TcpProxy,
@@ -44,37 +40,20 @@ async def db() -> AsyncIterator[BusDatabase]:
         yield database
 
 
-class NoHealth:
-    async def check(self) -> list:
-        return []
-
-    def metrics(self) -> None:
-        return None
-
-
 async def test_every_task_event_is_counted_once_across_an_outage_and_a_replay(
     db: BusDatabase, transport: str
 ) -> None:
     proxy = TcpProxy()
     await proxy.start()
     config = unique_config()
-    store = AnalyticsStore(db.pool)
-
-    async def nothing(conn: asyncpg.Connection, event: object) -> None:
-        return None
-
-    usecases = AnalyticsUseCases(store, NoHealth(), nothing)  # type: ignore[arg-type]
-
-    async def consume(event: event_pb2.Event, conn: asyncpg.Connection) -> None:
-        await usecases.ingest(conn, mapping.from_bus(event))
-
+    queries = AnalyticsQueries(db.pool)
     bus = make_bus(db, transport, config, proxy.url)
-    bus.subscribe("#", consume, consumer="analytics")
+    bus.subscribe("#", analytics_main.consume, consumer="analytics")
     await bus.start()
 
     async def counted() -> int:
         day = datetime.now(UTC) - timedelta(days=1)
-        return (await store.totals(day, day + timedelta(days=2))).task_created
+        return (await queries.totals(day, day + timedelta(days=2))).task_created
 
     try:
         await wait_for(lambda: _subscribed(db, transport, bus))

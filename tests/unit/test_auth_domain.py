@@ -1,8 +1,16 @@
 from __future__ import annotations
 
 import pytest
+from aether.analytics.v1 import analytics_service_pb2  # noqa: F401 (registers its RPC descriptors)
 
-from servers.auth.domain import ROLE_PERMISSIONS, check_password_strength, normalize_email, permissions_for
+from servers.auth.domain import (
+    DEFAULT_ROLES,
+    ROLE_PERMISSIONS,
+    check_password_strength,
+    normalize_email,
+    permissions_for,
+)
+from servers.platform.access import access_rule
 from servers.platform.errors import InvalidArgument
 
 
@@ -12,6 +20,12 @@ def test_roles_are_nested_from_guest_to_admin() -> None:
     assert "containers:write" in ROLE_PERMISSIONS["admin"]
     assert "containers:read" not in ROLE_PERMISSIONS["developer"]
     assert "tasks:write" not in ROLE_PERMISSIONS["guest"]
+
+
+def test_a_new_user_may_do_what_the_readme_shows() -> None:
+    record_event = access_rule("/aether.analytics.v1.AnalyticsService/RecordEvent")
+    assert record_event.permissions <= set(permissions_for(DEFAULT_ROLES))
+    assert "analytics:admin" not in permissions_for(DEFAULT_ROLES)
 
 
 def test_permissions_for_unions_roles_and_ignores_unknown_ones() -> None:

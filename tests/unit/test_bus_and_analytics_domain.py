@@ -1,15 +1,20 @@
-"""Pure rules of the event bus (topic patterns, retry schedule) and of the
-analytics domain (buckets, limits, periods, trends, health)."""
+"""Pure rules of the event bus (topic patterns, retry schedule), of the
+analytics domain (buckets, limits, periods, trends, health) and its event
+mappings (both ErrorReported payloads in, MetricRecorded out)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from aether.analytics.v1 import events_pb2 as analytics_events
+from aether.events.v1 import error_reported_pb2, event_pb2
+from google.protobuf import struct_pb2
 
-from servers.analytics import domain
-from servers.platform.bus import BusConfig, matches, pattern_regex
+from servers.analytics import domain, mapping
+from servers.platform.bus import ERROR_EVENT, BusConfig, matches, pattern_regex
 from servers.platform.errors import InvalidArgument
+from servers.platform.timestamps import timestamp
 
 
 @pytest.mark.parametrize(
@@ -105,3 +110,56 @@ def test_metadata_and_timestamp_limits() -> None:
     domain.check_timestamp(now + timedelta(minutes=4), now)
     with pytest.raises(InvalidArgument):
         domain.check_timestamp(now + timedelta(minutes=6), now)
+
+
+@pytest.mark.parametrize(
+    "payload_type",
+    [error_reported_pb2.ErrorReported, analytics_events.ErrorReported],  # the new one, the deprecated one
+)
+def test_the_consumer_reads_both_error_payloads(payload_type: type) -> None:
+    details = struct_pb2.Struct()
+    details.update({"attempt": 2})
+    when = datetime(2026, 3, 1, 12, tzinfo=UTC)
+    payload = payload_type(
+        service="ai",
+        severity="critical",
+        message="provider failed",
+        error_type="UNAVAILABLE",
+        request_id="req-1",
+        details=details,
+        occurred_at=timestamp(when),
+    )
+    event = event_pb2.Event(id="0b6f1c1e-0000-4000-8000-000000000001", type=ERROR_EVENT, source="ai")
+    event.payload.Pack(payload)
+    error = mapping.from_bus(event)
+    assert error == domain.ReportedError(
+        event_id=event.id,
+        service="ai",
+        severity="critical",
+        message="provider failed",
+        error_type="UNAVAILABLE",
+        occurred_at=when,
+        request_id="req-1",
+        details={"attempt": 2.0},
+    )
+
+
+def test_analytics_events_are_not_recorded_and_others_are() -> None:
+    ours = event_pb2.Event(id="e1", type="analytics.metric.recorded", source="analytics")
+    theirs = event_pb2.Event(id="e2", type="task.created", source="tasks", actor_id="alice")
+    assert mapping.from_bus(ours) is None
+    recorded = mapping.from_bus(theirs)
+    assert isinstance(recorded, domain.RecordedEvent)
+    assert (recorded.id, recorded.user_id, recorded.source) == ("e2", "alice", "tasks")
+
+
+def test_metric_recorded_maps_to_its_event() -> None:
+    when = datetime(2026, 3, 1, 12, tzinfo=UTC)
+    recorded = domain.RecordedEvent("e1", "page.viewed", "alice", "client", when, metadata={"ms": 12})
+    out = mapping.to_event(domain.MetricRecorded(recorded))
+    assert (out.type, out.subject) == ("analytics.metric.recorded", "e1")
+    assert isinstance(out.payload, analytics_events.MetricRecorded)
+    payload = out.payload
+    assert (payload.event_id, payload.event_type, payload.user_id) == ("e1", "page.viewed", "alice")
+    assert dict(payload.metadata) == {"ms": 12.0}
+    assert payload.timestamp.ToDatetime(tzinfo=UTC) == when

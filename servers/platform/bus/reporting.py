@@ -1,14 +1,14 @@
-"""Reporting errors as events ("analytics.error.reported"), which the
-analytics service groups for GetErrors. Any service may call `report_error`
-inside a transaction, like any other event."""
+"""Reporting errors as events ("analytics.error.reported", payload
+aether.events.v1.ErrorReported), which the analytics service groups for
+GetErrors. Any service may call `report_error` inside a transaction, like any
+other event."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import asyncpg
-from aether.analytics.v1 import events_pb2
-from aether.events.v1 import event_pb2
+from aether.events.v1 import error_reported_pb2, event_pb2
 from google.protobuf import struct_pb2, timestamp_pb2
 from opentelemetry import trace
 
@@ -41,7 +41,7 @@ async def report_error(
     now.GetCurrentTime()
     extra = struct_pb2.Struct()
     extra.update(details or {})
-    payload = events_pb2.ErrorReported(
+    payload = error_reported_pb2.ErrorReported(
         service=service,
         severity=severity,
         message=message,

@@ -1,6 +1,6 @@
 """``aether dev`` in miniature for the signal tests. Usage: run_stack.py DATA_DIR LISTEN_PORT OUT_DIR.
 
-Runs :func:`servers.embedded.stack.run_forever` on a stack with embedded PostgreSQL and Redis, two
+Runs :func:`servers.embedded.serve.serve_until_signal` on a stack with embedded PostgreSQL and Redis, two
 dummy services and Envoy; once up, writes OUT_DIR/ready.json with the children's pids.
 """
 
@@ -13,7 +13,8 @@ from pathlib import Path
 
 from envoy_config import write_envoy_config
 
-from servers.embedded.stack import EmbeddedStack, StackInfo, serve_until_signal
+from servers.embedded.serve import serve_until_signal
+from servers.embedded.stack import EmbeddedStack, StackInfo
 
 DUMMY = Path(__file__).with_name("dummy_service.py")
 

@@ -9,8 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+from servers.embedded.child_process import ChildProcess
 from servers.embedded.postgres import EmbeddedPostgres
-from servers.embedded.processes import ChildProcess
 from servers.embedded.redis import EmbeddedRedis
 
 

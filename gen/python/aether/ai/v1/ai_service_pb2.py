@@ -27,20 +27,22 @@ from aether.common.v1 import access_pb2 as aether_dot_common_dot_v1_dot_access__
 from aether.common.v1 import pagination_pb2 as aether_dot_common_dot_v1_dot_pagination__pb2
 from buf.validate import validate_pb2 as buf_dot_validate_dot_validate__pb2
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
+from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1d\x61\x65ther/ai/v1/ai_service.proto\x12\x0c\x61\x65ther.ai.v1\x1a\x18\x61\x65ther/ai/v1/model.proto\x1a\x1d\x61\x65ther/common/v1/access.proto\x1a!aether/common/v1/pagination.proto\x1a\x1b\x62uf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"Y\n\x0b\x43hatMessage\x12,\n\x04role\x18\x01 \x01(\tB\x1e\xbaH\x1br\x19R\x06systemR\x04userR\tassistant\x12\x1c\n\x07\x63ontent\x18\x02 \x01(\tB\x0b\xbaH\x08r\x06\x10\x01\x18\xa0\x8d\x06\"\x95\x01\n\x0b\x43hatOptions\x12\x31\n\x0btemperature\x18\x01 \x01(\x01\x42\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x00\x00\x00@)\x00\x00\x00\x00\x00\x00\x00\x00H\x00\x88\x01\x01\x12\x1f\n\nmax_tokens\x18\x02 \x01(\x05\x42\x0b\xbaH\x08\x1a\x06\x18\xc0\x84=(\x00\x12\x0e\n\x06stream\x18\x03 \x01(\x08\x12\x12\n\nskip_cache\x18\x04 \x01(\x08\x42\x0e\n\x0c_temperature\"\xc4\x01\n\x0b\x43hatRequest\x12\x17\n\x05model\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x01\x12\x1c\n\x07message\x18\x02 \x01(\tB\x0b\xbaH\x08r\x06\x10\x01\x18\xa0\x8d\x06\x12\x34\n\x07\x63ontext\x18\x03 \x03(\x0b\x32\x19.aether.ai.v1.ChatMessageB\x08\xbaH\x05\x92\x01\x02\x10\x64\x12*\n\x07options\x18\x04 \x01(\x0b\x32\x19.aether.ai.v1.ChatOptions\x12\x1c\n\nrequest_id\x18\x05 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x01\"\xba\x01\n\x0c\x43hatResponse\x12\x10\n\x08response\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12(\n\x06tokens\x18\x03 \x01(\x0b\x32\x18.aether.ai.v1.TokenUsage\x12\x12\n\nlatency_ms\x18\x04 \x01(\x05\x12\x12\n\nrequest_id\x18\x05 \x01(\t\x12\x0e\n\x06\x63\x61\x63hed\x18\x06 \x01(\x08\x12\x10\n\x08provider\x18\x07 \x01(\t\x12\x15\n\rfinish_reason\x18\x08 \x01(\t\"\xca\x01\n\x11StreamChatRequest\x12\x17\n\x05model\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x01\x12\x1c\n\x07message\x18\x02 \x01(\tB\x0b\xbaH\x08r\x06\x10\x01\x18\xa0\x8d\x06\x12\x34\n\x07\x63ontext\x18\x03 \x03(\x0b\x32\x19.aether.ai.v1.ChatMessageB\x08\xbaH\x05\x92\x01\x02\x10\x64\x12*\n\x07options\x18\x04 \x01(\x0b\x32\x19.aether.ai.v1.ChatOptions\x12\x1c\n\nrequest_id\x18\x05 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x01\"q\n\x12StreamChatResponse\x12(\n\x05\x63hunk\x18\x01 \x01(\x0b\x32\x17.aether.ai.v1.ChatChunkH\x00\x12(\n\x05\x66inal\x18\x02 \x01(\x0b\x32\x17.aether.ai.v1.ChatFinalH\x00\x42\x07\n\x05\x65vent\"0\n\tChatChunk\x12\x0f\n\x07\x63ontent\x18\x01 \x01(\t\x12\x12\n\nrequest_id\x18\x02 \x01(\t\"\xb3\x01\n\tChatFinal\x12\x0c\n\x04\x64one\x18\x01 \x01(\x08\x12(\n\x06tokens\x18\x02 \x01(\x0b\x32\x18.aether.ai.v1.TokenUsage\x12\x12\n\nlatency_ms\x18\x03 \x01(\x05\x12\r\n\x05model\x18\x04 \x01(\t\x12\x12\n\nrequest_id\x18\x05 \x01(\t\x12\x0e\n\x06\x63\x61\x63hed\x18\x06 \x01(\x08\x12\x10\n\x08provider\x18\x07 \x01(\t\x12\x15\n\rfinish_reason\x18\x08 \x01(\t\"\xee\x01\n\x11ListModelsRequest\x12_\n\x08provider\x18\x01 \x01(\tBM\xbaHJrER\x06geminiR\x04groqR\x06ollamaR\x0bhuggingfaceR\x06openaiR\x11openai_compatibleR\x05local\xd8\x01\x01\x12G\n\ncapability\x18\x02 \x01(\tB3\xbaH0r+R\x04\x63hatR\tstreamingR\nembeddingsR\x04\x63odeR\x06vision\xd8\x01\x01\x12\x15\n\x04page\x18\x03 \x01(\x05\x42\x07\xbaH\x04\x1a\x02(\x00\x12\x18\n\x05limit\x18\x04 \x01(\x05\x42\t\xbaH\x06\x1a\x04\x18\x64(\x00\"\x82\x01\n\x12ListModelsResponse\x12#\n\x06models\x18\x01 \x03(\x0b\x32\x13.aether.ai.v1.Model\x12\x30\n\npagination\x18\x02 \x01(\x0b\x32\x1c.aether.common.v1.Pagination\x12\x15\n\rcurrent_model\x18\x03 \x01(\t\"/\n\x12SwitchModelRequest\x12\x19\n\x05model\x18\x01 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\x80\x01\"e\n\x13SwitchModelResponse\x12\x15\n\rcurrent_model\x18\x01 \x01(\t\x12\x16\n\x0eprevious_model\x18\x02 \x01(\t\x12\x0e\n\x06status\x18\x03 \x01(\t\x12\x0f\n\x07message\x18\x04 \x01(\t\"\xc1\x02\n\x0fGetUsageRequest\x12.\n\nstart_date\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_date\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x05model\x18\x03 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x01\x12\x18\n\x07user_id\x18\x04 \x01(\tB\x07\xbaH\x04r\x02\x18@:\x9c\x01\xbaH\x98\x01\x1a\x95\x01\n\x1astart_date_before_end_date\x12%start_date must not be after end_date\x1aP!has(this.start_date) || !has(this.end_date) || this.start_date <= this.end_date\"\x8a\x02\n\x10GetUsageResponse\x12$\n\x06period\x18\x01 \x01(\x0b\x32\x14.aether.ai.v1.Period\x12\x16\n\x0etotal_requests\x18\x02 \x01(\x05\x12\x14\n\x0ctotal_tokens\x18\x03 \x01(\x03\x12=\n\x08\x62y_model\x18\x04 \x03(\x0b\x32+.aether.ai.v1.GetUsageResponse.ByModelEntry\x12\x19\n\x11\x63ost_estimate_usd\x18\x05 \x01(\x01\x1aH\n\x0c\x42yModelEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\'\n\x05value\x18\x02 \x01(\x0b\x32\x18.aether.ai.v1.ModelUsage:\x02\x38\x01\"f\n\x06Period\x12.\n\nstart_date\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_date\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"@\n\nModelUsage\x12\x10\n\x08requests\x18\x01 \x01(\x05\x12\x0e\n\x06tokens\x18\x02 \x01(\x03\x12\x10\n\x08\x63ost_usd\x18\x03 \x01(\x01\"\xde\x01\n\x17\x43reateEmbeddingsRequest\x12\x17\n\x04text\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x18\x80\xfa\x01\x12\"\n\x05texts\x18\x02 \x03(\tB\x13\xbaH\x10\x92\x01\r\x10\x80\x02\"\x08r\x06\x10\x01\x18\x80\xfa\x01\x12\x17\n\x05model\x18\x03 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x01:m\xbaHj\x1ah\n\x0etext_xor_texts\x12)exactly one of text and texts is required\x1a+(this.text != \'\') != (size(this.texts) > 0)\"\x8d\x01\n\x18\x43reateEmbeddingsResponse\x12\x11\n\tembedding\x18\x01 \x03(\x02\x12+\n\nembeddings\x18\x02 \x03(\x0b\x32\x17.aether.ai.v1.Embedding\x12\x12\n\ndimensions\x18\x03 \x01(\x05\x12\r\n\x05model\x18\x04 \x01(\t\x12\x0e\n\x06tokens\x18\x05 \x01(\x05\"*\n\tEmbedding\x12\x0e\n\x06values\x18\x01 \x03(\x02\x12\r\n\x05index\x18\x02 \x01(\x05\x32\x96\x06\n\tAiService\x12q\n\x04\x43hat\x12\x19.aether.ai.v1.ChatRequest\x1a\x1a.aether.ai.v1.ChatResponse\"2\xca\xf3\x18\t\x12\x07\x61i:chat\xd2\xf3\x18\x07\x08\xf0.\x10<\x18\x01\x82\xd3\xe4\x93\x02\x14\"\x0f/api/v1/ai/chat:\x01*\x12\x8c\x01\n\nStreamChat\x12\x1f.aether.ai.v1.StreamChatRequest\x1a .aether.ai.v1.StreamChatResponse\"9\xca\xf3\x18\t\x12\x07\x61i:chat\xd2\xf3\x18\x07\x08\xf0.\x10<\x18\x01\x82\xd3\xe4\x93\x02\x1b\"\x16/api/v1/ai/chat/stream:\x01*0\x01\x12w\n\nListModels\x12\x1f.aether.ai.v1.ListModelsRequest\x1a .aether.ai.v1.ListModelsResponse\"&\xca\xf3\x18\t\x12\x07\x61i:chat\x82\xd3\xe4\x93\x02\x13\x12\x11/api/v1/ai/models\x12}\n\x0bSwitchModel\x12 .aether.ai.v1.SwitchModelRequest\x1a!.aether.ai.v1.SwitchModelResponse\")\xca\xf3\x18\t\x12\x07\x61i:chat\x82\xd3\xe4\x93\x02\x16\"\x11/api/v1/ai/switch:\x01*\x12p\n\x08GetUsage\x12\x1d.aether.ai.v1.GetUsageRequest\x1a\x1e.aether.ai.v1.GetUsageResponse\"%\xca\xf3\x18\t\x12\x07\x61i:chat\x82\xd3\xe4\x93\x02\x12\x12\x10/api/v1/ai/usage\x12\x9c\x01\n\x10\x43reateEmbeddings\x12%.aether.ai.v1.CreateEmbeddingsRequest\x1a&.aether.ai.v1.CreateEmbeddingsResponse\"9\xca\xf3\x18\n\x12\x08\x61i:embed\xd2\xf3\x18\x07\x08\xf0.\x10<\x18\x01\x82\xd3\xe4\x93\x02\x1a\"\x15/api/v1/ai/embeddings:\x01*b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1d\x61\x65ther/ai/v1/ai_service.proto\x12\x0c\x61\x65ther.ai.v1\x1a\x18\x61\x65ther/ai/v1/model.proto\x1a\x1d\x61\x65ther/common/v1/access.proto\x1a!aether/common/v1/pagination.proto\x1a\x1b\x62uf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"a\n\x0b\x43hatMessage\x12\x30\n\x04role\x18\x01 \x01(\tB\"\xe2\x41\x01\x02\xbaH\x1br\x19R\x06systemR\x04userR\tassistant\x12 \n\x07\x63ontent\x18\x02 \x01(\tB\x0f\xe2\x41\x01\x02\xbaH\x08r\x06\x10\x01\x18\xa0\x8d\x06\"\x95\x01\n\x0b\x43hatOptions\x12\x31\n\x0btemperature\x18\x01 \x01(\x01\x42\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x00\x00\x00@)\x00\x00\x00\x00\x00\x00\x00\x00H\x00\x88\x01\x01\x12\x1f\n\nmax_tokens\x18\x02 \x01(\x05\x42\x0b\xbaH\x08\x1a\x06\x18\xc0\x84=(\x00\x12\x0e\n\x06stream\x18\x03 \x01(\x08\x12\x12\n\nskip_cache\x18\x04 \x01(\x08\x42\x0e\n\x0c_temperature\"\xc8\x01\n\x0b\x43hatRequest\x12\x17\n\x05model\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x01\x12 \n\x07message\x18\x02 \x01(\tB\x0f\xe2\x41\x01\x02\xbaH\x08r\x06\x10\x01\x18\xa0\x8d\x06\x12\x34\n\x07\x63ontext\x18\x03 \x03(\x0b\x32\x19.aether.ai.v1.ChatMessageB\x08\xbaH\x05\x92\x01\x02\x10\x64\x12*\n\x07options\x18\x04 \x01(\x0b\x32\x19.aether.ai.v1.ChatOptions\x12\x1c\n\nrequest_id\x18\x05 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x01\"\xba\x01\n\x0c\x43hatResponse\x12\x10\n\x08response\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12(\n\x06tokens\x18\x03 \x01(\x0b\x32\x18.aether.ai.v1.TokenUsage\x12\x12\n\nlatency_ms\x18\x04 \x01(\x05\x12\x12\n\nrequest_id\x18\x05 \x01(\t\x12\x0e\n\x06\x63\x61\x63hed\x18\x06 \x01(\x08\x12\x10\n\x08provider\x18\x07 \x01(\t\x12\x15\n\rfinish_reason\x18\x08 \x01(\t\"\xce\x01\n\x11StreamChatRequest\x12\x17\n\x05model\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x01\x12 \n\x07message\x18\x02 \x01(\tB\x0f\xe2\x41\x01\x02\xbaH\x08r\x06\x10\x01\x18\xa0\x8d\x06\x12\x34\n\x07\x63ontext\x18\x03 \x03(\x0b\x32\x19.aether.ai.v1.ChatMessageB\x08\xbaH\x05\x92\x01\x02\x10\x64\x12*\n\x07options\x18\x04 \x01(\x0b\x32\x19.aether.ai.v1.ChatOptions\x12\x1c\n\nrequest_id\x18\x05 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x01\"q\n\x12StreamChatResponse\x12(\n\x05\x63hunk\x18\x01 \x01(\x0b\x32\x17.aether.ai.v1.ChatChunkH\x00\x12(\n\x05\x66inal\x18\x02 \x01(\x0b\x32\x17.aether.ai.v1.ChatFinalH\x00\x42\x07\n\x05\x65vent\"0\n\tChatChunk\x12\x0f\n\x07\x63ontent\x18\x01 \x01(\t\x12\x12\n\nrequest_id\x18\x02 \x01(\t\"\xb3\x01\n\tChatFinal\x12\x0c\n\x04\x64one\x18\x01 \x01(\x08\x12(\n\x06tokens\x18\x02 \x01(\x0b\x32\x18.aether.ai.v1.TokenUsage\x12\x12\n\nlatency_ms\x18\x03 \x01(\x05\x12\r\n\x05model\x18\x04 \x01(\t\x12\x12\n\nrequest_id\x18\x05 \x01(\t\x12\x0e\n\x06\x63\x61\x63hed\x18\x06 \x01(\x08\x12\x10\n\x08provider\x18\x07 \x01(\t\x12\x15\n\rfinish_reason\x18\x08 \x01(\t\"\xee\x01\n\x11ListModelsRequest\x12_\n\x08provider\x18\x01 \x01(\tBM\xbaHJrER\x06geminiR\x04groqR\x06ollamaR\x0bhuggingfaceR\x06openaiR\x11openai_compatibleR\x05local\xd8\x01\x01\x12G\n\ncapability\x18\x02 \x01(\tB3\xbaH0r+R\x04\x63hatR\tstreamingR\nembeddingsR\x04\x63odeR\x06vision\xd8\x01\x01\x12\x15\n\x04page\x18\x03 \x01(\x05\x42\x07\xbaH\x04\x1a\x02(\x00\x12\x18\n\x05limit\x18\x04 \x01(\x05\x42\t\xbaH\x06\x1a\x04\x18\x64(\x00\"\x82\x01\n\x12ListModelsResponse\x12#\n\x06models\x18\x01 \x03(\x0b\x32\x13.aether.ai.v1.Model\x12\x30\n\npagination\x18\x02 \x01(\x0b\x32\x1c.aether.common.v1.Pagination\x12\x15\n\rcurrent_model\x18\x03 \x01(\t\"3\n\x12SwitchModelRequest\x12\x1d\n\x05model\x18\x01 \x01(\tB\x0e\xe2\x41\x01\x02\xbaH\x07r\x05\x10\x01\x18\x80\x01\"e\n\x13SwitchModelResponse\x12\x15\n\rcurrent_model\x18\x01 \x01(\t\x12\x16\n\x0eprevious_model\x18\x02 \x01(\t\x12\x0e\n\x06status\x18\x03 \x01(\t\x12\x0f\n\x07message\x18\x04 \x01(\t\"\xc1\x02\n\x0fGetUsageRequest\x12.\n\nstart_date\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_date\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x05model\x18\x03 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x01\x12\x18\n\x07user_id\x18\x04 \x01(\tB\x07\xbaH\x04r\x02\x18@:\x9c\x01\xbaH\x98\x01\x1a\x95\x01\n\x1astart_date_before_end_date\x12%start_date must not be after end_date\x1aP!has(this.start_date) || !has(this.end_date) || this.start_date <= this.end_date\"\x8a\x02\n\x10GetUsageResponse\x12$\n\x06period\x18\x01 \x01(\x0b\x32\x14.aether.ai.v1.Period\x12\x16\n\x0etotal_requests\x18\x02 \x01(\x05\x12\x14\n\x0ctotal_tokens\x18\x03 \x01(\x03\x12=\n\x08\x62y_model\x18\x04 \x03(\x0b\x32+.aether.ai.v1.GetUsageResponse.ByModelEntry\x12\x19\n\x11\x63ost_estimate_usd\x18\x05 \x01(\x01\x1aH\n\x0c\x42yModelEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\'\n\x05value\x18\x02 \x01(\x0b\x32\x18.aether.ai.v1.ModelUsage:\x02\x38\x01\"f\n\x06Period\x12.\n\nstart_date\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_date\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"@\n\nModelUsage\x12\x10\n\x08requests\x18\x01 \x01(\x05\x12\x0e\n\x06tokens\x18\x02 \x01(\x03\x12\x10\n\x08\x63ost_usd\x18\x03 \x01(\x01\"\xde\x01\n\x17\x43reateEmbeddingsRequest\x12\x17\n\x04text\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x18\x80\xfa\x01\x12\"\n\x05texts\x18\x02 \x03(\tB\x13\xbaH\x10\x92\x01\r\x10\x80\x02\"\x08r\x06\x10\x01\x18\x80\xfa\x01\x12\x17\n\x05model\x18\x03 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x01:m\xbaHj\x1ah\n\x0etext_xor_texts\x12)exactly one of text and texts is required\x1a+(this.text != \'\') != (size(this.texts) > 0)\"\x8d\x01\n\x18\x43reateEmbeddingsResponse\x12\x11\n\tembedding\x18\x01 \x03(\x02\x12+\n\nembeddings\x18\x02 \x03(\x0b\x32\x17.aether.ai.v1.Embedding\x12\x12\n\ndimensions\x18\x03 \x01(\x05\x12\r\n\x05model\x18\x04 \x01(\t\x12\x0e\n\x06tokens\x18\x05 \x01(\x05\"*\n\tEmbedding\x12\x0e\n\x06values\x18\x01 \x03(\x02\x12\r\n\x05index\x18\x02 \x01(\x05\x32\x96\x06\n\tAiService\x12q\n\x04\x43hat\x12\x19.aether.ai.v1.ChatRequest\x1a\x1a.aether.ai.v1.ChatResponse\"2\xca\xf3\x18\t\x12\x07\x61i:chat\xd2\xf3\x18\x07\x08\xf0.\x10<\x18\x01\x82\xd3\xe4\x93\x02\x14\"\x0f/api/v1/ai/chat:\x01*\x12\x8c\x01\n\nStreamChat\x12\x1f.aether.ai.v1.StreamChatRequest\x1a .aether.ai.v1.StreamChatResponse\"9\xca\xf3\x18\t\x12\x07\x61i:chat\xd2\xf3\x18\x07\x08\xf0.\x10<\x18\x01\x82\xd3\xe4\x93\x02\x1b\"\x16/api/v1/ai/chat/stream:\x01*0\x01\x12w\n\nListModels\x12\x1f.aether.ai.v1.ListModelsRequest\x1a .aether.ai.v1.ListModelsResponse\"&\xca\xf3\x18\t\x12\x07\x61i:chat\x82\xd3\xe4\x93\x02\x13\x12\x11/api/v1/ai/models\x12}\n\x0bSwitchModel\x12 .aether.ai.v1.SwitchModelRequest\x1a!.aether.ai.v1.SwitchModelResponse\")\xca\xf3\x18\t\x12\x07\x61i:chat\x82\xd3\xe4\x93\x02\x16\"\x11/api/v1/ai/switch:\x01*\x12p\n\x08GetUsage\x12\x1d.aether.ai.v1.GetUsageRequest\x1a\x1e.aether.ai.v1.GetUsageResponse\"%\xca\xf3\x18\t\x12\x07\x61i:chat\x82\xd3\xe4\x93\x02\x12\x12\x10/api/v1/ai/usage\x12\x9c\x01\n\x10\x43reateEmbeddings\x12%.aether.ai.v1.CreateEmbeddingsRequest\x1a&.aether.ai.v1.CreateEmbeddingsResponse\"9\xca\xf3\x18\n\x12\x08\x61i:embed\xd2\xf3\x18\x07\x08\xf0.\x10<\x18\x01\x82\xd3\xe4\x93\x02\x1a\"\x15/api/v1/ai/embeddings:\x01*B7Z5github.com/aether-dev/aether/gen/go/aether/ai/v1;aiv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'aether.ai.v1.ai_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
-  DESCRIPTOR._loaded_options = None
+  _globals['DESCRIPTOR']._loaded_options = None
+  _globals['DESCRIPTOR']._serialized_options = b'Z5github.com/aether-dev/aether/gen/go/aether/ai/v1;aiv1'
   _globals['_CHATMESSAGE'].fields_by_name['role']._loaded_options = None
-  _globals['_CHATMESSAGE'].fields_by_name['role']._serialized_options = b'\272H\033r\031R\006systemR\004userR\tassistant'
+  _globals['_CHATMESSAGE'].fields_by_name['role']._serialized_options = b'\342A\001\002\272H\033r\031R\006systemR\004userR\tassistant'
   _globals['_CHATMESSAGE'].fields_by_name['content']._loaded_options = None
-  _globals['_CHATMESSAGE'].fields_by_name['content']._serialized_options = b'\272H\010r\006\020\001\030\240\215\006'
+  _globals['_CHATMESSAGE'].fields_by_name['content']._serialized_options = b'\342A\001\002\272H\010r\006\020\001\030\240\215\006'
   _globals['_CHATOPTIONS'].fields_by_name['temperature']._loaded_options = None
   _globals['_CHATOPTIONS'].fields_by_name['temperature']._serialized_options = b'\272H\024\022\022\031\000\000\000\000\000\000\000@)\000\000\000\000\000\000\000\000'
   _globals['_CHATOPTIONS'].fields_by_name['max_tokens']._loaded_options = None
@@ -48,7 +50,7 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CHATREQUEST'].fields_by_name['model']._loaded_options = None
   _globals['_CHATREQUEST'].fields_by_name['model']._serialized_options = b'\272H\005r\003\030\200\001'
   _globals['_CHATREQUEST'].fields_by_name['message']._loaded_options = None
-  _globals['_CHATREQUEST'].fields_by_name['message']._serialized_options = b'\272H\010r\006\020\001\030\240\215\006'
+  _globals['_CHATREQUEST'].fields_by_name['message']._serialized_options = b'\342A\001\002\272H\010r\006\020\001\030\240\215\006'
   _globals['_CHATREQUEST'].fields_by_name['context']._loaded_options = None
   _globals['_CHATREQUEST'].fields_by_name['context']._serialized_options = b'\272H\005\222\001\002\020d'
   _globals['_CHATREQUEST'].fields_by_name['request_id']._loaded_options = None
@@ -56,7 +58,7 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_STREAMCHATREQUEST'].fields_by_name['model']._loaded_options = None
   _globals['_STREAMCHATREQUEST'].fields_by_name['model']._serialized_options = b'\272H\005r\003\030\200\001'
   _globals['_STREAMCHATREQUEST'].fields_by_name['message']._loaded_options = None
-  _globals['_STREAMCHATREQUEST'].fields_by_name['message']._serialized_options = b'\272H\010r\006\020\001\030\240\215\006'
+  _globals['_STREAMCHATREQUEST'].fields_by_name['message']._serialized_options = b'\342A\001\002\272H\010r\006\020\001\030\240\215\006'
   _globals['_STREAMCHATREQUEST'].fields_by_name['context']._loaded_options = None
   _globals['_STREAMCHATREQUEST'].fields_by_name['context']._serialized_options = b'\272H\005\222\001\002\020d'
   _globals['_STREAMCHATREQUEST'].fields_by_name['request_id']._loaded_options = None
@@ -70,7 +72,7 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LISTMODELSREQUEST'].fields_by_name['limit']._loaded_options = None
   _globals['_LISTMODELSREQUEST'].fields_by_name['limit']._serialized_options = b'\272H\006\032\004\030d(\000'
   _globals['_SWITCHMODELREQUEST'].fields_by_name['model']._loaded_options = None
-  _globals['_SWITCHMODELREQUEST'].fields_by_name['model']._serialized_options = b'\272H\007r\005\020\001\030\200\001'
+  _globals['_SWITCHMODELREQUEST'].fields_by_name['model']._serialized_options = b'\342A\001\002\272H\007r\005\020\001\030\200\001'
   _globals['_GETUSAGEREQUEST'].fields_by_name['model']._loaded_options = None
   _globals['_GETUSAGEREQUEST'].fields_by_name['model']._serialized_options = b'\272H\005r\003\030\200\001'
   _globals['_GETUSAGEREQUEST'].fields_by_name['user_id']._loaded_options = None
@@ -99,46 +101,46 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_AISERVICE'].methods_by_name['GetUsage']._serialized_options = b'\312\363\030\t\022\007ai:chat\202\323\344\223\002\022\022\020/api/v1/ai/usage'
   _globals['_AISERVICE'].methods_by_name['CreateEmbeddings']._loaded_options = None
   _globals['_AISERVICE'].methods_by_name['CreateEmbeddings']._serialized_options = b'\312\363\030\n\022\010ai:embed\322\363\030\007\010\360.\020<\030\001\202\323\344\223\002\032\"\025/api/v1/ai/embeddings:\001*'
-  _globals['_CHATMESSAGE']._serialized_start=231
-  _globals['_CHATMESSAGE']._serialized_end=320
-  _globals['_CHATOPTIONS']._serialized_start=323
-  _globals['_CHATOPTIONS']._serialized_end=472
-  _globals['_CHATREQUEST']._serialized_start=475
-  _globals['_CHATREQUEST']._serialized_end=671
-  _globals['_CHATRESPONSE']._serialized_start=674
-  _globals['_CHATRESPONSE']._serialized_end=860
-  _globals['_STREAMCHATREQUEST']._serialized_start=863
-  _globals['_STREAMCHATREQUEST']._serialized_end=1065
-  _globals['_STREAMCHATRESPONSE']._serialized_start=1067
-  _globals['_STREAMCHATRESPONSE']._serialized_end=1180
-  _globals['_CHATCHUNK']._serialized_start=1182
-  _globals['_CHATCHUNK']._serialized_end=1230
-  _globals['_CHATFINAL']._serialized_start=1233
-  _globals['_CHATFINAL']._serialized_end=1412
-  _globals['_LISTMODELSREQUEST']._serialized_start=1415
-  _globals['_LISTMODELSREQUEST']._serialized_end=1653
-  _globals['_LISTMODELSRESPONSE']._serialized_start=1656
-  _globals['_LISTMODELSRESPONSE']._serialized_end=1786
-  _globals['_SWITCHMODELREQUEST']._serialized_start=1788
-  _globals['_SWITCHMODELREQUEST']._serialized_end=1835
-  _globals['_SWITCHMODELRESPONSE']._serialized_start=1837
-  _globals['_SWITCHMODELRESPONSE']._serialized_end=1938
-  _globals['_GETUSAGEREQUEST']._serialized_start=1941
-  _globals['_GETUSAGEREQUEST']._serialized_end=2262
-  _globals['_GETUSAGERESPONSE']._serialized_start=2265
-  _globals['_GETUSAGERESPONSE']._serialized_end=2531
-  _globals['_GETUSAGERESPONSE_BYMODELENTRY']._serialized_start=2459
-  _globals['_GETUSAGERESPONSE_BYMODELENTRY']._serialized_end=2531
-  _globals['_PERIOD']._serialized_start=2533
-  _globals['_PERIOD']._serialized_end=2635
-  _globals['_MODELUSAGE']._serialized_start=2637
-  _globals['_MODELUSAGE']._serialized_end=2701
-  _globals['_CREATEEMBEDDINGSREQUEST']._serialized_start=2704
-  _globals['_CREATEEMBEDDINGSREQUEST']._serialized_end=2926
-  _globals['_CREATEEMBEDDINGSRESPONSE']._serialized_start=2929
-  _globals['_CREATEEMBEDDINGSRESPONSE']._serialized_end=3070
-  _globals['_EMBEDDING']._serialized_start=3072
-  _globals['_EMBEDDING']._serialized_end=3114
-  _globals['_AISERVICE']._serialized_start=3117
-  _globals['_AISERVICE']._serialized_end=3907
+  _globals['_CHATMESSAGE']._serialized_start=264
+  _globals['_CHATMESSAGE']._serialized_end=361
+  _globals['_CHATOPTIONS']._serialized_start=364
+  _globals['_CHATOPTIONS']._serialized_end=513
+  _globals['_CHATREQUEST']._serialized_start=516
+  _globals['_CHATREQUEST']._serialized_end=716
+  _globals['_CHATRESPONSE']._serialized_start=719
+  _globals['_CHATRESPONSE']._serialized_end=905
+  _globals['_STREAMCHATREQUEST']._serialized_start=908
+  _globals['_STREAMCHATREQUEST']._serialized_end=1114
+  _globals['_STREAMCHATRESPONSE']._serialized_start=1116
+  _globals['_STREAMCHATRESPONSE']._serialized_end=1229
+  _globals['_CHATCHUNK']._serialized_start=1231
+  _globals['_CHATCHUNK']._serialized_end=1279
+  _globals['_CHATFINAL']._serialized_start=1282
+  _globals['_CHATFINAL']._serialized_end=1461
+  _globals['_LISTMODELSREQUEST']._serialized_start=1464
+  _globals['_LISTMODELSREQUEST']._serialized_end=1702
+  _globals['_LISTMODELSRESPONSE']._serialized_start=1705
+  _globals['_LISTMODELSRESPONSE']._serialized_end=1835
+  _globals['_SWITCHMODELREQUEST']._serialized_start=1837
+  _globals['_SWITCHMODELREQUEST']._serialized_end=1888
+  _globals['_SWITCHMODELRESPONSE']._serialized_start=1890
+  _globals['_SWITCHMODELRESPONSE']._serialized_end=1991
+  _globals['_GETUSAGEREQUEST']._serialized_start=1994
+  _globals['_GETUSAGEREQUEST']._serialized_end=2315
+  _globals['_GETUSAGERESPONSE']._serialized_start=2318
+  _globals['_GETUSAGERESPONSE']._serialized_end=2584
+  _globals['_GETUSAGERESPONSE_BYMODELENTRY']._serialized_start=2512
+  _globals['_GETUSAGERESPONSE_BYMODELENTRY']._serialized_end=2584
+  _globals['_PERIOD']._serialized_start=2586
+  _globals['_PERIOD']._serialized_end=2688
+  _globals['_MODELUSAGE']._serialized_start=2690
+  _globals['_MODELUSAGE']._serialized_end=2754
+  _globals['_CREATEEMBEDDINGSREQUEST']._serialized_start=2757
+  _globals['_CREATEEMBEDDINGSREQUEST']._serialized_end=2979
+  _globals['_CREATEEMBEDDINGSRESPONSE']._serialized_start=2982
+  _globals['_CREATEEMBEDDINGSRESPONSE']._serialized_end=3123
+  _globals['_EMBEDDING']._serialized_start=3125
+  _globals['_EMBEDDING']._serialized_end=3167
+  _globals['_AISERVICE']._serialized_start=3170
+  _globals['_AISERVICE']._serialized_end=3960
 # @@protoc_insertion_point(module_scope)

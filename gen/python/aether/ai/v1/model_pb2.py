@@ -22,19 +22,23 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x61\x65ther/ai/v1/model.proto\x12\x0c\x61\x65ther.ai.v1\"\xbc\x02\n\x05Model\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x10\n\x08provider\x18\x03 \x01(\t\x12\x0e\n\x06status\x18\x04 \x01(\t\x12\x14\n\x0c\x63\x61pabilities\x18\x05 \x03(\t\x12\x12\n\nmax_tokens\x18\x06 \x01(\x05\x12\x30\n\nrate_limit\x18\x07 \x01(\x0b\x32\x1c.aether.ai.v1.ModelRateLimit\x12\r\n\x05local\x18\x08 \x01(\x08\x12\x16\n\x0e\x63ontext_window\x18\t \x01(\x05\x12\x12\n\ndimensions\x18\n \x01(\x05\x12$\n\x1cinput_cost_per_1k_tokens_usd\x18\x0b \x01(\x01\x12%\n\x1doutput_cost_per_1k_tokens_usd\x18\x0c \x01(\x01\x12\x13\n\x0b\x64\x65scription\x18\r \x01(\t\"H\n\x0eModelRateLimit\x12\x1b\n\x13requests_per_minute\x18\x01 \x01(\x05\x12\x19\n\x11tokens_per_minute\x18\x02 \x01(\x05\":\n\nTokenUsage\x12\r\n\x05input\x18\x01 \x01(\x05\x12\x0e\n\x06output\x18\x02 \x01(\x05\x12\r\n\x05total\x18\x03 \x01(\x05\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x61\x65ther/ai/v1/model.proto\x12\x0c\x61\x65ther.ai.v1\x1a\x1fgoogle/api/field_behavior.proto\"\xc2\x02\n\x05Model\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x10\n\x08provider\x18\x03 \x01(\t\x12\x0e\n\x06status\x18\x04 \x01(\t\x12\x14\n\x0c\x63\x61pabilities\x18\x05 \x03(\t\x12\x12\n\nmax_tokens\x18\x06 \x01(\x05\x12\x30\n\nrate_limit\x18\x07 \x01(\x0b\x32\x1c.aether.ai.v1.ModelRateLimit\x12\r\n\x05local\x18\x08 \x01(\x08\x12\x16\n\x0e\x63ontext_window\x18\t \x01(\x05\x12\x12\n\ndimensions\x18\n \x01(\x05\x12$\n\x1cinput_cost_per_1k_tokens_usd\x18\x0b \x01(\x01\x12%\n\x1doutput_cost_per_1k_tokens_usd\x18\x0c \x01(\x01\x12\x13\n\x0b\x64\x65scription\x18\r \x01(\t\"H\n\x0eModelRateLimit\x12\x1b\n\x13requests_per_minute\x18\x01 \x01(\x05\x12\x19\n\x11tokens_per_minute\x18\x02 \x01(\x05\":\n\nTokenUsage\x12\r\n\x05input\x18\x01 \x01(\x05\x12\x0e\n\x06output\x18\x02 \x01(\x05\x12\r\n\x05total\x18\x03 \x01(\x05\x42\x37Z5github.com/aether-dev/aether/gen/go/aether/ai/v1;aiv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'aether.ai.v1.model_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
-  DESCRIPTOR._loaded_options = None
-  _globals['_MODEL']._serialized_start=43
-  _globals['_MODEL']._serialized_end=359
-  _globals['_MODELRATELIMIT']._serialized_start=361
-  _globals['_MODELRATELIMIT']._serialized_end=433
-  _globals['_TOKENUSAGE']._serialized_start=435
-  _globals['_TOKENUSAGE']._serialized_end=493
+  _globals['DESCRIPTOR']._loaded_options = None
+  _globals['DESCRIPTOR']._serialized_options = b'Z5github.com/aether-dev/aether/gen/go/aether/ai/v1;aiv1'
+  _globals['_MODEL'].fields_by_name['id']._loaded_options = None
+  _globals['_MODEL'].fields_by_name['id']._serialized_options = b'\342A\001\003'
+  _globals['_MODEL']._serialized_start=76
+  _globals['_MODEL']._serialized_end=398
+  _globals['_MODELRATELIMIT']._serialized_start=400
+  _globals['_MODELRATELIMIT']._serialized_end=472
+  _globals['_TOKENUSAGE']._serialized_start=474
+  _globals['_TOKENUSAGE']._serialized_end=532
 # @@protoc_insertion_point(module_scope)

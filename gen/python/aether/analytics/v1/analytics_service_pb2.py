@@ -26,19 +26,21 @@ from aether.common.v1 import access_pb2 as aether_dot_common_dot_v1_dot_access__
 from aether.common.v1 import pagination_pb2 as aether_dot_common_dot_v1_dot_pagination__pb2
 from buf.validate import validate_pb2 as buf_dot_validate_dot_validate__pb2
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
+from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n+aether/analytics/v1/analytics_service.proto\x12\x13\x61\x65ther.analytics.v1\x1a\x1d\x61\x65ther/common/v1/access.proto\x1a!aether/common/v1/pagination.proto\x1a\x1b\x62uf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb3\x03\n\x12RecordEventRequest\x12?\n\nevent_type\x18\x01 \x01(\tB+\xbaH(r&\x10\x01\x18\x64\x32 ^[a-z][a-z0-9_]*(\\.[a-z0-9_]+)*$\x12\x18\n\x07user_id\x18\x02 \x01(\tB\x07\xbaH\x04r\x02\x18@\x12z\n\x08metadata\x18\x03 \x01(\x0b\x32\x17.google.protobuf.StructBO\xbaHL\xba\x01I\n\x11metadata_max_keys\x12\"metadata must have at most 50 keys\x1a\x10size(this) <= 50\x12\xa7\x01\n\ttimestamp\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampBx\xbaHu\xba\x01r\n\x17timestamp_not_in_future\x12\x37timestamp must not be more than 5 minutes in the future\x1a\x1ethis <= now + duration(\'300s\')\x12\x1c\n\nrequest_id\x18\x05 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x01\"8\n\x13RecordEventResponse\x12\x0f\n\x07success\x18\x01 \x01(\x08\x12\x10\n\x08\x65vent_id\x18\x02 \x01(\t\"\x92\x04\n\x0fGetUsageRequest\x12\x36\n\nstart_date\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x06\xbaH\x03\xc8\x01\x01\x12\x34\n\x08\x65nd_date\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x06\xbaH\x03\xc8\x01\x01\x12\x35\n\x0bgranularity\x18\x03 \x01(\tB \xbaH\x1dr\x18R\x04hourR\x03\x64\x61yR\x04weekR\x05month\xd8\x01\x01\x12\xa4\x01\n\x06metric\x18\x04 \x01(\tB\x93\x01\xbaH\x8f\x01r\x89\x01R\x0btaskCreatedR\rtaskCompletedR\naiRequestsR\x0b\x63odeReviewsR\x0b\x61\x63tiveUsersR\x0ctask_createdR\x0etask_completedR\x0b\x61i_requestsR\x0c\x63ode_reviewsR\x0c\x61\x63tive_users\xd8\x01\x01\x12\x18\n\x07user_id\x18\x05 \x01(\tB\x07\xbaH\x04r\x02\x18@:\x98\x01\xbaH\x94\x01\x1a\x91\x01\n\x1astart_date_before_end_date\x12\"start_date must be before end_date\x1aO!has(this.start_date) || !has(this.end_date) || this.start_date < this.end_date\"r\n\x10GetUsageResponse\x12+\n\x06period\x18\x01 \x01(\x0b\x32\x1b.aether.analytics.v1.Period\x12\x31\n\x07metrics\x18\x02 \x03(\x0b\x32 .aether.analytics.v1.UsageBucket\"{\n\x06Period\x12.\n\nstart_date\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_date\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0bgranularity\x18\x03 \x01(\t\"\xde\x01\n\x0bUsageBucket\x12\x30\n\x0c\x62ucket_start\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nbucket_end\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0ctask_created\x18\x03 \x01(\x05\x12\x16\n\x0etask_completed\x18\x04 \x01(\x05\x12\x13\n\x0b\x61i_requests\x18\x05 \x01(\x05\x12\x14\n\x0c\x63ode_reviews\x18\x06 \x01(\x05\x12\x14\n\x0c\x61\x63tive_users\x18\x07 \x01(\x05\"\x90\x03\n\x10GetErrorsRequest\x12.\n\nstart_date\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_date\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x34\n\x08severity\x18\x03 \x01(\tB\"\xbaH\x1fr\x1aR\x07warningR\x05\x65rrorR\x08\x63ritical\xd8\x01\x01\x12\x18\n\x07service\x18\x04 \x01(\tB\x07\xbaH\x04r\x02\x18@\x12\x15\n\x04page\x18\x05 \x01(\x05\x42\x07\xbaH\x04\x1a\x02(\x00\x12\x18\n\x05limit\x18\x06 \x01(\x05\x42\t\xbaH\x06\x1a\x04\x18\x64(\x00:\x9c\x01\xbaH\x98\x01\x1a\x95\x01\n\x1astart_date_before_end_date\x12%start_date must not be after end_date\x1aP!has(this.start_date) || !has(this.end_date) || this.start_date <= this.end_date\"\xaa\x01\n\x11GetErrorsResponse\x12\x32\n\x07summary\x18\x01 \x01(\x0b\x32!.aether.analytics.v1.ErrorSummary\x12/\n\x06\x65rrors\x18\x02 \x03(\x0b\x32\x1f.aether.analytics.v1.ErrorGroup\x12\x30\n\npagination\x18\x03 \x01(\x0b\x32\x1c.aether.common.v1.Pagination\"\x97\x02\n\x0c\x45rrorSummary\x12\x14\n\x0ctotal_errors\x18\x01 \x01(\x05\x12\x46\n\x0b\x62y_severity\x18\x02 \x03(\x0b\x32\x31.aether.analytics.v1.ErrorSummary.BySeverityEntry\x12\x44\n\nby_service\x18\x03 \x03(\x0b\x32\x30.aether.analytics.v1.ErrorSummary.ByServiceEntry\x1a\x31\n\x0f\x42ySeverityEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x05:\x02\x38\x01\x1a\x30\n\x0e\x42yServiceEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x05:\x02\x38\x01\"\xdb\x01\n\nErrorGroup\x12\x0f\n\x07service\x18\x01 \x01(\t\x12\x10\n\x08severity\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\t\x12\x12\n\nerror_type\x18\x04 \x01(\t\x12\r\n\x05\x63ount\x18\x05 \x01(\x05\x12.\n\nfirst_seen\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\tlast_seen\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0flast_request_id\x18\x08 \x01(\t\"\x12\n\x10GetHealthRequest\"\xbd\x01\n\x11GetHealthResponse\x12\x0e\n\x06status\x18\x01 \x01(\t\x12-\n\ttimestamp\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x33\n\x07metrics\x18\x03 \x01(\x0b\x32\".aether.analytics.v1.SystemMetrics\x12\x34\n\x08services\x18\x04 \x03(\x0b\x32\".aether.analytics.v1.ServiceHealth\":\n\rSystemMetrics\x12\x0b\n\x03\x63pu\x18\x01 \x01(\x01\x12\x0e\n\x06memory\x18\x02 \x01(\x01\x12\x0c\n\x04\x64isk\x18\x03 \x01(\x01\"\x89\x01\n\rServiceHealth\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06status\x18\x02 \x01(\t\x12\x12\n\nlatency_ms\x18\x03 \x01(\x01\x12\x16\n\x0euptime_seconds\x18\x04 \x01(\x05\x12.\n\nlast_check\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"e\n\x13GetDashboardRequest\x12*\n\x06period\x18\x01 \x01(\tB\x1a\xbaH\x17r\x12R\x03\x64\x61yR\x04weekR\x05month\xd8\x01\x01\x12\"\n\x0ftop_users_limit\x18\x02 \x01(\x05\x42\t\xbaH\x06\x1a\x04\x18\x32(\x00\"\xb5\x01\n\x14GetDashboardResponse\x12\x36\n\x07summary\x18\x01 \x01(\x0b\x32%.aether.analytics.v1.DashboardSummary\x12\x34\n\x06trends\x18\x02 \x01(\x0b\x32$.aether.analytics.v1.DashboardTrends\x12/\n\ttop_users\x18\x03 \x03(\x0b\x32\x1c.aether.analytics.v1.TopUser\"\xa8\x01\n\x10\x44\x61shboardSummary\x12\x14\n\x0ctask_created\x18\x01 \x01(\x05\x12\x16\n\x0etask_completed\x18\x02 \x01(\x05\x12\x13\n\x0b\x61i_requests\x18\x03 \x01(\x05\x12\x14\n\x0c\x63ode_reviews\x18\x04 \x01(\x05\x12\x14\n\x0c\x61\x63tive_users\x18\x05 \x01(\x05\x12\x0e\n\x06\x65rrors\x18\x06 \x01(\x05\x12\x15\n\rsystem_health\x18\x07 \x01(\t\"\x90\x01\n\x0f\x44\x61shboardTrends\x12\x14\n\x0ctask_created\x18\x01 \x01(\x01\x12\x16\n\x0etask_completed\x18\x02 \x01(\x01\x12\x13\n\x0b\x61i_requests\x18\x03 \x01(\x01\x12\x14\n\x0c\x63ode_reviews\x18\x04 \x01(\x01\x12\x14\n\x0c\x61\x63tive_users\x18\x05 \x01(\x01\x12\x0e\n\x06\x65rrors\x18\x06 \x01(\x01\"]\n\x07TopUser\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x13\n\x0b\x65vent_count\x18\x02 \x01(\x05\x12\x17\n\x0ftasks_completed\x18\x03 \x01(\x05\x12\x13\n\x0b\x61i_requests\x18\x04 \x01(\x05\x32\xf7\x05\n\x10\x41nalyticsService\x12\x9a\x01\n\x0bRecordEvent\x12\'.aether.analytics.v1.RecordEventRequest\x1a(.aether.analytics.v1.RecordEventResponse\"8\xca\xf3\x18\x11\x12\x0f\x61nalytics:write\x82\xd3\xe4\x93\x02\x1d\"\x18/api/v1/analytics/events:\x01*\x12\x8c\x01\n\x08GetUsage\x12$.aether.analytics.v1.GetUsageRequest\x1a%.aether.analytics.v1.GetUsageResponse\"3\xca\xf3\x18\x10\x12\x0e\x61nalytics:read\x82\xd3\xe4\x93\x02\x19\x12\x17/api/v1/analytics/usage\x12\x91\x01\n\tGetErrors\x12%.aether.analytics.v1.GetErrorsRequest\x1a&.aether.analytics.v1.GetErrorsResponse\"5\xca\xf3\x18\x11\x12\x0f\x61nalytics:admin\x82\xd3\xe4\x93\x02\x1a\x12\x18/api/v1/analytics/errors\x12\x82\x01\n\tGetHealth\x12%.aether.analytics.v1.GetHealthRequest\x1a&.aether.analytics.v1.GetHealthResponse\"&\xca\xf3\x18\x02\x08\x01\x82\xd3\xe4\x93\x02\x1a\x12\x18/api/v1/analytics/health\x12\x9d\x01\n\x0cGetDashboard\x12(.aether.analytics.v1.GetDashboardRequest\x1a).aether.analytics.v1.GetDashboardResponse\"8\xca\xf3\x18\x11\x12\x0f\x61nalytics:admin\x82\xd3\xe4\x93\x02\x1d\x12\x1b/api/v1/analytics/dashboardb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n+aether/analytics/v1/analytics_service.proto\x12\x13\x61\x65ther.analytics.v1\x1a\x1d\x61\x65ther/common/v1/access.proto\x1a!aether/common/v1/pagination.proto\x1a\x1b\x62uf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb7\x03\n\x12RecordEventRequest\x12\x43\n\nevent_type\x18\x01 \x01(\tB/\xe2\x41\x01\x02\xbaH(r&\x10\x01\x18\x64\x32 ^[a-z][a-z0-9_]*(\\.[a-z0-9_]+)*$\x12\x18\n\x07user_id\x18\x02 \x01(\tB\x07\xbaH\x04r\x02\x18@\x12z\n\x08metadata\x18\x03 \x01(\x0b\x32\x17.google.protobuf.StructBO\xbaHL\xba\x01I\n\x11metadata_max_keys\x12\"metadata must have at most 50 keys\x1a\x10size(this) <= 50\x12\xa7\x01\n\ttimestamp\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampBx\xbaHu\xba\x01r\n\x17timestamp_not_in_future\x12\x37timestamp must not be more than 5 minutes in the future\x1a\x1ethis <= now + duration(\'300s\')\x12\x1c\n\nrequest_id\x18\x05 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x01\"8\n\x13RecordEventResponse\x12\x0f\n\x07success\x18\x01 \x01(\x08\x12\x10\n\x08\x65vent_id\x18\x02 \x01(\t\"\x9a\x04\n\x0fGetUsageRequest\x12:\n\nstart_date\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\n\xe2\x41\x01\x02\xbaH\x03\xc8\x01\x01\x12\x38\n\x08\x65nd_date\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\n\xe2\x41\x01\x02\xbaH\x03\xc8\x01\x01\x12\x35\n\x0bgranularity\x18\x03 \x01(\tB \xbaH\x1dr\x18R\x04hourR\x03\x64\x61yR\x04weekR\x05month\xd8\x01\x01\x12\xa4\x01\n\x06metric\x18\x04 \x01(\tB\x93\x01\xbaH\x8f\x01r\x89\x01R\x0btaskCreatedR\rtaskCompletedR\naiRequestsR\x0b\x63odeReviewsR\x0b\x61\x63tiveUsersR\x0ctask_createdR\x0etask_completedR\x0b\x61i_requestsR\x0c\x63ode_reviewsR\x0c\x61\x63tive_users\xd8\x01\x01\x12\x18\n\x07user_id\x18\x05 \x01(\tB\x07\xbaH\x04r\x02\x18@:\x98\x01\xbaH\x94\x01\x1a\x91\x01\n\x1astart_date_before_end_date\x12\"start_date must be before end_date\x1aO!has(this.start_date) || !has(this.end_date) || this.start_date < this.end_date\"r\n\x10GetUsageResponse\x12+\n\x06period\x18\x01 \x01(\x0b\x32\x1b.aether.analytics.v1.Period\x12\x31\n\x07metrics\x18\x02 \x03(\x0b\x32 .aether.analytics.v1.UsageBucket\"{\n\x06Period\x12.\n\nstart_date\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_date\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0bgranularity\x18\x03 \x01(\t\"\xde\x01\n\x0bUsageBucket\x12\x30\n\x0c\x62ucket_start\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nbucket_end\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0ctask_created\x18\x03 \x01(\x05\x12\x16\n\x0etask_completed\x18\x04 \x01(\x05\x12\x13\n\x0b\x61i_requests\x18\x05 \x01(\x05\x12\x14\n\x0c\x63ode_reviews\x18\x06 \x01(\x05\x12\x14\n\x0c\x61\x63tive_users\x18\x07 \x01(\x05\"\x90\x03\n\x10GetErrorsRequest\x12.\n\nstart_date\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_date\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x34\n\x08severity\x18\x03 \x01(\tB\"\xbaH\x1fr\x1aR\x07warningR\x05\x65rrorR\x08\x63ritical\xd8\x01\x01\x12\x18\n\x07service\x18\x04 \x01(\tB\x07\xbaH\x04r\x02\x18@\x12\x15\n\x04page\x18\x05 \x01(\x05\x42\x07\xbaH\x04\x1a\x02(\x00\x12\x18\n\x05limit\x18\x06 \x01(\x05\x42\t\xbaH\x06\x1a\x04\x18\x64(\x00:\x9c\x01\xbaH\x98\x01\x1a\x95\x01\n\x1astart_date_before_end_date\x12%start_date must not be after end_date\x1aP!has(this.start_date) || !has(this.end_date) || this.start_date <= this.end_date\"\xaa\x01\n\x11GetErrorsResponse\x12\x32\n\x07summary\x18\x01 \x01(\x0b\x32!.aether.analytics.v1.ErrorSummary\x12/\n\x06\x65rrors\x18\x02 \x03(\x0b\x32\x1f.aether.analytics.v1.ErrorGroup\x12\x30\n\npagination\x18\x03 \x01(\x0b\x32\x1c.aether.common.v1.Pagination\"\x97\x02\n\x0c\x45rrorSummary\x12\x14\n\x0ctotal_errors\x18\x01 \x01(\x05\x12\x46\n\x0b\x62y_severity\x18\x02 \x03(\x0b\x32\x31.aether.analytics.v1.ErrorSummary.BySeverityEntry\x12\x44\n\nby_service\x18\x03 \x03(\x0b\x32\x30.aether.analytics.v1.ErrorSummary.ByServiceEntry\x1a\x31\n\x0f\x42ySeverityEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x05:\x02\x38\x01\x1a\x30\n\x0e\x42yServiceEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x05:\x02\x38\x01\"\xdb\x01\n\nErrorGroup\x12\x0f\n\x07service\x18\x01 \x01(\t\x12\x10\n\x08severity\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\t\x12\x12\n\nerror_type\x18\x04 \x01(\t\x12\r\n\x05\x63ount\x18\x05 \x01(\x05\x12.\n\nfirst_seen\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\tlast_seen\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0flast_request_id\x18\x08 \x01(\t\"\x12\n\x10GetHealthRequest\"\xbd\x01\n\x11GetHealthResponse\x12\x0e\n\x06status\x18\x01 \x01(\t\x12-\n\ttimestamp\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x33\n\x07metrics\x18\x03 \x01(\x0b\x32\".aether.analytics.v1.SystemMetrics\x12\x34\n\x08services\x18\x04 \x03(\x0b\x32\".aether.analytics.v1.ServiceHealth\":\n\rSystemMetrics\x12\x0b\n\x03\x63pu\x18\x01 \x01(\x01\x12\x0e\n\x06memory\x18\x02 \x01(\x01\x12\x0c\n\x04\x64isk\x18\x03 \x01(\x01\"\x89\x01\n\rServiceHealth\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06status\x18\x02 \x01(\t\x12\x12\n\nlatency_ms\x18\x03 \x01(\x01\x12\x16\n\x0euptime_seconds\x18\x04 \x01(\x05\x12.\n\nlast_check\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"e\n\x13GetDashboardRequest\x12*\n\x06period\x18\x01 \x01(\tB\x1a\xbaH\x17r\x12R\x03\x64\x61yR\x04weekR\x05month\xd8\x01\x01\x12\"\n\x0ftop_users_limit\x18\x02 \x01(\x05\x42\t\xbaH\x06\x1a\x04\x18\x32(\x00\"\xb5\x01\n\x14GetDashboardResponse\x12\x36\n\x07summary\x18\x01 \x01(\x0b\x32%.aether.analytics.v1.DashboardSummary\x12\x34\n\x06trends\x18\x02 \x01(\x0b\x32$.aether.analytics.v1.DashboardTrends\x12/\n\ttop_users\x18\x03 \x03(\x0b\x32\x1c.aether.analytics.v1.TopUser\"\xa8\x01\n\x10\x44\x61shboardSummary\x12\x14\n\x0ctask_created\x18\x01 \x01(\x05\x12\x16\n\x0etask_completed\x18\x02 \x01(\x05\x12\x13\n\x0b\x61i_requests\x18\x03 \x01(\x05\x12\x14\n\x0c\x63ode_reviews\x18\x04 \x01(\x05\x12\x14\n\x0c\x61\x63tive_users\x18\x05 \x01(\x05\x12\x0e\n\x06\x65rrors\x18\x06 \x01(\x05\x12\x15\n\rsystem_health\x18\x07 \x01(\t\"\x90\x01\n\x0f\x44\x61shboardTrends\x12\x14\n\x0ctask_created\x18\x01 \x01(\x01\x12\x16\n\x0etask_completed\x18\x02 \x01(\x01\x12\x13\n\x0b\x61i_requests\x18\x03 \x01(\x01\x12\x14\n\x0c\x63ode_reviews\x18\x04 \x01(\x01\x12\x14\n\x0c\x61\x63tive_users\x18\x05 \x01(\x01\x12\x0e\n\x06\x65rrors\x18\x06 \x01(\x01\"]\n\x07TopUser\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x13\n\x0b\x65vent_count\x18\x02 \x01(\x05\x12\x17\n\x0ftasks_completed\x18\x03 \x01(\x05\x12\x13\n\x0b\x61i_requests\x18\x04 \x01(\x05\x32\xf7\x05\n\x10\x41nalyticsService\x12\x9a\x01\n\x0bRecordEvent\x12\'.aether.analytics.v1.RecordEventRequest\x1a(.aether.analytics.v1.RecordEventResponse\"8\xca\xf3\x18\x11\x12\x0f\x61nalytics:write\x82\xd3\xe4\x93\x02\x1d\"\x18/api/v1/analytics/events:\x01*\x12\x8c\x01\n\x08GetUsage\x12$.aether.analytics.v1.GetUsageRequest\x1a%.aether.analytics.v1.GetUsageResponse\"3\xca\xf3\x18\x10\x12\x0e\x61nalytics:read\x82\xd3\xe4\x93\x02\x19\x12\x17/api/v1/analytics/usage\x12\x91\x01\n\tGetErrors\x12%.aether.analytics.v1.GetErrorsRequest\x1a&.aether.analytics.v1.GetErrorsResponse\"5\xca\xf3\x18\x11\x12\x0f\x61nalytics:admin\x82\xd3\xe4\x93\x02\x1a\x12\x18/api/v1/analytics/errors\x12\x82\x01\n\tGetHealth\x12%.aether.analytics.v1.GetHealthRequest\x1a&.aether.analytics.v1.GetHealthResponse\"&\xca\xf3\x18\x02\x08\x01\x82\xd3\xe4\x93\x02\x1a\x12\x18/api/v1/analytics/health\x12\x9d\x01\n\x0cGetDashboard\x12(.aether.analytics.v1.GetDashboardRequest\x1a).aether.analytics.v1.GetDashboardResponse\"8\xca\xf3\x18\x11\x12\x0f\x61nalytics:admin\x82\xd3\xe4\x93\x02\x1d\x12\x1b/api/v1/analytics/dashboardBEZCgithub.com/aether-dev/aether/gen/go/aether/analytics/v1;analyticsv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'aether.analytics.v1.analytics_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
-  DESCRIPTOR._loaded_options = None
+  _globals['DESCRIPTOR']._loaded_options = None
+  _globals['DESCRIPTOR']._serialized_options = b'ZCgithub.com/aether-dev/aether/gen/go/aether/analytics/v1;analyticsv1'
   _globals['_RECORDEVENTREQUEST'].fields_by_name['event_type']._loaded_options = None
-  _globals['_RECORDEVENTREQUEST'].fields_by_name['event_type']._serialized_options = b'\272H(r&\020\001\030d2 ^[a-z][a-z0-9_]*(\\.[a-z0-9_]+)*$'
+  _globals['_RECORDEVENTREQUEST'].fields_by_name['event_type']._serialized_options = b'\342A\001\002\272H(r&\020\001\030d2 ^[a-z][a-z0-9_]*(\\.[a-z0-9_]+)*$'
   _globals['_RECORDEVENTREQUEST'].fields_by_name['user_id']._loaded_options = None
   _globals['_RECORDEVENTREQUEST'].fields_by_name['user_id']._serialized_options = b'\272H\004r\002\030@'
   _globals['_RECORDEVENTREQUEST'].fields_by_name['metadata']._loaded_options = None
@@ -48,9 +50,9 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_RECORDEVENTREQUEST'].fields_by_name['request_id']._loaded_options = None
   _globals['_RECORDEVENTREQUEST'].fields_by_name['request_id']._serialized_options = b'\272H\005r\003\030\200\001'
   _globals['_GETUSAGEREQUEST'].fields_by_name['start_date']._loaded_options = None
-  _globals['_GETUSAGEREQUEST'].fields_by_name['start_date']._serialized_options = b'\272H\003\310\001\001'
+  _globals['_GETUSAGEREQUEST'].fields_by_name['start_date']._serialized_options = b'\342A\001\002\272H\003\310\001\001'
   _globals['_GETUSAGEREQUEST'].fields_by_name['end_date']._loaded_options = None
-  _globals['_GETUSAGEREQUEST'].fields_by_name['end_date']._serialized_options = b'\272H\003\310\001\001'
+  _globals['_GETUSAGEREQUEST'].fields_by_name['end_date']._serialized_options = b'\342A\001\002\272H\003\310\001\001'
   _globals['_GETUSAGEREQUEST'].fields_by_name['granularity']._loaded_options = None
   _globals['_GETUSAGEREQUEST'].fields_by_name['granularity']._serialized_options = b'\272H\035r\030R\004hourR\003dayR\004weekR\005month\330\001\001'
   _globals['_GETUSAGEREQUEST'].fields_by_name['metric']._loaded_options = None
@@ -87,48 +89,48 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ANALYTICSSERVICE'].methods_by_name['GetHealth']._serialized_options = b'\312\363\030\002\010\001\202\323\344\223\002\032\022\030/api/v1/analytics/health'
   _globals['_ANALYTICSSERVICE'].methods_by_name['GetDashboard']._loaded_options = None
   _globals['_ANALYTICSSERVICE'].methods_by_name['GetDashboard']._serialized_options = b'\312\363\030\021\022\017analytics:admin\202\323\344\223\002\035\022\033/api/v1/analytics/dashboard'
-  _globals['_RECORDEVENTREQUEST']._serialized_start=257
-  _globals['_RECORDEVENTREQUEST']._serialized_end=692
-  _globals['_RECORDEVENTRESPONSE']._serialized_start=694
-  _globals['_RECORDEVENTRESPONSE']._serialized_end=750
-  _globals['_GETUSAGEREQUEST']._serialized_start=753
-  _globals['_GETUSAGEREQUEST']._serialized_end=1283
-  _globals['_GETUSAGERESPONSE']._serialized_start=1285
-  _globals['_GETUSAGERESPONSE']._serialized_end=1399
-  _globals['_PERIOD']._serialized_start=1401
-  _globals['_PERIOD']._serialized_end=1524
-  _globals['_USAGEBUCKET']._serialized_start=1527
-  _globals['_USAGEBUCKET']._serialized_end=1749
-  _globals['_GETERRORSREQUEST']._serialized_start=1752
-  _globals['_GETERRORSREQUEST']._serialized_end=2152
-  _globals['_GETERRORSRESPONSE']._serialized_start=2155
-  _globals['_GETERRORSRESPONSE']._serialized_end=2325
-  _globals['_ERRORSUMMARY']._serialized_start=2328
-  _globals['_ERRORSUMMARY']._serialized_end=2607
-  _globals['_ERRORSUMMARY_BYSEVERITYENTRY']._serialized_start=2508
-  _globals['_ERRORSUMMARY_BYSEVERITYENTRY']._serialized_end=2557
-  _globals['_ERRORSUMMARY_BYSERVICEENTRY']._serialized_start=2559
-  _globals['_ERRORSUMMARY_BYSERVICEENTRY']._serialized_end=2607
-  _globals['_ERRORGROUP']._serialized_start=2610
-  _globals['_ERRORGROUP']._serialized_end=2829
-  _globals['_GETHEALTHREQUEST']._serialized_start=2831
-  _globals['_GETHEALTHREQUEST']._serialized_end=2849
-  _globals['_GETHEALTHRESPONSE']._serialized_start=2852
-  _globals['_GETHEALTHRESPONSE']._serialized_end=3041
-  _globals['_SYSTEMMETRICS']._serialized_start=3043
-  _globals['_SYSTEMMETRICS']._serialized_end=3101
-  _globals['_SERVICEHEALTH']._serialized_start=3104
-  _globals['_SERVICEHEALTH']._serialized_end=3241
-  _globals['_GETDASHBOARDREQUEST']._serialized_start=3243
-  _globals['_GETDASHBOARDREQUEST']._serialized_end=3344
-  _globals['_GETDASHBOARDRESPONSE']._serialized_start=3347
-  _globals['_GETDASHBOARDRESPONSE']._serialized_end=3528
-  _globals['_DASHBOARDSUMMARY']._serialized_start=3531
-  _globals['_DASHBOARDSUMMARY']._serialized_end=3699
-  _globals['_DASHBOARDTRENDS']._serialized_start=3702
-  _globals['_DASHBOARDTRENDS']._serialized_end=3846
-  _globals['_TOPUSER']._serialized_start=3848
-  _globals['_TOPUSER']._serialized_end=3941
-  _globals['_ANALYTICSSERVICE']._serialized_start=3944
-  _globals['_ANALYTICSSERVICE']._serialized_end=4703
+  _globals['_RECORDEVENTREQUEST']._serialized_start=290
+  _globals['_RECORDEVENTREQUEST']._serialized_end=729
+  _globals['_RECORDEVENTRESPONSE']._serialized_start=731
+  _globals['_RECORDEVENTRESPONSE']._serialized_end=787
+  _globals['_GETUSAGEREQUEST']._serialized_start=790
+  _globals['_GETUSAGEREQUEST']._serialized_end=1328
+  _globals['_GETUSAGERESPONSE']._serialized_start=1330
+  _globals['_GETUSAGERESPONSE']._serialized_end=1444
+  _globals['_PERIOD']._serialized_start=1446
+  _globals['_PERIOD']._serialized_end=1569
+  _globals['_USAGEBUCKET']._serialized_start=1572
+  _globals['_USAGEBUCKET']._serialized_end=1794
+  _globals['_GETERRORSREQUEST']._serialized_start=1797
+  _globals['_GETERRORSREQUEST']._serialized_end=2197
+  _globals['_GETERRORSRESPONSE']._serialized_start=2200
+  _globals['_GETERRORSRESPONSE']._serialized_end=2370
+  _globals['_ERRORSUMMARY']._serialized_start=2373
+  _globals['_ERRORSUMMARY']._serialized_end=2652
+  _globals['_ERRORSUMMARY_BYSEVERITYENTRY']._serialized_start=2553
+  _globals['_ERRORSUMMARY_BYSEVERITYENTRY']._serialized_end=2602
+  _globals['_ERRORSUMMARY_BYSERVICEENTRY']._serialized_start=2604
+  _globals['_ERRORSUMMARY_BYSERVICEENTRY']._serialized_end=2652
+  _globals['_ERRORGROUP']._serialized_start=2655
+  _globals['_ERRORGROUP']._serialized_end=2874
+  _globals['_GETHEALTHREQUEST']._serialized_start=2876
+  _globals['_GETHEALTHREQUEST']._serialized_end=2894
+  _globals['_GETHEALTHRESPONSE']._serialized_start=2897
+  _globals['_GETHEALTHRESPONSE']._serialized_end=3086
+  _globals['_SYSTEMMETRICS']._serialized_start=3088
+  _globals['_SYSTEMMETRICS']._serialized_end=3146
+  _globals['_SERVICEHEALTH']._serialized_start=3149
+  _globals['_SERVICEHEALTH']._serialized_end=3286
+  _globals['_GETDASHBOARDREQUEST']._serialized_start=3288
+  _globals['_GETDASHBOARDREQUEST']._serialized_end=3389
+  _globals['_GETDASHBOARDRESPONSE']._serialized_start=3392
+  _globals['_GETDASHBOARDRESPONSE']._serialized_end=3573
+  _globals['_DASHBOARDSUMMARY']._serialized_start=3576
+  _globals['_DASHBOARDSUMMARY']._serialized_end=3744
+  _globals['_DASHBOARDTRENDS']._serialized_start=3747
+  _globals['_DASHBOARDTRENDS']._serialized_end=3891
+  _globals['_TOPUSER']._serialized_start=3893
+  _globals['_TOPUSER']._serialized_end=3986
+  _globals['_ANALYTICSSERVICE']._serialized_start=3989
+  _globals['_ANALYTICSSERVICE']._serialized_end=4748
 # @@protoc_insertion_point(module_scope)

@@ -26,30 +26,32 @@ from aether.auth.v1 import user_pb2 as aether_dot_auth_dot_v1_dot_user__pb2
 from aether.common.v1 import access_pb2 as aether_dot_common_dot_v1_dot_access__pb2
 from buf.validate import validate_pb2 as buf_dot_validate_dot_validate__pb2
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
+from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!aether/auth/v1/auth_service.proto\x12\x0e\x61\x65ther.auth.v1\x1a\x19\x61\x65ther/auth/v1/user.proto\x1a\x1d\x61\x65ther/common/v1/access.proto\x1a\x1b\x62uf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"c\n\x0fRegisterRequest\x12\x19\n\x05\x65mail\x18\x01 \x01(\tB\n\xbaH\x07r\x05\x18\xfe\x01`\x01\x12\x1c\n\x08password\x18\x02 \x01(\tB\n\xbaH\x07r\x05\x10\n\x18\x80\x01\x12\x17\n\x04name\x18\x03 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18\x64\"2\n\x10RegisterResponse\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\r\n\x05\x65mail\x18\x02 \x01(\t\"G\n\x0cLoginRequest\x12\x19\n\x05\x65mail\x18\x01 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\xfe\x01\x12\x1c\n\x08password\x18\x02 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\x80\x01\"\x88\x01\n\rLoginResponse\x12\x14\n\x0c\x61\x63\x63\x65ss_token\x18\x01 \x01(\t\x12\x15\n\rrefresh_token\x18\x02 \x01(\t\x12\x12\n\ntoken_type\x18\x03 \x01(\t\x12\x12\n\nexpires_in\x18\x04 \x01(\x05\x12\"\n\x04user\x18\x05 \x01(\x0b\x32\x14.aether.auth.v1.User\"3\n\x0eRefreshRequest\x12!\n\rrefresh_token\x18\x01 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\x80\x04\"f\n\x0fRefreshResponse\x12\x14\n\x0c\x61\x63\x63\x65ss_token\x18\x01 \x01(\t\x12\x15\n\rrefresh_token\x18\x02 \x01(\t\x12\x12\n\ntoken_type\x18\x03 \x01(\t\x12\x12\n\nexpires_in\x18\x04 \x01(\x05\",\n\x0fValidateRequest\x12\x19\n\x05token\x18\x01 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\x80@\"\x86\x01\n\x10ValidateResponse\x12\r\n\x05valid\x18\x01 \x01(\x08\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12\r\n\x05roles\x18\x03 \x03(\t\x12.\n\nexpires_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0bpermissions\x18\x05 \x03(\t\"F\n\rLogoutRequest\x12\x1f\n\rrefresh_token\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x04\x12\x14\n\x0c\x61ll_sessions\x18\x02 \x01(\x08\";\n\x0eLogoutResponse\x12\x0f\n\x07success\x18\x01 \x01(\x08\x12\x18\n\x10sessions_revoked\x18\x02 \x01(\x05\"\x0e\n\x0cGetMeRequest\"\x10\n\x0eGetJwksRequest\"4\n\x0fGetJwksResponse\x12!\n\x04keys\x18\x01 \x03(\x0b\x32\x13.aether.auth.v1.Jwk2\xb7\x06\n\x0b\x41uthService\x12}\n\x08Register\x12\x1f.aether.auth.v1.RegisterRequest\x1a .aether.auth.v1.RegisterResponse\".\xca\xf3\x18\x02\x08\x01\xd2\xf3\x18\x04\x08<\x10<\x82\xd3\xe4\x93\x02\x1a\"\x15/api/v1/auth/register:\x01*\x12r\n\x05Login\x12\x1c.aether.auth.v1.LoginRequest\x1a\x1d.aether.auth.v1.LoginResponse\",\xca\xf3\x18\x02\x08\x01\xd2\xf3\x18\x05\x08\xac\x02\x10<\x82\xd3\xe4\x93\x02\x17\"\x12/api/v1/auth/login:\x01*\x12q\n\x07Refresh\x12\x1e.aether.auth.v1.RefreshRequest\x1a\x1f.aether.auth.v1.RefreshResponse\"%\xca\xf3\x18\x02\x08\x01\x82\xd3\xe4\x93\x02\x19\"\x14/api/v1/auth/refresh:\x01*\x12s\n\x08Validate\x12\x1f.aether.auth.v1.ValidateRequest\x1a .aether.auth.v1.ValidateResponse\"$\xca\xf3\x18\x00\x82\xd3\xe4\x93\x02\x1a\"\x15/api/v1/auth/validate:\x01*\x12k\n\x06Logout\x12\x1d.aether.auth.v1.LogoutRequest\x1a\x1e.aether.auth.v1.LogoutResponse\"\"\xca\xf3\x18\x00\x82\xd3\xe4\x93\x02\x18\"\x13/api/v1/auth/logout:\x01*\x12X\n\x05GetMe\x12\x1c.aether.auth.v1.GetMeRequest\x1a\x14.aether.auth.v1.User\"\x1b\xca\xf3\x18\x00\x82\xd3\xe4\x93\x02\x11\x12\x0f/api/v1/auth/me\x12\x85\x01\n\x07GetJwks\x12\x1e.aether.auth.v1.GetJwksRequest\x1a\x1f.aether.auth.v1.GetJwksResponse\"9\xca\xf3\x18\x02\x08\x01\x82\xd3\xe4\x93\x02-\x12\x11/api/v1/auth/jwksZ\x18\x12\x16/.well-known/jwks.jsonb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!aether/auth/v1/auth_service.proto\x12\x0e\x61\x65ther.auth.v1\x1a\x19\x61\x65ther/auth/v1/user.proto\x1a\x1d\x61\x65ther/common/v1/access.proto\x1a\x1b\x62uf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"o\n\x0fRegisterRequest\x12\x1d\n\x05\x65mail\x18\x01 \x01(\tB\x0e\xe2\x41\x01\x02\xbaH\x07r\x05\x18\xfe\x01`\x01\x12 \n\x08password\x18\x02 \x01(\tB\x0e\xe2\x41\x01\x02\xbaH\x07r\x05\x10\n\x18\x80\x01\x12\x1b\n\x04name\x18\x03 \x01(\tB\r\xe2\x41\x01\x02\xbaH\x06r\x04\x10\x01\x18\x64\"2\n\x10RegisterResponse\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\r\n\x05\x65mail\x18\x02 \x01(\t\"O\n\x0cLoginRequest\x12\x1d\n\x05\x65mail\x18\x01 \x01(\tB\x0e\xe2\x41\x01\x02\xbaH\x07r\x05\x10\x01\x18\xfe\x01\x12 \n\x08password\x18\x02 \x01(\tB\x0e\xe2\x41\x01\x02\xbaH\x07r\x05\x10\x01\x18\x80\x01\"\x88\x01\n\rLoginResponse\x12\x14\n\x0c\x61\x63\x63\x65ss_token\x18\x01 \x01(\t\x12\x15\n\rrefresh_token\x18\x02 \x01(\t\x12\x12\n\ntoken_type\x18\x03 \x01(\t\x12\x12\n\nexpires_in\x18\x04 \x01(\x05\x12\"\n\x04user\x18\x05 \x01(\x0b\x32\x14.aether.auth.v1.User\"7\n\x0eRefreshRequest\x12%\n\rrefresh_token\x18\x01 \x01(\tB\x0e\xe2\x41\x01\x02\xbaH\x07r\x05\x10\x01\x18\x80\x04\"f\n\x0fRefreshResponse\x12\x14\n\x0c\x61\x63\x63\x65ss_token\x18\x01 \x01(\t\x12\x15\n\rrefresh_token\x18\x02 \x01(\t\x12\x12\n\ntoken_type\x18\x03 \x01(\t\x12\x12\n\nexpires_in\x18\x04 \x01(\x05\"0\n\x0fValidateRequest\x12\x1d\n\x05token\x18\x01 \x01(\tB\x0e\xe2\x41\x01\x02\xbaH\x07r\x05\x10\x01\x18\x80@\"\x86\x01\n\x10ValidateResponse\x12\r\n\x05valid\x18\x01 \x01(\x08\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12\r\n\x05roles\x18\x03 \x03(\t\x12.\n\nexpires_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0bpermissions\x18\x05 \x03(\t\"F\n\rLogoutRequest\x12\x1f\n\rrefresh_token\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x04\x12\x14\n\x0c\x61ll_sessions\x18\x02 \x01(\x08\";\n\x0eLogoutResponse\x12\x0f\n\x07success\x18\x01 \x01(\x08\x12\x18\n\x10sessions_revoked\x18\x02 \x01(\x05\"\x0e\n\x0cGetMeRequest\"\x10\n\x0eGetJwksRequest\"4\n\x0fGetJwksResponse\x12!\n\x04keys\x18\x01 \x03(\x0b\x32\x13.aether.auth.v1.Jwk2\xb7\x06\n\x0b\x41uthService\x12}\n\x08Register\x12\x1f.aether.auth.v1.RegisterRequest\x1a .aether.auth.v1.RegisterResponse\".\xca\xf3\x18\x02\x08\x01\xd2\xf3\x18\x04\x08<\x10<\x82\xd3\xe4\x93\x02\x1a\"\x15/api/v1/auth/register:\x01*\x12r\n\x05Login\x12\x1c.aether.auth.v1.LoginRequest\x1a\x1d.aether.auth.v1.LoginResponse\",\xca\xf3\x18\x02\x08\x01\xd2\xf3\x18\x05\x08\xac\x02\x10<\x82\xd3\xe4\x93\x02\x17\"\x12/api/v1/auth/login:\x01*\x12q\n\x07Refresh\x12\x1e.aether.auth.v1.RefreshRequest\x1a\x1f.aether.auth.v1.RefreshResponse\"%\xca\xf3\x18\x02\x08\x01\x82\xd3\xe4\x93\x02\x19\"\x14/api/v1/auth/refresh:\x01*\x12s\n\x08Validate\x12\x1f.aether.auth.v1.ValidateRequest\x1a .aether.auth.v1.ValidateResponse\"$\xca\xf3\x18\x00\x82\xd3\xe4\x93\x02\x1a\"\x15/api/v1/auth/validate:\x01*\x12k\n\x06Logout\x12\x1d.aether.auth.v1.LogoutRequest\x1a\x1e.aether.auth.v1.LogoutResponse\"\"\xca\xf3\x18\x00\x82\xd3\xe4\x93\x02\x18\"\x13/api/v1/auth/logout:\x01*\x12X\n\x05GetMe\x12\x1c.aether.auth.v1.GetMeRequest\x1a\x14.aether.auth.v1.User\"\x1b\xca\xf3\x18\x00\x82\xd3\xe4\x93\x02\x11\x12\x0f/api/v1/auth/me\x12\x85\x01\n\x07GetJwks\x12\x1e.aether.auth.v1.GetJwksRequest\x1a\x1f.aether.auth.v1.GetJwksResponse\"9\xca\xf3\x18\x02\x08\x01\x82\xd3\xe4\x93\x02-\x12\x11/api/v1/auth/jwksZ\x18\x12\x16/.well-known/jwks.jsonB;Z9github.com/aether-dev/aether/gen/go/aether/auth/v1;authv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'aether.auth.v1.auth_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
-  DESCRIPTOR._loaded_options = None
+  _globals['DESCRIPTOR']._loaded_options = None
+  _globals['DESCRIPTOR']._serialized_options = b'Z9github.com/aether-dev/aether/gen/go/aether/auth/v1;authv1'
   _globals['_REGISTERREQUEST'].fields_by_name['email']._loaded_options = None
-  _globals['_REGISTERREQUEST'].fields_by_name['email']._serialized_options = b'\272H\007r\005\030\376\001`\001'
+  _globals['_REGISTERREQUEST'].fields_by_name['email']._serialized_options = b'\342A\001\002\272H\007r\005\030\376\001`\001'
   _globals['_REGISTERREQUEST'].fields_by_name['password']._loaded_options = None
-  _globals['_REGISTERREQUEST'].fields_by_name['password']._serialized_options = b'\272H\007r\005\020\n\030\200\001'
+  _globals['_REGISTERREQUEST'].fields_by_name['password']._serialized_options = b'\342A\001\002\272H\007r\005\020\n\030\200\001'
   _globals['_REGISTERREQUEST'].fields_by_name['name']._loaded_options = None
-  _globals['_REGISTERREQUEST'].fields_by_name['name']._serialized_options = b'\272H\006r\004\020\001\030d'
+  _globals['_REGISTERREQUEST'].fields_by_name['name']._serialized_options = b'\342A\001\002\272H\006r\004\020\001\030d'
   _globals['_LOGINREQUEST'].fields_by_name['email']._loaded_options = None
-  _globals['_LOGINREQUEST'].fields_by_name['email']._serialized_options = b'\272H\007r\005\020\001\030\376\001'
+  _globals['_LOGINREQUEST'].fields_by_name['email']._serialized_options = b'\342A\001\002\272H\007r\005\020\001\030\376\001'
   _globals['_LOGINREQUEST'].fields_by_name['password']._loaded_options = None
-  _globals['_LOGINREQUEST'].fields_by_name['password']._serialized_options = b'\272H\007r\005\020\001\030\200\001'
+  _globals['_LOGINREQUEST'].fields_by_name['password']._serialized_options = b'\342A\001\002\272H\007r\005\020\001\030\200\001'
   _globals['_REFRESHREQUEST'].fields_by_name['refresh_token']._loaded_options = None
-  _globals['_REFRESHREQUEST'].fields_by_name['refresh_token']._serialized_options = b'\272H\007r\005\020\001\030\200\004'
+  _globals['_REFRESHREQUEST'].fields_by_name['refresh_token']._serialized_options = b'\342A\001\002\272H\007r\005\020\001\030\200\004'
   _globals['_VALIDATEREQUEST'].fields_by_name['token']._loaded_options = None
-  _globals['_VALIDATEREQUEST'].fields_by_name['token']._serialized_options = b'\272H\007r\005\020\001\030\200@'
+  _globals['_VALIDATEREQUEST'].fields_by_name['token']._serialized_options = b'\342A\001\002\272H\007r\005\020\001\030\200@'
   _globals['_LOGOUTREQUEST'].fields_by_name['refresh_token']._loaded_options = None
   _globals['_LOGOUTREQUEST'].fields_by_name['refresh_token']._serialized_options = b'\272H\005r\003\030\200\004'
   _globals['_AUTHSERVICE'].methods_by_name['Register']._loaded_options = None
@@ -66,32 +68,32 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_AUTHSERVICE'].methods_by_name['GetMe']._serialized_options = b'\312\363\030\000\202\323\344\223\002\021\022\017/api/v1/auth/me'
   _globals['_AUTHSERVICE'].methods_by_name['GetJwks']._loaded_options = None
   _globals['_AUTHSERVICE'].methods_by_name['GetJwks']._serialized_options = b'\312\363\030\002\010\001\202\323\344\223\002-\022\021/api/v1/auth/jwksZ\030\022\026/.well-known/jwks.json'
-  _globals['_REGISTERREQUEST']._serialized_start=203
-  _globals['_REGISTERREQUEST']._serialized_end=302
-  _globals['_REGISTERRESPONSE']._serialized_start=304
-  _globals['_REGISTERRESPONSE']._serialized_end=354
-  _globals['_LOGINREQUEST']._serialized_start=356
-  _globals['_LOGINREQUEST']._serialized_end=427
-  _globals['_LOGINRESPONSE']._serialized_start=430
-  _globals['_LOGINRESPONSE']._serialized_end=566
-  _globals['_REFRESHREQUEST']._serialized_start=568
-  _globals['_REFRESHREQUEST']._serialized_end=619
-  _globals['_REFRESHRESPONSE']._serialized_start=621
-  _globals['_REFRESHRESPONSE']._serialized_end=723
-  _globals['_VALIDATEREQUEST']._serialized_start=725
-  _globals['_VALIDATEREQUEST']._serialized_end=769
-  _globals['_VALIDATERESPONSE']._serialized_start=772
-  _globals['_VALIDATERESPONSE']._serialized_end=906
-  _globals['_LOGOUTREQUEST']._serialized_start=908
-  _globals['_LOGOUTREQUEST']._serialized_end=978
-  _globals['_LOGOUTRESPONSE']._serialized_start=980
-  _globals['_LOGOUTRESPONSE']._serialized_end=1039
-  _globals['_GETMEREQUEST']._serialized_start=1041
-  _globals['_GETMEREQUEST']._serialized_end=1055
-  _globals['_GETJWKSREQUEST']._serialized_start=1057
-  _globals['_GETJWKSREQUEST']._serialized_end=1073
-  _globals['_GETJWKSRESPONSE']._serialized_start=1075
-  _globals['_GETJWKSRESPONSE']._serialized_end=1127
-  _globals['_AUTHSERVICE']._serialized_start=1130
-  _globals['_AUTHSERVICE']._serialized_end=1953
+  _globals['_REGISTERREQUEST']._serialized_start=236
+  _globals['_REGISTERREQUEST']._serialized_end=347
+  _globals['_REGISTERRESPONSE']._serialized_start=349
+  _globals['_REGISTERRESPONSE']._serialized_end=399
+  _globals['_LOGINREQUEST']._serialized_start=401
+  _globals['_LOGINREQUEST']._serialized_end=480
+  _globals['_LOGINRESPONSE']._serialized_start=483
+  _globals['_LOGINRESPONSE']._serialized_end=619
+  _globals['_REFRESHREQUEST']._serialized_start=621
+  _globals['_REFRESHREQUEST']._serialized_end=676
+  _globals['_REFRESHRESPONSE']._serialized_start=678
+  _globals['_REFRESHRESPONSE']._serialized_end=780
+  _globals['_VALIDATEREQUEST']._serialized_start=782
+  _globals['_VALIDATEREQUEST']._serialized_end=830
+  _globals['_VALIDATERESPONSE']._serialized_start=833
+  _globals['_VALIDATERESPONSE']._serialized_end=967
+  _globals['_LOGOUTREQUEST']._serialized_start=969
+  _globals['_LOGOUTREQUEST']._serialized_end=1039
+  _globals['_LOGOUTRESPONSE']._serialized_start=1041
+  _globals['_LOGOUTRESPONSE']._serialized_end=1100
+  _globals['_GETMEREQUEST']._serialized_start=1102
+  _globals['_GETMEREQUEST']._serialized_end=1116
+  _globals['_GETJWKSREQUEST']._serialized_start=1118
+  _globals['_GETJWKSREQUEST']._serialized_end=1134
+  _globals['_GETJWKSRESPONSE']._serialized_start=1136
+  _globals['_GETJWKSRESPONSE']._serialized_end=1188
+  _globals['_AUTHSERVICE']._serialized_start=1191
+  _globals['_AUTHSERVICE']._serialized_end=2014
 # @@protoc_insertion_point(module_scope)

@@ -1,8 +1,10 @@
 from aether.code.v1 import review_pb2 as _review_pb2
 from aether.common.v1 import access_pb2 as _access_pb2
+from aether.common.v1 import output_pb2 as _output_pb2
 from aether.common.v1 import pagination_pb2 as _pagination_pb2
 from buf.validate import validate_pb2 as _validate_pb2
 from google.api import annotations_pb2 as _annotations_pb2
+from google.api import field_behavior_pb2 as _field_behavior_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -109,10 +111,23 @@ class RunTestsRequest(_message.Message):
     def __init__(self, files: _Optional[_Mapping[str, str]] = ..., runner: _Optional[str] = ..., test_paths: _Optional[_Iterable[str]] = ..., keyword: _Optional[str] = ..., verbose: _Optional[bool] = ..., fail_fast: _Optional[bool] = ..., timeout_seconds: _Optional[int] = ...) -> None: ...
 
 class RunTestsResponse(_message.Message):
-    __slots__ = ("chunk", "stream", "done", "success", "output", "duration_ms", "summary", "exit_code", "timed_out", "output_truncated")
+    __slots__ = ("chunk", "final")
     CHUNK_FIELD_NUMBER: _ClassVar[int]
+    FINAL_FIELD_NUMBER: _ClassVar[int]
+    chunk: RunTestsChunk
+    final: RunTestsFinal
+    def __init__(self, chunk: _Optional[_Union[RunTestsChunk, _Mapping]] = ..., final: _Optional[_Union[RunTestsFinal, _Mapping]] = ...) -> None: ...
+
+class RunTestsChunk(_message.Message):
+    __slots__ = ("content", "stream")
+    CONTENT_FIELD_NUMBER: _ClassVar[int]
     STREAM_FIELD_NUMBER: _ClassVar[int]
-    DONE_FIELD_NUMBER: _ClassVar[int]
+    content: str
+    stream: _output_pb2.OutputStream
+    def __init__(self, content: _Optional[str] = ..., stream: _Optional[_Union[_output_pb2.OutputStream, str]] = ...) -> None: ...
+
+class RunTestsFinal(_message.Message):
+    __slots__ = ("success", "output", "duration_ms", "summary", "exit_code", "timed_out", "output_truncated")
     SUCCESS_FIELD_NUMBER: _ClassVar[int]
     OUTPUT_FIELD_NUMBER: _ClassVar[int]
     DURATION_MS_FIELD_NUMBER: _ClassVar[int]
@@ -120,9 +135,6 @@ class RunTestsResponse(_message.Message):
     EXIT_CODE_FIELD_NUMBER: _ClassVar[int]
     TIMED_OUT_FIELD_NUMBER: _ClassVar[int]
     OUTPUT_TRUNCATED_FIELD_NUMBER: _ClassVar[int]
-    chunk: str
-    stream: str
-    done: bool
     success: bool
     output: str
     duration_ms: int
@@ -130,7 +142,7 @@ class RunTestsResponse(_message.Message):
     exit_code: int
     timed_out: bool
     output_truncated: bool
-    def __init__(self, chunk: _Optional[str] = ..., stream: _Optional[str] = ..., done: _Optional[bool] = ..., success: _Optional[bool] = ..., output: _Optional[str] = ..., duration_ms: _Optional[int] = ..., summary: _Optional[_Union[TestSummary, _Mapping]] = ..., exit_code: _Optional[int] = ..., timed_out: _Optional[bool] = ..., output_truncated: _Optional[bool] = ...) -> None: ...
+    def __init__(self, success: _Optional[bool] = ..., output: _Optional[str] = ..., duration_ms: _Optional[int] = ..., summary: _Optional[_Union[TestSummary, _Mapping]] = ..., exit_code: _Optional[int] = ..., timed_out: _Optional[bool] = ..., output_truncated: _Optional[bool] = ...) -> None: ...
 
 class TestSummary(_message.Message):
     __slots__ = ("passed", "failed", "skipped", "total", "errors")
@@ -168,11 +180,11 @@ class AnalyzeComplexityResponse(_message.Message):
     cognitive_complexity: int
     maintainability_index: float
     lines_of_code: int
-    complexity_level: str
+    complexity_level: _review_pb2.ComplexityLevel
     recommendations: _containers.RepeatedScalarFieldContainer[str]
     functions: _containers.RepeatedCompositeFieldContainer[FunctionComplexity]
     language: str
-    def __init__(self, cyclomatic_complexity: _Optional[int] = ..., cognitive_complexity: _Optional[int] = ..., maintainability_index: _Optional[float] = ..., lines_of_code: _Optional[int] = ..., complexity_level: _Optional[str] = ..., recommendations: _Optional[_Iterable[str]] = ..., functions: _Optional[_Iterable[_Union[FunctionComplexity, _Mapping]]] = ..., language: _Optional[str] = ...) -> None: ...
+    def __init__(self, cyclomatic_complexity: _Optional[int] = ..., cognitive_complexity: _Optional[int] = ..., maintainability_index: _Optional[float] = ..., lines_of_code: _Optional[int] = ..., complexity_level: _Optional[_Union[_review_pb2.ComplexityLevel, str]] = ..., recommendations: _Optional[_Iterable[str]] = ..., functions: _Optional[_Iterable[_Union[FunctionComplexity, _Mapping]]] = ..., language: _Optional[str] = ...) -> None: ...
 
 class FunctionComplexity(_message.Message):
     __slots__ = ("name", "line", "cyclomatic", "cognitive", "lines_of_code")

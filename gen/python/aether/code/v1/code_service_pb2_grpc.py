@@ -125,16 +125,20 @@ class CodeServiceServicer:
         shell command or a server path; the server builds the runner's argument
         list itself from the typed options.
 
-        The stream yields output chunks (`chunk`, `stream`) while the tests run,
-        then exactly one final message with done=true and the result (`success`,
-        `output`, `durationMs`, `summary`). Failing tests and a timeout are a
-        normal final result with success=false, not an error. Cancelling the call
-        kills the run and discards the workspace.
+        The stream yields zero or more `chunk` messages of output while the tests
+        run, then exactly one `final` message with the result (`success`,
+        `output`, `durationMs`, `summary`); over REST each is one NDJSON line,
+        e.g. {"chunk":{"content":"..","stream":"OUTPUT_STREAM_STDOUT"}} ...
+        {"final":{"success":true,...}}. A stream that ends without `final` was
+        cut off. Failing tests and a timeout are a normal final result with
+        success=false, not an error. Cancelling the call kills the run and
+        discards the workspace. The request may be up to 8 MiB (the files are the
+        point of it; other RPCs keep the 1 MiB default).
         Returns INVALID_ARGUMENT if a file path is not a safe relative path, a file
-        or the whole request is too large, or an option is not allowed;
-        FAILED_PRECONDITION (NOT_CONFIGURED) if the runner is not installed on the
-        server; RESOURCE_EXHAUSTED if the caller or the server has too many runs
-        in progress; UNAVAILABLE if no sandbox can be started.
+        is too large, or an option is not allowed; RESOURCE_EXHAUSTED if the
+        request exceeds 8 MiB (HTTP 413) or the caller or the server has too many
+        runs in progress; FAILED_PRECONDITION (NOT_CONFIGURED) if the runner is
+        not installed on the server; UNAVAILABLE if no sandbox can be started.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -24,13 +24,14 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1b\x61\x65ther/code/v1/events.proto\x12\x0e\x61\x65ther.code.v1\"\xa4\x01\n\x13\x43odeReviewCompleted\x12\x11\n\treview_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12\x10\n\x08language\x18\x03 \x01(\t\x12\r\n\x05score\x18\x04 \x01(\x05\x12\x13\n\x0bissue_count\x18\x05 \x01(\x05\x12\x1c\n\x14security_issue_count\x18\x06 \x01(\x05\x12\x15\n\rlines_of_code\x18\x07 \x01(\x05\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1b\x61\x65ther/code/v1/events.proto\x12\x0e\x61\x65ther.code.v1\"\xa4\x01\n\x13\x43odeReviewCompleted\x12\x11\n\treview_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12\x10\n\x08language\x18\x03 \x01(\t\x12\r\n\x05score\x18\x04 \x01(\x05\x12\x13\n\x0bissue_count\x18\x05 \x01(\x05\x12\x1c\n\x14security_issue_count\x18\x06 \x01(\x05\x12\x15\n\rlines_of_code\x18\x07 \x01(\x05\x42;Z9github.com/aether-dev/aether/gen/go/aether/code/v1;codev1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'aether.code.v1.events_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
-  DESCRIPTOR._loaded_options = None
+  _globals['DESCRIPTOR']._loaded_options = None
+  _globals['DESCRIPTOR']._serialized_options = b'Z9github.com/aether-dev/aether/gen/go/aether/code/v1;codev1'
   _globals['_CODEREVIEWCOMPLETED']._serialized_start=48
   _globals['_CODEREVIEWCOMPLETED']._serialized_end=212
 # @@protoc_insertion_point(module_scope)

@@ -22,20 +22,46 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1b\x61\x65ther/code/v1/review.proto\x12\x0e\x61\x65ther.code.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"j\n\x05Issue\x12\x10\n\x08severity\x18\x01 \x01(\t\x12\x0c\n\x04line\x18\x02 \x01(\x05\x12\x0e\n\x06\x63olumn\x18\x03 \x01(\x05\x12\x0f\n\x07message\x18\x04 \x01(\t\x12\x0c\n\x04rule\x18\x05 \x01(\t\x12\x12\n\nsuggestion\x18\x06 \x01(\t\"3\n\nComplexity\x12\x12\n\ncyclomatic\x18\x01 \x01(\x05\x12\x11\n\tcognitive\x18\x02 \x01(\x05\"\xbe\x02\n\x06Review\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12\x10\n\x08language\x18\x03 \x01(\t\x12\r\n\x05score\x18\x04 \x01(\x05\x12%\n\x06issues\x18\x05 \x03(\x0b\x32\x15.aether.code.v1.Issue\x12\x13\n\x0bsuggestions\x18\x06 \x03(\t\x12.\n\x0fsecurity_issues\x18\x07 \x03(\x0b\x32\x15.aether.code.v1.Issue\x12.\n\ncomplexity\x18\x08 \x01(\x0b\x32\x1a.aether.code.v1.Complexity\x12\x15\n\rlines_of_code\x18\t \x01(\x05\x12\x13\n\x0b\x63ode_sha256\x18\n \x01(\t\x12.\n\ncreated_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestampb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1b\x61\x65ther/code/v1/review.proto\x12\x0e\x61\x65ther.code.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"j\n\x05Issue\x12\x10\n\x08severity\x18\x01 \x01(\t\x12\x0c\n\x04line\x18\x02 \x01(\x05\x12\x0e\n\x06\x63olumn\x18\x03 \x01(\x05\x12\x0f\n\x07message\x18\x04 \x01(\t\x12\x0c\n\x04rule\x18\x05 \x01(\t\x12\x12\n\nsuggestion\x18\x06 \x01(\t\"3\n\nComplexity\x12\x12\n\ncyclomatic\x18\x01 \x01(\x05\x12\x11\n\tcognitive\x18\x02 \x01(\x05\"\x80\x03\n\x06Review\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x15\n\x07user_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\x12\x16\n\x08language\x18\x03 \x01(\tB\x04\xe2\x41\x01\x05\x12\x13\n\x05score\x18\x04 \x01(\x05\x42\x04\xe2\x41\x01\x03\x12+\n\x06issues\x18\x05 \x03(\x0b\x32\x15.aether.code.v1.IssueB\x04\xe2\x41\x01\x03\x12\x19\n\x0bsuggestions\x18\x06 \x03(\tB\x04\xe2\x41\x01\x03\x12\x34\n\x0fsecurity_issues\x18\x07 \x03(\x0b\x32\x15.aether.code.v1.IssueB\x04\xe2\x41\x01\x03\x12\x34\n\ncomplexity\x18\x08 \x01(\x0b\x32\x1a.aether.code.v1.ComplexityB\x04\xe2\x41\x01\x03\x12\x1b\n\rlines_of_code\x18\t \x01(\x05\x42\x04\xe2\x41\x01\x03\x12\x19\n\x0b\x63ode_sha256\x18\n \x01(\tB\x04\xe2\x41\x01\x03\x12\x34\n\ncreated_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03*\xa5\x01\n\x0f\x43omplexityLevel\x12 \n\x1c\x43OMPLEXITY_LEVEL_UNSPECIFIED\x10\x00\x12\x18\n\x14\x43OMPLEXITY_LEVEL_LOW\x10\x01\x12\x1b\n\x17\x43OMPLEXITY_LEVEL_MEDIUM\x10\x02\x12\x19\n\x15\x43OMPLEXITY_LEVEL_HIGH\x10\x03\x12\x1e\n\x1a\x43OMPLEXITY_LEVEL_VERY_HIGH\x10\x04\x42;Z9github.com/aether-dev/aether/gen/go/aether/code/v1;codev1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'aether.code.v1.review_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
-  DESCRIPTOR._loaded_options = None
-  _globals['_ISSUE']._serialized_start=80
-  _globals['_ISSUE']._serialized_end=186
-  _globals['_COMPLEXITY']._serialized_start=188
-  _globals['_COMPLEXITY']._serialized_end=239
-  _globals['_REVIEW']._serialized_start=242
-  _globals['_REVIEW']._serialized_end=560
+  _globals['DESCRIPTOR']._loaded_options = None
+  _globals['DESCRIPTOR']._serialized_options = b'Z9github.com/aether-dev/aether/gen/go/aether/code/v1;codev1'
+  _globals['_REVIEW'].fields_by_name['id']._loaded_options = None
+  _globals['_REVIEW'].fields_by_name['id']._serialized_options = b'\342A\001\003'
+  _globals['_REVIEW'].fields_by_name['user_id']._loaded_options = None
+  _globals['_REVIEW'].fields_by_name['user_id']._serialized_options = b'\342A\001\003'
+  _globals['_REVIEW'].fields_by_name['language']._loaded_options = None
+  _globals['_REVIEW'].fields_by_name['language']._serialized_options = b'\342A\001\005'
+  _globals['_REVIEW'].fields_by_name['score']._loaded_options = None
+  _globals['_REVIEW'].fields_by_name['score']._serialized_options = b'\342A\001\003'
+  _globals['_REVIEW'].fields_by_name['issues']._loaded_options = None
+  _globals['_REVIEW'].fields_by_name['issues']._serialized_options = b'\342A\001\003'
+  _globals['_REVIEW'].fields_by_name['suggestions']._loaded_options = None
+  _globals['_REVIEW'].fields_by_name['suggestions']._serialized_options = b'\342A\001\003'
+  _globals['_REVIEW'].fields_by_name['security_issues']._loaded_options = None
+  _globals['_REVIEW'].fields_by_name['security_issues']._serialized_options = b'\342A\001\003'
+  _globals['_REVIEW'].fields_by_name['complexity']._loaded_options = None
+  _globals['_REVIEW'].fields_by_name['complexity']._serialized_options = b'\342A\001\003'
+  _globals['_REVIEW'].fields_by_name['lines_of_code']._loaded_options = None
+  _globals['_REVIEW'].fields_by_name['lines_of_code']._serialized_options = b'\342A\001\003'
+  _globals['_REVIEW'].fields_by_name['code_sha256']._loaded_options = None
+  _globals['_REVIEW'].fields_by_name['code_sha256']._serialized_options = b'\342A\001\003'
+  _globals['_REVIEW'].fields_by_name['created_at']._loaded_options = None
+  _globals['_REVIEW'].fields_by_name['created_at']._serialized_options = b'\342A\001\003'
+  _globals['_COMPLEXITYLEVEL']._serialized_start=662
+  _globals['_COMPLEXITYLEVEL']._serialized_end=827
+  _globals['_ISSUE']._serialized_start=113
+  _globals['_ISSUE']._serialized_end=219
+  _globals['_COMPLEXITY']._serialized_start=221
+  _globals['_COMPLEXITY']._serialized_end=272
+  _globals['_REVIEW']._serialized_start=275
+  _globals['_REVIEW']._serialized_end=659
 # @@protoc_insertion_point(module_scope)

@@ -1,13 +1,28 @@
 import datetime
 
+from google.api import field_behavior_pb2 as _field_behavior_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class ComplexityLevel(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    COMPLEXITY_LEVEL_UNSPECIFIED: _ClassVar[ComplexityLevel]
+    COMPLEXITY_LEVEL_LOW: _ClassVar[ComplexityLevel]
+    COMPLEXITY_LEVEL_MEDIUM: _ClassVar[ComplexityLevel]
+    COMPLEXITY_LEVEL_HIGH: _ClassVar[ComplexityLevel]
+    COMPLEXITY_LEVEL_VERY_HIGH: _ClassVar[ComplexityLevel]
+COMPLEXITY_LEVEL_UNSPECIFIED: ComplexityLevel
+COMPLEXITY_LEVEL_LOW: ComplexityLevel
+COMPLEXITY_LEVEL_MEDIUM: ComplexityLevel
+COMPLEXITY_LEVEL_HIGH: ComplexityLevel
+COMPLEXITY_LEVEL_VERY_HIGH: ComplexityLevel
 
 class Issue(_message.Message):
     __slots__ = ("severity", "line", "column", "message", "rule", "suggestion")

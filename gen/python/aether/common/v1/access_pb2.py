@@ -25,13 +25,14 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import descriptor_pb2 as google_dot_protobuf_dot_descriptor__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1d\x61\x65ther/common/v1/access.proto\x12\x10\x61\x65ther.common.v1\x1a google/protobuf/descriptor.proto\"-\n\x06\x41\x63\x63\x65ss\x12\x0e\n\x06public\x18\x01 \x01(\x08\x12\x13\n\x0bpermissions\x18\x02 \x03(\t\"J\n\tRateLimit\x12\x10\n\x08requests\x18\x01 \x01(\r\x12\x13\n\x0bper_seconds\x18\x02 \x01(\r\x12\x16\n\x0eserver_headers\x18\x03 \x01(\x08:J\n\x06\x61\x63\x63\x65ss\x12\x1e.google.protobuf.MethodOptions\x18\xb9\x8e\x03 \x01(\x0b\x32\x18.aether.common.v1.Access:Q\n\nrate_limit\x12\x1e.google.protobuf.MethodOptions\x18\xba\x8e\x03 \x01(\x0b\x32\x1b.aether.common.v1.RateLimit:;\n\x11max_request_bytes\x12\x1e.google.protobuf.MethodOptions\x18\xbb\x8e\x03 \x01(\rb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1d\x61\x65ther/common/v1/access.proto\x12\x10\x61\x65ther.common.v1\x1a google/protobuf/descriptor.proto\"-\n\x06\x41\x63\x63\x65ss\x12\x0e\n\x06public\x18\x01 \x01(\x08\x12\x13\n\x0bpermissions\x18\x02 \x03(\t\"J\n\tRateLimit\x12\x10\n\x08requests\x18\x01 \x01(\r\x12\x13\n\x0bper_seconds\x18\x02 \x01(\r\x12\x16\n\x0eserver_headers\x18\x03 \x01(\x08:J\n\x06\x61\x63\x63\x65ss\x12\x1e.google.protobuf.MethodOptions\x18\xb9\x8e\x03 \x01(\x0b\x32\x18.aether.common.v1.Access:Q\n\nrate_limit\x12\x1e.google.protobuf.MethodOptions\x18\xba\x8e\x03 \x01(\x0b\x32\x1b.aether.common.v1.RateLimit:;\n\x11max_request_bytes\x12\x1e.google.protobuf.MethodOptions\x18\xbb\x8e\x03 \x01(\rB?Z=github.com/aether-dev/aether/gen/go/aether/common/v1;commonv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'aether.common.v1.access_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
-  DESCRIPTOR._loaded_options = None
+  _globals['DESCRIPTOR']._loaded_options = None
+  _globals['DESCRIPTOR']._serialized_options = b'Z=github.com/aether-dev/aether/gen/go/aether/common/v1;commonv1'
   _globals['_ACCESS']._serialized_start=85
   _globals['_ACCESS']._serialized_end=130
   _globals['_RATELIMIT']._serialized_start=132

@@ -24,13 +24,14 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1d\x61\x65ther/common/v1/errors.proto\x12\x10\x61\x65ther.common.v1*\xf9\x03\n\x0b\x45rrorReason\x12\x1c\n\x18\x45RROR_REASON_UNSPECIFIED\x10\x00\x12!\n\x1d\x45RROR_REASON_VALIDATION_ERROR\x10\x01\x12\x1a\n\x16\x45RROR_REASON_NOT_FOUND\x10\x02\x12\x1f\n\x1b\x45RROR_REASON_ALREADY_EXISTS\x10\x03\x12 \n\x1c\x45RROR_REASON_UNAUTHENTICATED\x10\x04\x12$\n ERROR_REASON_INVALID_CREDENTIALS\x10\x05\x12\"\n\x1e\x45RROR_REASON_PERMISSION_DENIED\x10\x06\x12$\n ERROR_REASON_RATE_LIMIT_EXCEEDED\x10\x07\x12$\n ERROR_REASON_FAILED_PRECONDITION\x10\x08\x12\x19\n\x15\x45RROR_REASON_CONFLICT\x10\t\x12\x1d\n\x19\x45RROR_REASON_TOKEN_REUSED\x10\n\x12\x1c\n\x18\x45RROR_REASON_UNAVAILABLE\x10\x0b\x12\x19\n\x15\x45RROR_REASON_INTERNAL\x10\x0c\x12\x1f\n\x1b\x45RROR_REASON_NOT_CONFIGURED\x10\r\x12 \n\x1c\x45RROR_REASON_BUDGET_EXCEEDED\x10\x0e\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1d\x61\x65ther/common/v1/errors.proto\x12\x10\x61\x65ther.common.v1*\xf9\x03\n\x0b\x45rrorReason\x12\x1c\n\x18\x45RROR_REASON_UNSPECIFIED\x10\x00\x12!\n\x1d\x45RROR_REASON_VALIDATION_ERROR\x10\x01\x12\x1a\n\x16\x45RROR_REASON_NOT_FOUND\x10\x02\x12\x1f\n\x1b\x45RROR_REASON_ALREADY_EXISTS\x10\x03\x12 \n\x1c\x45RROR_REASON_UNAUTHENTICATED\x10\x04\x12$\n ERROR_REASON_INVALID_CREDENTIALS\x10\x05\x12\"\n\x1e\x45RROR_REASON_PERMISSION_DENIED\x10\x06\x12$\n ERROR_REASON_RATE_LIMIT_EXCEEDED\x10\x07\x12$\n ERROR_REASON_FAILED_PRECONDITION\x10\x08\x12\x19\n\x15\x45RROR_REASON_CONFLICT\x10\t\x12\x1d\n\x19\x45RROR_REASON_TOKEN_REUSED\x10\n\x12\x1c\n\x18\x45RROR_REASON_UNAVAILABLE\x10\x0b\x12\x19\n\x15\x45RROR_REASON_INTERNAL\x10\x0c\x12\x1f\n\x1b\x45RROR_REASON_NOT_CONFIGURED\x10\r\x12 \n\x1c\x45RROR_REASON_BUDGET_EXCEEDED\x10\x0e\x42?Z=github.com/aether-dev/aether/gen/go/aether/common/v1;commonv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'aether.common.v1.errors_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
-  DESCRIPTOR._loaded_options = None
+  _globals['DESCRIPTOR']._loaded_options = None
+  _globals['DESCRIPTOR']._serialized_options = b'Z=github.com/aether-dev/aether/gen/go/aether/common/v1;commonv1'
   _globals['_ERRORREASON']._serialized_start=52
   _globals['_ERRORREASON']._serialized_end=557
 # @@protoc_insertion_point(module_scope)

@@ -22,32 +22,58 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$aether/containers/v1/container.proto\x12\x14\x61\x65ther.containers.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe9\x04\n\tContainer\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\r\n\x05image\x18\x03 \x01(\t\x12\x10\n\x08image_id\x18\x04 \x01(\t\x12\x0f\n\x07\x63ommand\x18\x05 \x01(\t\x12\r\n\x05state\x18\x06 \x01(\t\x12\x0e\n\x06status\x18\x07 \x01(\t\x12.\n\ncreated_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\x05ports\x18\t \x03(\x0b\x32\x1a.aether.containers.v1.Port\x12;\n\x06labels\x18\n \x03(\x0b\x32+.aether.containers.v1.Container.LabelsEntry\x12.\n\nstarted_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x66inished_at\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\texit_code\x18\r \x01(\x05\x12\x15\n\rrestart_count\x18\x0e \x01(\x05\x12\x0e\n\x06health\x18\x0f \x01(\t\x12+\n\x06mounts\x18\x10 \x03(\x0b\x32\x1b.aether.containers.v1.Mount\x12\x38\n\x08networks\x18\x11 \x03(\x0b\x32&.aether.containers.v1.ContainerNetwork\x12\x16\n\x0erestart_policy\x18\x12 \x01(\t\x12\x10\n\x08platform\x18\x13 \x01(\t\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"O\n\x04Port\x12\x14\n\x0cprivate_port\x18\x01 \x01(\x05\x12\x13\n\x0bpublic_port\x18\x02 \x01(\x05\x12\x10\n\x08protocol\x18\x03 \x01(\t\x12\n\n\x02ip\x18\x04 \x01(\t\"M\n\x05Mount\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\x0e\n\x06source\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65stination\x18\x03 \x01(\t\x12\x11\n\tread_only\x18\x04 \x01(\x08\"Z\n\x10\x43ontainerNetwork\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x12\n\nip_address\x18\x02 \x01(\t\x12\x0f\n\x07gateway\x18\x03 \x01(\t\x12\x13\n\x0bmac_address\x18\x04 \x01(\t\"\xfc\x01\n\x05Image\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\trepo_tags\x18\x02 \x03(\t\x12\x14\n\x0crepo_digests\x18\x03 \x03(\t\x12\x12\n\nsize_bytes\x18\x04 \x01(\x03\x12.\n\ncreated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\ncontainers\x18\x06 \x01(\x05\x12\x37\n\x06labels\x18\x07 \x03(\x0b\x32\'.aether.containers.v1.Image.LabelsEntry\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$aether/containers/v1/container.proto\x12\x14\x61\x65ther.containers.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe7\x05\n\tContainer\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\r\n\x05image\x18\x03 \x01(\t\x12\x10\n\x08image_id\x18\x04 \x01(\t\x12\x0f\n\x07\x63ommand\x18\x05 \x01(\t\x12\x33\n\x05state\x18\x06 \x01(\x0e\x32$.aether.containers.v1.ContainerState\x12\x0e\n\x06status\x18\x07 \x01(\t\x12\x34\n\ncreated_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12)\n\x05ports\x18\t \x03(\x0b\x32\x1a.aether.containers.v1.Port\x12;\n\x06labels\x18\n \x03(\x0b\x32+.aether.containers.v1.Container.LabelsEntry\x12.\n\nstarted_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x66inished_at\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\texit_code\x18\r \x01(\x05\x12\x15\n\rrestart_count\x18\x0e \x01(\x05\x12\x35\n\x06health\x18\x0f \x01(\x0e\x32%.aether.containers.v1.ContainerHealth\x12+\n\x06mounts\x18\x10 \x03(\x0b\x32\x1b.aether.containers.v1.Mount\x12\x38\n\x08networks\x18\x11 \x03(\x0b\x32&.aether.containers.v1.ContainerNetwork\x12;\n\x0erestart_policy\x18\x12 \x01(\x0e\x32#.aether.containers.v1.RestartPolicy\x12\x10\n\x08platform\x18\x13 \x01(\t\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"s\n\x04Port\x12\x14\n\x0cprivate_port\x18\x01 \x01(\x05\x12\x13\n\x0bpublic_port\x18\x02 \x01(\x05\x12\x34\n\x08protocol\x18\x03 \x01(\x0e\x32\".aether.containers.v1.PortProtocol\x12\n\n\x02ip\x18\x04 \x01(\t\"n\n\x05Mount\x12-\n\x04type\x18\x01 \x01(\x0e\x32\x1f.aether.containers.v1.MountType\x12\x0e\n\x06source\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65stination\x18\x03 \x01(\t\x12\x11\n\tread_only\x18\x04 \x01(\x08\"Z\n\x10\x43ontainerNetwork\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x12\n\nip_address\x18\x02 \x01(\t\x12\x0f\n\x07gateway\x18\x03 \x01(\t\x12\x13\n\x0bmac_address\x18\x04 \x01(\t\"\x88\x02\n\x05Image\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x11\n\trepo_tags\x18\x02 \x03(\t\x12\x14\n\x0crepo_digests\x18\x03 \x03(\t\x12\x12\n\nsize_bytes\x18\x04 \x01(\x03\x12\x34\n\ncreated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x12\n\ncontainers\x18\x06 \x01(\x05\x12\x37\n\x06labels\x18\x07 \x03(\x0b\x32\'.aether.containers.v1.Image.LabelsEntry\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xce\x02\n\x0e\x43ontainerStats\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x0c\n\x04name\x18\x02 \x01(\t\x12+\n\x07read_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0b\x63pu_percent\x18\x04 \x01(\x01\x12\x13\n\x0bonline_cpus\x18\x05 \x01(\x05\x12\x1a\n\x12memory_usage_bytes\x18\x06 \x01(\x03\x12\x1a\n\x12memory_limit_bytes\x18\x07 \x01(\x03\x12\x16\n\x0ememory_percent\x18\x08 \x01(\x01\x12\x18\n\x10network_rx_bytes\x18\t \x01(\x03\x12\x18\n\x10network_tx_bytes\x18\n \x01(\x03\x12\x18\n\x10\x62lock_read_bytes\x18\x0b \x01(\x03\x12\x19\n\x11\x62lock_write_bytes\x18\x0c \x01(\x03\x12\x0c\n\x04pids\x18\r \x01(\x05\"\xec\x02\n\nDaemonInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x16\n\x0eserver_version\x18\x02 \x01(\t\x12\x13\n\x0b\x61pi_version\x18\x03 \x01(\t\x12\x18\n\x10operating_system\x18\x04 \x01(\t\x12\x0f\n\x07os_type\x18\x05 \x01(\t\x12\x14\n\x0c\x61rchitecture\x18\x06 \x01(\t\x12\x16\n\x0ekernel_version\x18\x07 \x01(\t\x12\x0c\n\x04ncpu\x18\x08 \x01(\x05\x12\x17\n\x0fmem_total_bytes\x18\t \x01(\x03\x12\x12\n\ncontainers\x18\n \x01(\x05\x12\x1a\n\x12\x63ontainers_running\x18\x0b \x01(\x05\x12\x19\n\x11\x63ontainers_paused\x18\x0c \x01(\x05\x12\x1a\n\x12\x63ontainers_stopped\x18\r \x01(\x05\x12\x0e\n\x06images\x18\x0e \x01(\x05\x12\x16\n\x0estorage_driver\x18\x0f \x01(\t\x12\x14\n\x0clabel_filter\x18\x10 \x01(\t*\xfb\x01\n\x0e\x43ontainerState\x12\x1f\n\x1b\x43ONTAINER_STATE_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x43ONTAINER_STATE_CREATED\x10\x01\x12\x1b\n\x17\x43ONTAINER_STATE_RUNNING\x10\x02\x12\x1a\n\x16\x43ONTAINER_STATE_PAUSED\x10\x03\x12\x1e\n\x1a\x43ONTAINER_STATE_RESTARTING\x10\x04\x12\x1c\n\x18\x43ONTAINER_STATE_REMOVING\x10\x05\x12\x1a\n\x16\x43ONTAINER_STATE_EXITED\x10\x06\x12\x18\n\x14\x43ONTAINER_STATE_DEAD\x10\x07*\xab\x01\n\x0f\x43ontainerHealth\x12 \n\x1c\x43ONTAINER_HEALTH_UNSPECIFIED\x10\x00\x12\x19\n\x15\x43ONTAINER_HEALTH_NONE\x10\x01\x12\x1d\n\x19\x43ONTAINER_HEALTH_STARTING\x10\x02\x12\x1c\n\x18\x43ONTAINER_HEALTH_HEALTHY\x10\x03\x12\x1e\n\x1a\x43ONTAINER_HEALTH_UNHEALTHY\x10\x04*\xa3\x01\n\rRestartPolicy\x12\x1e\n\x1aRESTART_POLICY_UNSPECIFIED\x10\x00\x12\x15\n\x11RESTART_POLICY_NO\x10\x01\x12\x19\n\x15RESTART_POLICY_ALWAYS\x10\x02\x12!\n\x1dRESTART_POLICY_UNLESS_STOPPED\x10\x03\x12\x1d\n\x19RESTART_POLICY_ON_FAILURE\x10\x04*s\n\x0cPortProtocol\x12\x1d\n\x19PORT_PROTOCOL_UNSPECIFIED\x10\x00\x12\x15\n\x11PORT_PROTOCOL_TCP\x10\x01\x12\x15\n\x11PORT_PROTOCOL_UDP\x10\x02\x12\x16\n\x12PORT_PROTOCOL_SCTP\x10\x03*\xad\x01\n\tMountType\x12\x1a\n\x16MOUNT_TYPE_UNSPECIFIED\x10\x00\x12\x15\n\x11MOUNT_TYPE_VOLUME\x10\x01\x12\x13\n\x0fMOUNT_TYPE_BIND\x10\x02\x12\x14\n\x10MOUNT_TYPE_TMPFS\x10\x03\x12\x14\n\x10MOUNT_TYPE_NPIPE\x10\x04\x12\x16\n\x12MOUNT_TYPE_CLUSTER\x10\x05\x12\x14\n\x10MOUNT_TYPE_IMAGE\x10\x06\x42GZEgithub.com/aether-dev/aether/gen/go/aether/containers/v1;containersv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'aether.containers.v1.container_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
-  DESCRIPTOR._loaded_options = None
+  _globals['DESCRIPTOR']._loaded_options = None
+  _globals['DESCRIPTOR']._serialized_options = b'ZEgithub.com/aether-dev/aether/gen/go/aether/containers/v1;containersv1'
   _globals['_CONTAINER_LABELSENTRY']._loaded_options = None
   _globals['_CONTAINER_LABELSENTRY']._serialized_options = b'8\001'
+  _globals['_CONTAINER'].fields_by_name['id']._loaded_options = None
+  _globals['_CONTAINER'].fields_by_name['id']._serialized_options = b'\342A\001\003'
+  _globals['_CONTAINER'].fields_by_name['created_at']._loaded_options = None
+  _globals['_CONTAINER'].fields_by_name['created_at']._serialized_options = b'\342A\001\003'
   _globals['_IMAGE_LABELSENTRY']._loaded_options = None
   _globals['_IMAGE_LABELSENTRY']._serialized_options = b'8\001'
-  _globals['_CONTAINER']._serialized_start=96
-  _globals['_CONTAINER']._serialized_end=713
-  _globals['_CONTAINER_LABELSENTRY']._serialized_start=668
-  _globals['_CONTAINER_LABELSENTRY']._serialized_end=713
-  _globals['_PORT']._serialized_start=715
-  _globals['_PORT']._serialized_end=794
-  _globals['_MOUNT']._serialized_start=796
-  _globals['_MOUNT']._serialized_end=873
-  _globals['_CONTAINERNETWORK']._serialized_start=875
-  _globals['_CONTAINERNETWORK']._serialized_end=965
-  _globals['_IMAGE']._serialized_start=968
-  _globals['_IMAGE']._serialized_end=1220
-  _globals['_IMAGE_LABELSENTRY']._serialized_start=668
-  _globals['_IMAGE_LABELSENTRY']._serialized_end=713
+  _globals['_IMAGE'].fields_by_name['id']._loaded_options = None
+  _globals['_IMAGE'].fields_by_name['id']._serialized_options = b'\342A\001\003'
+  _globals['_IMAGE'].fields_by_name['created_at']._loaded_options = None
+  _globals['_IMAGE'].fields_by_name['created_at']._serialized_options = b'\342A\001\003'
+  _globals['_CONTAINERSTATS'].fields_by_name['id']._loaded_options = None
+  _globals['_CONTAINERSTATS'].fields_by_name['id']._serialized_options = b'\342A\001\003'
+  _globals['_CONTAINERSTATE']._serialized_start=2167
+  _globals['_CONTAINERSTATE']._serialized_end=2418
+  _globals['_CONTAINERHEALTH']._serialized_start=2421
+  _globals['_CONTAINERHEALTH']._serialized_end=2592
+  _globals['_RESTARTPOLICY']._serialized_start=2595
+  _globals['_RESTARTPOLICY']._serialized_end=2758
+  _globals['_PORTPROTOCOL']._serialized_start=2760
+  _globals['_PORTPROTOCOL']._serialized_end=2875
+  _globals['_MOUNTTYPE']._serialized_start=2878
+  _globals['_MOUNTTYPE']._serialized_end=3051
+  _globals['_CONTAINER']._serialized_start=129
+  _globals['_CONTAINER']._serialized_end=872
+  _globals['_CONTAINER_LABELSENTRY']._serialized_start=827
+  _globals['_CONTAINER_LABELSENTRY']._serialized_end=872
+  _globals['_PORT']._serialized_start=874
+  _globals['_PORT']._serialized_end=989
+  _globals['_MOUNT']._serialized_start=991
+  _globals['_MOUNT']._serialized_end=1101
+  _globals['_CONTAINERNETWORK']._serialized_start=1103
+  _globals['_CONTAINERNETWORK']._serialized_end=1193
+  _globals['_IMAGE']._serialized_start=1196
+  _globals['_IMAGE']._serialized_end=1460
+  _globals['_IMAGE_LABELSENTRY']._serialized_start=827
+  _globals['_IMAGE_LABELSENTRY']._serialized_end=872
+  _globals['_CONTAINERSTATS']._serialized_start=1463
+  _globals['_CONTAINERSTATS']._serialized_end=1797
+  _globals['_DAEMONINFO']._serialized_start=1800
+  _globals['_DAEMONINFO']._serialized_end=2164
 # @@protoc_insertion_point(module_scope)

@@ -23,20 +23,23 @@ _sym_db = _symbol_database.Default()
 
 
 from aether.common.v1 import access_pb2 as aether_dot_common_dot_v1_dot_access__pb2
+from aether.common.v1 import output_pb2 as aether_dot_common_dot_v1_dot_output__pb2
 from aether.common.v1 import pagination_pb2 as aether_dot_common_dot_v1_dot_pagination__pb2
 from aether.containers.v1 import container_pb2 as aether_dot_containers_dot_v1_dot_container__pb2
 from buf.validate import validate_pb2 as buf_dot_validate_dot_validate__pb2
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
+from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n-aether/containers/v1/containers_service.proto\x12\x14\x61\x65ther.containers.v1\x1a\x1d\x61\x65ther/common/v1/access.proto\x1a!aether/common/v1/pagination.proto\x1a$aether/containers/v1/container.proto\x1a\x1b\x62uf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa7\x02\n\x15ListContainersRequest\x12\x0b\n\x03\x61ll\x18\x01 \x01(\x08\x12\x15\n\x04page\x18\x02 \x01(\x05\x42\x07\xbaH\x04\x1a\x02(\x00\x12\x18\n\x05limit\x18\x03 \x01(\x05\x42\t\xbaH\x06\x1a\x04\x18\x64(\x00\x12\'\n\x04sort\x18\x04 \x01(\tB\x19\xbaH\x16r\x11R\tcreatedAtR\x04name\xd8\x01\x01\x12\"\n\x05order\x18\x05 \x01(\tB\x13\xbaH\x10r\x0bR\x03\x61scR\x04\x64\x65sc\xd8\x01\x01\x12,\n\x04name\x18\x06 \x01(\tB\x1e\xbaH\x1br\x16\x18\x80\x01\x32\x11^[a-zA-Z0-9_.-]+$\xd8\x01\x01\x12U\n\x05state\x18\x07 \x01(\tBF\xbaHCr>R\x07\x63reatedR\x07runningR\x06pausedR\nrestartingR\x08removingR\x06\x65xitedR\x04\x64\x65\x61\x64\xd8\x01\x01\"\x7f\n\x16ListContainersResponse\x12\x33\n\ncontainers\x18\x01 \x03(\x0b\x32\x1f.aether.containers.v1.Container\x12\x30\n\npagination\x18\x02 \x01(\x0b\x32\x1c.aether.common.v1.Pagination\"W\n\x13GetContainerRequest\x12@\n\x02id\x18\x01 \x01(\tB4\xbaH1r/\x18\x80\x01\x32\x1c^[a-zA-Z0-9][a-zA-Z0-9_.-]*$Z\x06imagesZ\x04info\"Y\n\x15StartContainerRequest\x12@\n\x02id\x18\x01 \x01(\tB4\xbaH1r/\x18\x80\x01\x32\x1c^[a-zA-Z0-9][a-zA-Z0-9_.-]*$Z\x06imagesZ\x04info\"U\n\x16StartContainerResponse\x12\x0f\n\x07success\x18\x01 \x01(\x08\x12\n\n\x02id\x18\x02 \x01(\t\x12\r\n\x05state\x18\x03 \x01(\t\x12\x0f\n\x07message\x18\x04 \x01(\t\"\x96\x01\n\x14StopContainerRequest\x12@\n\x02id\x18\x01 \x01(\tB4\xbaH1r/\x18\x80\x01\x32\x1c^[a-zA-Z0-9][a-zA-Z0-9_.-]*$Z\x06imagesZ\x04info\x12(\n\x0ftimeout_seconds\x18\x02 \x01(\x05\x42\n\xbaH\x07\x1a\x05\x18\xac\x02(\x00H\x00\x88\x01\x01\x42\x12\n\x10_timeout_seconds\"T\n\x15StopContainerResponse\x12\x0f\n\x07success\x18\x01 \x01(\x08\x12\n\n\x02id\x18\x02 \x01(\t\x12\r\n\x05state\x18\x03 \x01(\t\x12\x0f\n\x07message\x18\x04 \x01(\t\"\x99\x01\n\x17RestartContainerRequest\x12@\n\x02id\x18\x01 \x01(\tB4\xbaH1r/\x18\x80\x01\x32\x1c^[a-zA-Z0-9][a-zA-Z0-9_.-]*$Z\x06imagesZ\x04info\x12(\n\x0ftimeout_seconds\x18\x02 \x01(\x05\x42\n\xbaH\x07\x1a\x05\x18\xac\x02(\x00H\x00\x88\x01\x01\x42\x12\n\x10_timeout_seconds\"W\n\x18RestartContainerResponse\x12\x0f\n\x07success\x18\x01 \x01(\x08\x12\n\n\x02id\x18\x02 \x01(\t\x12\r\n\x05state\x18\x03 \x01(\t\x12\x0f\n\x07message\x18\x04 \x01(\t\"z\n\x16RemoveContainerRequest\x12@\n\x02id\x18\x01 \x01(\tB4\xbaH1r/\x18\x80\x01\x32\x1c^[a-zA-Z0-9][a-zA-Z0-9_.-]*$Z\x06imagesZ\x04info\x12\r\n\x05\x66orce\x18\x02 \x01(\x08\x12\x0f\n\x07volumes\x18\x03 \x01(\x08\"G\n\x17RemoveContainerResponse\x12\x0f\n\x07success\x18\x01 \x01(\x08\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\n\n\x02id\x18\x03 \x01(\t\"\xa8\x03\n\x17GetContainerLogsRequest\x12@\n\x02id\x18\x01 \x01(\tB4\xbaH1r/\x18\x80\x01\x32\x1c^[a-zA-Z0-9][a-zA-Z0-9_.-]*$Z\x06imagesZ\x04info\x12\x1d\n\x04tail\x18\x02 \x01(\x05\x42\n\xbaH\x07\x1a\x05\x18\x90N(\x00H\x00\x88\x01\x01\x12\x0e\n\x06\x66ollow\x18\x03 \x01(\x08\x12\x12\n\ntimestamps\x18\x04 \x01(\x08\x12)\n\x05since\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\x05until\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12(\n\x06stream\x18\x07 \x01(\tB\x18\xbaH\x15r\x10R\x06stdoutR\x06stderr\xd8\x01\x01:\x7f\xbaH|\x1az\n\x16logs.until_after_since\x12\x1euntil must not be before since\x1a@!has(this.since) || !has(this.until) || this.until >= this.sinceB\x07\n\x05_tail\"g\n\x18GetContainerLogsResponse\x12\x0e\n\x06stream\x18\x01 \x01(\t\x12\x0c\n\x04line\x18\x02 \x01(\t\x12-\n\ttimestamp\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\\\n\x18GetContainerStatsRequest\x12@\n\x02id\x18\x01 \x01(\tB4\xbaH1r/\x18\x80\x01\x32\x1c^[a-zA-Z0-9][a-zA-Z0-9_.-]*$Z\x06imagesZ\x04info\"\xd3\x02\n\x19GetContainerStatsResponse\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12+\n\x07read_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0b\x63pu_percent\x18\x04 \x01(\x01\x12\x13\n\x0bonline_cpus\x18\x05 \x01(\x05\x12\x1a\n\x12memory_usage_bytes\x18\x06 \x01(\x03\x12\x1a\n\x12memory_limit_bytes\x18\x07 \x01(\x03\x12\x16\n\x0ememory_percent\x18\x08 \x01(\x01\x12\x18\n\x10network_rx_bytes\x18\t \x01(\x03\x12\x18\n\x10network_tx_bytes\x18\n \x01(\x03\x12\x18\n\x10\x62lock_read_bytes\x18\x0b \x01(\x03\x12\x19\n\x11\x62lock_write_bytes\x18\x0c \x01(\x03\x12\x0c\n\x04pids\x18\r \x01(\x05\"\x94\x01\n\x11ListImagesRequest\x12\x0b\n\x03\x61ll\x18\x01 \x01(\x08\x12\x15\n\x04page\x18\x02 \x01(\x05\x42\x07\xbaH\x04\x1a\x02(\x00\x12\x18\n\x05limit\x18\x03 \x01(\x05\x42\t\xbaH\x06\x1a\x04\x18\x64(\x00\x12\x41\n\treference\x18\x04 \x01(\tB.\xbaH+r&\x18\xff\x01\x32!^[a-zA-Z0-9*][a-zA-Z0-9_.:/@*-]*$\xd8\x01\x01\"s\n\x12ListImagesResponse\x12+\n\x06images\x18\x01 \x03(\x0b\x32\x1b.aether.containers.v1.Image\x12\x30\n\npagination\x18\x02 \x01(\x0b\x32\x1c.aether.common.v1.Pagination\"\x9b\x03\n\x10PullImageRequest\x12w\n\x05image\x18\x01 \x01(\tBh\xbaHerc\x10\x01\x18\xff\x01\x32\\^([a-zA-Z0-9.-]+(:[0-9]{1,5})?/)?[a-z0-9]+([._-]+[a-z0-9]+)*(/[a-z0-9]+([._-]+[a-z0-9]+)*)*$\x12:\n\x03tag\x18\x02 \x01(\tB-\xbaH*r%2#^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$\xd8\x01\x01\x12/\n\x06\x64igest\x18\x03 \x01(\tB\x1f\xbaH\x1cr\x17\x32\x15^sha256:[a-f0-9]{64}$\xd8\x01\x01\x12?\n\x08platform\x18\x04 \x01(\tB-\xbaH*r%2#^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$\xd8\x01\x01:`\xbaH]\x1a[\n\x12pull.tag_or_digest\x12 give a tag or a digest, not both\x1a#this.tag == \'\' || this.digest == \'\'\"\x9b\x01\n\x11PullImageResponse\x12\x0e\n\x06status\x18\x01 \x01(\t\x12\x10\n\x08layer_id\x18\x02 \x01(\t\x12\x15\n\rcurrent_bytes\x18\x03 \x01(\x03\x12\x13\n\x0btotal_bytes\x18\x04 \x01(\x03\x12\x0c\n\x04\x64one\x18\x05 \x01(\x08\x12*\n\x05image\x18\x06 \x01(\x0b\x32\x1b.aether.containers.v1.Image\"\x16\n\x14GetDaemonInfoRequest\"\xf7\x02\n\x15GetDaemonInfoResponse\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x16\n\x0eserver_version\x18\x02 \x01(\t\x12\x13\n\x0b\x61pi_version\x18\x03 \x01(\t\x12\x18\n\x10operating_system\x18\x04 \x01(\t\x12\x0f\n\x07os_type\x18\x05 \x01(\t\x12\x14\n\x0c\x61rchitecture\x18\x06 \x01(\t\x12\x16\n\x0ekernel_version\x18\x07 \x01(\t\x12\x0c\n\x04ncpu\x18\x08 \x01(\x05\x12\x17\n\x0fmem_total_bytes\x18\t \x01(\x03\x12\x12\n\ncontainers\x18\n \x01(\x05\x12\x1a\n\x12\x63ontainers_running\x18\x0b \x01(\x05\x12\x19\n\x11\x63ontainers_paused\x18\x0c \x01(\x05\x12\x1a\n\x12\x63ontainers_stopped\x18\r \x01(\x05\x12\x0e\n\x06images\x18\x0e \x01(\x05\x12\x16\n\x0estorage_driver\x18\x0f \x01(\t\x12\x14\n\x0clabel_filter\x18\x10 \x01(\t2\xc3\x0e\n\x10\x43ontainerService\x12\x9c\x01\n\x0eListContainers\x12+.aether.containers.v1.ListContainersRequest\x1a,.aether.containers.v1.ListContainersResponse\"/\xca\xf3\x18\x11\x12\x0f\x63ontainers:read\x82\xd3\xe4\x93\x02\x14\x12\x12/api/v1/containers\x12\x90\x01\n\x0cGetContainer\x12).aether.containers.v1.GetContainerRequest\x1a\x1f.aether.containers.v1.Container\"4\xca\xf3\x18\x11\x12\x0f\x63ontainers:read\x82\xd3\xe4\x93\x02\x19\x12\x17/api/v1/containers/{id}\x12\xab\x01\n\x0eStartContainer\x12+.aether.containers.v1.StartContainerRequest\x1a,.aether.containers.v1.StartContainerResponse\">\xca\xf3\x18\x12\x12\x10\x63ontainers:write\x82\xd3\xe4\x93\x02\"\"\x1d/api/v1/containers/{id}/start:\x01*\x12\xa7\x01\n\rStopContainer\x12*.aether.containers.v1.StopContainerRequest\x1a+.aether.containers.v1.StopContainerResponse\"=\xca\xf3\x18\x12\x12\x10\x63ontainers:write\x82\xd3\xe4\x93\x02!\"\x1c/api/v1/containers/{id}/stop:\x01*\x12\xb3\x01\n\x10RestartContainer\x12-.aether.containers.v1.RestartContainerRequest\x1a..aether.containers.v1.RestartContainerResponse\"@\xca\xf3\x18\x12\x12\x10\x63ontainers:write\x82\xd3\xe4\x93\x02$\"\x1f/api/v1/containers/{id}/restart:\x01*\x12\xa5\x01\n\x0fRemoveContainer\x12,.aether.containers.v1.RemoveContainerRequest\x1a-.aether.containers.v1.RemoveContainerResponse\"5\xca\xf3\x18\x12\x12\x10\x63ontainers:write\x82\xd3\xe4\x93\x02\x19*\x17/api/v1/containers/{id}\x12\xae\x01\n\x10GetContainerLogs\x12-.aether.containers.v1.GetContainerLogsRequest\x1a..aether.containers.v1.GetContainerLogsResponse\"9\xca\xf3\x18\x11\x12\x0f\x63ontainers:read\x82\xd3\xe4\x93\x02\x1e\x12\x1c/api/v1/containers/{id}/logs0\x01\x12\xb0\x01\n\x11GetContainerStats\x12..aether.containers.v1.GetContainerStatsRequest\x1a/.aether.containers.v1.GetContainerStatsResponse\":\xca\xf3\x18\x11\x12\x0f\x63ontainers:read\x82\xd3\xe4\x93\x02\x1f\x12\x1d/api/v1/containers/{id}/stats\x12\x97\x01\n\nListImages\x12\'.aether.containers.v1.ListImagesRequest\x1a(.aether.containers.v1.ListImagesResponse\"6\xca\xf3\x18\x11\x12\x0f\x63ontainers:read\x82\xd3\xe4\x93\x02\x1b\x12\x19/api/v1/containers/images\x12\xa7\x01\n\tPullImage\x12&.aether.containers.v1.PullImageRequest\x1a\'.aether.containers.v1.PullImageResponse\"G\xca\xf3\x18\x12\x12\x10\x63ontainers:write\xd2\xf3\x18\x04\x08\n\x10<\x82\xd3\xe4\x93\x02#\"\x1e/api/v1/containers/images/pull:\x01*0\x01\x12\x9e\x01\n\rGetDaemonInfo\x12*.aether.containers.v1.GetDaemonInfoRequest\x1a+.aether.containers.v1.GetDaemonInfoResponse\"4\xca\xf3\x18\x11\x12\x0f\x63ontainers:read\x82\xd3\xe4\x93\x02\x19\x12\x17/api/v1/containers/infob\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n-aether/containers/v1/containers_service.proto\x12\x14\x61\x65ther.containers.v1\x1a\x1d\x61\x65ther/common/v1/access.proto\x1a\x1d\x61\x65ther/common/v1/output.proto\x1a!aether/common/v1/pagination.proto\x1a$aether/containers/v1/container.proto\x1a\x1b\x62uf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8f\x02\n\x15ListContainersRequest\x12\x0b\n\x03\x61ll\x18\x01 \x01(\x08\x12\x15\n\x04page\x18\x02 \x01(\x05\x42\x07\xbaH\x04\x1a\x02(\x00\x12\x18\n\x05limit\x18\x03 \x01(\x05\x42\t\xbaH\x06\x1a\x04\x18\x64(\x00\x12\'\n\x04sort\x18\x04 \x01(\tB\x19\xbaH\x16r\x11R\tcreatedAtR\x04name\xd8\x01\x01\x12\"\n\x05order\x18\x05 \x01(\tB\x13\xbaH\x10r\x0bR\x03\x61scR\x04\x64\x65sc\xd8\x01\x01\x12,\n\x04name\x18\x06 \x01(\tB\x1e\xbaH\x1br\x16\x18\x80\x01\x32\x11^[a-zA-Z0-9_.-]+$\xd8\x01\x01\x12=\n\x05state\x18\x07 \x01(\x0e\x32$.aether.containers.v1.ContainerStateB\x08\xbaH\x05\x82\x01\x02\x10\x01\"\x7f\n\x16ListContainersResponse\x12\x33\n\ncontainers\x18\x01 \x03(\x0b\x32\x1f.aether.containers.v1.Container\x12\x30\n\npagination\x18\x02 \x01(\x0b\x32\x1c.aether.common.v1.Pagination\"]\n\x13GetContainerRequest\x12\x46\n\x02id\x18\x01 \x01(\tB:\xe2\x41\x01\x02\xbaH3r1\x10\x01\x18\x80\x01\x32\x1c^[a-zA-Z0-9][a-zA-Z0-9_.-]*$Z\x06imagesZ\x04info\"_\n\x15StartContainerRequest\x12\x46\n\x02id\x18\x01 \x01(\tB:\xe2\x41\x01\x02\xbaH3r1\x10\x01\x18\x80\x01\x32\x1c^[a-zA-Z0-9][a-zA-Z0-9_.-]*$Z\x06imagesZ\x04info\"{\n\x16StartContainerResponse\x12\x0f\n\x07success\x18\x01 \x01(\x08\x12\n\n\x02id\x18\x02 \x01(\t\x12\x33\n\x05state\x18\x03 \x01(\x0e\x32$.aether.containers.v1.ContainerState\x12\x0f\n\x07message\x18\x04 \x01(\t\"\x9c\x01\n\x14StopContainerRequest\x12\x46\n\x02id\x18\x01 \x01(\tB:\xe2\x41\x01\x02\xbaH3r1\x10\x01\x18\x80\x01\x32\x1c^[a-zA-Z0-9][a-zA-Z0-9_.-]*$Z\x06imagesZ\x04info\x12(\n\x0ftimeout_seconds\x18\x02 \x01(\x05\x42\n\xbaH\x07\x1a\x05\x18\xac\x02(\x00H\x00\x88\x01\x01\x42\x12\n\x10_timeout_seconds\"z\n\x15StopContainerResponse\x12\x0f\n\x07success\x18\x01 \x01(\x08\x12\n\n\x02id\x18\x02 \x01(\t\x12\x33\n\x05state\x18\x03 \x01(\x0e\x32$.aether.containers.v1.ContainerState\x12\x0f\n\x07message\x18\x04 \x01(\t\"\x9f\x01\n\x17RestartContainerRequest\x12\x46\n\x02id\x18\x01 \x01(\tB:\xe2\x41\x01\x02\xbaH3r1\x10\x01\x18\x80\x01\x32\x1c^[a-zA-Z0-9][a-zA-Z0-9_.-]*$Z\x06imagesZ\x04info\x12(\n\x0ftimeout_seconds\x18\x02 \x01(\x05\x42\n\xbaH\x07\x1a\x05\x18\xac\x02(\x00H\x00\x88\x01\x01\x42\x12\n\x10_timeout_seconds\"}\n\x18RestartContainerResponse\x12\x0f\n\x07success\x18\x01 \x01(\x08\x12\n\n\x02id\x18\x02 \x01(\t\x12\x33\n\x05state\x18\x03 \x01(\x0e\x32$.aether.containers.v1.ContainerState\x12\x0f\n\x07message\x18\x04 \x01(\t\"\x80\x01\n\x16\x44\x65leteContainerRequest\x12\x46\n\x02id\x18\x01 \x01(\tB:\xe2\x41\x01\x02\xbaH3r1\x10\x01\x18\x80\x01\x32\x1c^[a-zA-Z0-9][a-zA-Z0-9_.-]*$Z\x06imagesZ\x04info\x12\r\n\x05\x66orce\x18\x02 \x01(\x08\x12\x0f\n\x07volumes\x18\x03 \x01(\x08\"G\n\x17\x44\x65leteContainerResponse\x12\x0f\n\x07success\x18\x01 \x01(\x08\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\n\n\x02id\x18\x03 \x01(\t\"\xc1\x03\n\x1aStreamContainerLogsRequest\x12\x46\n\x02id\x18\x01 \x01(\tB:\xe2\x41\x01\x02\xbaH3r1\x10\x01\x18\x80\x01\x32\x1c^[a-zA-Z0-9][a-zA-Z0-9_.-]*$Z\x06imagesZ\x04info\x12\x1d\n\x04tail\x18\x02 \x01(\x05\x42\n\xbaH\x07\x1a\x05\x18\x90N(\x00H\x00\x88\x01\x01\x12\x0e\n\x06\x66ollow\x18\x03 \x01(\x08\x12\x12\n\ntimestamps\x18\x04 \x01(\x08\x12)\n\x05since\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\x05until\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x38\n\x06stream\x18\x07 \x01(\x0e\x32\x1e.aether.common.v1.OutputStreamB\x08\xbaH\x05\x82\x01\x02\x10\x01:\x7f\xbaH|\x1az\n\x16logs.until_after_since\x12\x1euntil must not be before since\x1a@!has(this.since) || !has(this.until) || this.until >= this.sinceB\x07\n\x05_tail\"\x9f\x01\n\x1bStreamContainerLogsResponse\x12\x36\n\x04line\x18\x01 \x01(\x0b\x32&.aether.containers.v1.ContainerLogLineH\x00\x12?\n\x05\x66inal\x18\x02 \x01(\x0b\x32..aether.containers.v1.StreamContainerLogsFinalH\x00\x42\x07\n\x05\x65vent\"\x7f\n\x10\x43ontainerLogLine\x12.\n\x06stream\x18\x01 \x01(\x0e\x32\x1e.aether.common.v1.OutputStream\x12\x0c\n\x04text\x18\x02 \x01(\t\x12-\n\ttimestamp\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"^\n\x18StreamContainerLogsFinal\x12\x33\n\x06reason\x18\x01 \x01(\x0e\x32#.aether.containers.v1.LogsEndReason\x12\r\n\x05lines\x18\x02 \x01(\x05\"b\n\x18GetContainerStatsRequest\x12\x46\n\x02id\x18\x01 \x01(\tB:\xe2\x41\x01\x02\xbaH3r1\x10\x01\x18\x80\x01\x32\x1c^[a-zA-Z0-9][a-zA-Z0-9_.-]*$Z\x06imagesZ\x04info\"\x94\x01\n\x11ListImagesRequest\x12\x0b\n\x03\x61ll\x18\x01 \x01(\x08\x12\x15\n\x04page\x18\x02 \x01(\x05\x42\x07\xbaH\x04\x1a\x02(\x00\x12\x18\n\x05limit\x18\x03 \x01(\x05\x42\t\xbaH\x06\x1a\x04\x18\x64(\x00\x12\x41\n\treference\x18\x04 \x01(\tB.\xbaH+r&\x18\xff\x01\x32!^[a-zA-Z0-9*][a-zA-Z0-9_.:/@*-]*$\xd8\x01\x01\"s\n\x12ListImagesResponse\x12+\n\x06images\x18\x01 \x03(\x0b\x32\x1b.aether.containers.v1.Image\x12\x30\n\npagination\x18\x02 \x01(\x0b\x32\x1c.aether.common.v1.Pagination\"\x9f\x03\n\x10PullImageRequest\x12{\n\x05image\x18\x01 \x01(\tBl\xe2\x41\x01\x02\xbaHerc\x10\x01\x18\xff\x01\x32\\^([a-zA-Z0-9.-]+(:[0-9]{1,5})?/)?[a-z0-9]+([._-]+[a-z0-9]+)*(/[a-z0-9]+([._-]+[a-z0-9]+)*)*$\x12:\n\x03tag\x18\x02 \x01(\tB-\xbaH*r%2#^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$\xd8\x01\x01\x12/\n\x06\x64igest\x18\x03 \x01(\tB\x1f\xbaH\x1cr\x17\x32\x15^sha256:[a-f0-9]{64}$\xd8\x01\x01\x12?\n\x08platform\x18\x04 \x01(\tB-\xbaH*r%2#^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$\xd8\x01\x01:`\xbaH]\x1a[\n\x12pull.tag_or_digest\x12 give a tag or a digest, not both\x1a#this.tag == \'\' || this.digest == \'\'\"\x90\x01\n\x11PullImageResponse\x12;\n\x08progress\x18\x01 \x01(\x0b\x32\'.aether.containers.v1.PullImageProgressH\x00\x12\x35\n\x05\x66inal\x18\x02 \x01(\x0b\x32$.aether.containers.v1.PullImageFinalH\x00\x42\x07\n\x05\x65vent\"a\n\x11PullImageProgress\x12\x0e\n\x06status\x18\x01 \x01(\t\x12\x10\n\x08layer_id\x18\x02 \x01(\t\x12\x15\n\rcurrent_bytes\x18\x03 \x01(\x03\x12\x13\n\x0btotal_bytes\x18\x04 \x01(\x03\"L\n\x0ePullImageFinal\x12*\n\x05image\x18\x01 \x01(\x0b\x32\x1b.aether.containers.v1.Image\x12\x0e\n\x06status\x18\x02 \x01(\t\"\x16\n\x14GetDaemonInfoRequest*\x97\x01\n\rLogsEndReason\x12\x1f\n\x1bLOGS_END_REASON_UNSPECIFIED\x10\x00\x12\x1c\n\x18LOGS_END_REASON_ALL_SENT\x10\x01\x12%\n!LOGS_END_REASON_CONTAINER_STOPPED\x10\x02\x12 \n\x1cLOGS_END_REASON_MAX_DURATION\x10\x03\x32\xb6\x0e\n\x10\x43ontainerService\x12\x9c\x01\n\x0eListContainers\x12+.aether.containers.v1.ListContainersRequest\x1a,.aether.containers.v1.ListContainersResponse\"/\xca\xf3\x18\x11\x12\x0f\x63ontainers:read\x82\xd3\xe4\x93\x02\x14\x12\x12/api/v1/containers\x12\x90\x01\n\x0cGetContainer\x12).aether.containers.v1.GetContainerRequest\x1a\x1f.aether.containers.v1.Container\"4\xca\xf3\x18\x11\x12\x0f\x63ontainers:read\x82\xd3\xe4\x93\x02\x19\x12\x17/api/v1/containers/{id}\x12\xab\x01\n\x0eStartContainer\x12+.aether.containers.v1.StartContainerRequest\x1a,.aether.containers.v1.StartContainerResponse\">\xca\xf3\x18\x12\x12\x10\x63ontainers:write\x82\xd3\xe4\x93\x02\"\"\x1d/api/v1/containers/{id}/start:\x01*\x12\xa7\x01\n\rStopContainer\x12*.aether.containers.v1.StopContainerRequest\x1a+.aether.containers.v1.StopContainerResponse\"=\xca\xf3\x18\x12\x12\x10\x63ontainers:write\x82\xd3\xe4\x93\x02!\"\x1c/api/v1/containers/{id}/stop:\x01*\x12\xb3\x01\n\x10RestartContainer\x12-.aether.containers.v1.RestartContainerRequest\x1a..aether.containers.v1.RestartContainerResponse\"@\xca\xf3\x18\x12\x12\x10\x63ontainers:write\x82\xd3\xe4\x93\x02$\"\x1f/api/v1/containers/{id}/restart:\x01*\x12\xa5\x01\n\x0f\x44\x65leteContainer\x12,.aether.containers.v1.DeleteContainerRequest\x1a-.aether.containers.v1.DeleteContainerResponse\"5\xca\xf3\x18\x12\x12\x10\x63ontainers:write\x82\xd3\xe4\x93\x02\x19*\x17/api/v1/containers/{id}\x12\xb7\x01\n\x13StreamContainerLogs\x12\x30.aether.containers.v1.StreamContainerLogsRequest\x1a\x31.aether.containers.v1.StreamContainerLogsResponse\"9\xca\xf3\x18\x11\x12\x0f\x63ontainers:read\x82\xd3\xe4\x93\x02\x1e\x12\x1c/api/v1/containers/{id}/logs0\x01\x12\xa5\x01\n\x11GetContainerStats\x12..aether.containers.v1.GetContainerStatsRequest\x1a$.aether.containers.v1.ContainerStats\":\xca\xf3\x18\x11\x12\x0f\x63ontainers:read\x82\xd3\xe4\x93\x02\x1f\x12\x1d/api/v1/containers/{id}/stats\x12\x97\x01\n\nListImages\x12\'.aether.containers.v1.ListImagesRequest\x1a(.aether.containers.v1.ListImagesResponse\"6\xca\xf3\x18\x11\x12\x0f\x63ontainers:read\x82\xd3\xe4\x93\x02\x1b\x12\x19/api/v1/containers/images\x12\xa7\x01\n\tPullImage\x12&.aether.containers.v1.PullImageRequest\x1a\'.aether.containers.v1.PullImageResponse\"G\xca\xf3\x18\x12\x12\x10\x63ontainers:write\xd2\xf3\x18\x04\x08\n\x10<\x82\xd3\xe4\x93\x02#\"\x1e/api/v1/containers/images/pull:\x01*0\x01\x12\x93\x01\n\rGetDaemonInfo\x12*.aether.containers.v1.GetDaemonInfoRequest\x1a .aether.containers.v1.DaemonInfo\"4\xca\xf3\x18\x11\x12\x0f\x63ontainers:read\x82\xd3\xe4\x93\x02\x19\x12\x17/api/v1/containers/infoBGZEgithub.com/aether-dev/aether/gen/go/aether/containers/v1;containersv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'aether.containers.v1.containers_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
-  DESCRIPTOR._loaded_options = None
+  _globals['DESCRIPTOR']._loaded_options = None
+  _globals['DESCRIPTOR']._serialized_options = b'ZEgithub.com/aether-dev/aether/gen/go/aether/containers/v1;containersv1'
   _globals['_LISTCONTAINERSREQUEST'].fields_by_name['page']._loaded_options = None
   _globals['_LISTCONTAINERSREQUEST'].fields_by_name['page']._serialized_options = b'\272H\004\032\002(\000'
   _globals['_LISTCONTAINERSREQUEST'].fields_by_name['limit']._loaded_options = None
@@ -48,31 +51,31 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LISTCONTAINERSREQUEST'].fields_by_name['name']._loaded_options = None
   _globals['_LISTCONTAINERSREQUEST'].fields_by_name['name']._serialized_options = b'\272H\033r\026\030\200\0012\021^[a-zA-Z0-9_.-]+$\330\001\001'
   _globals['_LISTCONTAINERSREQUEST'].fields_by_name['state']._loaded_options = None
-  _globals['_LISTCONTAINERSREQUEST'].fields_by_name['state']._serialized_options = b'\272HCr>R\007createdR\007runningR\006pausedR\nrestartingR\010removingR\006exitedR\004dead\330\001\001'
+  _globals['_LISTCONTAINERSREQUEST'].fields_by_name['state']._serialized_options = b'\272H\005\202\001\002\020\001'
   _globals['_GETCONTAINERREQUEST'].fields_by_name['id']._loaded_options = None
-  _globals['_GETCONTAINERREQUEST'].fields_by_name['id']._serialized_options = b'\272H1r/\030\200\0012\034^[a-zA-Z0-9][a-zA-Z0-9_.-]*$Z\006imagesZ\004info'
+  _globals['_GETCONTAINERREQUEST'].fields_by_name['id']._serialized_options = b'\342A\001\002\272H3r1\020\001\030\200\0012\034^[a-zA-Z0-9][a-zA-Z0-9_.-]*$Z\006imagesZ\004info'
   _globals['_STARTCONTAINERREQUEST'].fields_by_name['id']._loaded_options = None
-  _globals['_STARTCONTAINERREQUEST'].fields_by_name['id']._serialized_options = b'\272H1r/\030\200\0012\034^[a-zA-Z0-9][a-zA-Z0-9_.-]*$Z\006imagesZ\004info'
+  _globals['_STARTCONTAINERREQUEST'].fields_by_name['id']._serialized_options = b'\342A\001\002\272H3r1\020\001\030\200\0012\034^[a-zA-Z0-9][a-zA-Z0-9_.-]*$Z\006imagesZ\004info'
   _globals['_STOPCONTAINERREQUEST'].fields_by_name['id']._loaded_options = None
-  _globals['_STOPCONTAINERREQUEST'].fields_by_name['id']._serialized_options = b'\272H1r/\030\200\0012\034^[a-zA-Z0-9][a-zA-Z0-9_.-]*$Z\006imagesZ\004info'
+  _globals['_STOPCONTAINERREQUEST'].fields_by_name['id']._serialized_options = b'\342A\001\002\272H3r1\020\001\030\200\0012\034^[a-zA-Z0-9][a-zA-Z0-9_.-]*$Z\006imagesZ\004info'
   _globals['_STOPCONTAINERREQUEST'].fields_by_name['timeout_seconds']._loaded_options = None
   _globals['_STOPCONTAINERREQUEST'].fields_by_name['timeout_seconds']._serialized_options = b'\272H\007\032\005\030\254\002(\000'
   _globals['_RESTARTCONTAINERREQUEST'].fields_by_name['id']._loaded_options = None
-  _globals['_RESTARTCONTAINERREQUEST'].fields_by_name['id']._serialized_options = b'\272H1r/\030\200\0012\034^[a-zA-Z0-9][a-zA-Z0-9_.-]*$Z\006imagesZ\004info'
+  _globals['_RESTARTCONTAINERREQUEST'].fields_by_name['id']._serialized_options = b'\342A\001\002\272H3r1\020\001\030\200\0012\034^[a-zA-Z0-9][a-zA-Z0-9_.-]*$Z\006imagesZ\004info'
   _globals['_RESTARTCONTAINERREQUEST'].fields_by_name['timeout_seconds']._loaded_options = None
   _globals['_RESTARTCONTAINERREQUEST'].fields_by_name['timeout_seconds']._serialized_options = b'\272H\007\032\005\030\254\002(\000'
-  _globals['_REMOVECONTAINERREQUEST'].fields_by_name['id']._loaded_options = None
-  _globals['_REMOVECONTAINERREQUEST'].fields_by_name['id']._serialized_options = b'\272H1r/\030\200\0012\034^[a-zA-Z0-9][a-zA-Z0-9_.-]*$Z\006imagesZ\004info'
-  _globals['_GETCONTAINERLOGSREQUEST'].fields_by_name['id']._loaded_options = None
-  _globals['_GETCONTAINERLOGSREQUEST'].fields_by_name['id']._serialized_options = b'\272H1r/\030\200\0012\034^[a-zA-Z0-9][a-zA-Z0-9_.-]*$Z\006imagesZ\004info'
-  _globals['_GETCONTAINERLOGSREQUEST'].fields_by_name['tail']._loaded_options = None
-  _globals['_GETCONTAINERLOGSREQUEST'].fields_by_name['tail']._serialized_options = b'\272H\007\032\005\030\220N(\000'
-  _globals['_GETCONTAINERLOGSREQUEST'].fields_by_name['stream']._loaded_options = None
-  _globals['_GETCONTAINERLOGSREQUEST'].fields_by_name['stream']._serialized_options = b'\272H\025r\020R\006stdoutR\006stderr\330\001\001'
-  _globals['_GETCONTAINERLOGSREQUEST']._loaded_options = None
-  _globals['_GETCONTAINERLOGSREQUEST']._serialized_options = b'\272H|\032z\n\026logs.until_after_since\022\036until must not be before since\032@!has(this.since) || !has(this.until) || this.until >= this.since'
+  _globals['_DELETECONTAINERREQUEST'].fields_by_name['id']._loaded_options = None
+  _globals['_DELETECONTAINERREQUEST'].fields_by_name['id']._serialized_options = b'\342A\001\002\272H3r1\020\001\030\200\0012\034^[a-zA-Z0-9][a-zA-Z0-9_.-]*$Z\006imagesZ\004info'
+  _globals['_STREAMCONTAINERLOGSREQUEST'].fields_by_name['id']._loaded_options = None
+  _globals['_STREAMCONTAINERLOGSREQUEST'].fields_by_name['id']._serialized_options = b'\342A\001\002\272H3r1\020\001\030\200\0012\034^[a-zA-Z0-9][a-zA-Z0-9_.-]*$Z\006imagesZ\004info'
+  _globals['_STREAMCONTAINERLOGSREQUEST'].fields_by_name['tail']._loaded_options = None
+  _globals['_STREAMCONTAINERLOGSREQUEST'].fields_by_name['tail']._serialized_options = b'\272H\007\032\005\030\220N(\000'
+  _globals['_STREAMCONTAINERLOGSREQUEST'].fields_by_name['stream']._loaded_options = None
+  _globals['_STREAMCONTAINERLOGSREQUEST'].fields_by_name['stream']._serialized_options = b'\272H\005\202\001\002\020\001'
+  _globals['_STREAMCONTAINERLOGSREQUEST']._loaded_options = None
+  _globals['_STREAMCONTAINERLOGSREQUEST']._serialized_options = b'\272H|\032z\n\026logs.until_after_since\022\036until must not be before since\032@!has(this.since) || !has(this.until) || this.until >= this.since'
   _globals['_GETCONTAINERSTATSREQUEST'].fields_by_name['id']._loaded_options = None
-  _globals['_GETCONTAINERSTATSREQUEST'].fields_by_name['id']._serialized_options = b'\272H1r/\030\200\0012\034^[a-zA-Z0-9][a-zA-Z0-9_.-]*$Z\006imagesZ\004info'
+  _globals['_GETCONTAINERSTATSREQUEST'].fields_by_name['id']._serialized_options = b'\342A\001\002\272H3r1\020\001\030\200\0012\034^[a-zA-Z0-9][a-zA-Z0-9_.-]*$Z\006imagesZ\004info'
   _globals['_LISTIMAGESREQUEST'].fields_by_name['page']._loaded_options = None
   _globals['_LISTIMAGESREQUEST'].fields_by_name['page']._serialized_options = b'\272H\004\032\002(\000'
   _globals['_LISTIMAGESREQUEST'].fields_by_name['limit']._loaded_options = None
@@ -80,7 +83,7 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LISTIMAGESREQUEST'].fields_by_name['reference']._loaded_options = None
   _globals['_LISTIMAGESREQUEST'].fields_by_name['reference']._serialized_options = b'\272H+r&\030\377\0012!^[a-zA-Z0-9*][a-zA-Z0-9_.:/@*-]*$\330\001\001'
   _globals['_PULLIMAGEREQUEST'].fields_by_name['image']._loaded_options = None
-  _globals['_PULLIMAGEREQUEST'].fields_by_name['image']._serialized_options = b'\272Herc\020\001\030\377\0012\\^([a-zA-Z0-9.-]+(:[0-9]{1,5})?/)?[a-z0-9]+([._-]+[a-z0-9]+)*(/[a-z0-9]+([._-]+[a-z0-9]+)*)*$'
+  _globals['_PULLIMAGEREQUEST'].fields_by_name['image']._serialized_options = b'\342A\001\002\272Herc\020\001\030\377\0012\\^([a-zA-Z0-9.-]+(:[0-9]{1,5})?/)?[a-z0-9]+([._-]+[a-z0-9]+)*(/[a-z0-9]+([._-]+[a-z0-9]+)*)*$'
   _globals['_PULLIMAGEREQUEST'].fields_by_name['tag']._loaded_options = None
   _globals['_PULLIMAGEREQUEST'].fields_by_name['tag']._serialized_options = b'\272H*r%2#^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$\330\001\001'
   _globals['_PULLIMAGEREQUEST'].fields_by_name['digest']._loaded_options = None
@@ -99,10 +102,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CONTAINERSERVICE'].methods_by_name['StopContainer']._serialized_options = b'\312\363\030\022\022\020containers:write\202\323\344\223\002!\"\034/api/v1/containers/{id}/stop:\001*'
   _globals['_CONTAINERSERVICE'].methods_by_name['RestartContainer']._loaded_options = None
   _globals['_CONTAINERSERVICE'].methods_by_name['RestartContainer']._serialized_options = b'\312\363\030\022\022\020containers:write\202\323\344\223\002$\"\037/api/v1/containers/{id}/restart:\001*'
-  _globals['_CONTAINERSERVICE'].methods_by_name['RemoveContainer']._loaded_options = None
-  _globals['_CONTAINERSERVICE'].methods_by_name['RemoveContainer']._serialized_options = b'\312\363\030\022\022\020containers:write\202\323\344\223\002\031*\027/api/v1/containers/{id}'
-  _globals['_CONTAINERSERVICE'].methods_by_name['GetContainerLogs']._loaded_options = None
-  _globals['_CONTAINERSERVICE'].methods_by_name['GetContainerLogs']._serialized_options = b'\312\363\030\021\022\017containers:read\202\323\344\223\002\036\022\034/api/v1/containers/{id}/logs'
+  _globals['_CONTAINERSERVICE'].methods_by_name['DeleteContainer']._loaded_options = None
+  _globals['_CONTAINERSERVICE'].methods_by_name['DeleteContainer']._serialized_options = b'\312\363\030\022\022\020containers:write\202\323\344\223\002\031*\027/api/v1/containers/{id}'
+  _globals['_CONTAINERSERVICE'].methods_by_name['StreamContainerLogs']._loaded_options = None
+  _globals['_CONTAINERSERVICE'].methods_by_name['StreamContainerLogs']._serialized_options = b'\312\363\030\021\022\017containers:read\202\323\344\223\002\036\022\034/api/v1/containers/{id}/logs'
   _globals['_CONTAINERSERVICE'].methods_by_name['GetContainerStats']._loaded_options = None
   _globals['_CONTAINERSERVICE'].methods_by_name['GetContainerStats']._serialized_options = b'\312\363\030\021\022\017containers:read\202\323\344\223\002\037\022\035/api/v1/containers/{id}/stats'
   _globals['_CONTAINERSERVICE'].methods_by_name['ListImages']._loaded_options = None
@@ -111,48 +114,54 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CONTAINERSERVICE'].methods_by_name['PullImage']._serialized_options = b'\312\363\030\022\022\020containers:write\322\363\030\004\010\n\020<\202\323\344\223\002#\"\036/api/v1/containers/images/pull:\001*'
   _globals['_CONTAINERSERVICE'].methods_by_name['GetDaemonInfo']._loaded_options = None
   _globals['_CONTAINERSERVICE'].methods_by_name['GetDaemonInfo']._serialized_options = b'\312\363\030\021\022\017containers:read\202\323\344\223\002\031\022\027/api/v1/containers/info'
-  _globals['_LISTCONTAINERSREQUEST']._serialized_start=268
-  _globals['_LISTCONTAINERSREQUEST']._serialized_end=563
-  _globals['_LISTCONTAINERSRESPONSE']._serialized_start=565
-  _globals['_LISTCONTAINERSRESPONSE']._serialized_end=692
-  _globals['_GETCONTAINERREQUEST']._serialized_start=694
-  _globals['_GETCONTAINERREQUEST']._serialized_end=781
-  _globals['_STARTCONTAINERREQUEST']._serialized_start=783
-  _globals['_STARTCONTAINERREQUEST']._serialized_end=872
-  _globals['_STARTCONTAINERRESPONSE']._serialized_start=874
-  _globals['_STARTCONTAINERRESPONSE']._serialized_end=959
-  _globals['_STOPCONTAINERREQUEST']._serialized_start=962
-  _globals['_STOPCONTAINERREQUEST']._serialized_end=1112
-  _globals['_STOPCONTAINERRESPONSE']._serialized_start=1114
-  _globals['_STOPCONTAINERRESPONSE']._serialized_end=1198
-  _globals['_RESTARTCONTAINERREQUEST']._serialized_start=1201
-  _globals['_RESTARTCONTAINERREQUEST']._serialized_end=1354
-  _globals['_RESTARTCONTAINERRESPONSE']._serialized_start=1356
-  _globals['_RESTARTCONTAINERRESPONSE']._serialized_end=1443
-  _globals['_REMOVECONTAINERREQUEST']._serialized_start=1445
-  _globals['_REMOVECONTAINERREQUEST']._serialized_end=1567
-  _globals['_REMOVECONTAINERRESPONSE']._serialized_start=1569
-  _globals['_REMOVECONTAINERRESPONSE']._serialized_end=1640
-  _globals['_GETCONTAINERLOGSREQUEST']._serialized_start=1643
-  _globals['_GETCONTAINERLOGSREQUEST']._serialized_end=2067
-  _globals['_GETCONTAINERLOGSRESPONSE']._serialized_start=2069
-  _globals['_GETCONTAINERLOGSRESPONSE']._serialized_end=2172
-  _globals['_GETCONTAINERSTATSREQUEST']._serialized_start=2174
-  _globals['_GETCONTAINERSTATSREQUEST']._serialized_end=2266
-  _globals['_GETCONTAINERSTATSRESPONSE']._serialized_start=2269
-  _globals['_GETCONTAINERSTATSRESPONSE']._serialized_end=2608
-  _globals['_LISTIMAGESREQUEST']._serialized_start=2611
-  _globals['_LISTIMAGESREQUEST']._serialized_end=2759
-  _globals['_LISTIMAGESRESPONSE']._serialized_start=2761
-  _globals['_LISTIMAGESRESPONSE']._serialized_end=2876
-  _globals['_PULLIMAGEREQUEST']._serialized_start=2879
-  _globals['_PULLIMAGEREQUEST']._serialized_end=3290
-  _globals['_PULLIMAGERESPONSE']._serialized_start=3293
-  _globals['_PULLIMAGERESPONSE']._serialized_end=3448
-  _globals['_GETDAEMONINFOREQUEST']._serialized_start=3450
-  _globals['_GETDAEMONINFOREQUEST']._serialized_end=3472
-  _globals['_GETDAEMONINFORESPONSE']._serialized_start=3475
-  _globals['_GETDAEMONINFORESPONSE']._serialized_end=3850
-  _globals['_CONTAINERSERVICE']._serialized_start=3853
-  _globals['_CONTAINERSERVICE']._serialized_end=5712
+  _globals['_LOGSENDREASON']._serialized_start=3801
+  _globals['_LOGSENDREASON']._serialized_end=3952
+  _globals['_LISTCONTAINERSREQUEST']._serialized_start=332
+  _globals['_LISTCONTAINERSREQUEST']._serialized_end=603
+  _globals['_LISTCONTAINERSRESPONSE']._serialized_start=605
+  _globals['_LISTCONTAINERSRESPONSE']._serialized_end=732
+  _globals['_GETCONTAINERREQUEST']._serialized_start=734
+  _globals['_GETCONTAINERREQUEST']._serialized_end=827
+  _globals['_STARTCONTAINERREQUEST']._serialized_start=829
+  _globals['_STARTCONTAINERREQUEST']._serialized_end=924
+  _globals['_STARTCONTAINERRESPONSE']._serialized_start=926
+  _globals['_STARTCONTAINERRESPONSE']._serialized_end=1049
+  _globals['_STOPCONTAINERREQUEST']._serialized_start=1052
+  _globals['_STOPCONTAINERREQUEST']._serialized_end=1208
+  _globals['_STOPCONTAINERRESPONSE']._serialized_start=1210
+  _globals['_STOPCONTAINERRESPONSE']._serialized_end=1332
+  _globals['_RESTARTCONTAINERREQUEST']._serialized_start=1335
+  _globals['_RESTARTCONTAINERREQUEST']._serialized_end=1494
+  _globals['_RESTARTCONTAINERRESPONSE']._serialized_start=1496
+  _globals['_RESTARTCONTAINERRESPONSE']._serialized_end=1621
+  _globals['_DELETECONTAINERREQUEST']._serialized_start=1624
+  _globals['_DELETECONTAINERREQUEST']._serialized_end=1752
+  _globals['_DELETECONTAINERRESPONSE']._serialized_start=1754
+  _globals['_DELETECONTAINERRESPONSE']._serialized_end=1825
+  _globals['_STREAMCONTAINERLOGSREQUEST']._serialized_start=1828
+  _globals['_STREAMCONTAINERLOGSREQUEST']._serialized_end=2277
+  _globals['_STREAMCONTAINERLOGSRESPONSE']._serialized_start=2280
+  _globals['_STREAMCONTAINERLOGSRESPONSE']._serialized_end=2439
+  _globals['_CONTAINERLOGLINE']._serialized_start=2441
+  _globals['_CONTAINERLOGLINE']._serialized_end=2568
+  _globals['_STREAMCONTAINERLOGSFINAL']._serialized_start=2570
+  _globals['_STREAMCONTAINERLOGSFINAL']._serialized_end=2664
+  _globals['_GETCONTAINERSTATSREQUEST']._serialized_start=2666
+  _globals['_GETCONTAINERSTATSREQUEST']._serialized_end=2764
+  _globals['_LISTIMAGESREQUEST']._serialized_start=2767
+  _globals['_LISTIMAGESREQUEST']._serialized_end=2915
+  _globals['_LISTIMAGESRESPONSE']._serialized_start=2917
+  _globals['_LISTIMAGESRESPONSE']._serialized_end=3032
+  _globals['_PULLIMAGEREQUEST']._serialized_start=3035
+  _globals['_PULLIMAGEREQUEST']._serialized_end=3450
+  _globals['_PULLIMAGERESPONSE']._serialized_start=3453
+  _globals['_PULLIMAGERESPONSE']._serialized_end=3597
+  _globals['_PULLIMAGEPROGRESS']._serialized_start=3599
+  _globals['_PULLIMAGEPROGRESS']._serialized_end=3696
+  _globals['_PULLIMAGEFINAL']._serialized_start=3698
+  _globals['_PULLIMAGEFINAL']._serialized_end=3774
+  _globals['_GETDAEMONINFOREQUEST']._serialized_start=3776
+  _globals['_GETDAEMONINFOREQUEST']._serialized_end=3798
+  _globals['_CONTAINERSERVICE']._serialized_start=3955
+  _globals['_CONTAINERSERVICE']._serialized_end=5801
 # @@protoc_insertion_point(module_scope)

@@ -68,20 +68,20 @@ class ContainerServiceStub:
                 request_serializer=aether_dot_containers_dot_v1_dot_containers__service__pb2.RestartContainerRequest.SerializeToString,
                 response_deserializer=aether_dot_containers_dot_v1_dot_containers__service__pb2.RestartContainerResponse.FromString,
                 _registered_method=True)
-        self.RemoveContainer = channel.unary_unary(
-                '/aether.containers.v1.ContainerService/RemoveContainer',
-                request_serializer=aether_dot_containers_dot_v1_dot_containers__service__pb2.RemoveContainerRequest.SerializeToString,
-                response_deserializer=aether_dot_containers_dot_v1_dot_containers__service__pb2.RemoveContainerResponse.FromString,
+        self.DeleteContainer = channel.unary_unary(
+                '/aether.containers.v1.ContainerService/DeleteContainer',
+                request_serializer=aether_dot_containers_dot_v1_dot_containers__service__pb2.DeleteContainerRequest.SerializeToString,
+                response_deserializer=aether_dot_containers_dot_v1_dot_containers__service__pb2.DeleteContainerResponse.FromString,
                 _registered_method=True)
-        self.GetContainerLogs = channel.unary_stream(
-                '/aether.containers.v1.ContainerService/GetContainerLogs',
-                request_serializer=aether_dot_containers_dot_v1_dot_containers__service__pb2.GetContainerLogsRequest.SerializeToString,
-                response_deserializer=aether_dot_containers_dot_v1_dot_containers__service__pb2.GetContainerLogsResponse.FromString,
+        self.StreamContainerLogs = channel.unary_stream(
+                '/aether.containers.v1.ContainerService/StreamContainerLogs',
+                request_serializer=aether_dot_containers_dot_v1_dot_containers__service__pb2.StreamContainerLogsRequest.SerializeToString,
+                response_deserializer=aether_dot_containers_dot_v1_dot_containers__service__pb2.StreamContainerLogsResponse.FromString,
                 _registered_method=True)
         self.GetContainerStats = channel.unary_unary(
                 '/aether.containers.v1.ContainerService/GetContainerStats',
                 request_serializer=aether_dot_containers_dot_v1_dot_containers__service__pb2.GetContainerStatsRequest.SerializeToString,
-                response_deserializer=aether_dot_containers_dot_v1_dot_containers__service__pb2.GetContainerStatsResponse.FromString,
+                response_deserializer=aether_dot_containers_dot_v1_dot_container__pb2.ContainerStats.FromString,
                 _registered_method=True)
         self.ListImages = channel.unary_unary(
                 '/aether.containers.v1.ContainerService/ListImages',
@@ -96,7 +96,7 @@ class ContainerServiceStub:
         self.GetDaemonInfo = channel.unary_unary(
                 '/aether.containers.v1.ContainerService/GetDaemonInfo',
                 request_serializer=aether_dot_containers_dot_v1_dot_containers__service__pb2.GetDaemonInfoRequest.SerializeToString,
-                response_deserializer=aether_dot_containers_dot_v1_dot_containers__service__pb2.GetDaemonInfoResponse.FromString,
+                response_deserializer=aether_dot_containers_dot_v1_dot_container__pb2.DaemonInfo.FromString,
                 _registered_method=True)
 
 
@@ -159,9 +159,9 @@ class ContainerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
-    def RemoveContainer(self, request, context):
-        """RemoveContainer removes a container, optionally with its anonymous
-        volumes.
+    def DeleteContainer(self, request, context):
+        """DeleteContainer removes a container (docker rm), optionally with its
+        anonymous volumes.
         Returns NOT_FOUND if no visible container matches, and
         FAILED_PRECONDITION if it is running and force is not set.
         """
@@ -169,11 +169,14 @@ class ContainerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
-    def GetContainerLogs(self, request, context):
-        """GetContainerLogs streams a container's log, one message per line: first
-        the last `tail` lines (or the lines since `since`), then, with
-        follow=true, new lines as they are written until the container stops, the
-        client cancels or the server's maximum stream duration is reached.
+    def StreamContainerLogs(self, request, context):
+        """StreamContainerLogs streams a container's log, one `line` message per
+        line: first the last `tail` lines (or the lines since `since`), then,
+        with follow=true, new lines as they are written. Exactly one `final`
+        message ends the stream, saying why it ended: all selected lines were
+        sent (follow=false), the container stopped, or the server's maximum
+        stream duration was reached. A stream that ends without `final` was cut
+        off; a client that cancels gets no `final`.
         Returns NOT_FOUND if no visible container matches, and INVALID_ARGUMENT
         if until is before since.
         """
@@ -205,9 +208,10 @@ class ContainerServiceServicer:
     def PullImage(self, request, context):
         """PullImage pulls an image from its registry with the daemon's (or the
         server's configured) registry credentials; the request never carries
-        credentials. The stream relays Docker's progress (status, layer, bytes
-        done of total) and ends with a message with done=true and the pulled
-        image. Pulling an image that is present and current just reports it.
+        credentials. The stream relays Docker's progress as `progress` messages
+        (status, layer, bytes done of total) and ends with exactly one `final`
+        message with the pulled image; a stream that ends without `final` was cut
+        off. Pulling an image that is present and current just reports it.
         Returns NOT_FOUND if the registry has no such image or tag or refuses
         access to it, PERMISSION_DENIED if the registry is not in the server's
         configured allow-list, and UNAVAILABLE if the registry cannot be reached.
@@ -255,20 +259,20 @@ def add_ContainerServiceServicer_to_server(servicer, server):
                     request_deserializer=aether_dot_containers_dot_v1_dot_containers__service__pb2.RestartContainerRequest.FromString,
                     response_serializer=aether_dot_containers_dot_v1_dot_containers__service__pb2.RestartContainerResponse.SerializeToString,
             ),
-            'RemoveContainer': grpc.unary_unary_rpc_method_handler(
-                    servicer.RemoveContainer,
-                    request_deserializer=aether_dot_containers_dot_v1_dot_containers__service__pb2.RemoveContainerRequest.FromString,
-                    response_serializer=aether_dot_containers_dot_v1_dot_containers__service__pb2.RemoveContainerResponse.SerializeToString,
+            'DeleteContainer': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteContainer,
+                    request_deserializer=aether_dot_containers_dot_v1_dot_containers__service__pb2.DeleteContainerRequest.FromString,
+                    response_serializer=aether_dot_containers_dot_v1_dot_containers__service__pb2.DeleteContainerResponse.SerializeToString,
             ),
-            'GetContainerLogs': grpc.unary_stream_rpc_method_handler(
-                    servicer.GetContainerLogs,
-                    request_deserializer=aether_dot_containers_dot_v1_dot_containers__service__pb2.GetContainerLogsRequest.FromString,
-                    response_serializer=aether_dot_containers_dot_v1_dot_containers__service__pb2.GetContainerLogsResponse.SerializeToString,
+            'StreamContainerLogs': grpc.unary_stream_rpc_method_handler(
+                    servicer.StreamContainerLogs,
+                    request_deserializer=aether_dot_containers_dot_v1_dot_containers__service__pb2.StreamContainerLogsRequest.FromString,
+                    response_serializer=aether_dot_containers_dot_v1_dot_containers__service__pb2.StreamContainerLogsResponse.SerializeToString,
             ),
             'GetContainerStats': grpc.unary_unary_rpc_method_handler(
                     servicer.GetContainerStats,
                     request_deserializer=aether_dot_containers_dot_v1_dot_containers__service__pb2.GetContainerStatsRequest.FromString,
-                    response_serializer=aether_dot_containers_dot_v1_dot_containers__service__pb2.GetContainerStatsResponse.SerializeToString,
+                    response_serializer=aether_dot_containers_dot_v1_dot_container__pb2.ContainerStats.SerializeToString,
             ),
             'ListImages': grpc.unary_unary_rpc_method_handler(
                     servicer.ListImages,
@@ -283,7 +287,7 @@ def add_ContainerServiceServicer_to_server(servicer, server):
             'GetDaemonInfo': grpc.unary_unary_rpc_method_handler(
                     servicer.GetDaemonInfo,
                     request_deserializer=aether_dot_containers_dot_v1_dot_containers__service__pb2.GetDaemonInfoRequest.FromString,
-                    response_serializer=aether_dot_containers_dot_v1_dot_containers__service__pb2.GetDaemonInfoResponse.SerializeToString,
+                    response_serializer=aether_dot_containers_dot_v1_dot_container__pb2.DaemonInfo.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -440,7 +444,7 @@ class ContainerService:
             _registered_method=True)
 
     @staticmethod
-    def RemoveContainer(request,
+    def DeleteContainer(request,
             target,
             options=(),
             channel_credentials=None,
@@ -453,9 +457,9 @@ class ContainerService:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/aether.containers.v1.ContainerService/RemoveContainer',
-            aether_dot_containers_dot_v1_dot_containers__service__pb2.RemoveContainerRequest.SerializeToString,
-            aether_dot_containers_dot_v1_dot_containers__service__pb2.RemoveContainerResponse.FromString,
+            '/aether.containers.v1.ContainerService/DeleteContainer',
+            aether_dot_containers_dot_v1_dot_containers__service__pb2.DeleteContainerRequest.SerializeToString,
+            aether_dot_containers_dot_v1_dot_containers__service__pb2.DeleteContainerResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -467,7 +471,7 @@ class ContainerService:
             _registered_method=True)
 
     @staticmethod
-    def GetContainerLogs(request,
+    def StreamContainerLogs(request,
             target,
             options=(),
             channel_credentials=None,
@@ -480,9 +484,9 @@ class ContainerService:
         return grpc.experimental.unary_stream(
             request,
             target,
-            '/aether.containers.v1.ContainerService/GetContainerLogs',
-            aether_dot_containers_dot_v1_dot_containers__service__pb2.GetContainerLogsRequest.SerializeToString,
-            aether_dot_containers_dot_v1_dot_containers__service__pb2.GetContainerLogsResponse.FromString,
+            '/aether.containers.v1.ContainerService/StreamContainerLogs',
+            aether_dot_containers_dot_v1_dot_containers__service__pb2.StreamContainerLogsRequest.SerializeToString,
+            aether_dot_containers_dot_v1_dot_containers__service__pb2.StreamContainerLogsResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -509,7 +513,7 @@ class ContainerService:
             target,
             '/aether.containers.v1.ContainerService/GetContainerStats',
             aether_dot_containers_dot_v1_dot_containers__service__pb2.GetContainerStatsRequest.SerializeToString,
-            aether_dot_containers_dot_v1_dot_containers__service__pb2.GetContainerStatsResponse.FromString,
+            aether_dot_containers_dot_v1_dot_container__pb2.ContainerStats.FromString,
             options,
             channel_credentials,
             insecure,
@@ -590,7 +594,7 @@ class ContainerService:
             target,
             '/aether.containers.v1.ContainerService/GetDaemonInfo',
             aether_dot_containers_dot_v1_dot_containers__service__pb2.GetDaemonInfoRequest.SerializeToString,
-            aether_dot_containers_dot_v1_dot_containers__service__pb2.GetDaemonInfoResponse.FromString,
+            aether_dot_containers_dot_v1_dot_container__pb2.DaemonInfo.FromString,
             options,
             channel_credentials,
             insecure,

@@ -25,13 +25,14 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#aether/integrations/v1/events.proto\x12\x16\x61\x65ther.integrations.v1\x1a\x1cgoogle/protobuf/struct.proto\"\xc3\x01\n\x0fWebhookReceived\x12\x16\n\x0eintegration_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12\x0f\n\x07service\x18\x03 \x01(\t\x12\r\n\x05\x65vent\x18\x04 \x01(\t\x12\x13\n\x0b\x64\x65livery_id\x18\x05 \x01(\t\x12\x11\n\tprocessed\x18\x06 \x01(\x08\x12\x15\n\ractions_taken\x18\x07 \x03(\t\x12(\n\x07payload\x18\x08 \x01(\x0b\x32\x17.google.protobuf.Structb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#aether/integrations/v1/events.proto\x12\x16\x61\x65ther.integrations.v1\x1a\x1cgoogle/protobuf/struct.proto\"\xc3\x01\n\x0fWebhookReceived\x12\x16\n\x0eintegration_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12\x0f\n\x07service\x18\x03 \x01(\t\x12\r\n\x05\x65vent\x18\x04 \x01(\t\x12\x13\n\x0b\x64\x65livery_id\x18\x05 \x01(\t\x12\x11\n\tprocessed\x18\x06 \x01(\x08\x12\x15\n\ractions_taken\x18\x07 \x03(\t\x12(\n\x07payload\x18\x08 \x01(\x0b\x32\x17.google.protobuf.StructBKZIgithub.com/aether-dev/aether/gen/go/aether/integrations/v1;integrationsv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'aether.integrations.v1.events_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
-  DESCRIPTOR._loaded_options = None
+  _globals['DESCRIPTOR']._loaded_options = None
+  _globals['DESCRIPTOR']._serialized_options = b'ZIgithub.com/aether-dev/aether/gen/go/aether/integrations/v1;integrationsv1'
   _globals['_WEBHOOKRECEIVED']._serialized_start=94
   _globals['_WEBHOOKRECEIVED']._serialized_end=289
 # @@protoc_insertion_point(module_scope)

@@ -22,19 +22,47 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(aether/integrations/v1/integration.proto\x12\x16\x61\x65ther.integrations.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xbc\x02\n\x0bIntegration\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0c\n\x04type\x18\x03 \x01(\t\x12\x0e\n\x06status\x18\x04 \x01(\t\x12.\n\ncreated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\tlast_sync\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07user_id\x18\x07 \x01(\t\x12\'\n\x06\x63onfig\x18\x08 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x16\n\x0estatus_message\x18\t \x01(\t\x12\x14\n\x0cwebhook_path\x18\n \x01(\t\x12.\n\nupdated_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xe8\x01\n\nGithubRepo\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x11\n\tfull_name\x18\x03 \x01(\t\x12\x0f\n\x07private\x18\x04 \x01(\x08\x12\r\n\x05stars\x18\x05 \x01(\x05\x12\r\n\x05\x66orks\x18\x06 \x01(\x05\x12\x13\n\x0b\x64\x65scription\x18\x07 \x01(\t\x12\x10\n\x08html_url\x18\x08 \x01(\t\x12\x16\n\x0e\x64\x65\x66\x61ult_branch\x18\t \x01(\t\x12\x10\n\x08language\x18\n \x01(\t\x12-\n\tpushed_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestampb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(aether/integrations/v1/integration.proto\x12\x16\x61\x65ther.integrations.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa9\x03\n\x0bIntegration\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x12\n\x04name\x18\x02 \x01(\tB\x04\xe2\x41\x01\x05\x12\x12\n\x04type\x18\x03 \x01(\tB\x04\xe2\x41\x01\x05\x12?\n\x06status\x18\x04 \x01(\x0e\x32).aether.integrations.v1.IntegrationStatusB\x04\xe2\x41\x01\x03\x12\x34\n\ncreated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x33\n\tlast_sync\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x15\n\x07user_id\x18\x07 \x01(\tB\x04\xe2\x41\x01\x03\x12-\n\x06\x63onfig\x18\x08 \x01(\x0b\x32\x17.google.protobuf.StructB\x04\xe2\x41\x01\x05\x12\x1c\n\x0estatus_message\x18\t \x01(\tB\x04\xe2\x41\x01\x03\x12\x1a\n\x0cwebhook_path\x18\n \x01(\tB\x04\xe2\x41\x01\x03\x12\x34\n\nupdated_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\"\xee\x01\n\nGithubRepo\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x11\n\tfull_name\x18\x03 \x01(\t\x12\x0f\n\x07private\x18\x04 \x01(\x08\x12\r\n\x05stars\x18\x05 \x01(\x05\x12\r\n\x05\x66orks\x18\x06 \x01(\x05\x12\x13\n\x0b\x64\x65scription\x18\x07 \x01(\t\x12\x10\n\x08html_url\x18\x08 \x01(\t\x12\x16\n\x0e\x64\x65\x66\x61ult_branch\x18\t \x01(\t\x12\x10\n\x08language\x18\n \x01(\t\x12-\n\tpushed_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp*\x95\x01\n\x11IntegrationStatus\x12\"\n\x1eINTEGRATION_STATUS_UNSPECIFIED\x10\x00\x12\x1d\n\x19INTEGRATION_STATUS_ACTIVE\x10\x01\x12\x1c\n\x18INTEGRATION_STATUS_ERROR\x10\x02\x12\x1f\n\x1bINTEGRATION_STATUS_DISABLED\x10\x03\x42KZIgithub.com/aether-dev/aether/gen/go/aether/integrations/v1;integrationsv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'aether.integrations.v1.integration_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
-  DESCRIPTOR._loaded_options = None
-  _globals['_INTEGRATION']._serialized_start=132
-  _globals['_INTEGRATION']._serialized_end=448
-  _globals['_GITHUBREPO']._serialized_start=451
-  _globals['_GITHUBREPO']._serialized_end=683
+  _globals['DESCRIPTOR']._loaded_options = None
+  _globals['DESCRIPTOR']._serialized_options = b'ZIgithub.com/aether-dev/aether/gen/go/aether/integrations/v1;integrationsv1'
+  _globals['_INTEGRATION'].fields_by_name['id']._loaded_options = None
+  _globals['_INTEGRATION'].fields_by_name['id']._serialized_options = b'\342A\001\003'
+  _globals['_INTEGRATION'].fields_by_name['name']._loaded_options = None
+  _globals['_INTEGRATION'].fields_by_name['name']._serialized_options = b'\342A\001\005'
+  _globals['_INTEGRATION'].fields_by_name['type']._loaded_options = None
+  _globals['_INTEGRATION'].fields_by_name['type']._serialized_options = b'\342A\001\005'
+  _globals['_INTEGRATION'].fields_by_name['status']._loaded_options = None
+  _globals['_INTEGRATION'].fields_by_name['status']._serialized_options = b'\342A\001\003'
+  _globals['_INTEGRATION'].fields_by_name['created_at']._loaded_options = None
+  _globals['_INTEGRATION'].fields_by_name['created_at']._serialized_options = b'\342A\001\003'
+  _globals['_INTEGRATION'].fields_by_name['last_sync']._loaded_options = None
+  _globals['_INTEGRATION'].fields_by_name['last_sync']._serialized_options = b'\342A\001\003'
+  _globals['_INTEGRATION'].fields_by_name['user_id']._loaded_options = None
+  _globals['_INTEGRATION'].fields_by_name['user_id']._serialized_options = b'\342A\001\003'
+  _globals['_INTEGRATION'].fields_by_name['config']._loaded_options = None
+  _globals['_INTEGRATION'].fields_by_name['config']._serialized_options = b'\342A\001\005'
+  _globals['_INTEGRATION'].fields_by_name['status_message']._loaded_options = None
+  _globals['_INTEGRATION'].fields_by_name['status_message']._serialized_options = b'\342A\001\003'
+  _globals['_INTEGRATION'].fields_by_name['webhook_path']._loaded_options = None
+  _globals['_INTEGRATION'].fields_by_name['webhook_path']._serialized_options = b'\342A\001\003'
+  _globals['_INTEGRATION'].fields_by_name['updated_at']._loaded_options = None
+  _globals['_INTEGRATION'].fields_by_name['updated_at']._serialized_options = b'\342A\001\003'
+  _globals['_GITHUBREPO'].fields_by_name['id']._loaded_options = None
+  _globals['_GITHUBREPO'].fields_by_name['id']._serialized_options = b'\342A\001\003'
+  _globals['_INTEGRATIONSTATUS']._serialized_start=834
+  _globals['_INTEGRATIONSTATUS']._serialized_end=983
+  _globals['_INTEGRATION']._serialized_start=165
+  _globals['_INTEGRATION']._serialized_end=590
+  _globals['_GITHUBREPO']._serialized_start=593
+  _globals['_GITHUBREPO']._serialized_end=831
 # @@protoc_insertion_point(module_scope)

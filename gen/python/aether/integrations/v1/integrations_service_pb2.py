@@ -27,18 +27,20 @@ from aether.common.v1 import pagination_pb2 as aether_dot_common_dot_v1_dot_pagi
 from aether.integrations.v1 import integration_pb2 as aether_dot_integrations_dot_v1_dot_integration__pb2
 from buf.validate import validate_pb2 as buf_dot_validate_dot_validate__pb2
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
+from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from google.api import httpbody_pb2 as google_dot_api_dot_httpbody__pb2
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n1aether/integrations/v1/integrations_service.proto\x12\x16\x61\x65ther.integrations.v1\x1a\x1d\x61\x65ther/common/v1/access.proto\x1a!aether/common/v1/pagination.proto\x1a(aether/integrations/v1/integration.proto\x1a\x1b\x62uf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x19google/api/httpbody.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9e\x02\n\x17ListIntegrationsRequest\x12\x15\n\x04page\x18\x01 \x01(\x05\x42\x07\xbaH\x04\x1a\x02(\x00\x12\x18\n\x05limit\x18\x02 \x01(\x05\x42\t\xbaH\x06\x1a\x04\x18\x64(\x00\x12\x31\n\x04sort\x18\x03 \x01(\tB#\xbaH r\x1bR\tcreatedAtR\x04nameR\x08lastSync\xd8\x01\x01\x12\"\n\x05order\x18\x04 \x01(\tB\x13\xbaH\x10r\x0bR\x03\x61scR\x04\x64\x65sc\xd8\x01\x01\x12.\n\x04type\x18\x05 \x01(\tB \xbaH\x1dr\x18R\x06githubR\x05slackR\x07\x64iscord\xd8\x01\x01\x12\x31\n\x06status\x18\x06 \x01(\tB!\xbaH\x1er\x19R\x06\x61\x63tiveR\x05\x65rrorR\x08\x64isabled\xd8\x01\x01\x12\x18\n\x07user_id\x18\x07 \x01(\tB\x07\xbaH\x04r\x02\x18@\"\x87\x01\n\x18ListIntegrationsResponse\x12\x39\n\x0cintegrations\x18\x01 \x03(\x0b\x32#.aether.integrations.v1.Integration\x12\x30\n\npagination\x18\x02 \x01(\x0b\x32\x1c.aether.common.v1.Pagination\"@\n\x15GetIntegrationRequest\x12\'\n\x02id\x18\x01 \x01(\tB\x1b\xbaH\x18r\x16\x10\x01\x18@2\x10^[A-Za-z0-9_-]+$\"\xe8\x06\n\x19\x43onnectIntegrationRequest\x12.\n\x07service\x18\x01 \x01(\tB\x1d\xbaH\x1ar\x18R\x06githubR\x05slackR\x07\x64iscord\x12\x15\n\x04name\x18\x02 \x01(\tB\x07\xbaH\x04r\x02\x18\x64\x12\x88\x01\n\x0b\x63redentials\x18\x03 \x03(\x0b\x32\x42.aether.integrations.v1.ConnectIntegrationRequest.CredentialsEntryB/\xbaH,\x9a\x01)\x08\x01\x10\n\"\x1ar\x18\x32\x16^[a-z][a-z0-9_]{0,63}$*\x07r\x05\x10\x01\x18\x80 \x12\'\n\x06\x63onfig\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x1c\n\nrequest_id\x18\x05 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x01\x1a\x32\n\x10\x43redentialsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01:\xfd\x03\xbaH\xf9\x03\x1a\xdb\x01\n\x1c\x63onnect.required_credentials\x12\x61\x63redentials lack the service\'s required key: github needs token, slack and discord need bot_token\x1aXthis.service == \'github\' ? \'token\' in this.credentials : \'bot_token\' in this.credentials\x1a\x98\x02\n\x19\x63onnect.known_credentials\x12.credentials has a key the service does not use\x1a\xca\x01this.credentials.all(k, this.service == \'github\' ? k in [\'token\', \'webhook_secret\'] : this.service == \'slack\' ? k in [\'bot_token\', \'signing_secret\'] : k in [\'bot_token\', \'public_key\', \'application_id\'])\"k\n\x1a\x43onnectIntegrationResponse\x12\x16\n\x0eintegration_id\x18\x01 \x01(\t\x12\x0e\n\x06status\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\t\x12\x14\n\x0cwebhook_path\x18\x04 \x01(\t\"C\n\x18\x44\x65leteIntegrationRequest\x12\'\n\x02id\x18\x01 \x01(\tB\x1b\xbaH\x18r\x16\x10\x01\x18@2\x10^[A-Za-z0-9_-]+$\"I\n\x19\x44\x65leteIntegrationResponse\x12\x0f\n\x07success\x18\x01 \x01(\x08\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\n\n\x02id\x18\x03 \x01(\t\"\xd4\x01\n\x15ReceiveWebhookRequest\x12\x33\n\x0eintegration_id\x18\x01 \x01(\tB\x1b\xbaH\x18r\x16\x10\x01\x18@2\x10^[A-Za-z0-9_-]+$\x12\x85\x01\n\thttp_body\x18\x02 \x01(\x0b\x32\x14.google.api.HttpBodyB\\\xbaHY\xba\x01S\n\x11webhook.body_size\x12\"webhook body must be at most 4 MiB\x1a\x1asize(this.data) <= 4194304\xc8\x01\x01\"\x97\x01\n\x16ReceiveWebhookResponse\x12\x10\n\x08received\x18\x01 \x01(\x08\x12\x11\n\tprocessed\x18\x02 \x01(\x08\x12\x15\n\ractions_taken\x18\x03 \x03(\t\x12\r\n\x05\x65vent\x18\x04 \x01(\t\x12\x11\n\tduplicate\x18\x05 \x01(\x08\x12\x11\n\tchallenge\x18\x06 \x01(\t\x12\x0c\n\x04type\x18\x07 \x01(\x05\"\xad\x01\n\x16ListGithubReposRequest\x12\x33\n\x0eintegration_id\x18\x01 \x01(\tB\x1b\xbaH\x18r\x16\x10\x01\x18@2\x10^[A-Za-z0-9_-]+$\x12\x15\n\x04page\x18\x02 \x01(\x05\x42\x07\xbaH\x04\x1a\x02(\x00\x12\x18\n\x05limit\x18\x03 \x01(\x05\x42\t\xbaH\x06\x1a\x04\x18\x64(\x00\x12-\n\nvisibility\x18\x04 \x01(\tB\x19\xbaH\x16r\x11R\x06publicR\x07private\xd8\x01\x01\"~\n\x17ListGithubReposResponse\x12\x31\n\x05repos\x18\x01 \x03(\x0b\x32\".aether.integrations.v1.GithubRepo\x12\x30\n\npagination\x18\x02 \x01(\x0b\x32\x1c.aether.common.v1.Pagination\"\xfe\x01\n\x17SendSlackMessageRequest\x12\x33\n\x0eintegration_id\x18\x01 \x01(\tB\x1b\xbaH\x18r\x16\x10\x01\x18@2\x10^[A-Za-z0-9_-]+$\x12:\n\x07\x63hannel\x18\x02 \x01(\tB)\xbaH&r$\x10\x01\x18Q2\x1e^#?[A-Za-z0-9][A-Za-z0-9._-]*$\x12\x1c\n\x07message\x18\x03 \x01(\tB\x0b\xbaH\x08r\x06\x10\x01\x18\xc0\xb8\x02\x12\x36\n\tthread_id\x18\x04 \x01(\tB#\xbaH r\x1b\x32\x19^[0-9]{1,12}\\.[0-9]{1,8}$\xd8\x01\x01\x12\x1c\n\nrequest_id\x18\x05 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x01\"\x7f\n\x18SendSlackMessageResponse\x12\x0f\n\x07success\x18\x01 \x01(\x08\x12\x12\n\nmessage_id\x18\x02 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x03 \x01(\t\x12-\n\ttimestamp\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xe2\x01\n\x19SendDiscordMessageRequest\x12\x33\n\x0eintegration_id\x18\x01 \x01(\tB\x1b\xbaH\x18r\x16\x10\x01\x18@2\x10^[A-Za-z0-9_-]+$\x12&\n\x07\x63hannel\x18\x02 \x01(\tB\x15\xbaH\x12r\x10\x32\x0e^[0-9]{17,20}$\x12\x1b\n\x07message\x18\x03 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\xd0\x0f\x12-\n\x0breply_to_id\x18\x04 \x01(\tB\x18\xbaH\x15r\x10\x32\x0e^[0-9]{17,20}$\xd8\x01\x01\x12\x1c\n\nrequest_id\x18\x05 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x01\"\x81\x01\n\x1aSendDiscordMessageResponse\x12\x0f\n\x07success\x18\x01 \x01(\x08\x12\x12\n\nmessage_id\x18\x02 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x03 \x01(\t\x12-\n\ttimestamp\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp2\xf2\x0b\n\x12IntegrationService\x12\xaa\x01\n\x10ListIntegrations\x12/.aether.integrations.v1.ListIntegrationsRequest\x1a\x30.aether.integrations.v1.ListIntegrationsResponse\"3\xca\xf3\x18\x13\x12\x11integrations:read\x82\xd3\xe4\x93\x02\x16\x12\x14/api/v1/integrations\x12\x9e\x01\n\x0eGetIntegration\x12-.aether.integrations.v1.GetIntegrationRequest\x1a#.aether.integrations.v1.Integration\"8\xca\xf3\x18\x13\x12\x11integrations:read\x82\xd3\xe4\x93\x02\x1b\x12\x19/api/v1/integrations/{id}\x12\xc4\x01\n\x12\x43onnectIntegration\x12\x31.aether.integrations.v1.ConnectIntegrationRequest\x1a\x32.aether.integrations.v1.ConnectIntegrationResponse\"G\xca\xf3\x18\x14\x12\x12integrations:write\xd2\xf3\x18\x04\x08\x14\x10<\x82\xd3\xe4\x93\x02!\"\x1c/api/v1/integrations/connect:\x01*\x12\xb3\x01\n\x11\x44\x65leteIntegration\x12\x30.aether.integrations.v1.DeleteIntegrationRequest\x1a\x31.aether.integrations.v1.DeleteIntegrationResponse\"9\xca\xf3\x18\x14\x12\x12integrations:write\x82\xd3\xe4\x93\x02\x1b*\x19/api/v1/integrations/{id}\x12\xc0\x01\n\x0eReceiveWebhook\x12-.aether.integrations.v1.ReceiveWebhookRequest\x1a..aether.integrations.v1.ReceiveWebhookResponse\"O\xca\xf3\x18\x02\x08\x01\xd2\xf3\x18\x05\x08\xac\x02\x10<\x82\xd3\xe4\x93\x02:\"-/api/v1/integrations/{integration_id}/webhook:\thttp_body\x12\xb7\x01\n\x0fListGithubRepos\x12..aether.integrations.v1.ListGithubReposRequest\x1a/.aether.integrations.v1.ListGithubReposResponse\"C\xca\xf3\x18\x13\x12\x11integrations:read\x82\xd3\xe4\x93\x02&\"!/api/v1/integrations/github/repos:\x01*\x12\xc4\x01\n\x10SendSlackMessage\x12/.aether.integrations.v1.SendSlackMessageRequest\x1a\x30.aether.integrations.v1.SendSlackMessageResponse\"M\xca\xf3\x18\x14\x12\x12integrations:write\xd2\xf3\x18\x04\x08<\x10<\x82\xd3\xe4\x93\x02\'\"\"/api/v1/integrations/slack/message:\x01*\x12\xcc\x01\n\x12SendDiscordMessage\x12\x31.aether.integrations.v1.SendDiscordMessageRequest\x1a\x32.aether.integrations.v1.SendDiscordMessageResponse\"O\xca\xf3\x18\x14\x12\x12integrations:write\xd2\xf3\x18\x04\x08<\x10<\x82\xd3\xe4\x93\x02)\"$/api/v1/integrations/discord/message:\x01*b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n1aether/integrations/v1/integrations_service.proto\x12\x16\x61\x65ther.integrations.v1\x1a\x1d\x61\x65ther/common/v1/access.proto\x1a!aether/common/v1/pagination.proto\x1a(aether/integrations/v1/integration.proto\x1a\x1b\x62uf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/httpbody.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb0\x02\n\x17ListIntegrationsRequest\x12\x15\n\x04page\x18\x01 \x01(\x05\x42\x07\xbaH\x04\x1a\x02(\x00\x12\x18\n\x05limit\x18\x02 \x01(\x05\x42\t\xbaH\x06\x1a\x04\x18\x64(\x00\x12\x31\n\x04sort\x18\x03 \x01(\tB#\xbaH r\x1bR\tcreatedAtR\x04nameR\x08lastSync\xd8\x01\x01\x12\"\n\x05order\x18\x04 \x01(\tB\x13\xbaH\x10r\x0bR\x03\x61scR\x04\x64\x65sc\xd8\x01\x01\x12.\n\x04type\x18\x05 \x01(\tB \xbaH\x1dr\x18R\x06githubR\x05slackR\x07\x64iscord\xd8\x01\x01\x12\x43\n\x06status\x18\x06 \x01(\x0e\x32).aether.integrations.v1.IntegrationStatusB\x08\xbaH\x05\x82\x01\x02\x10\x01\x12\x18\n\x07user_id\x18\x07 \x01(\tB\x07\xbaH\x04r\x02\x18@\"\x87\x01\n\x18ListIntegrationsResponse\x12\x39\n\x0cintegrations\x18\x01 \x03(\x0b\x32#.aether.integrations.v1.Integration\x12\x30\n\npagination\x18\x02 \x01(\x0b\x32\x1c.aether.common.v1.Pagination\"D\n\x15GetIntegrationRequest\x12+\n\x02id\x18\x01 \x01(\tB\x1f\xe2\x41\x01\x02\xbaH\x18r\x16\x10\x01\x18@2\x10^[A-Za-z0-9_-]+$\"\xf0\x06\n\x19\x43onnectIntegrationRequest\x12\x32\n\x07service\x18\x01 \x01(\tB!\xe2\x41\x01\x02\xbaH\x1ar\x18R\x06githubR\x05slackR\x07\x64iscord\x12\x15\n\x04name\x18\x02 \x01(\tB\x07\xbaH\x04r\x02\x18\x64\x12\x8c\x01\n\x0b\x63redentials\x18\x03 \x03(\x0b\x32\x42.aether.integrations.v1.ConnectIntegrationRequest.CredentialsEntryB3\xe2\x41\x01\x02\xbaH,\x9a\x01)\x08\x01\x10\n\"\x1ar\x18\x32\x16^[a-z][a-z0-9_]{0,63}$*\x07r\x05\x10\x01\x18\x80 \x12\'\n\x06\x63onfig\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x1c\n\nrequest_id\x18\x05 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x01\x1a\x32\n\x10\x43redentialsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01:\xfd\x03\xbaH\xf9\x03\x1a\xdb\x01\n\x1c\x63onnect.required_credentials\x12\x61\x63redentials lack the service\'s required key: github needs token, slack and discord need bot_token\x1aXthis.service == \'github\' ? \'token\' in this.credentials : \'bot_token\' in this.credentials\x1a\x98\x02\n\x19\x63onnect.known_credentials\x12.credentials has a key the service does not use\x1a\xca\x01this.credentials.all(k, this.service == \'github\' ? k in [\'token\', \'webhook_secret\'] : this.service == \'slack\' ? k in [\'bot_token\', \'signing_secret\'] : k in [\'bot_token\', \'public_key\', \'application_id\'])\"\x96\x01\n\x1a\x43onnectIntegrationResponse\x12\x16\n\x0eintegration_id\x18\x01 \x01(\t\x12\x39\n\x06status\x18\x02 \x01(\x0e\x32).aether.integrations.v1.IntegrationStatus\x12\x0f\n\x07message\x18\x03 \x01(\t\x12\x14\n\x0cwebhook_path\x18\x04 \x01(\t\"G\n\x18\x44\x65leteIntegrationRequest\x12+\n\x02id\x18\x01 \x01(\tB\x1f\xe2\x41\x01\x02\xbaH\x18r\x16\x10\x01\x18@2\x10^[A-Za-z0-9_-]+$\"I\n\x19\x44\x65leteIntegrationResponse\x12\x0f\n\x07success\x18\x01 \x01(\x08\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\n\n\x02id\x18\x03 \x01(\t\"\x85\x01\n\x15ReceiveWebhookRequest\x12\x37\n\x0eintegration_id\x18\x01 \x01(\tB\x1f\xe2\x41\x01\x02\xbaH\x18r\x16\x10\x01\x18@2\x10^[A-Za-z0-9_-]+$\x12\x33\n\thttp_body\x18\x02 \x01(\x0b\x32\x14.google.api.HttpBodyB\n\xe2\x41\x01\x02\xbaH\x03\xc8\x01\x01\"\x97\x01\n\x16ReceiveWebhookResponse\x12\x10\n\x08received\x18\x01 \x01(\x08\x12\x11\n\tprocessed\x18\x02 \x01(\x08\x12\x15\n\ractions_taken\x18\x03 \x03(\t\x12\r\n\x05\x65vent\x18\x04 \x01(\t\x12\x11\n\tduplicate\x18\x05 \x01(\x08\x12\x11\n\tchallenge\x18\x06 \x01(\t\x12\x0c\n\x04type\x18\x07 \x01(\x05\"\xc8\x01\n\x16ListGithubReposRequest\x12\x37\n\x0eintegration_id\x18\x01 \x01(\tB\x1f\xe2\x41\x01\x02\xbaH\x18r\x16\x10\x01\x18@2\x10^[A-Za-z0-9_-]+$\x12\x15\n\x04page\x18\x02 \x01(\x05\x42\x07\xbaH\x04\x1a\x02(\x00\x12\x18\n\x05limit\x18\x03 \x01(\x05\x42\t\xbaH\x06\x1a\x04\x18\x64(\x00\x12\x44\n\nvisibility\x18\x04 \x01(\x0e\x32&.aether.integrations.v1.RepoVisibilityB\x08\xbaH\x05\x82\x01\x02\x10\x01\"~\n\x17ListGithubReposResponse\x12\x31\n\x05repos\x18\x01 \x03(\x0b\x32\".aether.integrations.v1.GithubRepo\x12\x30\n\npagination\x18\x02 \x01(\x0b\x32\x1c.aether.common.v1.Pagination\"\x8a\x02\n\x17SendSlackMessageRequest\x12\x37\n\x0eintegration_id\x18\x01 \x01(\tB\x1f\xe2\x41\x01\x02\xbaH\x18r\x16\x10\x01\x18@2\x10^[A-Za-z0-9_-]+$\x12>\n\x07\x63hannel\x18\x02 \x01(\tB-\xe2\x41\x01\x02\xbaH&r$\x10\x01\x18Q2\x1e^#?[A-Za-z0-9][A-Za-z0-9._-]*$\x12 \n\x07message\x18\x03 \x01(\tB\x0f\xe2\x41\x01\x02\xbaH\x08r\x06\x10\x01\x18\xc0\xb8\x02\x12\x36\n\tthread_id\x18\x04 \x01(\tB#\xbaH r\x1b\x32\x19^[0-9]{1,12}\\.[0-9]{1,8}$\xd8\x01\x01\x12\x1c\n\nrequest_id\x18\x05 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x01\"\x7f\n\x18SendSlackMessageResponse\x12\x0f\n\x07success\x18\x01 \x01(\x08\x12\x12\n\nmessage_id\x18\x02 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x03 \x01(\t\x12-\n\ttimestamp\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xee\x01\n\x19SendDiscordMessageRequest\x12\x37\n\x0eintegration_id\x18\x01 \x01(\tB\x1f\xe2\x41\x01\x02\xbaH\x18r\x16\x10\x01\x18@2\x10^[A-Za-z0-9_-]+$\x12*\n\x07\x63hannel\x18\x02 \x01(\tB\x19\xe2\x41\x01\x02\xbaH\x12r\x10\x32\x0e^[0-9]{17,20}$\x12\x1f\n\x07message\x18\x03 \x01(\tB\x0e\xe2\x41\x01\x02\xbaH\x07r\x05\x10\x01\x18\xd0\x0f\x12-\n\x0breply_to_id\x18\x04 \x01(\tB\x18\xbaH\x15r\x10\x32\x0e^[0-9]{17,20}$\xd8\x01\x01\x12\x1c\n\nrequest_id\x18\x05 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x01\"\x81\x01\n\x1aSendDiscordMessageResponse\x12\x0f\n\x07success\x18\x01 \x01(\x08\x12\x12\n\nmessage_id\x18\x02 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x03 \x01(\t\x12-\n\ttimestamp\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*j\n\x0eRepoVisibility\x12\x1f\n\x1bREPO_VISIBILITY_UNSPECIFIED\x10\x00\x12\x1a\n\x16REPO_VISIBILITY_PUBLIC\x10\x01\x12\x1b\n\x17REPO_VISIBILITY_PRIVATE\x10\x02\x32\xf9\x0b\n\x12IntegrationService\x12\xaa\x01\n\x10ListIntegrations\x12/.aether.integrations.v1.ListIntegrationsRequest\x1a\x30.aether.integrations.v1.ListIntegrationsResponse\"3\xca\xf3\x18\x13\x12\x11integrations:read\x82\xd3\xe4\x93\x02\x16\x12\x14/api/v1/integrations\x12\x9e\x01\n\x0eGetIntegration\x12-.aether.integrations.v1.GetIntegrationRequest\x1a#.aether.integrations.v1.Integration\"8\xca\xf3\x18\x13\x12\x11integrations:read\x82\xd3\xe4\x93\x02\x1b\x12\x19/api/v1/integrations/{id}\x12\xc4\x01\n\x12\x43onnectIntegration\x12\x31.aether.integrations.v1.ConnectIntegrationRequest\x1a\x32.aether.integrations.v1.ConnectIntegrationResponse\"G\xca\xf3\x18\x14\x12\x12integrations:write\xd2\xf3\x18\x04\x08\x14\x10<\x82\xd3\xe4\x93\x02!\"\x1c/api/v1/integrations/connect:\x01*\x12\xb3\x01\n\x11\x44\x65leteIntegration\x12\x30.aether.integrations.v1.DeleteIntegrationRequest\x1a\x31.aether.integrations.v1.DeleteIntegrationResponse\"9\xca\xf3\x18\x14\x12\x12integrations:write\x82\xd3\xe4\x93\x02\x1b*\x19/api/v1/integrations/{id}\x12\xc7\x01\n\x0eReceiveWebhook\x12-.aether.integrations.v1.ReceiveWebhookRequest\x1a..aether.integrations.v1.ReceiveWebhookResponse\"V\xca\xf3\x18\x02\x08\x01\xd2\xf3\x18\x05\x08\xac\x02\x10<\xd8\xf3\x18\x80\x80\xc0\x0c\x82\xd3\xe4\x93\x02:\"-/api/v1/integrations/{integration_id}/webhook:\thttp_body\x12\xb7\x01\n\x0fListGithubRepos\x12..aether.integrations.v1.ListGithubReposRequest\x1a/.aether.integrations.v1.ListGithubReposResponse\"C\xca\xf3\x18\x13\x12\x11integrations:read\x82\xd3\xe4\x93\x02&\"!/api/v1/integrations/github/repos:\x01*\x12\xc4\x01\n\x10SendSlackMessage\x12/.aether.integrations.v1.SendSlackMessageRequest\x1a\x30.aether.integrations.v1.SendSlackMessageResponse\"M\xca\xf3\x18\x14\x12\x12integrations:write\xd2\xf3\x18\x04\x08<\x10<\x82\xd3\xe4\x93\x02\'\"\"/api/v1/integrations/slack/message:\x01*\x12\xcc\x01\n\x12SendDiscordMessage\x12\x31.aether.integrations.v1.SendDiscordMessageRequest\x1a\x32.aether.integrations.v1.SendDiscordMessageResponse\"O\xca\xf3\x18\x14\x12\x12integrations:write\xd2\xf3\x18\x04\x08<\x10<\x82\xd3\xe4\x93\x02)\"$/api/v1/integrations/discord/message:\x01*BKZIgithub.com/aether-dev/aether/gen/go/aether/integrations/v1;integrationsv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'aether.integrations.v1.integrations_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
-  DESCRIPTOR._loaded_options = None
+  _globals['DESCRIPTOR']._loaded_options = None
+  _globals['DESCRIPTOR']._serialized_options = b'ZIgithub.com/aether-dev/aether/gen/go/aether/integrations/v1;integrationsv1'
   _globals['_LISTINTEGRATIONSREQUEST'].fields_by_name['page']._loaded_options = None
   _globals['_LISTINTEGRATIONSREQUEST'].fields_by_name['page']._serialized_options = b'\272H\004\032\002(\000'
   _globals['_LISTINTEGRATIONSREQUEST'].fields_by_name['limit']._loaded_options = None
@@ -50,53 +52,53 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LISTINTEGRATIONSREQUEST'].fields_by_name['type']._loaded_options = None
   _globals['_LISTINTEGRATIONSREQUEST'].fields_by_name['type']._serialized_options = b'\272H\035r\030R\006githubR\005slackR\007discord\330\001\001'
   _globals['_LISTINTEGRATIONSREQUEST'].fields_by_name['status']._loaded_options = None
-  _globals['_LISTINTEGRATIONSREQUEST'].fields_by_name['status']._serialized_options = b'\272H\036r\031R\006activeR\005errorR\010disabled\330\001\001'
+  _globals['_LISTINTEGRATIONSREQUEST'].fields_by_name['status']._serialized_options = b'\272H\005\202\001\002\020\001'
   _globals['_LISTINTEGRATIONSREQUEST'].fields_by_name['user_id']._loaded_options = None
   _globals['_LISTINTEGRATIONSREQUEST'].fields_by_name['user_id']._serialized_options = b'\272H\004r\002\030@'
   _globals['_GETINTEGRATIONREQUEST'].fields_by_name['id']._loaded_options = None
-  _globals['_GETINTEGRATIONREQUEST'].fields_by_name['id']._serialized_options = b'\272H\030r\026\020\001\030@2\020^[A-Za-z0-9_-]+$'
+  _globals['_GETINTEGRATIONREQUEST'].fields_by_name['id']._serialized_options = b'\342A\001\002\272H\030r\026\020\001\030@2\020^[A-Za-z0-9_-]+$'
   _globals['_CONNECTINTEGRATIONREQUEST_CREDENTIALSENTRY']._loaded_options = None
   _globals['_CONNECTINTEGRATIONREQUEST_CREDENTIALSENTRY']._serialized_options = b'8\001'
   _globals['_CONNECTINTEGRATIONREQUEST'].fields_by_name['service']._loaded_options = None
-  _globals['_CONNECTINTEGRATIONREQUEST'].fields_by_name['service']._serialized_options = b'\272H\032r\030R\006githubR\005slackR\007discord'
+  _globals['_CONNECTINTEGRATIONREQUEST'].fields_by_name['service']._serialized_options = b'\342A\001\002\272H\032r\030R\006githubR\005slackR\007discord'
   _globals['_CONNECTINTEGRATIONREQUEST'].fields_by_name['name']._loaded_options = None
   _globals['_CONNECTINTEGRATIONREQUEST'].fields_by_name['name']._serialized_options = b'\272H\004r\002\030d'
   _globals['_CONNECTINTEGRATIONREQUEST'].fields_by_name['credentials']._loaded_options = None
-  _globals['_CONNECTINTEGRATIONREQUEST'].fields_by_name['credentials']._serialized_options = b'\272H,\232\001)\010\001\020\n\"\032r\0302\026^[a-z][a-z0-9_]{0,63}$*\007r\005\020\001\030\200 '
+  _globals['_CONNECTINTEGRATIONREQUEST'].fields_by_name['credentials']._serialized_options = b'\342A\001\002\272H,\232\001)\010\001\020\n\"\032r\0302\026^[a-z][a-z0-9_]{0,63}$*\007r\005\020\001\030\200 '
   _globals['_CONNECTINTEGRATIONREQUEST'].fields_by_name['request_id']._loaded_options = None
   _globals['_CONNECTINTEGRATIONREQUEST'].fields_by_name['request_id']._serialized_options = b'\272H\005r\003\030\200\001'
   _globals['_CONNECTINTEGRATIONREQUEST']._loaded_options = None
   _globals['_CONNECTINTEGRATIONREQUEST']._serialized_options = b'\272H\371\003\032\333\001\n\034connect.required_credentials\022acredentials lack the service\'s required key: github needs token, slack and discord need bot_token\032Xthis.service == \'github\' ? \'token\' in this.credentials : \'bot_token\' in this.credentials\032\230\002\n\031connect.known_credentials\022.credentials has a key the service does not use\032\312\001this.credentials.all(k, this.service == \'github\' ? k in [\'token\', \'webhook_secret\'] : this.service == \'slack\' ? k in [\'bot_token\', \'signing_secret\'] : k in [\'bot_token\', \'public_key\', \'application_id\'])'
   _globals['_DELETEINTEGRATIONREQUEST'].fields_by_name['id']._loaded_options = None
-  _globals['_DELETEINTEGRATIONREQUEST'].fields_by_name['id']._serialized_options = b'\272H\030r\026\020\001\030@2\020^[A-Za-z0-9_-]+$'
+  _globals['_DELETEINTEGRATIONREQUEST'].fields_by_name['id']._serialized_options = b'\342A\001\002\272H\030r\026\020\001\030@2\020^[A-Za-z0-9_-]+$'
   _globals['_RECEIVEWEBHOOKREQUEST'].fields_by_name['integration_id']._loaded_options = None
-  _globals['_RECEIVEWEBHOOKREQUEST'].fields_by_name['integration_id']._serialized_options = b'\272H\030r\026\020\001\030@2\020^[A-Za-z0-9_-]+$'
+  _globals['_RECEIVEWEBHOOKREQUEST'].fields_by_name['integration_id']._serialized_options = b'\342A\001\002\272H\030r\026\020\001\030@2\020^[A-Za-z0-9_-]+$'
   _globals['_RECEIVEWEBHOOKREQUEST'].fields_by_name['http_body']._loaded_options = None
-  _globals['_RECEIVEWEBHOOKREQUEST'].fields_by_name['http_body']._serialized_options = b'\272HY\272\001S\n\021webhook.body_size\022\"webhook body must be at most 4 MiB\032\032size(this.data) <= 4194304\310\001\001'
+  _globals['_RECEIVEWEBHOOKREQUEST'].fields_by_name['http_body']._serialized_options = b'\342A\001\002\272H\003\310\001\001'
   _globals['_LISTGITHUBREPOSREQUEST'].fields_by_name['integration_id']._loaded_options = None
-  _globals['_LISTGITHUBREPOSREQUEST'].fields_by_name['integration_id']._serialized_options = b'\272H\030r\026\020\001\030@2\020^[A-Za-z0-9_-]+$'
+  _globals['_LISTGITHUBREPOSREQUEST'].fields_by_name['integration_id']._serialized_options = b'\342A\001\002\272H\030r\026\020\001\030@2\020^[A-Za-z0-9_-]+$'
   _globals['_LISTGITHUBREPOSREQUEST'].fields_by_name['page']._loaded_options = None
   _globals['_LISTGITHUBREPOSREQUEST'].fields_by_name['page']._serialized_options = b'\272H\004\032\002(\000'
   _globals['_LISTGITHUBREPOSREQUEST'].fields_by_name['limit']._loaded_options = None
   _globals['_LISTGITHUBREPOSREQUEST'].fields_by_name['limit']._serialized_options = b'\272H\006\032\004\030d(\000'
   _globals['_LISTGITHUBREPOSREQUEST'].fields_by_name['visibility']._loaded_options = None
-  _globals['_LISTGITHUBREPOSREQUEST'].fields_by_name['visibility']._serialized_options = b'\272H\026r\021R\006publicR\007private\330\001\001'
+  _globals['_LISTGITHUBREPOSREQUEST'].fields_by_name['visibility']._serialized_options = b'\272H\005\202\001\002\020\001'
   _globals['_SENDSLACKMESSAGEREQUEST'].fields_by_name['integration_id']._loaded_options = None
-  _globals['_SENDSLACKMESSAGEREQUEST'].fields_by_name['integration_id']._serialized_options = b'\272H\030r\026\020\001\030@2\020^[A-Za-z0-9_-]+$'
+  _globals['_SENDSLACKMESSAGEREQUEST'].fields_by_name['integration_id']._serialized_options = b'\342A\001\002\272H\030r\026\020\001\030@2\020^[A-Za-z0-9_-]+$'
   _globals['_SENDSLACKMESSAGEREQUEST'].fields_by_name['channel']._loaded_options = None
-  _globals['_SENDSLACKMESSAGEREQUEST'].fields_by_name['channel']._serialized_options = b'\272H&r$\020\001\030Q2\036^#?[A-Za-z0-9][A-Za-z0-9._-]*$'
+  _globals['_SENDSLACKMESSAGEREQUEST'].fields_by_name['channel']._serialized_options = b'\342A\001\002\272H&r$\020\001\030Q2\036^#?[A-Za-z0-9][A-Za-z0-9._-]*$'
   _globals['_SENDSLACKMESSAGEREQUEST'].fields_by_name['message']._loaded_options = None
-  _globals['_SENDSLACKMESSAGEREQUEST'].fields_by_name['message']._serialized_options = b'\272H\010r\006\020\001\030\300\270\002'
+  _globals['_SENDSLACKMESSAGEREQUEST'].fields_by_name['message']._serialized_options = b'\342A\001\002\272H\010r\006\020\001\030\300\270\002'
   _globals['_SENDSLACKMESSAGEREQUEST'].fields_by_name['thread_id']._loaded_options = None
   _globals['_SENDSLACKMESSAGEREQUEST'].fields_by_name['thread_id']._serialized_options = b'\272H r\0332\031^[0-9]{1,12}\\.[0-9]{1,8}$\330\001\001'
   _globals['_SENDSLACKMESSAGEREQUEST'].fields_by_name['request_id']._loaded_options = None
   _globals['_SENDSLACKMESSAGEREQUEST'].fields_by_name['request_id']._serialized_options = b'\272H\005r\003\030\200\001'
   _globals['_SENDDISCORDMESSAGEREQUEST'].fields_by_name['integration_id']._loaded_options = None
-  _globals['_SENDDISCORDMESSAGEREQUEST'].fields_by_name['integration_id']._serialized_options = b'\272H\030r\026\020\001\030@2\020^[A-Za-z0-9_-]+$'
+  _globals['_SENDDISCORDMESSAGEREQUEST'].fields_by_name['integration_id']._serialized_options = b'\342A\001\002\272H\030r\026\020\001\030@2\020^[A-Za-z0-9_-]+$'
   _globals['_SENDDISCORDMESSAGEREQUEST'].fields_by_name['channel']._loaded_options = None
-  _globals['_SENDDISCORDMESSAGEREQUEST'].fields_by_name['channel']._serialized_options = b'\272H\022r\0202\016^[0-9]{17,20}$'
+  _globals['_SENDDISCORDMESSAGEREQUEST'].fields_by_name['channel']._serialized_options = b'\342A\001\002\272H\022r\0202\016^[0-9]{17,20}$'
   _globals['_SENDDISCORDMESSAGEREQUEST'].fields_by_name['message']._loaded_options = None
-  _globals['_SENDDISCORDMESSAGEREQUEST'].fields_by_name['message']._serialized_options = b'\272H\007r\005\020\001\030\320\017'
+  _globals['_SENDDISCORDMESSAGEREQUEST'].fields_by_name['message']._serialized_options = b'\342A\001\002\272H\007r\005\020\001\030\320\017'
   _globals['_SENDDISCORDMESSAGEREQUEST'].fields_by_name['reply_to_id']._loaded_options = None
   _globals['_SENDDISCORDMESSAGEREQUEST'].fields_by_name['reply_to_id']._serialized_options = b'\272H\025r\0202\016^[0-9]{17,20}$\330\001\001'
   _globals['_SENDDISCORDMESSAGEREQUEST'].fields_by_name['request_id']._loaded_options = None
@@ -110,45 +112,47 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_INTEGRATIONSERVICE'].methods_by_name['DeleteIntegration']._loaded_options = None
   _globals['_INTEGRATIONSERVICE'].methods_by_name['DeleteIntegration']._serialized_options = b'\312\363\030\024\022\022integrations:write\202\323\344\223\002\033*\031/api/v1/integrations/{id}'
   _globals['_INTEGRATIONSERVICE'].methods_by_name['ReceiveWebhook']._loaded_options = None
-  _globals['_INTEGRATIONSERVICE'].methods_by_name['ReceiveWebhook']._serialized_options = b'\312\363\030\002\010\001\322\363\030\005\010\254\002\020<\202\323\344\223\002:\"-/api/v1/integrations/{integration_id}/webhook:\thttp_body'
+  _globals['_INTEGRATIONSERVICE'].methods_by_name['ReceiveWebhook']._serialized_options = b'\312\363\030\002\010\001\322\363\030\005\010\254\002\020<\330\363\030\200\200\300\014\202\323\344\223\002:\"-/api/v1/integrations/{integration_id}/webhook:\thttp_body'
   _globals['_INTEGRATIONSERVICE'].methods_by_name['ListGithubRepos']._loaded_options = None
   _globals['_INTEGRATIONSERVICE'].methods_by_name['ListGithubRepos']._serialized_options = b'\312\363\030\023\022\021integrations:read\202\323\344\223\002&\"!/api/v1/integrations/github/repos:\001*'
   _globals['_INTEGRATIONSERVICE'].methods_by_name['SendSlackMessage']._loaded_options = None
   _globals['_INTEGRATIONSERVICE'].methods_by_name['SendSlackMessage']._serialized_options = b'\312\363\030\024\022\022integrations:write\322\363\030\004\010<\020<\202\323\344\223\002\'\"\"/api/v1/integrations/slack/message:\001*'
   _globals['_INTEGRATIONSERVICE'].methods_by_name['SendDiscordMessage']._loaded_options = None
   _globals['_INTEGRATIONSERVICE'].methods_by_name['SendDiscordMessage']._serialized_options = b'\312\363\030\024\022\022integrations:write\322\363\030\004\010<\020<\202\323\344\223\002)\"$/api/v1/integrations/discord/message:\001*'
-  _globals['_LISTINTEGRATIONSREQUEST']._serialized_start=335
-  _globals['_LISTINTEGRATIONSREQUEST']._serialized_end=621
-  _globals['_LISTINTEGRATIONSRESPONSE']._serialized_start=624
-  _globals['_LISTINTEGRATIONSRESPONSE']._serialized_end=759
-  _globals['_GETINTEGRATIONREQUEST']._serialized_start=761
-  _globals['_GETINTEGRATIONREQUEST']._serialized_end=825
-  _globals['_CONNECTINTEGRATIONREQUEST']._serialized_start=828
-  _globals['_CONNECTINTEGRATIONREQUEST']._serialized_end=1700
-  _globals['_CONNECTINTEGRATIONREQUEST_CREDENTIALSENTRY']._serialized_start=1138
-  _globals['_CONNECTINTEGRATIONREQUEST_CREDENTIALSENTRY']._serialized_end=1188
-  _globals['_CONNECTINTEGRATIONRESPONSE']._serialized_start=1702
-  _globals['_CONNECTINTEGRATIONRESPONSE']._serialized_end=1809
-  _globals['_DELETEINTEGRATIONREQUEST']._serialized_start=1811
-  _globals['_DELETEINTEGRATIONREQUEST']._serialized_end=1878
-  _globals['_DELETEINTEGRATIONRESPONSE']._serialized_start=1880
-  _globals['_DELETEINTEGRATIONRESPONSE']._serialized_end=1953
-  _globals['_RECEIVEWEBHOOKREQUEST']._serialized_start=1956
-  _globals['_RECEIVEWEBHOOKREQUEST']._serialized_end=2168
-  _globals['_RECEIVEWEBHOOKRESPONSE']._serialized_start=2171
-  _globals['_RECEIVEWEBHOOKRESPONSE']._serialized_end=2322
-  _globals['_LISTGITHUBREPOSREQUEST']._serialized_start=2325
-  _globals['_LISTGITHUBREPOSREQUEST']._serialized_end=2498
-  _globals['_LISTGITHUBREPOSRESPONSE']._serialized_start=2500
-  _globals['_LISTGITHUBREPOSRESPONSE']._serialized_end=2626
-  _globals['_SENDSLACKMESSAGEREQUEST']._serialized_start=2629
-  _globals['_SENDSLACKMESSAGEREQUEST']._serialized_end=2883
-  _globals['_SENDSLACKMESSAGERESPONSE']._serialized_start=2885
-  _globals['_SENDSLACKMESSAGERESPONSE']._serialized_end=3012
-  _globals['_SENDDISCORDMESSAGEREQUEST']._serialized_start=3015
-  _globals['_SENDDISCORDMESSAGEREQUEST']._serialized_end=3241
-  _globals['_SENDDISCORDMESSAGERESPONSE']._serialized_start=3244
-  _globals['_SENDDISCORDMESSAGERESPONSE']._serialized_end=3373
-  _globals['_INTEGRATIONSERVICE']._serialized_start=3376
-  _globals['_INTEGRATIONSERVICE']._serialized_end=4898
+  _globals['_REPOVISIBILITY']._serialized_start=3458
+  _globals['_REPOVISIBILITY']._serialized_end=3564
+  _globals['_LISTINTEGRATIONSREQUEST']._serialized_start=368
+  _globals['_LISTINTEGRATIONSREQUEST']._serialized_end=672
+  _globals['_LISTINTEGRATIONSRESPONSE']._serialized_start=675
+  _globals['_LISTINTEGRATIONSRESPONSE']._serialized_end=810
+  _globals['_GETINTEGRATIONREQUEST']._serialized_start=812
+  _globals['_GETINTEGRATIONREQUEST']._serialized_end=880
+  _globals['_CONNECTINTEGRATIONREQUEST']._serialized_start=883
+  _globals['_CONNECTINTEGRATIONREQUEST']._serialized_end=1763
+  _globals['_CONNECTINTEGRATIONREQUEST_CREDENTIALSENTRY']._serialized_start=1201
+  _globals['_CONNECTINTEGRATIONREQUEST_CREDENTIALSENTRY']._serialized_end=1251
+  _globals['_CONNECTINTEGRATIONRESPONSE']._serialized_start=1766
+  _globals['_CONNECTINTEGRATIONRESPONSE']._serialized_end=1916
+  _globals['_DELETEINTEGRATIONREQUEST']._serialized_start=1918
+  _globals['_DELETEINTEGRATIONREQUEST']._serialized_end=1989
+  _globals['_DELETEINTEGRATIONRESPONSE']._serialized_start=1991
+  _globals['_DELETEINTEGRATIONRESPONSE']._serialized_end=2064
+  _globals['_RECEIVEWEBHOOKREQUEST']._serialized_start=2067
+  _globals['_RECEIVEWEBHOOKREQUEST']._serialized_end=2200
+  _globals['_RECEIVEWEBHOOKRESPONSE']._serialized_start=2203
+  _globals['_RECEIVEWEBHOOKRESPONSE']._serialized_end=2354
+  _globals['_LISTGITHUBREPOSREQUEST']._serialized_start=2357
+  _globals['_LISTGITHUBREPOSREQUEST']._serialized_end=2557
+  _globals['_LISTGITHUBREPOSRESPONSE']._serialized_start=2559
+  _globals['_LISTGITHUBREPOSRESPONSE']._serialized_end=2685
+  _globals['_SENDSLACKMESSAGEREQUEST']._serialized_start=2688
+  _globals['_SENDSLACKMESSAGEREQUEST']._serialized_end=2954
+  _globals['_SENDSLACKMESSAGERESPONSE']._serialized_start=2956
+  _globals['_SENDSLACKMESSAGERESPONSE']._serialized_end=3083
+  _globals['_SENDDISCORDMESSAGEREQUEST']._serialized_start=3086
+  _globals['_SENDDISCORDMESSAGEREQUEST']._serialized_end=3324
+  _globals['_SENDDISCORDMESSAGERESPONSE']._serialized_start=3327
+  _globals['_SENDDISCORDMESSAGERESPONSE']._serialized_end=3456
+  _globals['_INTEGRATIONSERVICE']._serialized_start=3567
+  _globals['_INTEGRATIONSERVICE']._serialized_end=5096
 # @@protoc_insertion_point(module_scope)

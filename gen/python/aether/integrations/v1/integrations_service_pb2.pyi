@@ -5,16 +5,27 @@ from aether.common.v1 import pagination_pb2 as _pagination_pb2
 from aether.integrations.v1 import integration_pb2 as _integration_pb2
 from buf.validate import validate_pb2 as _validate_pb2
 from google.api import annotations_pb2 as _annotations_pb2
+from google.api import field_behavior_pb2 as _field_behavior_pb2
 from google.api import httpbody_pb2 as _httpbody_pb2
 from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class RepoVisibility(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    REPO_VISIBILITY_UNSPECIFIED: _ClassVar[RepoVisibility]
+    REPO_VISIBILITY_PUBLIC: _ClassVar[RepoVisibility]
+    REPO_VISIBILITY_PRIVATE: _ClassVar[RepoVisibility]
+REPO_VISIBILITY_UNSPECIFIED: RepoVisibility
+REPO_VISIBILITY_PUBLIC: RepoVisibility
+REPO_VISIBILITY_PRIVATE: RepoVisibility
 
 class ListIntegrationsRequest(_message.Message):
     __slots__ = ("page", "limit", "sort", "order", "type", "status", "user_id")
@@ -30,9 +41,9 @@ class ListIntegrationsRequest(_message.Message):
     sort: str
     order: str
     type: str
-    status: str
+    status: _integration_pb2.IntegrationStatus
     user_id: str
-    def __init__(self, page: _Optional[int] = ..., limit: _Optional[int] = ..., sort: _Optional[str] = ..., order: _Optional[str] = ..., type: _Optional[str] = ..., status: _Optional[str] = ..., user_id: _Optional[str] = ...) -> None: ...
+    def __init__(self, page: _Optional[int] = ..., limit: _Optional[int] = ..., sort: _Optional[str] = ..., order: _Optional[str] = ..., type: _Optional[str] = ..., status: _Optional[_Union[_integration_pb2.IntegrationStatus, str]] = ..., user_id: _Optional[str] = ...) -> None: ...
 
 class ListIntegrationsResponse(_message.Message):
     __slots__ = ("integrations", "pagination")
@@ -76,10 +87,10 @@ class ConnectIntegrationResponse(_message.Message):
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
     WEBHOOK_PATH_FIELD_NUMBER: _ClassVar[int]
     integration_id: str
-    status: str
+    status: _integration_pb2.IntegrationStatus
     message: str
     webhook_path: str
-    def __init__(self, integration_id: _Optional[str] = ..., status: _Optional[str] = ..., message: _Optional[str] = ..., webhook_path: _Optional[str] = ...) -> None: ...
+    def __init__(self, integration_id: _Optional[str] = ..., status: _Optional[_Union[_integration_pb2.IntegrationStatus, str]] = ..., message: _Optional[str] = ..., webhook_path: _Optional[str] = ...) -> None: ...
 
 class DeleteIntegrationRequest(_message.Message):
     __slots__ = ("id",)
@@ -132,8 +143,8 @@ class ListGithubReposRequest(_message.Message):
     integration_id: str
     page: int
     limit: int
-    visibility: str
-    def __init__(self, integration_id: _Optional[str] = ..., page: _Optional[int] = ..., limit: _Optional[int] = ..., visibility: _Optional[str] = ...) -> None: ...
+    visibility: RepoVisibility
+    def __init__(self, integration_id: _Optional[str] = ..., page: _Optional[int] = ..., limit: _Optional[int] = ..., visibility: _Optional[_Union[RepoVisibility, str]] = ...) -> None: ...
 
 class ListGithubReposResponse(_message.Message):
     __slots__ = ("repos", "pagination")

@@ -158,11 +158,13 @@ class IntegrationServiceServicer:
         triggers the configured actions (e.g. an opened GitHub pull request creates
         a task and posts to the user's Slack). Slack URL verification and Discord
         PING are answered in `challenge` and `type`.
+        The request may be up to 25 MiB, so every GitHub delivery fits (GitHub
+        caps webhook payloads at 25 MB); other RPCs keep the 1 MiB default.
         Returns UNAUTHENTICATED if the integration does not exist or is disabled,
         or the signature is missing, invalid or too old (not distinguished, so ids
-        cannot be probed); INVALID_ARGUMENT if the body is too large or cannot be
-        parsed (JSON, or Slack's form-encoded payloads); RESOURCE_EXHAUSTED when
-        deliveries exceed the rate limit.
+        cannot be probed); INVALID_ARGUMENT if the body cannot be parsed (JSON,
+        or Slack's form-encoded payloads); RESOURCE_EXHAUSTED if the request
+        exceeds 25 MiB (HTTP 413) or deliveries exceed the rate limit.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

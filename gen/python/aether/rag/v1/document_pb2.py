@@ -22,17 +22,55 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x61\x65ther/rag/v1/document.proto\x12\raether.rag.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x97\x03\n\x08\x44ocument\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12\r\n\x05title\x18\x03 \x01(\t\x12\x13\n\x0bsource_type\x18\x04 \x01(\t\x12\x12\n\nsource_url\x18\x05 \x01(\t\x12\x0e\n\x06status\x18\x06 \x01(\t\x12\x16\n\x0estatus_message\x18\x07 \x01(\t\x12)\n\x08metadata\x18\x08 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x13\n\x0b\x63hunk_count\x18\t \x01(\x05\x12\x12\n\nchunk_size\x18\n \x01(\x05\x12\x15\n\rchunk_overlap\x18\x0b \x01(\x05\x12\x12\n\nsize_bytes\x18\x0c \x01(\x03\x12\x16\n\x0e\x63ontent_sha256\x18\r \x01(\t\x12\x17\n\x0f\x65mbedding_model\x18\x0e \x01(\t\x12.\n\ncreated_at\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\x10 \x01(\x0b\x32\x1a.google.protobuf.Timestampb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x61\x65ther/rag/v1/document.proto\x12\raether.rag.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb1\x04\n\x08\x44ocument\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x15\n\x07user_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\x12\x13\n\x05title\x18\x03 \x01(\tB\x04\xe2\x41\x01\x05\x12\x34\n\x0bsource_type\x18\x04 \x01(\x0e\x32\x19.aether.rag.v1.SourceTypeB\x04\xe2\x41\x01\x03\x12\x18\n\nsource_url\x18\x05 \x01(\tB\x04\xe2\x41\x01\x03\x12\x33\n\x06status\x18\x06 \x01(\x0e\x32\x1d.aether.rag.v1.DocumentStatusB\x04\xe2\x41\x01\x03\x12\x1c\n\x0estatus_message\x18\x07 \x01(\tB\x04\xe2\x41\x01\x03\x12/\n\x08metadata\x18\x08 \x01(\x0b\x32\x17.google.protobuf.StructB\x04\xe2\x41\x01\x05\x12\x19\n\x0b\x63hunk_count\x18\t \x01(\x05\x42\x04\xe2\x41\x01\x03\x12\x18\n\nchunk_size\x18\n \x01(\x05\x42\x04\xe2\x41\x01\x05\x12\x1b\n\rchunk_overlap\x18\x0b \x01(\x05\x42\x04\xe2\x41\x01\x05\x12\x18\n\nsize_bytes\x18\x0c \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x1c\n\x0e\x63ontent_sha256\x18\r \x01(\tB\x04\xe2\x41\x01\x03\x12\x1d\n\x0f\x65mbedding_model\x18\x0e \x01(\tB\x04\xe2\x41\x01\x03\x12\x34\n\ncreated_at\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x34\n\nupdated_at\x18\x10 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03*\x83\x01\n\nSourceType\x12\x1b\n\x17SOURCE_TYPE_UNSPECIFIED\x10\x00\x12\x14\n\x10SOURCE_TYPE_TEXT\x10\x01\x12\x18\n\x14SOURCE_TYPE_MARKDOWN\x10\x02\x12\x13\n\x0fSOURCE_TYPE_PDF\x10\x03\x12\x13\n\x0fSOURCE_TYPE_URL\x10\x04*\x88\x01\n\x0e\x44ocumentStatus\x12\x1f\n\x1b\x44OCUMENT_STATUS_UNSPECIFIED\x10\x00\x12\x1e\n\x1a\x44OCUMENT_STATUS_PROCESSING\x10\x01\x12\x19\n\x15\x44OCUMENT_STATUS_READY\x10\x02\x12\x1a\n\x16\x44OCUMENT_STATUS_FAILED\x10\x03\x42\x39Z7github.com/aether-dev/aether/gen/go/aether/rag/v1;ragv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'aether.rag.v1.document_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
-  DESCRIPTOR._loaded_options = None
-  _globals['_DOCUMENT']._serialized_start=111
-  _globals['_DOCUMENT']._serialized_end=518
+  _globals['DESCRIPTOR']._loaded_options = None
+  _globals['DESCRIPTOR']._serialized_options = b'Z7github.com/aether-dev/aether/gen/go/aether/rag/v1;ragv1'
+  _globals['_DOCUMENT'].fields_by_name['id']._loaded_options = None
+  _globals['_DOCUMENT'].fields_by_name['id']._serialized_options = b'\342A\001\003'
+  _globals['_DOCUMENT'].fields_by_name['user_id']._loaded_options = None
+  _globals['_DOCUMENT'].fields_by_name['user_id']._serialized_options = b'\342A\001\003'
+  _globals['_DOCUMENT'].fields_by_name['title']._loaded_options = None
+  _globals['_DOCUMENT'].fields_by_name['title']._serialized_options = b'\342A\001\005'
+  _globals['_DOCUMENT'].fields_by_name['source_type']._loaded_options = None
+  _globals['_DOCUMENT'].fields_by_name['source_type']._serialized_options = b'\342A\001\003'
+  _globals['_DOCUMENT'].fields_by_name['source_url']._loaded_options = None
+  _globals['_DOCUMENT'].fields_by_name['source_url']._serialized_options = b'\342A\001\003'
+  _globals['_DOCUMENT'].fields_by_name['status']._loaded_options = None
+  _globals['_DOCUMENT'].fields_by_name['status']._serialized_options = b'\342A\001\003'
+  _globals['_DOCUMENT'].fields_by_name['status_message']._loaded_options = None
+  _globals['_DOCUMENT'].fields_by_name['status_message']._serialized_options = b'\342A\001\003'
+  _globals['_DOCUMENT'].fields_by_name['metadata']._loaded_options = None
+  _globals['_DOCUMENT'].fields_by_name['metadata']._serialized_options = b'\342A\001\005'
+  _globals['_DOCUMENT'].fields_by_name['chunk_count']._loaded_options = None
+  _globals['_DOCUMENT'].fields_by_name['chunk_count']._serialized_options = b'\342A\001\003'
+  _globals['_DOCUMENT'].fields_by_name['chunk_size']._loaded_options = None
+  _globals['_DOCUMENT'].fields_by_name['chunk_size']._serialized_options = b'\342A\001\005'
+  _globals['_DOCUMENT'].fields_by_name['chunk_overlap']._loaded_options = None
+  _globals['_DOCUMENT'].fields_by_name['chunk_overlap']._serialized_options = b'\342A\001\005'
+  _globals['_DOCUMENT'].fields_by_name['size_bytes']._loaded_options = None
+  _globals['_DOCUMENT'].fields_by_name['size_bytes']._serialized_options = b'\342A\001\003'
+  _globals['_DOCUMENT'].fields_by_name['content_sha256']._loaded_options = None
+  _globals['_DOCUMENT'].fields_by_name['content_sha256']._serialized_options = b'\342A\001\003'
+  _globals['_DOCUMENT'].fields_by_name['embedding_model']._loaded_options = None
+  _globals['_DOCUMENT'].fields_by_name['embedding_model']._serialized_options = b'\342A\001\003'
+  _globals['_DOCUMENT'].fields_by_name['created_at']._loaded_options = None
+  _globals['_DOCUMENT'].fields_by_name['created_at']._serialized_options = b'\342A\001\003'
+  _globals['_DOCUMENT'].fields_by_name['updated_at']._loaded_options = None
+  _globals['_DOCUMENT'].fields_by_name['updated_at']._serialized_options = b'\342A\001\003'
+  _globals['_SOURCETYPE']._serialized_start=708
+  _globals['_SOURCETYPE']._serialized_end=839
+  _globals['_DOCUMENTSTATUS']._serialized_start=842
+  _globals['_DOCUMENTSTATUS']._serialized_end=978
+  _globals['_DOCUMENT']._serialized_start=144
+  _globals['_DOCUMENT']._serialized_end=705
 # @@protoc_insertion_point(module_scope)

@@ -27,16 +27,18 @@ from aether.common.v1 import pagination_pb2 as aether_dot_common_dot_v1_dot_pagi
 from aether.rag.v1 import document_pb2 as aether_dot_rag_dot_v1_dot_document__pb2
 from buf.validate import validate_pb2 as buf_dot_validate_dot_validate__pb2
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
+from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1f\x61\x65ther/rag/v1/rag_service.proto\x12\raether.rag.v1\x1a\x1d\x61\x65ther/common/v1/access.proto\x1a!aether/common/v1/pagination.proto\x1a\x1c\x61\x65ther/rag/v1/document.proto\x1a\x1b\x62uf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1cgoogle/protobuf/struct.proto\"\x9a\x05\n\x15IngestDocumentRequest\x12\x1c\n\x04text\x18\x01 \x01(\tB\x0c\xbaH\tr\x07\x10\x01(\x80\x80\x80\x01H\x00\x12 \n\x08markdown\x18\x02 \x01(\tB\x0c\xbaH\tr\x07\x10\x01(\x80\x80\x80\x01H\x00\x12\"\n\x03pdf\x18\x03 \x01(\x0c\x42\x13\xbaH\x10z\x0e\x10\x05\x18\x80\x80\xc0\x01*\x05%PDF-H\x00\x12\x35\n\x03url\x18\x04 \x01(\tB&\xbaH#r!\x18\x80\x10\x32\x19^[Hh][Tt][Tt][Pp][Ss]?://\x88\x01\x01H\x00\x12\x17\n\x05title\x18\x05 \x01(\tB\x08\xbaH\x05r\x03\x18\xac\x02\x12|\n\x08metadata\x18\x06 \x01(\x0b\x32\x17.google.protobuf.StructBQ\xbaHN\xba\x01K\n\x14ingest.metadata_size\x12!metadata may have at most 32 keys\x1a\x10size(this) <= 32\x12!\n\nchunk_size\x18\x07 \x01(\x05\x42\r\xbaH\n\x1a\x05\x18\xc0>(d\xd8\x01\x01\x12&\n\rchunk_overlap\x18\x08 \x01(\x05\x42\n\xbaH\x07\x1a\x05\x18\xa0\x1f(\x00H\x01\x88\x01\x01\x12\x1c\n\nrequest_id\x18\t \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x01:\xc2\x01\xbaH\xbe\x01\x1a\xbb\x01\n\x19ingest.overlap_below_size\x12<chunk_overlap must be smaller than chunk_size (default 1000)\x1a`!has(this.chunk_overlap) || this.chunk_overlap < (this.chunk_size == 0 ? 1000 : this.chunk_size)B\x0f\n\x06source\x12\x05\xbaH\x02\x08\x01\x42\x10\n\x0e_chunk_overlap\"\xa4\x01\n\x16IngestDocumentResponse\x12\x13\n\x0b\x64ocument_id\x18\x01 \x01(\t\x12\r\n\x05stage\x18\x02 \x01(\t\x12\x17\n\x0f\x63hunks_embedded\x18\x03 \x01(\x05\x12\x14\n\x0ctotal_chunks\x18\x04 \x01(\x05\x12\x0c\n\x04\x64one\x18\x05 \x01(\x08\x12)\n\x08\x64ocument\x18\x06 \x01(\x0b\x32\x17.aether.rag.v1.Document\"\xb2\x02\n\x16SearchDocumentsRequest\x12\x19\n\x05query\x18\x01 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\xd0\x0f\x12\x1b\n\x05top_k\x18\x02 \x01(\x05\x42\x0c\xbaH\t\x1a\x04\x18\x32(\x01\xd8\x01\x01\x12y\n\x07\x66ilters\x18\x03 \x01(\x0b\x32\x17.google.protobuf.StructBO\xbaHL\xba\x01I\n\x13search.filters_size\x12 filters may have at most 32 keys\x1a\x10size(this) <= 32\x12&\n\x0c\x64ocument_ids\x18\x04 \x03(\tB\x10\xbaH\r\x92\x01\n\x10\x64\"\x06r\x04\x10\x01\x18@\x12/\n\tmin_score\x18\x05 \x01(\x01\x42\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x00\x00\xf0?)\x00\x00\x00\x00\x00\x00\x00\x00H\x00\x88\x01\x01\x42\x0c\n\n_min_score\"A\n\x17SearchDocumentsResponse\x12&\n\x04hits\x18\x01 \x03(\x0b\x32\x18.aether.rag.v1.SearchHit\"\x96\x01\n\tSearchHit\x12\x13\n\x0b\x64ocument_id\x18\x01 \x01(\t\x12\r\n\x05\x63hunk\x18\x02 \x01(\t\x12\r\n\x05score\x18\x03 \x01(\x01\x12)\n\x08metadata\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x13\n\x0b\x63hunk_index\x18\x05 \x01(\x05\x12\x16\n\x0e\x64ocument_title\x18\x06 \x01(\t\"\xa8\x02\n\x14ListDocumentsRequest\x12\x15\n\x04page\x18\x01 \x01(\x05\x42\x07\xbaH\x04\x1a\x02(\x00\x12\x18\n\x05limit\x18\x02 \x01(\x05\x42\t\xbaH\x06\x1a\x04\x18\x64(\x00\x12\x33\n\x04sort\x18\x03 \x01(\tB%\xbaH\"r\x1dR\tcreatedAtR\x05titleR\tsizeBytes\xd8\x01\x01\x12\"\n\x05order\x18\x04 \x01(\tB\x13\xbaH\x10r\x0bR\x03\x61scR\x04\x64\x65sc\xd8\x01\x01\x12\x37\n\x0bsource_type\x18\x05 \x01(\tB\"\xbaH\x1fr\x1aR\x04textR\x08markdownR\x03pdfR\x03url\xd8\x01\x01\x12\x33\n\x06status\x18\x06 \x01(\tB#\xbaH r\x1bR\nprocessingR\x05readyR\x06\x66\x61iled\xd8\x01\x01\x12\x18\n\x07user_id\x18\x07 \x01(\tB\x07\xbaH\x04r\x02\x18@\"u\n\x15ListDocumentsResponse\x12*\n\tdocuments\x18\x01 \x03(\x0b\x32\x17.aether.rag.v1.Document\x12\x30\n\npagination\x18\x02 \x01(\x0b\x32\x1c.aether.common.v1.Pagination\"=\n\x12GetDocumentRequest\x12\'\n\x02id\x18\x01 \x01(\tB\x1b\xbaH\x18r\x16\x10\x01\x18@2\x10^[A-Za-z0-9_-]+$\"@\n\x15\x44\x65leteDocumentRequest\x12\'\n\x02id\x18\x01 \x01(\tB\x1b\xbaH\x18r\x16\x10\x01\x18@2\x10^[A-Za-z0-9_-]+$\"F\n\x16\x44\x65leteDocumentResponse\x12\x0f\n\x07success\x18\x01 \x01(\x08\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\n\n\x02id\x18\x03 \x01(\t\"\xab\x02\n\x12\x41skQuestionRequest\x12\x1c\n\x08question\x18\x01 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\xa0\x1f\x12\x1b\n\x05top_k\x18\x02 \x01(\x05\x42\x0c\xbaH\t\x1a\x04\x18\x32(\x01\xd8\x01\x01\x12:\n\x05model\x18\x03 \x01(\tB+\xbaH(r#\x18\x80\x01\x32\x1e^[A-Za-z0-9][A-Za-z0-9._:/-]*$\xd8\x01\x01\x12v\n\x07\x66ilters\x18\x04 \x01(\x0b\x32\x17.google.protobuf.StructBL\xbaHI\xba\x01\x46\n\x10\x61sk.filters_size\x12 filters may have at most 32 keys\x1a\x10size(this) <= 32\x12&\n\x0c\x64ocument_ids\x18\x05 \x03(\tB\x10\xbaH\r\x92\x01\n\x10\x64\"\x06r\x04\x10\x01\x18@\"`\n\x13\x41skQuestionResponse\x12\x0e\n\x06\x61nswer\x18\x01 \x01(\t\x12*\n\tcitations\x18\x02 \x03(\x0b\x32\x17.aether.rag.v1.Citation\x12\r\n\x05model\x18\x03 \x01(\t\"j\n\x08\x43itation\x12\x13\n\x0b\x64ocument_id\x18\x01 \x01(\t\x12\r\n\x05\x63hunk\x18\x02 \x01(\t\x12\r\n\x05score\x18\x03 \x01(\x01\x12\x16\n\x0e\x64ocument_title\x18\x04 \x01(\t\x12\x13\n\x0b\x63hunk_index\x18\x05 \x01(\x05\x32\xda\x06\n\nRagService\x12\x98\x01\n\x0eIngestDocument\x12$.aether.rag.v1.IngestDocumentRequest\x1a%.aether.rag.v1.IngestDocumentResponse\"7\xca\xf3\x18\x0b\x12\trag:write\xd2\xf3\x18\x04\x08\x1e\x10<\x82\xd3\xe4\x93\x02\x1a\"\x15/api/v1/rag/documents:\x01*0\x01\x12\x8d\x01\n\x0fSearchDocuments\x12%.aether.rag.v1.SearchDocumentsRequest\x1a&.aether.rag.v1.SearchDocumentsResponse\"+\xca\xf3\x18\n\x12\x08rag:read\x82\xd3\xe4\x93\x02\x17\"\x12/api/v1/rag/search:\x01*\x12\x87\x01\n\rListDocuments\x12#.aether.rag.v1.ListDocumentsRequest\x1a$.aether.rag.v1.ListDocumentsResponse\"+\xca\xf3\x18\n\x12\x08rag:read\x82\xd3\xe4\x93\x02\x17\x12\x15/api/v1/rag/documents\x12{\n\x0bGetDocument\x12!.aether.rag.v1.GetDocumentRequest\x1a\x17.aether.rag.v1.Document\"0\xca\xf3\x18\n\x12\x08rag:read\x82\xd3\xe4\x93\x02\x1c\x12\x1a/api/v1/rag/documents/{id}\x12\x90\x01\n\x0e\x44\x65leteDocument\x12$.aether.rag.v1.DeleteDocumentRequest\x1a%.aether.rag.v1.DeleteDocumentResponse\"1\xca\xf3\x18\x0b\x12\trag:write\x82\xd3\xe4\x93\x02\x1c*\x1a/api/v1/rag/documents/{id}\x12\x86\x01\n\x0b\x41skQuestion\x12!.aether.rag.v1.AskQuestionRequest\x1a\".aether.rag.v1.AskQuestionResponse\"0\xca\xf3\x18\n\x12\x08rag:read\xd2\xf3\x18\x04\x08\x1e\x10<\x82\xd3\xe4\x93\x02\x14\"\x0f/api/v1/rag/ask:\x01*b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1f\x61\x65ther/rag/v1/rag_service.proto\x12\raether.rag.v1\x1a\x1d\x61\x65ther/common/v1/access.proto\x1a!aether/common/v1/pagination.proto\x1a\x1c\x61\x65ther/rag/v1/document.proto\x1a\x1b\x62uf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1cgoogle/protobuf/struct.proto\"\x9a\x05\n\x15IngestDocumentRequest\x12\x1c\n\x04text\x18\x01 \x01(\tB\x0c\xbaH\tr\x07\x10\x01(\x80\x80\x80\x01H\x00\x12 \n\x08markdown\x18\x02 \x01(\tB\x0c\xbaH\tr\x07\x10\x01(\x80\x80\x80\x01H\x00\x12\"\n\x03pdf\x18\x03 \x01(\x0c\x42\x13\xbaH\x10z\x0e\x10\x05\x18\x80\x80\x80\n*\x05%PDF-H\x00\x12\x35\n\x03url\x18\x04 \x01(\tB&\xbaH#r!\x18\x80\x10\x32\x19^[Hh][Tt][Tt][Pp][Ss]?://\x88\x01\x01H\x00\x12\x17\n\x05title\x18\x05 \x01(\tB\x08\xbaH\x05r\x03\x18\xac\x02\x12|\n\x08metadata\x18\x06 \x01(\x0b\x32\x17.google.protobuf.StructBQ\xbaHN\xba\x01K\n\x14ingest.metadata_size\x12!metadata may have at most 32 keys\x1a\x10size(this) <= 32\x12!\n\nchunk_size\x18\x07 \x01(\x05\x42\r\xbaH\n\x1a\x05\x18\xc0>(d\xd8\x01\x01\x12&\n\rchunk_overlap\x18\x08 \x01(\x05\x42\n\xbaH\x07\x1a\x05\x18\xa0\x1f(\x00H\x01\x88\x01\x01\x12\x1c\n\nrequest_id\x18\t \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x01:\xc2\x01\xbaH\xbe\x01\x1a\xbb\x01\n\x19ingest.overlap_below_size\x12<chunk_overlap must be smaller than chunk_size (default 1000)\x1a`!has(this.chunk_overlap) || this.chunk_overlap < (this.chunk_size == 0 ? 1000 : this.chunk_size)B\x0f\n\x06source\x12\x05\xbaH\x02\x08\x01\x42\x10\n\x0e_chunk_overlap\"\x91\x01\n\x16IngestDocumentResponse\x12\x39\n\x08progress\x18\x01 \x01(\x0b\x32%.aether.rag.v1.IngestDocumentProgressH\x00\x12\x33\n\x05\x66inal\x18\x02 \x01(\x0b\x32\".aether.rag.v1.IngestDocumentFinalH\x00\x42\x07\n\x05\x65vent\"\x87\x01\n\x16IngestDocumentProgress\x12\x13\n\x0b\x64ocument_id\x18\x01 \x01(\t\x12)\n\x05stage\x18\x02 \x01(\x0e\x32\x1a.aether.rag.v1.IngestStage\x12\x17\n\x0f\x63hunks_embedded\x18\x03 \x01(\x05\x12\x14\n\x0ctotal_chunks\x18\x04 \x01(\x05\"@\n\x13IngestDocumentFinal\x12)\n\x08\x64ocument\x18\x01 \x01(\x0b\x32\x17.aether.rag.v1.Document\"\xb6\x02\n\x16SearchDocumentsRequest\x12\x1d\n\x05query\x18\x01 \x01(\tB\x0e\xe2\x41\x01\x02\xbaH\x07r\x05\x10\x01\x18\xd0\x0f\x12\x1b\n\x05top_k\x18\x02 \x01(\x05\x42\x0c\xbaH\t\x1a\x04\x18\x32(\x01\xd8\x01\x01\x12y\n\x07\x66ilters\x18\x03 \x01(\x0b\x32\x17.google.protobuf.StructBO\xbaHL\xba\x01I\n\x13search.filters_size\x12 filters may have at most 32 keys\x1a\x10size(this) <= 32\x12&\n\x0c\x64ocument_ids\x18\x04 \x03(\tB\x10\xbaH\r\x92\x01\n\x10\x64\"\x06r\x04\x10\x01\x18@\x12/\n\tmin_score\x18\x05 \x01(\x01\x42\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x00\x00\xf0?)\x00\x00\x00\x00\x00\x00\x00\x00H\x00\x88\x01\x01\x42\x0c\n\n_min_score\"A\n\x17SearchDocumentsResponse\x12&\n\x04hits\x18\x01 \x03(\x0b\x32\x18.aether.rag.v1.SearchHit\"\x96\x01\n\tSearchHit\x12\x13\n\x0b\x64ocument_id\x18\x01 \x01(\t\x12\r\n\x05\x63hunk\x18\x02 \x01(\t\x12\r\n\x05score\x18\x03 \x01(\x01\x12)\n\x08metadata\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x13\n\x0b\x63hunk_index\x18\x05 \x01(\x05\x12\x16\n\x0e\x64ocument_title\x18\x06 \x01(\t\"\xad\x02\n\x14ListDocumentsRequest\x12\x15\n\x04page\x18\x01 \x01(\x05\x42\x07\xbaH\x04\x1a\x02(\x00\x12\x18\n\x05limit\x18\x02 \x01(\x05\x42\t\xbaH\x06\x1a\x04\x18\x64(\x00\x12\x33\n\x04sort\x18\x03 \x01(\tB%\xbaH\"r\x1dR\tcreatedAtR\x05titleR\tsizeBytes\xd8\x01\x01\x12\"\n\x05order\x18\x04 \x01(\tB\x13\xbaH\x10r\x0bR\x03\x61scR\x04\x64\x65sc\xd8\x01\x01\x12\x38\n\x0bsource_type\x18\x05 \x01(\x0e\x32\x19.aether.rag.v1.SourceTypeB\x08\xbaH\x05\x82\x01\x02\x10\x01\x12\x37\n\x06status\x18\x06 \x01(\x0e\x32\x1d.aether.rag.v1.DocumentStatusB\x08\xbaH\x05\x82\x01\x02\x10\x01\x12\x18\n\x07user_id\x18\x07 \x01(\tB\x07\xbaH\x04r\x02\x18@\"u\n\x15ListDocumentsResponse\x12*\n\tdocuments\x18\x01 \x03(\x0b\x32\x17.aether.rag.v1.Document\x12\x30\n\npagination\x18\x02 \x01(\x0b\x32\x1c.aether.common.v1.Pagination\"A\n\x12GetDocumentRequest\x12+\n\x02id\x18\x01 \x01(\tB\x1f\xe2\x41\x01\x02\xbaH\x18r\x16\x10\x01\x18@2\x10^[A-Za-z0-9_-]+$\"D\n\x15\x44\x65leteDocumentRequest\x12+\n\x02id\x18\x01 \x01(\tB\x1f\xe2\x41\x01\x02\xbaH\x18r\x16\x10\x01\x18@2\x10^[A-Za-z0-9_-]+$\"F\n\x16\x44\x65leteDocumentResponse\x12\x0f\n\x07success\x18\x01 \x01(\x08\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\n\n\x02id\x18\x03 \x01(\t\"\xaf\x02\n\x12\x41skQuestionRequest\x12 \n\x08question\x18\x01 \x01(\tB\x0e\xe2\x41\x01\x02\xbaH\x07r\x05\x10\x01\x18\xa0\x1f\x12\x1b\n\x05top_k\x18\x02 \x01(\x05\x42\x0c\xbaH\t\x1a\x04\x18\x32(\x01\xd8\x01\x01\x12:\n\x05model\x18\x03 \x01(\tB+\xbaH(r#\x18\x80\x01\x32\x1e^[A-Za-z0-9][A-Za-z0-9._:/-]*$\xd8\x01\x01\x12v\n\x07\x66ilters\x18\x04 \x01(\x0b\x32\x17.google.protobuf.StructBL\xbaHI\xba\x01\x46\n\x10\x61sk.filters_size\x12 filters may have at most 32 keys\x1a\x10size(this) <= 32\x12&\n\x0c\x64ocument_ids\x18\x05 \x03(\tB\x10\xbaH\r\x92\x01\n\x10\x64\"\x06r\x04\x10\x01\x18@\"`\n\x13\x41skQuestionResponse\x12\x0e\n\x06\x61nswer\x18\x01 \x01(\t\x12*\n\tcitations\x18\x02 \x03(\x0b\x32\x17.aether.rag.v1.Citation\x12\r\n\x05model\x18\x03 \x01(\t\"j\n\x08\x43itation\x12\x13\n\x0b\x64ocument_id\x18\x01 \x01(\t\x12\r\n\x05\x63hunk\x18\x02 \x01(\t\x12\r\n\x05score\x18\x03 \x01(\x01\x12\x16\n\x0e\x64ocument_title\x18\x04 \x01(\t\x12\x13\n\x0b\x63hunk_index\x18\x05 \x01(\x05*\xb4\x01\n\x0bIngestStage\x12\x1c\n\x18INGEST_STAGE_UNSPECIFIED\x10\x00\x12\x19\n\x15INGEST_STAGE_FETCHING\x10\x01\x12\x1b\n\x17INGEST_STAGE_EXTRACTING\x10\x02\x12\x19\n\x15INGEST_STAGE_CHUNKING\x10\x03\x12\x1a\n\x16INGEST_STAGE_EMBEDDING\x10\x04\x12\x18\n\x14INGEST_STAGE_STORING\x10\x05\x32\xe1\x06\n\nRagService\x12\x9f\x01\n\x0eIngestDocument\x12$.aether.rag.v1.IngestDocumentRequest\x1a%.aether.rag.v1.IngestDocumentResponse\">\xca\xf3\x18\x0b\x12\trag:write\xd2\xf3\x18\x04\x08\x1e\x10<\xd8\xf3\x18\x80\x80\x80\x10\x82\xd3\xe4\x93\x02\x1a\"\x15/api/v1/rag/documents:\x01*0\x01\x12\x8d\x01\n\x0fSearchDocuments\x12%.aether.rag.v1.SearchDocumentsRequest\x1a&.aether.rag.v1.SearchDocumentsResponse\"+\xca\xf3\x18\n\x12\x08rag:read\x82\xd3\xe4\x93\x02\x17\"\x12/api/v1/rag/search:\x01*\x12\x87\x01\n\rListDocuments\x12#.aether.rag.v1.ListDocumentsRequest\x1a$.aether.rag.v1.ListDocumentsResponse\"+\xca\xf3\x18\n\x12\x08rag:read\x82\xd3\xe4\x93\x02\x17\x12\x15/api/v1/rag/documents\x12{\n\x0bGetDocument\x12!.aether.rag.v1.GetDocumentRequest\x1a\x17.aether.rag.v1.Document\"0\xca\xf3\x18\n\x12\x08rag:read\x82\xd3\xe4\x93\x02\x1c\x12\x1a/api/v1/rag/documents/{id}\x12\x90\x01\n\x0e\x44\x65leteDocument\x12$.aether.rag.v1.DeleteDocumentRequest\x1a%.aether.rag.v1.DeleteDocumentResponse\"1\xca\xf3\x18\x0b\x12\trag:write\x82\xd3\xe4\x93\x02\x1c*\x1a/api/v1/rag/documents/{id}\x12\x86\x01\n\x0b\x41skQuestion\x12!.aether.rag.v1.AskQuestionRequest\x1a\".aether.rag.v1.AskQuestionResponse\"0\xca\xf3\x18\n\x12\x08rag:read\xd2\xf3\x18\x04\x08\x1e\x10<\x82\xd3\xe4\x93\x02\x14\"\x0f/api/v1/rag/ask:\x01*B9Z7github.com/aether-dev/aether/gen/go/aether/rag/v1;ragv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'aether.rag.v1.rag_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
-  DESCRIPTOR._loaded_options = None
+  _globals['DESCRIPTOR']._loaded_options = None
+  _globals['DESCRIPTOR']._serialized_options = b'Z7github.com/aether-dev/aether/gen/go/aether/rag/v1;ragv1'
   _globals['_INGESTDOCUMENTREQUEST'].oneofs_by_name['source']._loaded_options = None
   _globals['_INGESTDOCUMENTREQUEST'].oneofs_by_name['source']._serialized_options = b'\272H\002\010\001'
   _globals['_INGESTDOCUMENTREQUEST'].fields_by_name['text']._loaded_options = None
@@ -44,7 +46,7 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_INGESTDOCUMENTREQUEST'].fields_by_name['markdown']._loaded_options = None
   _globals['_INGESTDOCUMENTREQUEST'].fields_by_name['markdown']._serialized_options = b'\272H\tr\007\020\001(\200\200\200\001'
   _globals['_INGESTDOCUMENTREQUEST'].fields_by_name['pdf']._loaded_options = None
-  _globals['_INGESTDOCUMENTREQUEST'].fields_by_name['pdf']._serialized_options = b'\272H\020z\016\020\005\030\200\200\300\001*\005%PDF-'
+  _globals['_INGESTDOCUMENTREQUEST'].fields_by_name['pdf']._serialized_options = b'\272H\020z\016\020\005\030\200\200\200\n*\005%PDF-'
   _globals['_INGESTDOCUMENTREQUEST'].fields_by_name['url']._loaded_options = None
   _globals['_INGESTDOCUMENTREQUEST'].fields_by_name['url']._serialized_options = b'\272H#r!\030\200\0202\031^[Hh][Tt][Tt][Pp][Ss]?://\210\001\001'
   _globals['_INGESTDOCUMENTREQUEST'].fields_by_name['title']._loaded_options = None
@@ -60,7 +62,7 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_INGESTDOCUMENTREQUEST']._loaded_options = None
   _globals['_INGESTDOCUMENTREQUEST']._serialized_options = b'\272H\276\001\032\273\001\n\031ingest.overlap_below_size\022<chunk_overlap must be smaller than chunk_size (default 1000)\032`!has(this.chunk_overlap) || this.chunk_overlap < (this.chunk_size == 0 ? 1000 : this.chunk_size)'
   _globals['_SEARCHDOCUMENTSREQUEST'].fields_by_name['query']._loaded_options = None
-  _globals['_SEARCHDOCUMENTSREQUEST'].fields_by_name['query']._serialized_options = b'\272H\007r\005\020\001\030\320\017'
+  _globals['_SEARCHDOCUMENTSREQUEST'].fields_by_name['query']._serialized_options = b'\342A\001\002\272H\007r\005\020\001\030\320\017'
   _globals['_SEARCHDOCUMENTSREQUEST'].fields_by_name['top_k']._loaded_options = None
   _globals['_SEARCHDOCUMENTSREQUEST'].fields_by_name['top_k']._serialized_options = b'\272H\t\032\004\0302(\001\330\001\001'
   _globals['_SEARCHDOCUMENTSREQUEST'].fields_by_name['filters']._loaded_options = None
@@ -78,17 +80,17 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LISTDOCUMENTSREQUEST'].fields_by_name['order']._loaded_options = None
   _globals['_LISTDOCUMENTSREQUEST'].fields_by_name['order']._serialized_options = b'\272H\020r\013R\003ascR\004desc\330\001\001'
   _globals['_LISTDOCUMENTSREQUEST'].fields_by_name['source_type']._loaded_options = None
-  _globals['_LISTDOCUMENTSREQUEST'].fields_by_name['source_type']._serialized_options = b'\272H\037r\032R\004textR\010markdownR\003pdfR\003url\330\001\001'
+  _globals['_LISTDOCUMENTSREQUEST'].fields_by_name['source_type']._serialized_options = b'\272H\005\202\001\002\020\001'
   _globals['_LISTDOCUMENTSREQUEST'].fields_by_name['status']._loaded_options = None
-  _globals['_LISTDOCUMENTSREQUEST'].fields_by_name['status']._serialized_options = b'\272H r\033R\nprocessingR\005readyR\006failed\330\001\001'
+  _globals['_LISTDOCUMENTSREQUEST'].fields_by_name['status']._serialized_options = b'\272H\005\202\001\002\020\001'
   _globals['_LISTDOCUMENTSREQUEST'].fields_by_name['user_id']._loaded_options = None
   _globals['_LISTDOCUMENTSREQUEST'].fields_by_name['user_id']._serialized_options = b'\272H\004r\002\030@'
   _globals['_GETDOCUMENTREQUEST'].fields_by_name['id']._loaded_options = None
-  _globals['_GETDOCUMENTREQUEST'].fields_by_name['id']._serialized_options = b'\272H\030r\026\020\001\030@2\020^[A-Za-z0-9_-]+$'
+  _globals['_GETDOCUMENTREQUEST'].fields_by_name['id']._serialized_options = b'\342A\001\002\272H\030r\026\020\001\030@2\020^[A-Za-z0-9_-]+$'
   _globals['_DELETEDOCUMENTREQUEST'].fields_by_name['id']._loaded_options = None
-  _globals['_DELETEDOCUMENTREQUEST'].fields_by_name['id']._serialized_options = b'\272H\030r\026\020\001\030@2\020^[A-Za-z0-9_-]+$'
+  _globals['_DELETEDOCUMENTREQUEST'].fields_by_name['id']._serialized_options = b'\342A\001\002\272H\030r\026\020\001\030@2\020^[A-Za-z0-9_-]+$'
   _globals['_ASKQUESTIONREQUEST'].fields_by_name['question']._loaded_options = None
-  _globals['_ASKQUESTIONREQUEST'].fields_by_name['question']._serialized_options = b'\272H\007r\005\020\001\030\240\037'
+  _globals['_ASKQUESTIONREQUEST'].fields_by_name['question']._serialized_options = b'\342A\001\002\272H\007r\005\020\001\030\240\037'
   _globals['_ASKQUESTIONREQUEST'].fields_by_name['top_k']._loaded_options = None
   _globals['_ASKQUESTIONREQUEST'].fields_by_name['top_k']._serialized_options = b'\272H\t\032\004\0302(\001\330\001\001'
   _globals['_ASKQUESTIONREQUEST'].fields_by_name['model']._loaded_options = None
@@ -98,7 +100,7 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ASKQUESTIONREQUEST'].fields_by_name['document_ids']._loaded_options = None
   _globals['_ASKQUESTIONREQUEST'].fields_by_name['document_ids']._serialized_options = b'\272H\r\222\001\n\020d\"\006r\004\020\001\030@'
   _globals['_RAGSERVICE'].methods_by_name['IngestDocument']._loaded_options = None
-  _globals['_RAGSERVICE'].methods_by_name['IngestDocument']._serialized_options = b'\312\363\030\013\022\trag:write\322\363\030\004\010\036\020<\202\323\344\223\002\032\"\025/api/v1/rag/documents:\001*'
+  _globals['_RAGSERVICE'].methods_by_name['IngestDocument']._serialized_options = b'\312\363\030\013\022\trag:write\322\363\030\004\010\036\020<\330\363\030\200\200\200\020\202\323\344\223\002\032\"\025/api/v1/rag/documents:\001*'
   _globals['_RAGSERVICE'].methods_by_name['SearchDocuments']._loaded_options = None
   _globals['_RAGSERVICE'].methods_by_name['SearchDocuments']._serialized_options = b'\312\363\030\n\022\010rag:read\202\323\344\223\002\027\"\022/api/v1/rag/search:\001*'
   _globals['_RAGSERVICE'].methods_by_name['ListDocuments']._loaded_options = None
@@ -109,32 +111,38 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_RAGSERVICE'].methods_by_name['DeleteDocument']._serialized_options = b'\312\363\030\013\022\trag:write\202\323\344\223\002\034*\032/api/v1/rag/documents/{id}'
   _globals['_RAGSERVICE'].methods_by_name['AskQuestion']._loaded_options = None
   _globals['_RAGSERVICE'].methods_by_name['AskQuestion']._serialized_options = b'\312\363\030\n\022\010rag:read\322\363\030\004\010\036\020<\202\323\344\223\002\024\"\017/api/v1/rag/ask:\001*'
-  _globals['_INGESTDOCUMENTREQUEST']._serialized_start=236
-  _globals['_INGESTDOCUMENTREQUEST']._serialized_end=902
-  _globals['_INGESTDOCUMENTRESPONSE']._serialized_start=905
-  _globals['_INGESTDOCUMENTRESPONSE']._serialized_end=1069
-  _globals['_SEARCHDOCUMENTSREQUEST']._serialized_start=1072
-  _globals['_SEARCHDOCUMENTSREQUEST']._serialized_end=1378
-  _globals['_SEARCHDOCUMENTSRESPONSE']._serialized_start=1380
-  _globals['_SEARCHDOCUMENTSRESPONSE']._serialized_end=1445
-  _globals['_SEARCHHIT']._serialized_start=1448
-  _globals['_SEARCHHIT']._serialized_end=1598
-  _globals['_LISTDOCUMENTSREQUEST']._serialized_start=1601
-  _globals['_LISTDOCUMENTSREQUEST']._serialized_end=1897
-  _globals['_LISTDOCUMENTSRESPONSE']._serialized_start=1899
-  _globals['_LISTDOCUMENTSRESPONSE']._serialized_end=2016
-  _globals['_GETDOCUMENTREQUEST']._serialized_start=2018
-  _globals['_GETDOCUMENTREQUEST']._serialized_end=2079
-  _globals['_DELETEDOCUMENTREQUEST']._serialized_start=2081
-  _globals['_DELETEDOCUMENTREQUEST']._serialized_end=2145
-  _globals['_DELETEDOCUMENTRESPONSE']._serialized_start=2147
-  _globals['_DELETEDOCUMENTRESPONSE']._serialized_end=2217
-  _globals['_ASKQUESTIONREQUEST']._serialized_start=2220
-  _globals['_ASKQUESTIONREQUEST']._serialized_end=2519
-  _globals['_ASKQUESTIONRESPONSE']._serialized_start=2521
-  _globals['_ASKQUESTIONRESPONSE']._serialized_end=2617
-  _globals['_CITATION']._serialized_start=2619
-  _globals['_CITATION']._serialized_end=2725
-  _globals['_RAGSERVICE']._serialized_start=2728
-  _globals['_RAGSERVICE']._serialized_end=3586
+  _globals['_INGESTSTAGE']._serialized_start=2967
+  _globals['_INGESTSTAGE']._serialized_end=3147
+  _globals['_INGESTDOCUMENTREQUEST']._serialized_start=269
+  _globals['_INGESTDOCUMENTREQUEST']._serialized_end=935
+  _globals['_INGESTDOCUMENTRESPONSE']._serialized_start=938
+  _globals['_INGESTDOCUMENTRESPONSE']._serialized_end=1083
+  _globals['_INGESTDOCUMENTPROGRESS']._serialized_start=1086
+  _globals['_INGESTDOCUMENTPROGRESS']._serialized_end=1221
+  _globals['_INGESTDOCUMENTFINAL']._serialized_start=1223
+  _globals['_INGESTDOCUMENTFINAL']._serialized_end=1287
+  _globals['_SEARCHDOCUMENTSREQUEST']._serialized_start=1290
+  _globals['_SEARCHDOCUMENTSREQUEST']._serialized_end=1600
+  _globals['_SEARCHDOCUMENTSRESPONSE']._serialized_start=1602
+  _globals['_SEARCHDOCUMENTSRESPONSE']._serialized_end=1667
+  _globals['_SEARCHHIT']._serialized_start=1670
+  _globals['_SEARCHHIT']._serialized_end=1820
+  _globals['_LISTDOCUMENTSREQUEST']._serialized_start=1823
+  _globals['_LISTDOCUMENTSREQUEST']._serialized_end=2124
+  _globals['_LISTDOCUMENTSRESPONSE']._serialized_start=2126
+  _globals['_LISTDOCUMENTSRESPONSE']._serialized_end=2243
+  _globals['_GETDOCUMENTREQUEST']._serialized_start=2245
+  _globals['_GETDOCUMENTREQUEST']._serialized_end=2310
+  _globals['_DELETEDOCUMENTREQUEST']._serialized_start=2312
+  _globals['_DELETEDOCUMENTREQUEST']._serialized_end=2380
+  _globals['_DELETEDOCUMENTRESPONSE']._serialized_start=2382
+  _globals['_DELETEDOCUMENTRESPONSE']._serialized_end=2452
+  _globals['_ASKQUESTIONREQUEST']._serialized_start=2455
+  _globals['_ASKQUESTIONREQUEST']._serialized_end=2758
+  _globals['_ASKQUESTIONRESPONSE']._serialized_start=2760
+  _globals['_ASKQUESTIONRESPONSE']._serialized_end=2856
+  _globals['_CITATION']._serialized_start=2858
+  _globals['_CITATION']._serialized_end=2964
+  _globals['_RAGSERVICE']._serialized_start=3150
+  _globals['_RAGSERVICE']._serialized_end=4015
 # @@protoc_insertion_point(module_scope)

@@ -3,14 +3,31 @@ from aether.common.v1 import pagination_pb2 as _pagination_pb2
 from aether.rag.v1 import document_pb2 as _document_pb2
 from buf.validate import validate_pb2 as _validate_pb2
 from google.api import annotations_pb2 as _annotations_pb2
+from google.api import field_behavior_pb2 as _field_behavior_pb2
 from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class IngestStage(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    INGEST_STAGE_UNSPECIFIED: _ClassVar[IngestStage]
+    INGEST_STAGE_FETCHING: _ClassVar[IngestStage]
+    INGEST_STAGE_EXTRACTING: _ClassVar[IngestStage]
+    INGEST_STAGE_CHUNKING: _ClassVar[IngestStage]
+    INGEST_STAGE_EMBEDDING: _ClassVar[IngestStage]
+    INGEST_STAGE_STORING: _ClassVar[IngestStage]
+INGEST_STAGE_UNSPECIFIED: IngestStage
+INGEST_STAGE_FETCHING: IngestStage
+INGEST_STAGE_EXTRACTING: IngestStage
+INGEST_STAGE_CHUNKING: IngestStage
+INGEST_STAGE_EMBEDDING: IngestStage
+INGEST_STAGE_STORING: IngestStage
 
 class IngestDocumentRequest(_message.Message):
     __slots__ = ("text", "markdown", "pdf", "url", "title", "metadata", "chunk_size", "chunk_overlap", "request_id")
@@ -35,20 +52,30 @@ class IngestDocumentRequest(_message.Message):
     def __init__(self, text: _Optional[str] = ..., markdown: _Optional[str] = ..., pdf: _Optional[bytes] = ..., url: _Optional[str] = ..., title: _Optional[str] = ..., metadata: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., chunk_size: _Optional[int] = ..., chunk_overlap: _Optional[int] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class IngestDocumentResponse(_message.Message):
-    __slots__ = ("document_id", "stage", "chunks_embedded", "total_chunks", "done", "document")
+    __slots__ = ("progress", "final")
+    PROGRESS_FIELD_NUMBER: _ClassVar[int]
+    FINAL_FIELD_NUMBER: _ClassVar[int]
+    progress: IngestDocumentProgress
+    final: IngestDocumentFinal
+    def __init__(self, progress: _Optional[_Union[IngestDocumentProgress, _Mapping]] = ..., final: _Optional[_Union[IngestDocumentFinal, _Mapping]] = ...) -> None: ...
+
+class IngestDocumentProgress(_message.Message):
+    __slots__ = ("document_id", "stage", "chunks_embedded", "total_chunks")
     DOCUMENT_ID_FIELD_NUMBER: _ClassVar[int]
     STAGE_FIELD_NUMBER: _ClassVar[int]
     CHUNKS_EMBEDDED_FIELD_NUMBER: _ClassVar[int]
     TOTAL_CHUNKS_FIELD_NUMBER: _ClassVar[int]
-    DONE_FIELD_NUMBER: _ClassVar[int]
-    DOCUMENT_FIELD_NUMBER: _ClassVar[int]
     document_id: str
-    stage: str
+    stage: IngestStage
     chunks_embedded: int
     total_chunks: int
-    done: bool
+    def __init__(self, document_id: _Optional[str] = ..., stage: _Optional[_Union[IngestStage, str]] = ..., chunks_embedded: _Optional[int] = ..., total_chunks: _Optional[int] = ...) -> None: ...
+
+class IngestDocumentFinal(_message.Message):
+    __slots__ = ("document",)
+    DOCUMENT_FIELD_NUMBER: _ClassVar[int]
     document: _document_pb2.Document
-    def __init__(self, document_id: _Optional[str] = ..., stage: _Optional[str] = ..., chunks_embedded: _Optional[int] = ..., total_chunks: _Optional[int] = ..., done: _Optional[bool] = ..., document: _Optional[_Union[_document_pb2.Document, _Mapping]] = ...) -> None: ...
+    def __init__(self, document: _Optional[_Union[_document_pb2.Document, _Mapping]] = ...) -> None: ...
 
 class SearchDocumentsRequest(_message.Message):
     __slots__ = ("query", "top_k", "filters", "document_ids", "min_score")
@@ -99,10 +126,10 @@ class ListDocumentsRequest(_message.Message):
     limit: int
     sort: str
     order: str
-    source_type: str
-    status: str
+    source_type: _document_pb2.SourceType
+    status: _document_pb2.DocumentStatus
     user_id: str
-    def __init__(self, page: _Optional[int] = ..., limit: _Optional[int] = ..., sort: _Optional[str] = ..., order: _Optional[str] = ..., source_type: _Optional[str] = ..., status: _Optional[str] = ..., user_id: _Optional[str] = ...) -> None: ...
+    def __init__(self, page: _Optional[int] = ..., limit: _Optional[int] = ..., sort: _Optional[str] = ..., order: _Optional[str] = ..., source_type: _Optional[_Union[_document_pb2.SourceType, str]] = ..., status: _Optional[_Union[_document_pb2.DocumentStatus, str]] = ..., user_id: _Optional[str] = ...) -> None: ...
 
 class ListDocumentsResponse(_message.Message):
     __slots__ = ("documents", "pagination")

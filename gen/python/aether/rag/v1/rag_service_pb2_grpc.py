@@ -82,12 +82,14 @@ class RagServiceServicer:
 
     def IngestDocument(self, request, context):
         """IngestDocument adds a document to the caller's knowledge base from text,
-        markdown, PDF bytes or a URL. The stream reports progress: the first
+        markdown, PDF bytes or a URL. The stream reports `progress`: the first
         message carries the new document_id, then messages with chunks_embedded of
-        total_chunks as embedding proceeds, and a final message with done=true and
-        the stored Document. Cancelling the call aborts the ingest and removes what
-        was stored. A retry with the same request_id streams just the final
-        message for the document already ingested.
+        total_chunks as embedding proceeds; exactly one `final` message with the
+        stored Document ends it (a stream that ends without `final` was cut off).
+        Cancelling the call aborts the ingest and removes what was stored. A retry
+        with the same request_id streams just the final message for the document
+        already ingested. The request may be up to 32 MiB (for PDF bytes; other
+        RPCs keep the 1 MiB default).
 
         A URL is fetched server-side with SSRF checks: http and https only; the
         host is resolved and every address must be public (no loopback, private,
@@ -99,8 +101,9 @@ class RagServiceServicer:
         Returns INVALID_ARGUMENT if no or more than one source is given, a field is
         out of bounds, the PDF cannot be read (or is encrypted), no text could be
         extracted, the content is too large, or the URL is not allowed, answers
-        with a non-2xx status or an unsupported content type; UNAVAILABLE if the
-        URL cannot be reached or the vector store is down.
+        with a non-2xx status or an unsupported content type; RESOURCE_EXHAUSTED
+        if the request exceeds 32 MiB (HTTP 413); UNAVAILABLE if the URL cannot be
+        reached or the vector store is down.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

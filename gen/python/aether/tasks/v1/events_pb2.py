@@ -25,13 +25,14 @@ _sym_db = _symbol_database.Default()
 from aether.tasks.v1 import task_pb2 as aether_dot_tasks_dot_v1_dot_task__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x61\x65ther/tasks/v1/events.proto\x12\x0f\x61\x65ther.tasks.v1\x1a\x1a\x61\x65ther/tasks/v1/task.proto\"2\n\x0bTaskCreated\x12#\n\x04task\x18\x01 \x01(\x0b\x32\x15.aether.tasks.v1.Task\"b\n\x0bTaskUpdated\x12#\n\x04task\x18\x01 \x01(\x0b\x32\x15.aether.tasks.v1.Task\x12.\n\x07\x63hanges\x18\x02 \x03(\x0b\x32\x1d.aether.tasks.v1.HistoryEntry\"S\n\rTaskCompleted\x12#\n\x04task\x18\x01 \x01(\x0b\x32\x15.aether.tasks.v1.Task\x12\x1d\n\x15\x63ompletion_time_hours\x18\x02 \x01(\x01\"F\n\x0bTaskDeleted\x12#\n\x04task\x18\x01 \x01(\x0b\x32\x15.aether.tasks.v1.Task\x12\x12\n\ndeleted_by\x18\x02 \x01(\t\"J\n\x0bTaskDueSoon\x12#\n\x04task\x18\x01 \x01(\x0b\x32\x15.aether.tasks.v1.Task\x12\x16\n\x0e\x64ue_in_seconds\x18\x02 \x01(\x05\"N\n\x0bTaskOverdue\x12#\n\x04task\x18\x01 \x01(\x0b\x32\x15.aether.tasks.v1.Task\x12\x1a\n\x12overdue_by_seconds\x18\x02 \x01(\x05\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x61\x65ther/tasks/v1/events.proto\x12\x0f\x61\x65ther.tasks.v1\x1a\x1a\x61\x65ther/tasks/v1/task.proto\"2\n\x0bTaskCreated\x12#\n\x04task\x18\x01 \x01(\x0b\x32\x15.aether.tasks.v1.Task\"b\n\x0bTaskUpdated\x12#\n\x04task\x18\x01 \x01(\x0b\x32\x15.aether.tasks.v1.Task\x12.\n\x07\x63hanges\x18\x02 \x03(\x0b\x32\x1d.aether.tasks.v1.HistoryEntry\"S\n\rTaskCompleted\x12#\n\x04task\x18\x01 \x01(\x0b\x32\x15.aether.tasks.v1.Task\x12\x1d\n\x15\x63ompletion_time_hours\x18\x02 \x01(\x01\"F\n\x0bTaskDeleted\x12#\n\x04task\x18\x01 \x01(\x0b\x32\x15.aether.tasks.v1.Task\x12\x12\n\ndeleted_by\x18\x02 \x01(\t\"J\n\x0bTaskDueSoon\x12#\n\x04task\x18\x01 \x01(\x0b\x32\x15.aether.tasks.v1.Task\x12\x16\n\x0e\x64ue_in_seconds\x18\x02 \x01(\x05\"N\n\x0bTaskOverdue\x12#\n\x04task\x18\x01 \x01(\x0b\x32\x15.aether.tasks.v1.Task\x12\x1a\n\x12overdue_by_seconds\x18\x02 \x01(\x05\x42=Z;github.com/aether-dev/aether/gen/go/aether/tasks/v1;tasksv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'aether.tasks.v1.events_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
-  DESCRIPTOR._loaded_options = None
+  _globals['DESCRIPTOR']._loaded_options = None
+  _globals['DESCRIPTOR']._serialized_options = b'Z;github.com/aether-dev/aether/gen/go/aether/tasks/v1;tasksv1'
   _globals['_TASKCREATED']._serialized_start=77
   _globals['_TASKCREATED']._serialized_end=127
   _globals['_TASKUPDATED']._serialized_start=129

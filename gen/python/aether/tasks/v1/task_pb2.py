@@ -22,21 +22,49 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x61\x65ther/tasks/v1/task.proto\x12\x0f\x61\x65ther.tasks.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa2\x04\n\x04Task\x12\n\n\x02id\x18\x01 \x01(\t\x12\r\n\x05title\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12\x0e\n\x06status\x18\x04 \x01(\t\x12\x10\n\x08priority\x18\x05 \x01(\t\x12\x10\n\x08\x63\x61tegory\x18\x06 \x01(\t\x12,\n\x08\x64ue_date\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04tags\x18\x08 \x03(\t\x12\x10\n\x08\x61ssignee\x18\t \x01(\t\x12\x17\n\x0f\x65stimated_hours\x18\n \x01(\x01\x12\x14\n\x0c\x61\x63tual_hours\x18\x0b \x01(\x01\x12\x10\n\x08progress\x18\x0c \x01(\x05\x12.\n\ncreated_at\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\ncreated_by\x18\x0e \x01(\t\x12.\n\nupdated_at\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0c\x63ompleted_at\x18\x10 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0c\x63ompleted_by\x18\x11 \x01(\t\x12\x0f\n\x07version\x18\x12 \x01(\x05\x12*\n\x08\x63omments\x18\x13 \x03(\x0b\x32\x18.aether.tasks.v1.Comment\x12.\n\x07history\x18\x14 \x03(\x0b\x32\x1d.aether.tasks.v1.HistoryEntry\"u\n\x07\x43omment\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07task_id\x18\x02 \x01(\t\x12\x0f\n\x07user_id\x18\x03 \x01(\t\x12\x0c\n\x04text\x18\x04 \x01(\t\x12.\n\ncreated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xcd\x01\n\x0cHistoryEntry\x12\x0e\n\x06\x61\x63tion\x18\x01 \x01(\t\x12\r\n\x05\x66ield\x18\x02 \x01(\t\x12\x30\n\nfrom_value\x18\x03 \x01(\x0b\x32\x16.google.protobuf.ValueR\x04\x66rom\x12,\n\x08to_value\x18\x04 \x01(\x0b\x32\x16.google.protobuf.ValueR\x02to\x12\x0f\n\x07user_id\x18\x05 \x01(\t\x12-\n\ttimestamp\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestampb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x61\x65ther/tasks/v1/task.proto\x12\x0f\x61\x65ther.tasks.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd8\x04\n\x04Task\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\r\n\x05title\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12\x0e\n\x06status\x18\x04 \x01(\t\x12\x10\n\x08priority\x18\x05 \x01(\t\x12\x10\n\x08\x63\x61tegory\x18\x06 \x01(\t\x12,\n\x08\x64ue_date\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04tags\x18\x08 \x03(\t\x12\x10\n\x08\x61ssignee\x18\t \x01(\t\x12\x17\n\x0f\x65stimated_hours\x18\n \x01(\x01\x12\x14\n\x0c\x61\x63tual_hours\x18\x0b \x01(\x01\x12\x10\n\x08progress\x18\x0c \x01(\x05\x12\x34\n\ncreated_at\x18\r \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x18\n\ncreated_by\x18\x0e \x01(\tB\x04\xe2\x41\x01\x03\x12\x34\n\nupdated_at\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x36\n\x0c\x63ompleted_at\x18\x10 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x1a\n\x0c\x63ompleted_by\x18\x11 \x01(\tB\x04\xe2\x41\x01\x03\x12\x15\n\x07version\x18\x12 \x01(\x05\x42\x04\xe2\x41\x01\x03\x12\x30\n\x08\x63omments\x18\x13 \x03(\x0b\x32\x18.aether.tasks.v1.CommentB\x04\xe2\x41\x01\x03\x12\x34\n\x07history\x18\x14 \x03(\x0b\x32\x1d.aether.tasks.v1.HistoryEntryB\x04\xe2\x41\x01\x03\"\x8d\x01\n\x07\x43omment\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x15\n\x07task_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\x12\x15\n\x07user_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x03\x12\x0c\n\x04text\x18\x04 \x01(\t\x12\x34\n\ncreated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\"\xcd\x01\n\x0cHistoryEntry\x12\x0e\n\x06\x61\x63tion\x18\x01 \x01(\t\x12\r\n\x05\x66ield\x18\x02 \x01(\t\x12\x30\n\nfrom_value\x18\x03 \x01(\x0b\x32\x16.google.protobuf.ValueR\x04\x66rom\x12,\n\x08to_value\x18\x04 \x01(\x0b\x32\x16.google.protobuf.ValueR\x02to\x12\x0f\n\x07user_id\x18\x05 \x01(\t\x12-\n\ttimestamp\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampB=Z;github.com/aether-dev/aether/gen/go/aether/tasks/v1;tasksv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'aether.tasks.v1.task_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
-  DESCRIPTOR._loaded_options = None
-  _globals['_TASK']._serialized_start=111
-  _globals['_TASK']._serialized_end=657
-  _globals['_COMMENT']._serialized_start=659
-  _globals['_COMMENT']._serialized_end=776
-  _globals['_HISTORYENTRY']._serialized_start=779
-  _globals['_HISTORYENTRY']._serialized_end=984
+  _globals['DESCRIPTOR']._loaded_options = None
+  _globals['DESCRIPTOR']._serialized_options = b'Z;github.com/aether-dev/aether/gen/go/aether/tasks/v1;tasksv1'
+  _globals['_TASK'].fields_by_name['id']._loaded_options = None
+  _globals['_TASK'].fields_by_name['id']._serialized_options = b'\342A\001\003'
+  _globals['_TASK'].fields_by_name['created_at']._loaded_options = None
+  _globals['_TASK'].fields_by_name['created_at']._serialized_options = b'\342A\001\003'
+  _globals['_TASK'].fields_by_name['created_by']._loaded_options = None
+  _globals['_TASK'].fields_by_name['created_by']._serialized_options = b'\342A\001\003'
+  _globals['_TASK'].fields_by_name['updated_at']._loaded_options = None
+  _globals['_TASK'].fields_by_name['updated_at']._serialized_options = b'\342A\001\003'
+  _globals['_TASK'].fields_by_name['completed_at']._loaded_options = None
+  _globals['_TASK'].fields_by_name['completed_at']._serialized_options = b'\342A\001\003'
+  _globals['_TASK'].fields_by_name['completed_by']._loaded_options = None
+  _globals['_TASK'].fields_by_name['completed_by']._serialized_options = b'\342A\001\003'
+  _globals['_TASK'].fields_by_name['version']._loaded_options = None
+  _globals['_TASK'].fields_by_name['version']._serialized_options = b'\342A\001\003'
+  _globals['_TASK'].fields_by_name['comments']._loaded_options = None
+  _globals['_TASK'].fields_by_name['comments']._serialized_options = b'\342A\001\003'
+  _globals['_TASK'].fields_by_name['history']._loaded_options = None
+  _globals['_TASK'].fields_by_name['history']._serialized_options = b'\342A\001\003'
+  _globals['_COMMENT'].fields_by_name['id']._loaded_options = None
+  _globals['_COMMENT'].fields_by_name['id']._serialized_options = b'\342A\001\003'
+  _globals['_COMMENT'].fields_by_name['task_id']._loaded_options = None
+  _globals['_COMMENT'].fields_by_name['task_id']._serialized_options = b'\342A\001\003'
+  _globals['_COMMENT'].fields_by_name['user_id']._loaded_options = None
+  _globals['_COMMENT'].fields_by_name['user_id']._serialized_options = b'\342A\001\003'
+  _globals['_COMMENT'].fields_by_name['created_at']._loaded_options = None
+  _globals['_COMMENT'].fields_by_name['created_at']._serialized_options = b'\342A\001\003'
+  _globals['_TASK']._serialized_start=144
+  _globals['_TASK']._serialized_end=744
+  _globals['_COMMENT']._serialized_start=747
+  _globals['_COMMENT']._serialized_end=888
+  _globals['_HISTORYENTRY']._serialized_start=891
+  _globals['_HISTORYENTRY']._serialized_end=1096
 # @@protoc_insertion_point(module_scope)

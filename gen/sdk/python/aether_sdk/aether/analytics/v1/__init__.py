@@ -29,6 +29,7 @@ __all__ = (
 )
 
 import datetime
+import warnings
 from dataclasses import dataclass
 
 import betterproto2
@@ -187,11 +188,15 @@ default_message_pool.register_message("aether.analytics.v1", "ErrorGroup", Error
 @dataclass(eq=False, repr=False)
 class ErrorReported(betterproto2.Message):
     """
-    ErrorReported is the payload of "analytics.error.reported" (source = the
+    ErrorReported was the payload of "analytics.error.reported" (source = the
     reporting service, subject = the request id if any), emitted by any service
     when it handles an error worth tracking: an INTERNAL or UNAVAILABLE status
     it returned, a failing dependency, or a message that went to a dead-letter
     queue. The analytics service groups these for GetErrors.
+
+    Deprecated: services now emit aether.events.v1.ErrorReported (same fields);
+    the analytics service still accepts this payload from events written
+    before the upgrade.
     """
 
     service: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
@@ -251,6 +256,10 @@ class ErrorReported(betterproto2.Message):
     """
     When the error happened.
     """
+
+    def __post_init__(self) -> None:
+        warnings.warn("ErrorReported is deprecated", DeprecationWarning)
+        super().__post_init__()
 
 
 default_message_pool.register_message("aether.analytics.v1", "ErrorReported", ErrorReported)
@@ -483,8 +492,10 @@ class GetUsageRequest(betterproto2.Message):
     metric: "str" = betterproto2.field(4, betterproto2.TYPE_STRING)
     """
     Only compute this metric, by JSON name: "taskCreated", "taskCompleted",
-    "aiRequests", "codeReviews" or "activeUsers" (snake_case spellings are
-    accepted too); the other counters are left 0. Empty means all.
+    "aiRequests", "codeReviews" or "activeUsers"; the other counters are left
+    0. Empty means all. The snake_case spellings "task_created",
+    "task_completed", "ai_requests", "code_reviews" and "active_users" are
+    also accepted, for compatibility only: new clients send the JSON names.
     """
 
     user_id: "str" = betterproto2.field(5, betterproto2.TYPE_STRING)

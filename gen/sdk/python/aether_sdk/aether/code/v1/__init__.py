@@ -9,6 +9,7 @@ __all__ = (
     "CodeReviewCompleted",
     "CodeServiceStub",
     "Complexity",
+    "ComplexityLevel",
     "FunctionComplexity",
     "GenerateTestsRequest",
     "GenerateTestsResponse",
@@ -20,6 +21,8 @@ __all__ = (
     "Review",
     "ReviewCodeRequest",
     "ReviewCodeResponse",
+    "RunTestsChunk",
+    "RunTestsFinal",
     "RunTestsRequest",
     "RunTestsResponse",
     "TestSummary",
@@ -36,6 +39,59 @@ from ....message_pool import default_message_pool
 
 _COMPILER_VERSION = "0.9.0"
 betterproto2.check_compiler_version(_COMPILER_VERSION)
+
+
+class ComplexityLevel(betterproto2.Enum):
+    """
+    ComplexityLevel rates how hard a piece of code is to understand, test and
+    change, from its complexities and maintainability index.
+    """
+
+    UNSPECIFIED = 0
+    """
+    Not rated (never returned by AnalyzeComplexity).
+    """
+
+    LOW = 1
+    """
+    Simple, easy to maintain.
+    """
+
+    MEDIUM = 2
+    """
+    Moderately complex; some functions could be simpler.
+    """
+
+    HIGH = 3
+    """
+    Complex; refactoring is recommended.
+    """
+
+    VERY_HIGH = 4
+    """
+    Very complex; hard to test and change, refactoring is strongly
+    recommended.
+    """
+
+    @classmethod
+    def betterproto_value_to_renamed_proto_names(cls) -> dict[int, str]:
+        return {
+            0: "COMPLEXITY_LEVEL_UNSPECIFIED",
+            1: "COMPLEXITY_LEVEL_LOW",
+            2: "COMPLEXITY_LEVEL_MEDIUM",
+            3: "COMPLEXITY_LEVEL_HIGH",
+            4: "COMPLEXITY_LEVEL_VERY_HIGH",
+        }
+
+    @classmethod
+    def betterproto_renamed_proto_names_to_value(cls) -> dict[str, int]:
+        return {
+            "COMPLEXITY_LEVEL_UNSPECIFIED": 0,
+            "COMPLEXITY_LEVEL_LOW": 1,
+            "COMPLEXITY_LEVEL_MEDIUM": 2,
+            "COMPLEXITY_LEVEL_HIGH": 3,
+            "COMPLEXITY_LEVEL_VERY_HIGH": 4,
+        }
 
 
 @dataclass(eq=False, repr=False)
@@ -85,9 +141,11 @@ class AnalyzeComplexityResponse(betterproto2.Message):
     Lines of code, excluding blank lines and comments.
     """
 
-    complexity_level: "str" = betterproto2.field(5, betterproto2.TYPE_STRING)
+    complexity_level: "ComplexityLevel" = betterproto2.field(
+        5, betterproto2.TYPE_ENUM, default_factory=lambda: ComplexityLevel(0)
+    )
     """
-    Overall rating: "low", "medium", "high" or "very_high".
+    Overall rating, from the maintainability index and the complexities.
     """
 
     recommendations: "list[str]" = betterproto2.field(6, betterproto2.TYPE_STRING, repeated=True)
@@ -284,7 +342,9 @@ class Issue(betterproto2.Message):
 
     severity: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
     """
-    How serious the finding is: "info", "warning", "error" or "critical".
+    How serious the finding is: "info", "warning", "error" or "critical" (the
+    severity vocabulary shared with aether.analytics.v1, which uses all but
+    "info").
     """
 
     line: "int" = betterproto2.field(2, betterproto2.TYPE_INT32)
@@ -336,7 +396,8 @@ class ListReviewsRequest(betterproto2.Message):
 
     sort: "str" = betterproto2.field(3, betterproto2.TYPE_STRING)
     """
-    Sort key: "createdAt" (default) or "score".
+    Sort key, by JSON field name of Review: "createdAt" (default) or
+    "score". Ties are broken by id.
     """
 
     order: "str" = betterproto2.field(4, betterproto2.TYPE_STRING)
@@ -351,7 +412,8 @@ class ListReviewsRequest(betterproto2.Message):
 
     user_id: "str" = betterproto2.field(6, betterproto2.TYPE_STRING)
     """
-    Admins only: list this user's reviews instead of the caller's.
+    Admins only: list this user's reviews instead of the caller's; empty
+    means the caller.
     """
 
 
@@ -435,8 +497,9 @@ default_message_pool.register_message("aether.code.v1", "RefactorCodeResponse", 
 @dataclass(eq=False, repr=False)
 class Review(betterproto2.Message):
     """
-    Review is one stored code review of the caller's review history. The
-    reviewed code itself is not kept, only its hash and size.
+    Review is one stored code review of the caller's review history, created by
+    ReviewCode and never changed afterwards. The reviewed code itself is not
+    kept, only its hash and size.
     """
 
     id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
@@ -451,7 +514,8 @@ class Review(betterproto2.Message):
 
     language: "str" = betterproto2.field(3, betterproto2.TYPE_STRING)
     """
-    Language of the reviewed code, e.g. "python" (detected if not given).
+    Language of the reviewed code, e.g. "python": the request's, or the
+    detected one if the request left it empty.
     """
 
     score: "int" = betterproto2.field(4, betterproto2.TYPE_INT32)
@@ -580,6 +644,77 @@ default_message_pool.register_message("aether.code.v1", "ReviewCodeResponse", Re
 
 
 @dataclass(eq=False, repr=False)
+class RunTestsChunk(betterproto2.Message):
+    """
+    RunTestsChunk is a piece of the runner's output; concatenating the contents
+    of all chunks of one stream gives that stream's output.
+    """
+
+    content: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    The next piece of output text (invalid UTF-8 replaced with U+FFFD).
+    """
+
+    stream: "__common__v1__.OutputStream" = betterproto2.field(
+        2, betterproto2.TYPE_ENUM, default_factory=lambda: __common__v1__.OutputStream(0)
+    )
+    """
+    Which output it came from: OUTPUT_STREAM_STDOUT or OUTPUT_STREAM_STDERR.
+    """
+
+
+default_message_pool.register_message("aether.code.v1", "RunTestsChunk", RunTestsChunk)
+
+
+@dataclass(eq=False, repr=False)
+class RunTestsFinal(betterproto2.Message):
+    """
+    RunTestsFinal ends a RunTests stream with the result of the run.
+    """
+
+    success: "bool" = betterproto2.field(1, betterproto2.TYPE_BOOL)
+    """
+    True if the runner exited with status 0 within the time limit, i.e. all
+    selected tests passed.
+    """
+
+    output: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
+    """
+    The complete combined output of the run, cut to its last 1 MiB (see
+    output_truncated).
+    """
+
+    duration_ms: "int" = betterproto2.field(3, betterproto2.TYPE_INT32)
+    """
+    Wall-clock duration of the run in milliseconds.
+    """
+
+    summary: "TestSummary | None" = betterproto2.field(4, betterproto2.TYPE_MESSAGE, optional=True)
+    """
+    Test counts parsed from the runner's report.
+    """
+
+    exit_code: "int" = betterproto2.field(5, betterproto2.TYPE_INT32)
+    """
+    The runner's exit status; -1 if it was killed.
+    """
+
+    timed_out: "bool" = betterproto2.field(6, betterproto2.TYPE_BOOL)
+    """
+    True if the run was killed for exceeding timeout_seconds or a resource
+    limit.
+    """
+
+    output_truncated: "bool" = betterproto2.field(7, betterproto2.TYPE_BOOL)
+    """
+    True if `output` was cut to its last 1 MiB.
+    """
+
+
+default_message_pool.register_message("aether.code.v1", "RunTestsFinal", RunTestsFinal)
+
+
+@dataclass(eq=False, repr=False)
 class RunTestsRequest(betterproto2.Message):
     """
     RunTestsRequest is a self-contained test project and how to run it. Every
@@ -597,9 +732,9 @@ class RunTestsRequest(betterproto2.Message):
     under test, the tests and any config the runner reads (conftest.py,
     package.json ...). Paths use "/" separators, are relative, have no empty,
     "." or ".." segments and no segment starting with "." or "-"; at most 200
-    files of up to 1 MiB each, and at most 4 MiB in total (checked by the
-    server). Dependencies cannot be installed (no network): only the standard
-    library and the runner's preinstalled packages are available.
+    files of up to 1 MiB each, within the RPC's 8 MiB request limit.
+    Dependencies cannot be installed (no network): only the standard library
+    and the runner's preinstalled packages are available.
     """
 
     runner: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
@@ -645,64 +780,25 @@ default_message_pool.register_message("aether.code.v1", "RunTestsRequest", RunTe
 @dataclass(eq=False, repr=False)
 class RunTestsResponse(betterproto2.Message):
     """
-    RunTestsResponse is one message of the RunTests stream. Messages before the
-    last carry an output chunk (`chunk`, `stream`) and done=false; the last one
-    has done=true and the result fields (`success`, `output`, `durationMs`,
-    `summary`, `exitCode`, `timedOut`) and no chunk.
+    RunTestsResponse is one message of the RunTests stream: zero or more
+    chunks of output, then exactly one final message with the result.
+
+    Oneofs:
+        - event: Which kind of message this is.
     """
 
-    chunk: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    chunk: "RunTestsChunk | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True, group="event"
+    )
     """
-    A piece of the runner's output as it is produced (progress messages only).
-    """
-
-    stream: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
-    """
-    Which output `chunk` came from: "stdout" or "stderr" (progress messages
-    only).
+    The next piece of the runner's output, as it is produced.
     """
 
-    done: "bool" = betterproto2.field(3, betterproto2.TYPE_BOOL)
+    final: "RunTestsFinal | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True, group="event"
+    )
     """
-    True on the final message, which carries the result.
-    """
-
-    success: "bool" = betterproto2.field(4, betterproto2.TYPE_BOOL)
-    """
-    True if the runner exited with status 0 within the time limit, i.e. all
-    selected tests passed (final message only).
-    """
-
-    output: "str" = betterproto2.field(5, betterproto2.TYPE_STRING)
-    """
-    The complete combined output of the run, cut to its last 1 MiB (final
-    message only; see output_truncated).
-    """
-
-    duration_ms: "int" = betterproto2.field(6, betterproto2.TYPE_INT32)
-    """
-    Wall-clock duration of the run in milliseconds (final message only).
-    """
-
-    summary: "TestSummary | None" = betterproto2.field(7, betterproto2.TYPE_MESSAGE, optional=True)
-    """
-    Test counts parsed from the runner's report (final message only).
-    """
-
-    exit_code: "int" = betterproto2.field(8, betterproto2.TYPE_INT32)
-    """
-    The runner's exit status; -1 if it was killed (final message only).
-    """
-
-    timed_out: "bool" = betterproto2.field(9, betterproto2.TYPE_BOOL)
-    """
-    True if the run was killed for exceeding timeout_seconds or a resource
-    limit (final message only).
-    """
-
-    output_truncated: "bool" = betterproto2.field(10, betterproto2.TYPE_BOOL)
-    """
-    True if `output` was cut to its last 1 MiB (final message only).
+    The result of the run; always the last message.
     """
 
 
@@ -816,16 +912,20 @@ class CodeServiceStub:
         shell command or a server path; the server builds the runner's argument
         list itself from the typed options.
 
-        The stream yields output chunks (`chunk`, `stream`) while the tests run,
-        then exactly one final message with done=true and the result (`success`,
-        `output`, `durationMs`, `summary`). Failing tests and a timeout are a
-        normal final result with success=false, not an error. Cancelling the call
-        kills the run and discards the workspace.
+        The stream yields zero or more `chunk` messages of output while the tests
+        run, then exactly one `final` message with the result (`success`,
+        `output`, `durationMs`, `summary`); over REST each is one NDJSON line,
+        e.g. {"chunk":{"content":"..","stream":"OUTPUT_STREAM_STDOUT"}} ...
+        {"final":{"success":true,...}}. A stream that ends without `final` was
+        cut off. Failing tests and a timeout are a normal final result with
+        success=false, not an error. Cancelling the call kills the run and
+        discards the workspace. The request may be up to 8 MiB (the files are the
+        point of it; other RPCs keep the 1 MiB default).
         Returns INVALID_ARGUMENT if a file path is not a safe relative path, a file
-        or the whole request is too large, or an option is not allowed;
-        FAILED_PRECONDITION (NOT_CONFIGURED) if the runner is not installed on the
-        server; RESOURCE_EXHAUSTED if the caller or the server has too many runs
-        in progress; UNAVAILABLE if no sandbox can be started.
+        is too large, or an option is not allowed; RESOURCE_EXHAUSTED if the
+        request exceeds 8 MiB (HTTP 413) or the caller or the server has too many
+        runs in progress; FAILED_PRECONDITION (NOT_CONFIGURED) if the runner is
+        not installed on the server; UNAVAILABLE if no sandbox can be started.
         """
 
         yield from self._channel.unary_stream(

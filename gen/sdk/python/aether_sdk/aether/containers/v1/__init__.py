@@ -5,32 +5,42 @@
 
 __all__ = (
     "Container",
+    "ContainerHealth",
+    "ContainerLogLine",
     "ContainerNetwork",
     "ContainerServiceStub",
-    "GetContainerLogsRequest",
-    "GetContainerLogsResponse",
+    "ContainerState",
+    "ContainerStats",
+    "DaemonInfo",
+    "DeleteContainerRequest",
+    "DeleteContainerResponse",
     "GetContainerRequest",
     "GetContainerStatsRequest",
-    "GetContainerStatsResponse",
     "GetDaemonInfoRequest",
-    "GetDaemonInfoResponse",
     "Image",
     "ListContainersRequest",
     "ListContainersResponse",
     "ListImagesRequest",
     "ListImagesResponse",
+    "LogsEndReason",
     "Mount",
+    "MountType",
     "Port",
+    "PortProtocol",
+    "PullImageFinal",
+    "PullImageProgress",
     "PullImageRequest",
     "PullImageResponse",
-    "RemoveContainerRequest",
-    "RemoveContainerResponse",
     "RestartContainerRequest",
     "RestartContainerResponse",
+    "RestartPolicy",
     "StartContainerRequest",
     "StartContainerResponse",
     "StopContainerRequest",
     "StopContainerResponse",
+    "StreamContainerLogsFinal",
+    "StreamContainerLogsRequest",
+    "StreamContainerLogsResponse",
 )
 
 import datetime
@@ -46,13 +56,344 @@ _COMPILER_VERSION = "0.9.0"
 betterproto2.check_compiler_version(_COMPILER_VERSION)
 
 
+class ContainerHealth(betterproto2.Enum):
+    """
+    ContainerHealth is the state of a container's health check.
+    """
+
+    UNSPECIFIED = 0
+    """
+    Unknown (not inspected, or a state this enum does not name).
+    """
+
+    NONE = 1
+    """
+    The container has no health check (Docker "none").
+    """
+
+    STARTING = 2
+    """
+    Within the start period, no verdict yet (Docker "starting").
+    """
+
+    HEALTHY = 3
+    """
+    The last checks passed (Docker "healthy").
+    """
+
+    UNHEALTHY = 4
+    """
+    The check failed its retries in a row (Docker "unhealthy").
+    """
+
+    @classmethod
+    def betterproto_value_to_renamed_proto_names(cls) -> dict[int, str]:
+        return {
+            0: "CONTAINER_HEALTH_UNSPECIFIED",
+            1: "CONTAINER_HEALTH_NONE",
+            2: "CONTAINER_HEALTH_STARTING",
+            3: "CONTAINER_HEALTH_HEALTHY",
+            4: "CONTAINER_HEALTH_UNHEALTHY",
+        }
+
+    @classmethod
+    def betterproto_renamed_proto_names_to_value(cls) -> dict[str, int]:
+        return {
+            "CONTAINER_HEALTH_UNSPECIFIED": 0,
+            "CONTAINER_HEALTH_NONE": 1,
+            "CONTAINER_HEALTH_STARTING": 2,
+            "CONTAINER_HEALTH_HEALTHY": 3,
+            "CONTAINER_HEALTH_UNHEALTHY": 4,
+        }
+
+
+class ContainerState(betterproto2.Enum):
+    """
+    ContainerState is Docker's lifecycle state of a container. A state a newer
+    Docker adds is reported as CONTAINER_STATE_UNSPECIFIED until this enum
+    names it.
+    """
+
+    UNSPECIFIED = 0
+    """
+    Unknown or not given (as a filter: any state).
+    """
+
+    CREATED = 1
+    """
+    Created but never started (Docker "created").
+    """
+
+    RUNNING = 2
+    """
+    Running (Docker "running").
+    """
+
+    PAUSED = 3
+    """
+    Paused: its processes are frozen (Docker "paused").
+    """
+
+    RESTARTING = 4
+    """
+    Being restarted by its restart policy (Docker "restarting").
+    """
+
+    REMOVING = 5
+    """
+    Being removed (Docker "removing").
+    """
+
+    EXITED = 6
+    """
+    Stopped after running (Docker "exited").
+    """
+
+    DEAD = 7
+    """
+    Defunct: Docker failed to stop or remove it (Docker "dead").
+    """
+
+    @classmethod
+    def betterproto_value_to_renamed_proto_names(cls) -> dict[int, str]:
+        return {
+            0: "CONTAINER_STATE_UNSPECIFIED",
+            1: "CONTAINER_STATE_CREATED",
+            2: "CONTAINER_STATE_RUNNING",
+            3: "CONTAINER_STATE_PAUSED",
+            4: "CONTAINER_STATE_RESTARTING",
+            5: "CONTAINER_STATE_REMOVING",
+            6: "CONTAINER_STATE_EXITED",
+            7: "CONTAINER_STATE_DEAD",
+        }
+
+    @classmethod
+    def betterproto_renamed_proto_names_to_value(cls) -> dict[str, int]:
+        return {
+            "CONTAINER_STATE_UNSPECIFIED": 0,
+            "CONTAINER_STATE_CREATED": 1,
+            "CONTAINER_STATE_RUNNING": 2,
+            "CONTAINER_STATE_PAUSED": 3,
+            "CONTAINER_STATE_RESTARTING": 4,
+            "CONTAINER_STATE_REMOVING": 5,
+            "CONTAINER_STATE_EXITED": 6,
+            "CONTAINER_STATE_DEAD": 7,
+        }
+
+
+class LogsEndReason(betterproto2.Enum):
+    """
+    LogsEndReason says why a StreamContainerLogs stream ended.
+    """
+
+    UNSPECIFIED = 0
+    """
+    Never sent.
+    """
+
+    ALL_SENT = 1
+    """
+    Every selected line was sent (follow=false, or `until` was reached).
+    """
+
+    CONTAINER_STOPPED = 2
+    """
+    follow=true and the container stopped.
+    """
+
+    MAX_DURATION = 3
+    """
+    follow=true and the server's maximum stream duration was reached;
+    reconnect with `since` to continue.
+    """
+
+    @classmethod
+    def betterproto_value_to_renamed_proto_names(cls) -> dict[int, str]:
+        return {
+            0: "LOGS_END_REASON_UNSPECIFIED",
+            1: "LOGS_END_REASON_ALL_SENT",
+            2: "LOGS_END_REASON_CONTAINER_STOPPED",
+            3: "LOGS_END_REASON_MAX_DURATION",
+        }
+
+    @classmethod
+    def betterproto_renamed_proto_names_to_value(cls) -> dict[str, int]:
+        return {
+            "LOGS_END_REASON_UNSPECIFIED": 0,
+            "LOGS_END_REASON_ALL_SENT": 1,
+            "LOGS_END_REASON_CONTAINER_STOPPED": 2,
+            "LOGS_END_REASON_MAX_DURATION": 3,
+        }
+
+
+class MountType(betterproto2.Enum):
+    """
+    MountType is the kind of a container mount.
+    """
+
+    UNSPECIFIED = 0
+    """
+    Unknown (a kind this enum does not name).
+    """
+
+    VOLUME = 1
+    """
+    A Docker volume (Docker "volume").
+    """
+
+    BIND = 2
+    """
+    A host path bind-mounted into the container (Docker "bind").
+    """
+
+    TMPFS = 3
+    """
+    An in-memory filesystem (Docker "tmpfs").
+    """
+
+    NPIPE = 4
+    """
+    A Windows named pipe (Docker "npipe").
+    """
+
+    CLUSTER = 5
+    """
+    A Swarm cluster volume (Docker "cluster").
+    """
+
+    IMAGE = 6
+    """
+    An image mounted read-only (Docker "image").
+    """
+
+    @classmethod
+    def betterproto_value_to_renamed_proto_names(cls) -> dict[int, str]:
+        return {
+            0: "MOUNT_TYPE_UNSPECIFIED",
+            1: "MOUNT_TYPE_VOLUME",
+            2: "MOUNT_TYPE_BIND",
+            3: "MOUNT_TYPE_TMPFS",
+            4: "MOUNT_TYPE_NPIPE",
+            5: "MOUNT_TYPE_CLUSTER",
+            6: "MOUNT_TYPE_IMAGE",
+        }
+
+    @classmethod
+    def betterproto_renamed_proto_names_to_value(cls) -> dict[str, int]:
+        return {
+            "MOUNT_TYPE_UNSPECIFIED": 0,
+            "MOUNT_TYPE_VOLUME": 1,
+            "MOUNT_TYPE_BIND": 2,
+            "MOUNT_TYPE_TMPFS": 3,
+            "MOUNT_TYPE_NPIPE": 4,
+            "MOUNT_TYPE_CLUSTER": 5,
+            "MOUNT_TYPE_IMAGE": 6,
+        }
+
+
+class PortProtocol(betterproto2.Enum):
+    """
+    PortProtocol is a port's transport protocol.
+    """
+
+    UNSPECIFIED = 0
+    """
+    Unknown.
+    """
+
+    TCP = 1
+    """
+    TCP (Docker "tcp").
+    """
+
+    UDP = 2
+    """
+    UDP (Docker "udp").
+    """
+
+    SCTP = 3
+    """
+    SCTP (Docker "sctp").
+    """
+
+    @classmethod
+    def betterproto_value_to_renamed_proto_names(cls) -> dict[int, str]:
+        return {
+            0: "PORT_PROTOCOL_UNSPECIFIED",
+            1: "PORT_PROTOCOL_TCP",
+            2: "PORT_PROTOCOL_UDP",
+            3: "PORT_PROTOCOL_SCTP",
+        }
+
+    @classmethod
+    def betterproto_renamed_proto_names_to_value(cls) -> dict[str, int]:
+        return {
+            "PORT_PROTOCOL_UNSPECIFIED": 0,
+            "PORT_PROTOCOL_TCP": 1,
+            "PORT_PROTOCOL_UDP": 2,
+            "PORT_PROTOCOL_SCTP": 3,
+        }
+
+
+class RestartPolicy(betterproto2.Enum):
+    """
+    RestartPolicy is when Docker restarts a container that stopped.
+    """
+
+    UNSPECIFIED = 0
+    """
+    Unknown (not inspected, or a policy this enum does not name).
+    """
+
+    NO = 1
+    """
+    Never restart (Docker "no" or empty).
+    """
+
+    ALWAYS = 2
+    """
+    Always restart, also after a daemon restart (Docker "always").
+    """
+
+    UNLESS_STOPPED = 3
+    """
+    Always restart unless it was stopped by hand (Docker "unless-stopped").
+    """
+
+    ON_FAILURE = 4
+    """
+    Restart only after a non-zero exit (Docker "on-failure").
+    """
+
+    @classmethod
+    def betterproto_value_to_renamed_proto_names(cls) -> dict[int, str]:
+        return {
+            0: "RESTART_POLICY_UNSPECIFIED",
+            1: "RESTART_POLICY_NO",
+            2: "RESTART_POLICY_ALWAYS",
+            3: "RESTART_POLICY_UNLESS_STOPPED",
+            4: "RESTART_POLICY_ON_FAILURE",
+        }
+
+    @classmethod
+    def betterproto_renamed_proto_names_to_value(cls) -> dict[str, int]:
+        return {
+            "RESTART_POLICY_UNSPECIFIED": 0,
+            "RESTART_POLICY_NO": 1,
+            "RESTART_POLICY_ALWAYS": 2,
+            "RESTART_POLICY_UNLESS_STOPPED": 3,
+            "RESTART_POLICY_ON_FAILURE": 4,
+        }
+
+
 @dataclass(eq=False, repr=False)
 class Container(betterproto2.Message):
     """
     Container is a Docker container as the Docker Engine reports it. List
     responses fill the summary fields; GetContainer (inspect) also fills the
     fields marked "inspect only". Environment variables are never returned
-    (they often hold secrets).
+    (they often hold secrets). Read-only: containers are not created through
+    this API, and every field is set from Docker.
     """
 
     id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
@@ -80,10 +421,11 @@ class Container(betterproto2.Message):
     The command the container runs, as one display string.
     """
 
-    state: "str" = betterproto2.field(6, betterproto2.TYPE_STRING)
+    state: "ContainerState" = betterproto2.field(
+        6, betterproto2.TYPE_ENUM, default_factory=lambda: ContainerState(0)
+    )
     """
-    Docker state: "created", "running", "paused", "restarting", "removing",
-    "exited" or "dead".
+    Docker's lifecycle state of the container.
     """
 
     status: "str" = betterproto2.field(7, betterproto2.TYPE_STRING)
@@ -137,10 +479,12 @@ class Container(betterproto2.Message):
     How often Docker restarted the container (inspect only).
     """
 
-    health: "str" = betterproto2.field(15, betterproto2.TYPE_STRING)
+    health: "ContainerHealth" = betterproto2.field(
+        15, betterproto2.TYPE_ENUM, default_factory=lambda: ContainerHealth(0)
+    )
     """
-    Health check state: "starting", "healthy" or "unhealthy"; empty if the
-    container has no health check (inspect only).
+    Health check state; CONTAINER_HEALTH_NONE if the container has no health
+    check (inspect only).
     """
 
     mounts: "list[Mount]" = betterproto2.field(16, betterproto2.TYPE_MESSAGE, repeated=True)
@@ -153,10 +497,11 @@ class Container(betterproto2.Message):
     Networks the container is attached to (inspect only).
     """
 
-    restart_policy: "str" = betterproto2.field(18, betterproto2.TYPE_STRING)
+    restart_policy: "RestartPolicy" = betterproto2.field(
+        18, betterproto2.TYPE_ENUM, default_factory=lambda: RestartPolicy(0)
+    )
     """
-    Restart policy name: "no", "always", "unless-stopped" or "on-failure"
-    (inspect only).
+    Restart policy (inspect only).
     """
 
     platform: "str" = betterproto2.field(19, betterproto2.TYPE_STRING)
@@ -166,6 +511,37 @@ class Container(betterproto2.Message):
 
 
 default_message_pool.register_message("aether.containers.v1", "Container", Container)
+
+
+@dataclass(eq=False, repr=False)
+class ContainerLogLine(betterproto2.Message):
+    """
+    ContainerLogLine is one line of a container's log.
+    """
+
+    stream: "__common__v1__.OutputStream" = betterproto2.field(
+        1, betterproto2.TYPE_ENUM, default_factory=lambda: __common__v1__.OutputStream(0)
+    )
+    """
+    Which output the line came from (always OUTPUT_STREAM_STDOUT for
+    containers with a TTY, where Docker cannot tell them apart).
+    """
+
+    text: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
+    """
+    The line's text, without the trailing newline; invalid UTF-8 is replaced
+    with U+FFFD. Lines longer than 64 KiB are split.
+    """
+
+    timestamp: "datetime.datetime | None" = betterproto2.field(
+        3, betterproto2.TYPE_MESSAGE, unwrap=lambda: ___google__protobuf__.Timestamp, optional=True
+    )
+    """
+    When Docker received the line; set only if timestamps was requested.
+    """
+
+
+default_message_pool.register_message("aether.containers.v1", "ContainerLogLine", ContainerLogLine)
 
 
 @dataclass(eq=False, repr=False)
@@ -199,125 +575,10 @@ default_message_pool.register_message("aether.containers.v1", "ContainerNetwork"
 
 
 @dataclass(eq=False, repr=False)
-class GetContainerLogsRequest(betterproto2.Message):
+class ContainerStats(betterproto2.Message):
     """
-    GetContainerLogsRequest selects log lines of a container.
-    """
-
-    id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
-    """
-    Container id, unique id prefix or name (as in GetContainerRequest).
-    """
-
-    tail: "int | None" = betterproto2.field(2, betterproto2.TYPE_INT32, optional=True)
-    """
-    Number of lines to return from the end of the log, 0-10,000; unset means
-    100; 0 with follow=true streams only new lines.
-    """
-
-    follow: "bool" = betterproto2.field(3, betterproto2.TYPE_BOOL)
-    """
-    Keep streaming new lines as they are written.
-    """
-
-    timestamps: "bool" = betterproto2.field(4, betterproto2.TYPE_BOOL)
-    """
-    Fill each line's timestamp (Docker's receive time).
-    """
-
-    since: "datetime.datetime | None" = betterproto2.field(
-        5, betterproto2.TYPE_MESSAGE, unwrap=lambda: ___google__protobuf__.Timestamp, optional=True
-    )
-    """
-    Only lines written at or after this time.
-    """
-
-    until: "datetime.datetime | None" = betterproto2.field(
-        6, betterproto2.TYPE_MESSAGE, unwrap=lambda: ___google__protobuf__.Timestamp, optional=True
-    )
-    """
-    Only lines written before this time (ignored with follow=true).
-    """
-
-    stream: "str" = betterproto2.field(7, betterproto2.TYPE_STRING)
-    """
-    Only this output: "stdout" or "stderr"; empty means both.
-    """
-
-
-default_message_pool.register_message(
-    "aether.containers.v1", "GetContainerLogsRequest", GetContainerLogsRequest
-)
-
-
-@dataclass(eq=False, repr=False)
-class GetContainerLogsResponse(betterproto2.Message):
-    """
-    GetContainerLogsResponse is one log line.
-    """
-
-    stream: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
-    """
-    Which output the line came from: "stdout" or "stderr" (always "stdout"
-    for containers with a TTY, where Docker cannot tell them apart).
-    """
-
-    line: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
-    """
-    The line's text, without the trailing newline; invalid UTF-8 is replaced
-    with U+FFFD. Lines longer than 64 KiB are split.
-    """
-
-    timestamp: "datetime.datetime | None" = betterproto2.field(
-        3, betterproto2.TYPE_MESSAGE, unwrap=lambda: ___google__protobuf__.Timestamp, optional=True
-    )
-    """
-    When Docker received the line; set only if timestamps was requested.
-    """
-
-
-default_message_pool.register_message(
-    "aether.containers.v1", "GetContainerLogsResponse", GetContainerLogsResponse
-)
-
-
-@dataclass(eq=False, repr=False)
-class GetContainerRequest(betterproto2.Message):
-    """
-    GetContainerRequest names the container to inspect.
-    """
-
-    id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
-    """
-    Container id, unique id prefix or name: a letter or digit, then letters,
-    digits, "_", "." or "-"; at most 128 characters; not "images" or "info".
-    """
-
-
-default_message_pool.register_message("aether.containers.v1", "GetContainerRequest", GetContainerRequest)
-
-
-@dataclass(eq=False, repr=False)
-class GetContainerStatsRequest(betterproto2.Message):
-    """
-    GetContainerStatsRequest names the container.
-    """
-
-    id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
-    """
-    Container id, unique id prefix or name (as in GetContainerRequest).
-    """
-
-
-default_message_pool.register_message(
-    "aether.containers.v1", "GetContainerStatsRequest", GetContainerStatsRequest
-)
-
-
-@dataclass(eq=False, repr=False)
-class GetContainerStatsResponse(betterproto2.Message):
-    """
-    GetContainerStatsResponse is a resource-usage snapshot of a container.
+    ContainerStats is one resource-usage snapshot of a running container
+    (Docker stats with stream=false). Read-only: every field is set from Docker.
     """
 
     id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
@@ -389,27 +650,15 @@ class GetContainerStatsResponse(betterproto2.Message):
     """
 
 
-default_message_pool.register_message(
-    "aether.containers.v1", "GetContainerStatsResponse", GetContainerStatsResponse
-)
+default_message_pool.register_message("aether.containers.v1", "ContainerStats", ContainerStats)
 
 
 @dataclass(eq=False, repr=False)
-class GetDaemonInfoRequest(betterproto2.Message):
+class DaemonInfo(betterproto2.Message):
     """
-    GetDaemonInfoRequest has no fields.
-    """
-
-    pass
-
-
-default_message_pool.register_message("aether.containers.v1", "GetDaemonInfoRequest", GetDaemonInfoRequest)
-
-
-@dataclass(eq=False, repr=False)
-class GetDaemonInfoResponse(betterproto2.Message):
-    """
-    GetDaemonInfoResponse describes the Docker daemon.
+    DaemonInfo describes the Docker daemon: versions, host resources and
+    container and image counts. Read-only: every field is set from Docker or
+    server configuration.
     """
 
     name: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
@@ -434,12 +683,12 @@ class GetDaemonInfoResponse(betterproto2.Message):
 
     os_type: "str" = betterproto2.field(5, betterproto2.TYPE_STRING)
     """
-    "linux" or "windows".
+    Docker's OS type, "linux" or "windows", as Docker reports it.
     """
 
     architecture: "str" = betterproto2.field(6, betterproto2.TYPE_STRING)
     """
-    Host architecture, e.g. "x86_64" or "aarch64".
+    Host architecture as Docker reports it, e.g. "x86_64" or "aarch64".
     """
 
     kernel_version: "str" = betterproto2.field(7, betterproto2.TYPE_STRING)
@@ -495,13 +744,113 @@ class GetDaemonInfoResponse(betterproto2.Message):
     """
 
 
-default_message_pool.register_message("aether.containers.v1", "GetDaemonInfoResponse", GetDaemonInfoResponse)
+default_message_pool.register_message("aether.containers.v1", "DaemonInfo", DaemonInfo)
+
+
+@dataclass(eq=False, repr=False)
+class DeleteContainerRequest(betterproto2.Message):
+    """
+    DeleteContainerRequest names the container to remove.
+    """
+
+    id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    Container id, unique id prefix or name (as in GetContainerRequest).
+    """
+
+    force: "bool" = betterproto2.field(2, betterproto2.TYPE_BOOL)
+    """
+    Kill and remove the container even if it is running.
+    """
+
+    volumes: "bool" = betterproto2.field(3, betterproto2.TYPE_BOOL)
+    """
+    Also remove the container's anonymous volumes (named volumes are kept).
+    """
+
+
+default_message_pool.register_message(
+    "aether.containers.v1", "DeleteContainerRequest", DeleteContainerRequest
+)
+
+
+@dataclass(eq=False, repr=False)
+class DeleteContainerResponse(betterproto2.Message):
+    """
+    DeleteContainerResponse confirms the removal.
+    """
+
+    success: "bool" = betterproto2.field(1, betterproto2.TYPE_BOOL)
+    """
+    Always true on success.
+    """
+
+    message: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
+    """
+    Human-readable result.
+    """
+
+    id: "str" = betterproto2.field(3, betterproto2.TYPE_STRING)
+    """
+    The removed container's full id.
+    """
+
+
+default_message_pool.register_message(
+    "aether.containers.v1", "DeleteContainerResponse", DeleteContainerResponse
+)
+
+
+@dataclass(eq=False, repr=False)
+class GetContainerRequest(betterproto2.Message):
+    """
+    GetContainerRequest names the container to inspect.
+    """
+
+    id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    Container id, unique id prefix or name: a letter or digit, then letters,
+    digits, "_", "." or "-"; at most 128 characters; not "images" or "info".
+    """
+
+
+default_message_pool.register_message("aether.containers.v1", "GetContainerRequest", GetContainerRequest)
+
+
+@dataclass(eq=False, repr=False)
+class GetContainerStatsRequest(betterproto2.Message):
+    """
+    GetContainerStatsRequest names the container.
+    """
+
+    id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    Container id, unique id prefix or name (as in GetContainerRequest).
+    """
+
+
+default_message_pool.register_message(
+    "aether.containers.v1", "GetContainerStatsRequest", GetContainerStatsRequest
+)
+
+
+@dataclass(eq=False, repr=False)
+class GetDaemonInfoRequest(betterproto2.Message):
+    """
+    GetDaemonInfoRequest has no fields.
+    """
+
+    pass
+
+
+default_message_pool.register_message("aether.containers.v1", "GetDaemonInfoRequest", GetDaemonInfoRequest)
 
 
 @dataclass(eq=False, repr=False)
 class Image(betterproto2.Message):
     """
-    Image is a Docker image stored on the daemon.
+    Image is a Docker image stored on the daemon. Read-only: every field is set
+    from Docker (PullImage adds images, but from a reference, not this message).
     """
 
     id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
@@ -572,7 +921,8 @@ class ListContainersRequest(betterproto2.Message):
 
     sort: "str" = betterproto2.field(4, betterproto2.TYPE_STRING)
     """
-    Sort key: "createdAt" (default) or "name".
+    Sort key, by JSON field name of Container: "createdAt" (default) or
+    "name". Ties are broken by id.
     """
 
     order: "str" = betterproto2.field(5, betterproto2.TYPE_STRING)
@@ -585,10 +935,11 @@ class ListContainersRequest(betterproto2.Message):
     Only containers whose name contains this text.
     """
 
-    state: "str" = betterproto2.field(7, betterproto2.TYPE_STRING)
+    state: "ContainerState" = betterproto2.field(
+        7, betterproto2.TYPE_ENUM, default_factory=lambda: ContainerState(0)
+    )
     """
-    Only containers in this state: "created", "running", "paused",
-    "restarting", "removing", "exited" or "dead" (implies all=true).
+    Only containers in this state (implies all=true); unspecified means any.
     """
 
 
@@ -678,9 +1029,9 @@ class Mount(betterproto2.Message):
     Mount is a volume, bind mount or tmpfs of a container.
     """
 
-    type: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    type: "MountType" = betterproto2.field(1, betterproto2.TYPE_ENUM, default_factory=lambda: MountType(0))
     """
-    "volume", "bind", "tmpfs" or "npipe".
+    The kind of mount.
     """
 
     source: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
@@ -718,9 +1069,11 @@ class Port(betterproto2.Message):
     Host port it is published on; 0 if only exposed.
     """
 
-    protocol: "str" = betterproto2.field(3, betterproto2.TYPE_STRING)
+    protocol: "PortProtocol" = betterproto2.field(
+        3, betterproto2.TYPE_ENUM, default_factory=lambda: PortProtocol(0)
+    )
     """
-    "tcp", "udp" or "sctp".
+    The port's transport protocol.
     """
 
     ip: "str" = betterproto2.field(4, betterproto2.TYPE_STRING)
@@ -730,6 +1083,58 @@ class Port(betterproto2.Message):
 
 
 default_message_pool.register_message("aether.containers.v1", "Port", Port)
+
+
+@dataclass(eq=False, repr=False)
+class PullImageFinal(betterproto2.Message):
+    """
+    PullImageFinal ends a PullImage stream.
+    """
+
+    image: "Image | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    """
+    The pulled image.
+    """
+
+    status: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
+    """
+    Docker's closing status text, e.g. "Status: Downloaded newer image for
+    python:3.12" or "Status: Image is up to date for python:3.12".
+    """
+
+
+default_message_pool.register_message("aether.containers.v1", "PullImageFinal", PullImageFinal)
+
+
+@dataclass(eq=False, repr=False)
+class PullImageProgress(betterproto2.Message):
+    """
+    PullImageProgress is one progress report of a pull, relayed from Docker.
+    """
+
+    status: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    Docker's status text as it sends it, e.g. "Pulling fs layer",
+    "Downloading" or "Pull complete".
+    """
+
+    layer_id: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
+    """
+    The layer the status is about (short id); empty for image-level messages.
+    """
+
+    current_bytes: "int" = betterproto2.field(3, betterproto2.TYPE_INT64)
+    """
+    Bytes of the layer downloaded or extracted so far.
+    """
+
+    total_bytes: "int" = betterproto2.field(4, betterproto2.TYPE_INT64)
+    """
+    Total bytes of the layer; 0 if unknown.
+    """
+
+
+default_message_pool.register_message("aether.containers.v1", "PullImageProgress", PullImageProgress)
 
 
 @dataclass(eq=False, repr=False)
@@ -768,97 +1173,29 @@ default_message_pool.register_message("aether.containers.v1", "PullImageRequest"
 @dataclass(eq=False, repr=False)
 class PullImageResponse(betterproto2.Message):
     """
-    PullImageResponse is one progress message of the PullImage stream, relayed
-    from Docker. The last message has done=true and the pulled image.
+    PullImageResponse is one message of the PullImage stream: Docker's
+    progress, or the final message with the pulled image.
+
+    Oneofs:
+        - event: Which kind of message this is.
     """
 
-    status: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    progress: "PullImageProgress | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True, group="event"
+    )
     """
-    Docker's status text, e.g. "Pulling fs layer", "Downloading",
-    "Pull complete" or "Status: Downloaded newer image for python:3.12".
-    """
-
-    layer_id: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
-    """
-    The layer the status is about (short id); empty for image-level messages.
+    A progress report relayed from Docker.
     """
 
-    current_bytes: "int" = betterproto2.field(3, betterproto2.TYPE_INT64)
+    final: "PullImageFinal | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True, group="event"
+    )
     """
-    Bytes of the layer downloaded or extracted so far.
-    """
-
-    total_bytes: "int" = betterproto2.field(4, betterproto2.TYPE_INT64)
-    """
-    Total bytes of the layer; 0 if unknown.
-    """
-
-    done: "bool" = betterproto2.field(5, betterproto2.TYPE_BOOL)
-    """
-    True on the final message.
-    """
-
-    image: "Image | None" = betterproto2.field(6, betterproto2.TYPE_MESSAGE, optional=True)
-    """
-    The pulled image (final message only).
+    The pulled image; always the last message.
     """
 
 
 default_message_pool.register_message("aether.containers.v1", "PullImageResponse", PullImageResponse)
-
-
-@dataclass(eq=False, repr=False)
-class RemoveContainerRequest(betterproto2.Message):
-    """
-    RemoveContainerRequest names the container to remove.
-    """
-
-    id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
-    """
-    Container id, unique id prefix or name (as in GetContainerRequest).
-    """
-
-    force: "bool" = betterproto2.field(2, betterproto2.TYPE_BOOL)
-    """
-    Kill and remove the container even if it is running.
-    """
-
-    volumes: "bool" = betterproto2.field(3, betterproto2.TYPE_BOOL)
-    """
-    Also remove the container's anonymous volumes (named volumes are kept).
-    """
-
-
-default_message_pool.register_message(
-    "aether.containers.v1", "RemoveContainerRequest", RemoveContainerRequest
-)
-
-
-@dataclass(eq=False, repr=False)
-class RemoveContainerResponse(betterproto2.Message):
-    """
-    RemoveContainerResponse confirms the removal.
-    """
-
-    success: "bool" = betterproto2.field(1, betterproto2.TYPE_BOOL)
-    """
-    Always true on success.
-    """
-
-    message: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
-    """
-    Human-readable result.
-    """
-
-    id: "str" = betterproto2.field(3, betterproto2.TYPE_STRING)
-    """
-    The removed container's full id.
-    """
-
-
-default_message_pool.register_message(
-    "aether.containers.v1", "RemoveContainerResponse", RemoveContainerResponse
-)
 
 
 @dataclass(eq=False, repr=False)
@@ -900,9 +1237,11 @@ class RestartContainerResponse(betterproto2.Message):
     The container's full id.
     """
 
-    state: "str" = betterproto2.field(3, betterproto2.TYPE_STRING)
+    state: "ContainerState" = betterproto2.field(
+        3, betterproto2.TYPE_ENUM, default_factory=lambda: ContainerState(0)
+    )
     """
-    The container's state afterwards, normally "running".
+    The container's state afterwards, normally CONTAINER_STATE_RUNNING.
     """
 
     message: "str" = betterproto2.field(4, betterproto2.TYPE_STRING)
@@ -947,9 +1286,11 @@ class StartContainerResponse(betterproto2.Message):
     The container's full id.
     """
 
-    state: "str" = betterproto2.field(3, betterproto2.TYPE_STRING)
+    state: "ContainerState" = betterproto2.field(
+        3, betterproto2.TYPE_ENUM, default_factory=lambda: ContainerState(0)
+    )
     """
-    The container's state afterwards, normally "running".
+    The container's state afterwards, normally CONTAINER_STATE_RUNNING.
     """
 
     message: "str" = betterproto2.field(4, betterproto2.TYPE_STRING)
@@ -1000,9 +1341,11 @@ class StopContainerResponse(betterproto2.Message):
     The container's full id.
     """
 
-    state: "str" = betterproto2.field(3, betterproto2.TYPE_STRING)
+    state: "ContainerState" = betterproto2.field(
+        3, betterproto2.TYPE_ENUM, default_factory=lambda: ContainerState(0)
+    )
     """
-    The container's state afterwards, normally "exited".
+    The container's state afterwards, normally CONTAINER_STATE_EXITED.
     """
 
     message: "str" = betterproto2.field(4, betterproto2.TYPE_STRING)
@@ -1012,6 +1355,114 @@ class StopContainerResponse(betterproto2.Message):
 
 
 default_message_pool.register_message("aether.containers.v1", "StopContainerResponse", StopContainerResponse)
+
+
+@dataclass(eq=False, repr=False)
+class StreamContainerLogsFinal(betterproto2.Message):
+    """
+    StreamContainerLogsFinal ends a StreamContainerLogs stream.
+    """
+
+    reason: "LogsEndReason" = betterproto2.field(
+        1, betterproto2.TYPE_ENUM, default_factory=lambda: LogsEndReason(0)
+    )
+    """
+    Why the stream ended.
+    """
+
+    lines: "int" = betterproto2.field(2, betterproto2.TYPE_INT32)
+    """
+    Number of lines sent in this stream.
+    """
+
+
+default_message_pool.register_message(
+    "aether.containers.v1", "StreamContainerLogsFinal", StreamContainerLogsFinal
+)
+
+
+@dataclass(eq=False, repr=False)
+class StreamContainerLogsRequest(betterproto2.Message):
+    """
+    StreamContainerLogsRequest selects log lines of a container.
+    """
+
+    id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    Container id, unique id prefix or name (as in GetContainerRequest).
+    """
+
+    tail: "int | None" = betterproto2.field(2, betterproto2.TYPE_INT32, optional=True)
+    """
+    Number of lines to return from the end of the log, 0-10,000; unset means
+    100; 0 with follow=true streams only new lines.
+    """
+
+    follow: "bool" = betterproto2.field(3, betterproto2.TYPE_BOOL)
+    """
+    Keep streaming new lines as they are written.
+    """
+
+    timestamps: "bool" = betterproto2.field(4, betterproto2.TYPE_BOOL)
+    """
+    Fill each line's timestamp (Docker's receive time).
+    """
+
+    since: "datetime.datetime | None" = betterproto2.field(
+        5, betterproto2.TYPE_MESSAGE, unwrap=lambda: ___google__protobuf__.Timestamp, optional=True
+    )
+    """
+    Only lines written at or after this time.
+    """
+
+    until: "datetime.datetime | None" = betterproto2.field(
+        6, betterproto2.TYPE_MESSAGE, unwrap=lambda: ___google__protobuf__.Timestamp, optional=True
+    )
+    """
+    Only lines written before this time (ignored with follow=true).
+    """
+
+    stream: "__common__v1__.OutputStream" = betterproto2.field(
+        7, betterproto2.TYPE_ENUM, default_factory=lambda: __common__v1__.OutputStream(0)
+    )
+    """
+    Only this output; unspecified means both.
+    """
+
+
+default_message_pool.register_message(
+    "aether.containers.v1", "StreamContainerLogsRequest", StreamContainerLogsRequest
+)
+
+
+@dataclass(eq=False, repr=False)
+class StreamContainerLogsResponse(betterproto2.Message):
+    """
+    StreamContainerLogsResponse is one message of the StreamContainerLogs
+    stream: a log line, or the final message that ends the stream.
+
+    Oneofs:
+        - event: Which kind of message this is.
+    """
+
+    line: "ContainerLogLine | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True, group="event"
+    )
+    """
+    The next log line.
+    """
+
+    final: "StreamContainerLogsFinal | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True, group="event"
+    )
+    """
+    Why the stream ended; always the last message.
+    """
+
+
+default_message_pool.register_message(
+    "aether.containers.v1", "StreamContainerLogsResponse", StreamContainerLogsResponse
+)
 
 
 class ContainerServiceStub:
@@ -1097,37 +1548,42 @@ class ContainerServiceStub:
             RestartContainerResponse.FromString,
         )(message)
 
-    def remove_container(self, message: "RemoveContainerRequest") -> "RemoveContainerResponse":
+    def delete_container(self, message: "DeleteContainerRequest") -> "DeleteContainerResponse":
         """
-        RemoveContainer removes a container, optionally with its anonymous
-        volumes.
+        DeleteContainer removes a container (docker rm), optionally with its
+        anonymous volumes.
         Returns NOT_FOUND if no visible container matches, and
         FAILED_PRECONDITION if it is running and force is not set.
         """
 
         return self._channel.unary_unary(
-            "/aether.containers.v1.ContainerService/RemoveContainer",
-            RemoveContainerRequest.SerializeToString,
-            RemoveContainerResponse.FromString,
+            "/aether.containers.v1.ContainerService/DeleteContainer",
+            DeleteContainerRequest.SerializeToString,
+            DeleteContainerResponse.FromString,
         )(message)
 
-    def get_container_logs(self, message: "GetContainerLogsRequest") -> "Iterator[GetContainerLogsResponse]":
+    def stream_container_logs(
+        self, message: "StreamContainerLogsRequest"
+    ) -> "Iterator[StreamContainerLogsResponse]":
         """
-        GetContainerLogs streams a container's log, one message per line: first
-        the last `tail` lines (or the lines since `since`), then, with
-        follow=true, new lines as they are written until the container stops, the
-        client cancels or the server's maximum stream duration is reached.
+        StreamContainerLogs streams a container's log, one `line` message per
+        line: first the last `tail` lines (or the lines since `since`), then,
+        with follow=true, new lines as they are written. Exactly one `final`
+        message ends the stream, saying why it ended: all selected lines were
+        sent (follow=false), the container stopped, or the server's maximum
+        stream duration was reached. A stream that ends without `final` was cut
+        off; a client that cancels gets no `final`.
         Returns NOT_FOUND if no visible container matches, and INVALID_ARGUMENT
         if until is before since.
         """
 
         yield from self._channel.unary_stream(
-            "/aether.containers.v1.ContainerService/GetContainerLogs",
-            GetContainerLogsRequest.SerializeToString,
-            GetContainerLogsResponse.FromString,
+            "/aether.containers.v1.ContainerService/StreamContainerLogs",
+            StreamContainerLogsRequest.SerializeToString,
+            StreamContainerLogsResponse.FromString,
         )(message)
 
-    def get_container_stats(self, message: "GetContainerStatsRequest") -> "GetContainerStatsResponse":
+    def get_container_stats(self, message: "GetContainerStatsRequest") -> "ContainerStats":
         """
         GetContainerStats returns one resource-usage snapshot of a running
         container (Docker stats with stream=false): CPU percent, memory usage and
@@ -1139,7 +1595,7 @@ class ContainerServiceStub:
         return self._channel.unary_unary(
             "/aether.containers.v1.ContainerService/GetContainerStats",
             GetContainerStatsRequest.SerializeToString,
-            GetContainerStatsResponse.FromString,
+            ContainerStats.FromString,
         )(message)
 
     def list_images(self, message: "ListImagesRequest") -> "ListImagesResponse":
@@ -1160,9 +1616,10 @@ class ContainerServiceStub:
         """
         PullImage pulls an image from its registry with the daemon's (or the
         server's configured) registry credentials; the request never carries
-        credentials. The stream relays Docker's progress (status, layer, bytes
-        done of total) and ends with a message with done=true and the pulled
-        image. Pulling an image that is present and current just reports it.
+        credentials. The stream relays Docker's progress as `progress` messages
+        (status, layer, bytes done of total) and ends with exactly one `final`
+        message with the pulled image; a stream that ends without `final` was cut
+        off. Pulling an image that is present and current just reports it.
         Returns NOT_FOUND if the registry has no such image or tag or refuses
         access to it, PERMISSION_DENIED if the registry is not in the server's
         configured allow-list, and UNAVAILABLE if the registry cannot be reached.
@@ -1174,7 +1631,7 @@ class ContainerServiceStub:
             PullImageResponse.FromString,
         )(message)
 
-    def get_daemon_info(self, message: "GetDaemonInfoRequest | None" = None) -> "GetDaemonInfoResponse":
+    def get_daemon_info(self, message: "GetDaemonInfoRequest | None" = None) -> "DaemonInfo":
         """
         GetDaemonInfo describes the Docker daemon: versions, host resources and
         container and image counts (daemon-wide, not limited by the label
@@ -1189,7 +1646,7 @@ class ContainerServiceStub:
         return self._channel.unary_unary(
             "/aether.containers.v1.ContainerService/GetDaemonInfo",
             GetDaemonInfoRequest.SerializeToString,
-            GetDaemonInfoResponse.FromString,
+            DaemonInfo.FromString,
         )(message)
 
 

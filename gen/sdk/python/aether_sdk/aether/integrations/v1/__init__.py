@@ -12,12 +12,14 @@ __all__ = (
     "GithubRepo",
     "Integration",
     "IntegrationServiceStub",
+    "IntegrationStatus",
     "ListGithubReposRequest",
     "ListGithubReposResponse",
     "ListIntegrationsRequest",
     "ListIntegrationsResponse",
     "ReceiveWebhookRequest",
     "ReceiveWebhookResponse",
+    "RepoVisibility",
     "SendDiscordMessageRequest",
     "SendDiscordMessageResponse",
     "SendSlackMessageRequest",
@@ -37,6 +39,88 @@ _COMPILER_VERSION = "0.9.0"
 betterproto2.check_compiler_version(_COMPILER_VERSION)
 
 
+class IntegrationStatus(betterproto2.Enum):
+    """
+    IntegrationStatus is the connection state of an integration.
+    """
+
+    UNSPECIFIED = 0
+    """
+    Not given (as a filter: any state).
+    """
+
+    ACTIVE = 1
+    """
+    The credentials were verified and are usable.
+    """
+
+    ERROR = 2
+    """
+    The provider rejected the credentials or the last call failed (see
+    status_message).
+    """
+
+    DISABLED = 3
+    """
+    Disabled: no calls are made and webhooks are refused.
+    """
+
+    @classmethod
+    def betterproto_value_to_renamed_proto_names(cls) -> dict[int, str]:
+        return {
+            0: "INTEGRATION_STATUS_UNSPECIFIED",
+            1: "INTEGRATION_STATUS_ACTIVE",
+            2: "INTEGRATION_STATUS_ERROR",
+            3: "INTEGRATION_STATUS_DISABLED",
+        }
+
+    @classmethod
+    def betterproto_renamed_proto_names_to_value(cls) -> dict[str, int]:
+        return {
+            "INTEGRATION_STATUS_UNSPECIFIED": 0,
+            "INTEGRATION_STATUS_ACTIVE": 1,
+            "INTEGRATION_STATUS_ERROR": 2,
+            "INTEGRATION_STATUS_DISABLED": 3,
+        }
+
+
+class RepoVisibility(betterproto2.Enum):
+    """
+    RepoVisibility is who can see a GitHub repository.
+    """
+
+    UNSPECIFIED = 0
+    """
+    Not given (as a filter: any visibility).
+    """
+
+    PUBLIC = 1
+    """
+    Public repositories.
+    """
+
+    PRIVATE = 2
+    """
+    Private repositories (including GitHub's "internal" ones).
+    """
+
+    @classmethod
+    def betterproto_value_to_renamed_proto_names(cls) -> dict[int, str]:
+        return {
+            0: "REPO_VISIBILITY_UNSPECIFIED",
+            1: "REPO_VISIBILITY_PUBLIC",
+            2: "REPO_VISIBILITY_PRIVATE",
+        }
+
+    @classmethod
+    def betterproto_renamed_proto_names_to_value(cls) -> dict[str, int]:
+        return {
+            "REPO_VISIBILITY_UNSPECIFIED": 0,
+            "REPO_VISIBILITY_PUBLIC": 1,
+            "REPO_VISIBILITY_PRIVATE": 2,
+        }
+
+
 @dataclass(eq=False, repr=False)
 class ConnectIntegrationRequest(betterproto2.Message):
     """
@@ -45,7 +129,8 @@ class ConnectIntegrationRequest(betterproto2.Message):
 
     service: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
     """
-    The provider: "github", "slack" or "discord".
+    The provider: "github", "slack" or "discord" (the values of
+    Integration.type).
     """
 
     name: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
@@ -103,9 +188,11 @@ class ConnectIntegrationResponse(betterproto2.Message):
     The new integration's id.
     """
 
-    status: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
+    status: "IntegrationStatus" = betterproto2.field(
+        2, betterproto2.TYPE_ENUM, default_factory=lambda: IntegrationStatus(0)
+    )
     """
-    Its state, "active" once the credentials were verified.
+    Its state: INTEGRATION_STATUS_ACTIVE once the credentials were verified.
     """
 
     message: "str" = betterproto2.field(3, betterproto2.TYPE_STRING)
@@ -190,6 +277,7 @@ default_message_pool.register_message(
 class GithubRepo(betterproto2.Message):
     """
     GithubRepo is a GitHub repository visible to an integration's token.
+    Read-only: every field is set from GitHub.
     """
 
     id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
@@ -258,7 +346,8 @@ class Integration(betterproto2.Message):
     """
     Integration is a connection of a user's account to GitHub, Slack or Discord.
     Its credentials are stored encrypted and are never part of this message or
-    of any other response.
+    of any other response. Created by ConnectIntegration; what the client gave
+    there (name, type, config) does not change afterwards.
     """
 
     id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
@@ -273,14 +362,15 @@ class Integration(betterproto2.Message):
 
     type: "str" = betterproto2.field(3, betterproto2.TYPE_STRING)
     """
-    The provider: "github", "slack" or "discord".
+    The provider: "github", "slack" or "discord" (the spelling the REST
+    contract uses; ConnectIntegrationRequest.service takes the same values).
     """
 
-    status: "str" = betterproto2.field(4, betterproto2.TYPE_STRING)
+    status: "IntegrationStatus" = betterproto2.field(
+        4, betterproto2.TYPE_ENUM, default_factory=lambda: IntegrationStatus(0)
+    )
     """
-    Connection state: "active" (credentials verified and usable), "error"
-    (the provider rejected the credentials or the last call failed; see
-    status_message) or "disabled".
+    Connection state.
     """
 
     created_at: "datetime.datetime | None" = betterproto2.field(
@@ -354,9 +444,11 @@ class ListGithubReposRequest(betterproto2.Message):
     Page size; 0 means 20, at most 100.
     """
 
-    visibility: "str" = betterproto2.field(4, betterproto2.TYPE_STRING)
+    visibility: "RepoVisibility" = betterproto2.field(
+        4, betterproto2.TYPE_ENUM, default_factory=lambda: RepoVisibility(0)
+    )
     """
-    Only "public" or "private" repositories; empty means all.
+    Only repositories with this visibility; unspecified means all.
     """
 
 
@@ -408,7 +500,8 @@ class ListIntegrationsRequest(betterproto2.Message):
 
     sort: "str" = betterproto2.field(3, betterproto2.TYPE_STRING)
     """
-    Sort key: "createdAt" (default), "name" or "lastSync".
+    Sort key, by JSON field name of Integration: "createdAt" (default),
+    "name" or "lastSync". Ties are broken by id.
     """
 
     order: "str" = betterproto2.field(4, betterproto2.TYPE_STRING)
@@ -421,14 +514,17 @@ class ListIntegrationsRequest(betterproto2.Message):
     Only integrations of this provider: "github", "slack" or "discord".
     """
 
-    status: "str" = betterproto2.field(6, betterproto2.TYPE_STRING)
+    status: "IntegrationStatus" = betterproto2.field(
+        6, betterproto2.TYPE_ENUM, default_factory=lambda: IntegrationStatus(0)
+    )
     """
-    Only integrations in this state: "active", "error" or "disabled".
+    Only integrations in this state; unspecified means any.
     """
 
     user_id: "str" = betterproto2.field(7, betterproto2.TYPE_STRING)
     """
-    Admins only: list this user's integrations instead of the caller's.
+    Admins only: list this user's integrations instead of the caller's; empty
+    means the caller.
     """
 
 
@@ -477,7 +573,8 @@ class ReceiveWebhookRequest(betterproto2.Message):
     )
     """
     The raw request body and its Content-Type, exactly as the provider sent
-    them (the bytes the signature covers); at most 4 MiB.
+    them (the bytes the signature covers); the RPC's 25 MiB request limit
+    bounds its size.
     """
 
 
@@ -835,11 +932,13 @@ class IntegrationServiceStub:
         triggers the configured actions (e.g. an opened GitHub pull request creates
         a task and posts to the user's Slack). Slack URL verification and Discord
         PING are answered in `challenge` and `type`.
+        The request may be up to 25 MiB, so every GitHub delivery fits (GitHub
+        caps webhook payloads at 25 MB); other RPCs keep the 1 MiB default.
         Returns UNAUTHENTICATED if the integration does not exist or is disabled,
         or the signature is missing, invalid or too old (not distinguished, so ids
-        cannot be probed); INVALID_ARGUMENT if the body is too large or cannot be
-        parsed (JSON, or Slack's form-encoded payloads); RESOURCE_EXHAUSTED when
-        deliveries exceed the rate limit.
+        cannot be probed); INVALID_ARGUMENT if the body cannot be parsed (JSON,
+        or Slack's form-encoded payloads); RESOURCE_EXHAUSTED if the request
+        exceeds 25 MiB (HTTP 413) or deliveries exceed the rate limit.
         """
 
         return self._channel.unary_unary(

@@ -10,15 +10,20 @@ __all__ = (
     "DeleteDocumentRequest",
     "DeleteDocumentResponse",
     "Document",
+    "DocumentStatus",
     "GetDocumentRequest",
+    "IngestDocumentFinal",
+    "IngestDocumentProgress",
     "IngestDocumentRequest",
     "IngestDocumentResponse",
+    "IngestStage",
     "ListDocumentsRequest",
     "ListDocumentsResponse",
     "RagServiceStub",
     "SearchDocumentsRequest",
     "SearchDocumentsResponse",
     "SearchHit",
+    "SourceType",
 )
 
 import datetime
@@ -32,6 +37,159 @@ from ....message_pool import default_message_pool
 
 _COMPILER_VERSION = "0.9.0"
 betterproto2.check_compiler_version(_COMPILER_VERSION)
+
+
+class DocumentStatus(betterproto2.Enum):
+    """
+    DocumentStatus is the ingest state of a document.
+    """
+
+    UNSPECIFIED = 0
+    """
+    Not given (as a filter: any state).
+    """
+
+    PROCESSING = 1
+    """
+    Being ingested; not searchable yet.
+    """
+
+    READY = 2
+    """
+    Ingested and searchable.
+    """
+
+    FAILED = 3
+    """
+    Ingest failed (see status_message); nothing of it is searchable.
+    """
+
+    @classmethod
+    def betterproto_value_to_renamed_proto_names(cls) -> dict[int, str]:
+        return {
+            0: "DOCUMENT_STATUS_UNSPECIFIED",
+            1: "DOCUMENT_STATUS_PROCESSING",
+            2: "DOCUMENT_STATUS_READY",
+            3: "DOCUMENT_STATUS_FAILED",
+        }
+
+    @classmethod
+    def betterproto_renamed_proto_names_to_value(cls) -> dict[str, int]:
+        return {
+            "DOCUMENT_STATUS_UNSPECIFIED": 0,
+            "DOCUMENT_STATUS_PROCESSING": 1,
+            "DOCUMENT_STATUS_READY": 2,
+            "DOCUMENT_STATUS_FAILED": 3,
+        }
+
+
+class IngestStage(betterproto2.Enum):
+    """
+    IngestStage is a step of an ingest, in the order they happen.
+    """
+
+    UNSPECIFIED = 0
+    """
+    Never sent.
+    """
+
+    FETCHING = 1
+    """
+    Fetching the URL (url sources only).
+    """
+
+    EXTRACTING = 2
+    """
+    Extracting the text (PDF, HTML) or reading it.
+    """
+
+    CHUNKING = 3
+    """
+    Splitting the text into chunks.
+    """
+
+    EMBEDDING = 4
+    """
+    Embedding the chunks (see chunks_embedded and total_chunks).
+    """
+
+    STORING = 5
+    """
+    Writing the chunks to the vector store.
+    """
+
+    @classmethod
+    def betterproto_value_to_renamed_proto_names(cls) -> dict[int, str]:
+        return {
+            0: "INGEST_STAGE_UNSPECIFIED",
+            1: "INGEST_STAGE_FETCHING",
+            2: "INGEST_STAGE_EXTRACTING",
+            3: "INGEST_STAGE_CHUNKING",
+            4: "INGEST_STAGE_EMBEDDING",
+            5: "INGEST_STAGE_STORING",
+        }
+
+    @classmethod
+    def betterproto_renamed_proto_names_to_value(cls) -> dict[str, int]:
+        return {
+            "INGEST_STAGE_UNSPECIFIED": 0,
+            "INGEST_STAGE_FETCHING": 1,
+            "INGEST_STAGE_EXTRACTING": 2,
+            "INGEST_STAGE_CHUNKING": 3,
+            "INGEST_STAGE_EMBEDDING": 4,
+            "INGEST_STAGE_STORING": 5,
+        }
+
+
+class SourceType(betterproto2.Enum):
+    """
+    SourceType is where a document's content came from.
+    """
+
+    UNSPECIFIED = 0
+    """
+    Not given (as a filter: any source).
+    """
+
+    TEXT = 1
+    """
+    Plain UTF-8 text.
+    """
+
+    MARKDOWN = 2
+    """
+    Markdown.
+    """
+
+    PDF = 3
+    """
+    The text extracted from PDF bytes.
+    """
+
+    URL = 4
+    """
+    A URL fetched server-side.
+    """
+
+    @classmethod
+    def betterproto_value_to_renamed_proto_names(cls) -> dict[int, str]:
+        return {
+            0: "SOURCE_TYPE_UNSPECIFIED",
+            1: "SOURCE_TYPE_TEXT",
+            2: "SOURCE_TYPE_MARKDOWN",
+            3: "SOURCE_TYPE_PDF",
+            4: "SOURCE_TYPE_URL",
+        }
+
+    @classmethod
+    def betterproto_renamed_proto_names_to_value(cls) -> dict[str, int]:
+        return {
+            "SOURCE_TYPE_UNSPECIFIED": 0,
+            "SOURCE_TYPE_TEXT": 1,
+            "SOURCE_TYPE_MARKDOWN": 2,
+            "SOURCE_TYPE_PDF": 3,
+            "SOURCE_TYPE_URL": 4,
+        }
 
 
 @dataclass(eq=False, repr=False)
@@ -177,7 +335,8 @@ class Document(betterproto2.Message):
     """
     Document is one ingested document of a user's knowledge base: its metadata
     and how it was chunked. Its text lives as chunks with embeddings in the
-    user's vector collection; the original content is not returned.
+    user's vector collection; the original content is not returned. Created by
+    IngestDocument; nothing a client gave at ingest changes afterwards.
     """
 
     id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
@@ -196,9 +355,12 @@ class Document(betterproto2.Message):
     or line).
     """
 
-    source_type: "str" = betterproto2.field(4, betterproto2.TYPE_STRING)
+    source_type: "SourceType" = betterproto2.field(
+        4, betterproto2.TYPE_ENUM, default_factory=lambda: SourceType(0)
+    )
     """
-    Where the content came from: "text", "markdown", "pdf" or "url".
+    Where the content came from (which source of the ingest request was
+    set).
     """
 
     source_url: "str" = betterproto2.field(5, betterproto2.TYPE_STRING)
@@ -206,15 +368,16 @@ class Document(betterproto2.Message):
     The fetched URL, for source_type "url" (the final URL after redirects).
     """
 
-    status: "str" = betterproto2.field(6, betterproto2.TYPE_STRING)
+    status: "DocumentStatus" = betterproto2.field(
+        6, betterproto2.TYPE_ENUM, default_factory=lambda: DocumentStatus(0)
+    )
     """
-    Ingest state: "processing", "ready" (searchable) or "failed" (see
-    status_message).
+    Ingest state.
     """
 
     status_message: "str" = betterproto2.field(7, betterproto2.TYPE_STRING)
     """
-    Why ingest failed, when status is "failed".
+    Why ingest failed, when status is DOCUMENT_STATUS_FAILED.
     """
 
     metadata: "___google__protobuf__.Struct | None" = betterproto2.field(
@@ -291,6 +454,53 @@ default_message_pool.register_message("aether.rag.v1", "GetDocumentRequest", Get
 
 
 @dataclass(eq=False, repr=False)
+class IngestDocumentFinal(betterproto2.Message):
+    """
+    IngestDocumentFinal ends an IngestDocument stream.
+    """
+
+    document: "Document | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    """
+    The stored document.
+    """
+
+
+default_message_pool.register_message("aether.rag.v1", "IngestDocumentFinal", IngestDocumentFinal)
+
+
+@dataclass(eq=False, repr=False)
+class IngestDocumentProgress(betterproto2.Message):
+    """
+    IngestDocumentProgress reports how far an ingest got.
+    """
+
+    document_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    The new document's id (the same in every message of the stream).
+    """
+
+    stage: "IngestStage" = betterproto2.field(
+        2, betterproto2.TYPE_ENUM, default_factory=lambda: IngestStage(0)
+    )
+    """
+    The step the ingest is in.
+    """
+
+    chunks_embedded: "int" = betterproto2.field(3, betterproto2.TYPE_INT32)
+    """
+    Chunks embedded so far.
+    """
+
+    total_chunks: "int" = betterproto2.field(4, betterproto2.TYPE_INT32)
+    """
+    Chunks the document was split into (0 until chunking is done).
+    """
+
+
+default_message_pool.register_message("aether.rag.v1", "IngestDocumentProgress", IngestDocumentProgress)
+
+
+@dataclass(eq=False, repr=False)
 class IngestDocumentRequest(betterproto2.Message):
     """
     IngestDocumentRequest is a document to add: exactly one source plus how to
@@ -312,8 +522,8 @@ class IngestDocumentRequest(betterproto2.Message):
 
     pdf: "bytes | None" = betterproto2.field(3, betterproto2.TYPE_BYTES, optional=True, group="source")
     """
-    A PDF file's bytes (base64 in JSON), up to 3 MiB; its text is
-    extracted.
+    A PDF file's bytes, up to 20 MiB (base64 in JSON: about 27 MiB, within
+    the RPC's 32 MiB request limit); its text is extracted.
     """
 
     url: "str | None" = betterproto2.field(4, betterproto2.TYPE_STRING, optional=True, group="source")
@@ -360,40 +570,25 @@ default_message_pool.register_message("aether.rag.v1", "IngestDocumentRequest", 
 @dataclass(eq=False, repr=False)
 class IngestDocumentResponse(betterproto2.Message):
     """
-    IngestDocumentResponse is one progress message of the IngestDocument
-    stream. Every message carries document_id and stage; the last one has
-    done=true and the stored document.
+    IngestDocumentResponse is one message of the IngestDocument stream:
+    progress, or the final message with the stored document.
+
+    Oneofs:
+        - event: Which kind of message this is.
     """
 
-    document_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    progress: "IngestDocumentProgress | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True, group="event"
+    )
     """
-    The new document's id.
-    """
-
-    stage: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
-    """
-    Current step: "fetching" (URL only), "extracting", "chunking",
-    "embedding", "storing" or "done".
+    How far the ingest got.
     """
 
-    chunks_embedded: "int" = betterproto2.field(3, betterproto2.TYPE_INT32)
+    final: "IngestDocumentFinal | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True, group="event"
+    )
     """
-    Chunks embedded so far.
-    """
-
-    total_chunks: "int" = betterproto2.field(4, betterproto2.TYPE_INT32)
-    """
-    Chunks the document was split into (0 until chunking is done).
-    """
-
-    done: "bool" = betterproto2.field(5, betterproto2.TYPE_BOOL)
-    """
-    True on the final message.
-    """
-
-    document: "Document | None" = betterproto2.field(6, betterproto2.TYPE_MESSAGE, optional=True)
-    """
-    The stored document (final message only).
+    The stored document; always the last message.
     """
 
 
@@ -418,7 +613,8 @@ class ListDocumentsRequest(betterproto2.Message):
 
     sort: "str" = betterproto2.field(3, betterproto2.TYPE_STRING)
     """
-    Sort key: "createdAt" (default), "title" or "sizeBytes".
+    Sort key, by JSON field name of Document: "createdAt" (default),
+    "title" or "sizeBytes". Ties are broken by id.
     """
 
     order: "str" = betterproto2.field(4, betterproto2.TYPE_STRING)
@@ -426,19 +622,24 @@ class ListDocumentsRequest(betterproto2.Message):
     Sort order: "asc" or "desc" (default).
     """
 
-    source_type: "str" = betterproto2.field(5, betterproto2.TYPE_STRING)
+    source_type: "SourceType" = betterproto2.field(
+        5, betterproto2.TYPE_ENUM, default_factory=lambda: SourceType(0)
+    )
     """
-    Only documents from this source: "text", "markdown", "pdf" or "url".
+    Only documents from this source; unspecified means any.
     """
 
-    status: "str" = betterproto2.field(6, betterproto2.TYPE_STRING)
+    status: "DocumentStatus" = betterproto2.field(
+        6, betterproto2.TYPE_ENUM, default_factory=lambda: DocumentStatus(0)
+    )
     """
-    Only documents in this state: "processing", "ready" or "failed".
+    Only documents in this state; unspecified means any.
     """
 
     user_id: "str" = betterproto2.field(7, betterproto2.TYPE_STRING)
     """
-    Admins only: list this user's documents instead of the caller's.
+    Admins only: list this user's documents instead of the caller's; empty
+    means the caller.
     """
 
 
@@ -577,12 +778,14 @@ class RagServiceStub:
     def ingest_document(self, message: "IngestDocumentRequest") -> "Iterator[IngestDocumentResponse]":
         """
         IngestDocument adds a document to the caller's knowledge base from text,
-        markdown, PDF bytes or a URL. The stream reports progress: the first
+        markdown, PDF bytes or a URL. The stream reports `progress`: the first
         message carries the new document_id, then messages with chunks_embedded of
-        total_chunks as embedding proceeds, and a final message with done=true and
-        the stored Document. Cancelling the call aborts the ingest and removes what
-        was stored. A retry with the same request_id streams just the final
-        message for the document already ingested.
+        total_chunks as embedding proceeds; exactly one `final` message with the
+        stored Document ends it (a stream that ends without `final` was cut off).
+        Cancelling the call aborts the ingest and removes what was stored. A retry
+        with the same request_id streams just the final message for the document
+        already ingested. The request may be up to 32 MiB (for PDF bytes; other
+        RPCs keep the 1 MiB default).
 
         A URL is fetched server-side with SSRF checks: http and https only; the
         host is resolved and every address must be public (no loopback, private,
@@ -594,8 +797,9 @@ class RagServiceStub:
         Returns INVALID_ARGUMENT if no or more than one source is given, a field is
         out of bounds, the PDF cannot be read (or is encrypted), no text could be
         extracted, the content is too large, or the URL is not allowed, answers
-        with a non-2xx status or an unsupported content type; UNAVAILABLE if the
-        URL cannot be reached or the vector store is down.
+        with a non-2xx status or an unsupported content type; RESOURCE_EXHAUSTED
+        if the request exceeds 32 MiB (HTTP 413); UNAVAILABLE if the URL cannot be
+        reached or the vector store is down.
         """
 
         yield from self._channel.unary_stream(

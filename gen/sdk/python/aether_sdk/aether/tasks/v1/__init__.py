@@ -470,9 +470,10 @@ class ListTasksRequest(betterproto2.Message):
     sort: "str" = betterproto2.field(9, betterproto2.TYPE_STRING)
     """
     Sort field, by JSON name: "createdAt" (the default), "updatedAt",
-    "dueDate", "priority" (by urgency), "status", "title" or "progress". The
-    snake_case spellings ("created_at", ...) are accepted too. Ties are
-    broken by id.
+    "dueDate", "priority" (by urgency), "status", "title" or "progress". Ties
+    are broken by id. The snake_case spellings "created_at", "updated_at"
+    and "due_date" are also accepted, for compatibility only: new clients
+    send the JSON names.
     """
 
     order: "str" = betterproto2.field(10, betterproto2.TYPE_STRING)

@@ -1,0 +1,192 @@
+"""The HTTP filter chain of the edge listener and the filter configs routes refer to: health and
+readiness, CORS, local rate limit, JWT authentication, body buffer, gRPC-JSON transcoder, router.
+
+Per-route configs are keyed by the filter names defined here (see :mod:`servers.edge.routes`).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any as TypingAny
+
+from servers.edge.clusters import JWKS_CLUSTER, cluster_name
+from servers.edge.envoy_values import exact_header, percent100, seconds
+from servers.edge.settings import EdgeSettings
+
+# envoy-data-plane's generated modules trip pydantic deprecation warnings at import.
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", DeprecationWarning)
+    from envoy_data_plane.envoy.config.core.v3 import HttpUri
+    from envoy_data_plane.envoy.extensions.common.ratelimit.v3 import XRateLimitHeadersRfcVersion
+    from envoy_data_plane.envoy.extensions.filters.http.buffer.v3 import Buffer
+    from envoy_data_plane.envoy.extensions.filters.http.cors.v3 import Cors, CorsPolicy
+    from envoy_data_plane.envoy.extensions.filters.http.grpc_json_transcoder.v3 import (
+        GrpcJsonTranscoder,
+        GrpcJsonTranscoderPrintOptions,
+        GrpcJsonTranscoderRequestValidationOptions,
+    )
+    from envoy_data_plane.envoy.extensions.filters.http.health_check.v3 import (
+        HealthCheck as HealthCheckFilter,
+    )
+    from envoy_data_plane.envoy.extensions.filters.http.jwt_authn.v3 import (
+        JwksAsyncFetch,
+        JwtAuthentication,
+        JwtProvider,
+        JwtRequirement,
+        RemoteJwks,
+    )
+    from envoy_data_plane.envoy.extensions.filters.http.local_ratelimit.v3 import LocalRateLimit
+    from envoy_data_plane.envoy.extensions.filters.http.router.v3 import Router
+    from envoy_data_plane.envoy.extensions.filters.network.http_connection_manager.v3 import HttpFilter
+    from envoy_data_plane.envoy.type.matcher.v3 import StringMatcher
+    from envoy_data_plane.envoy.type.v3 import Percent, TokenBucket
+    from envoy_data_plane.google.protobuf import Any
+
+HEALTHZ_FILTER = "aether.healthz"
+READYZ_FILTER = "aether.readyz"
+CORS_FILTER = "envoy.filters.http.cors"
+RATE_LIMIT_FILTER = "envoy.filters.http.local_ratelimit"
+JWT_FILTER = "envoy.filters.http.jwt_authn"
+BUFFER_FILTER = "envoy.filters.http.buffer"
+TRANSCODER_FILTER = "envoy.filters.http.grpc_json_transcoder"
+ROUTER_FILTER = "envoy.filters.http.router"
+
+HEALTHZ_PATH = "/healthz"
+READYZ_PATH = "/readyz"
+JWT_PROVIDER = "aether"
+JWT_REQUIREMENT = "authenticated"
+JWKS_PATH = "/.well-known/jwks.json"
+
+CORS_ALLOW_METHODS = "GET, POST, PUT, PATCH, DELETE, OPTIONS"
+CORS_ALLOW_HEADERS = "authorization, content-type, x-request-id, grpc-timeout, x-grpc-web, x-user-agent"
+CORS_EXPOSE_HEADERS = (
+    "x-request-id, x-ratelimit-limit, x-ratelimit-remaining, x-ratelimit-reset, grpc-status, grpc-message"
+)
+
+
+def http_filters(
+    descriptor_path: Path, services: Sequence[str], settings: EdgeSettings, *, max_request_body_size: int
+) -> list[HttpFilter]:
+    """The listener's filter chain, in order. ``max_request_body_size`` is the transcoder's own
+    limit: the largest of the routes' limits, which the buffer filter enforces per route."""
+
+    def hf(name: str, config: TypingAny) -> HttpFilter:
+        return HttpFilter(name=name, typed_config=Any.pack(config))
+
+    filters = [
+        # Liveness: Envoy answers itself.
+        hf(
+            HEALTHZ_FILTER,
+            HealthCheckFilter(pass_through_mode=False, headers=[exact_header(":path", HEALTHZ_PATH)]),
+        ),
+        # Readiness: 200 only while every upstream cluster has all its hosts healthy.
+        hf(
+            READYZ_FILTER,
+            HealthCheckFilter(
+                pass_through_mode=False,
+                headers=[exact_header(":path", READYZ_PATH)],
+                cluster_min_healthy_percentages={
+                    cluster_name(service): Percent(value=100.0) for service in services
+                },
+            ),
+        ),
+    ]
+    if settings.cors_allowed_origins:
+        filters.append(hf(CORS_FILTER, Cors()))
+    filters += [
+        # No token bucket at filter level: only routes with a per-route config are limited.
+        hf(RATE_LIMIT_FILTER, LocalRateLimit(stat_prefix="edge_rate_limit")),
+        hf(JWT_FILTER, _jwt_authn(settings)),
+        hf(BUFFER_FILTER, Buffer(max_request_bytes=settings.max_request_bytes)),
+        hf(TRANSCODER_FILTER, _transcoder(descriptor_path, services, max_request_body_size)),
+        hf(ROUTER_FILTER, Router()),
+    ]
+    return filters
+
+
+def rate_limit_config(requests: int, per_seconds: int, headers: bool = True) -> LocalRateLimit:
+    """A route's token bucket: ``requests`` per ``per_seconds``, with X-RateLimit-* headers unless
+    the server sends its own."""
+    return LocalRateLimit(
+        stat_prefix="edge_rate_limit",
+        token_bucket=TokenBucket(
+            max_tokens=requests, tokens_per_fill=requests, fill_interval=seconds(per_seconds)
+        ),
+        filter_enabled=percent100("edge.rate_limit.enabled"),
+        filter_enforced=percent100("edge.rate_limit.enforced"),
+        enable_x_ratelimit_headers=(
+            XRateLimitHeadersRfcVersion.DRAFT_VERSION_03 if headers else XRateLimitHeadersRfcVersion.OFF
+        ),
+        # Native gRPC callers get RESOURCE_EXHAUSTED instead of UNAVAILABLE.
+        rate_limited_as_resource_exhausted=True,
+    )
+
+
+def cors_policy(settings: EdgeSettings) -> CorsPolicy:
+    """The virtual host's CORS policy: exactly the configured origins, no credentials."""
+    return CorsPolicy(
+        allow_origin_string_match=[StringMatcher(exact=o) for o in settings.cors_allowed_origins],
+        allow_methods=CORS_ALLOW_METHODS,
+        allow_headers=CORS_ALLOW_HEADERS,
+        expose_headers=CORS_EXPOSE_HEADERS,
+        max_age="86400",
+        allow_credentials=False,
+        forward_not_matching_preflights=False,
+    )
+
+
+def _jwt_authn(settings: EdgeSettings) -> JwtAuthentication:
+    provider = JwtProvider(
+        issuer=settings.jwt_issuer,
+        audiences=[settings.jwt_audience],
+        require_expiration=True,
+        # Servers verify the token again (defence in depth), so pass it on.
+        forward=True,
+        payload_in_metadata="jwt_payload",
+        remote_jwks=RemoteJwks(
+            http_uri=HttpUri(
+                uri=f"http://{settings.jwks_address}{JWKS_PATH}",
+                cluster=JWKS_CLUSTER,
+                timeout=seconds(5),
+            ),
+            cache_duration=seconds(settings.jwks_cache_seconds),
+            # fast_listener: the JWKS is served through this very listener, so it
+            # must not wait for the first fetch; failed fetches are retried every second.
+            async_fetch=JwksAsyncFetch(fast_listener=True, failed_refetch_duration=seconds(1)),
+        ),
+    )
+    return JwtAuthentication(
+        providers={JWT_PROVIDER: provider},
+        requirement_map={JWT_REQUIREMENT: JwtRequirement(provider_name=JWT_PROVIDER)},
+        bypass_cors_preflight=True,
+    )
+
+
+def _transcoder(
+    descriptor_path: Path, services: Sequence[str], max_request_body_size: int
+) -> GrpcJsonTranscoder:
+    return GrpcJsonTranscoder(
+        proto_descriptor=str(descriptor_path),
+        services=list(services),
+        print_options=GrpcJsonTranscoderPrintOptions(
+            # lowerCamelCase JSON names. Zero values are printed too (`"valid": false`,
+            # `"overdue": 0`), so every response has the contract's full shape; only
+            # unset messages and `optional` fields are left out.
+            preserve_proto_field_names=False,
+            always_print_primitive_fields=True,
+            stream_newline_delimited=True,
+        ),
+        convert_grpc_status=True,
+        # HTML forms and most clients encode spaces in query strings as "+".
+        query_param_unescape_plus=True,
+        # The REST route (its JWT / rate-limit / body-limit config) stays the route of the request.
+        match_incoming_request_route=True,
+        request_validation_options=GrpcJsonTranscoderRequestValidationOptions(
+            reject_unknown_method=True,
+            # A misspelt filter (?staus=done) must not silently list everything.
+            reject_unknown_query_parameters=True,
+        ),
+        max_request_body_size=max_request_body_size,
+    )

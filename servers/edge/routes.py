@@ -1,0 +1,149 @@
+"""Envoy routes derived from the RPCs: a REST route per google.api.http binding and a native gRPC
+route per RPC, each with its JWT requirement, rate limit and body limit (per-route filter configs)."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from typing import Any as TypingAny
+
+from servers.edge.clusters import JWKS_CLUSTER, cluster_name
+from servers.edge.descriptors import Rpc
+from servers.edge.envoy_values import exact_header, seconds
+from servers.edge.filters import (
+    BUFFER_FILTER,
+    JWT_FILTER,
+    JWT_REQUIREMENT,
+    RATE_LIMIT_FILTER,
+    rate_limit_config,
+)
+from servers.edge.settings import EdgeSettings
+
+# envoy-data-plane's generated modules trip pydantic deprecation warnings at import.
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", DeprecationWarning)
+    from envoy_data_plane.envoy.config.route.v3 import (
+        HeaderMatcher,
+        RetryPolicy,
+        Route,
+        RouteAction,
+        RouteActionMaxStreamDuration,
+        RouteMatch,
+        RouteMatchGrpcRouteMatchOptions,
+    )
+    from envoy_data_plane.envoy.extensions.filters.http.buffer.v3 import Buffer, BufferPerRoute
+    from envoy_data_plane.envoy.extensions.filters.http.jwt_authn.v3 import PerRouteConfig
+    from envoy_data_plane.envoy.type.matcher.v3 import RegexMatcher
+    from envoy_data_plane.google.protobuf import Any
+
+# Retries that cannot have reached the server (safe for non-idempotent RPCs).
+SAFE_RETRY_ON = "connect-failure,refused-stream,reset-before-request"
+
+
+def body_limit(rpc: Rpc, settings: EdgeSettings) -> int:
+    """Largest request body (REST) or message (native gRPC) the edge lets through to ``rpc``."""
+    return rpc.max_request_bytes or settings.max_request_bytes
+
+
+def build_routes(all_rpcs: Sequence[Rpc], settings: EdgeSettings) -> list[Route]:
+    """Envoy routes, most specific REST templates first, then the native gRPC routes."""
+    seen: dict[tuple[str, str], str] = {}
+    for rpc in all_rpcs:
+        for binding in rpc.bindings:
+            key = (binding.method, binding.path.regex)
+            if key in seen and seen[key] != rpc.full_name:
+                raise ValueError(
+                    f"{binding.method} {binding.path.template} of {rpc.full_name} "
+                    f"is already bound to {seen[key]}"
+                )
+            seen[key] = rpc.full_name
+    rest: list[tuple[tuple[TypingAny, ...], Route]] = []
+    for rpc in all_rpcs:
+        rest.extend(_rest_routes(rpc, settings))
+    rest.sort(key=lambda item: item[0])
+    routes = [_preflight_route()] if settings.cors_allowed_origins else []
+    routes.extend(route for _, route in rest)
+    routes.extend(_grpc_route(rpc, settings) for rpc in all_rpcs)
+    return routes
+
+
+def _per_route(rpc: Rpc, settings: EdgeSettings) -> dict[str, Any]:
+    requests, per_seconds = (
+        settings.rate_limit_overrides.get(rpc.grpc_path) or rpc.rate_limit or settings.default_rate_limit
+    )
+    jwt = PerRouteConfig(disabled=True) if rpc.public else PerRouteConfig(requirement_name=JWT_REQUIREMENT)
+    # The buffer filter holds every body to its RPC's limit (413 above it), REST and native gRPC
+    # alike. The transcoder's own limit cannot: it sees one chunk of the JSON at a time, so a large
+    # body arriving in small chunks would pass it.
+    buffer = BufferPerRoute(buffer=Buffer(max_request_bytes=body_limit(rpc, settings)))
+    return {
+        RATE_LIMIT_FILTER: Any.pack(
+            rate_limit_config(requests, per_seconds, headers=not rpc.server_rate_limit_headers)
+        ),
+        JWT_FILTER: Any.pack(jwt),
+        BUFFER_FILTER: Any.pack(buffer),
+    }
+
+
+def _route_action(rpc: Rpc, settings: EdgeSettings) -> RouteAction:
+    streaming = rpc.server_streaming or rpc.client_streaming
+    return RouteAction(
+        cluster=cluster_name(rpc.service),
+        # Streams can run for long: no overall timeout (the HCM stream idle timeout still applies).
+        timeout=seconds(0 if streaming else settings.unary_timeout_seconds),
+        # A native gRPC caller's grpc-timeout is honoured as the stream's deadline.
+        max_stream_duration=RouteActionMaxStreamDuration(grpc_timeout_header_max=seconds(0)),
+        retry_policy=RetryPolicy(retry_on=SAFE_RETRY_ON, num_retries=2),
+    )
+
+
+def _rest_routes(rpc: Rpc, settings: EdgeSettings) -> list[tuple[tuple[TypingAny, ...], Route]]:
+    out = []
+    for index, binding in enumerate(rpc.bindings):
+        template = binding.path
+        match = RouteMatch(headers=[exact_header(":method", binding.method)])
+        if template.literal:
+            match.path = template.template
+        else:
+            match.safe_regex = RegexMatcher(regex=template.regex)
+        route = Route(
+            name=f"rest:{rpc.full_name}:{index}",
+            match=match,
+            route=_route_action(rpc, settings),
+            typed_per_filter_config=_per_route(rpc, settings),
+        )
+        out.append((template.sort_key(), route))
+    return out
+
+
+def _grpc_route(rpc: Rpc, settings: EdgeSettings) -> Route:
+    return Route(
+        name=f"grpc:{rpc.full_name}",
+        match=RouteMatch(path=rpc.grpc_path, grpc=RouteMatchGrpcRouteMatchOptions()),
+        route=_route_action(rpc, settings),
+        typed_per_filter_config=_per_route(rpc, settings),
+    )
+
+
+def _preflight_route() -> Route:
+    """CORS preflights (OPTIONS with Origin and Access-Control-Request-Method).
+
+    The CORS filter only acts on requests whose route forwards (a direct_response
+    route has no route entry), so this route names a cluster; it is never used:
+    with forward_not_matching_preflights off, the CORS filter answers every
+    preflight itself (allowed origin: 200 with Access-Control-* headers; other
+    origins: 200 without them, so the browser blocks the call).
+    """
+    return Route(
+        name="cors-preflight",
+        match=RouteMatch(
+            prefix="/",
+            headers=[
+                exact_header(":method", "OPTIONS"),
+                HeaderMatcher(name="origin", present_match=True),
+                HeaderMatcher(name="access-control-request-method", present_match=True),
+            ],
+        ),
+        route=RouteAction(cluster=JWKS_CLUSTER),
+        typed_per_filter_config={JWT_FILTER: Any.pack(PerRouteConfig(disabled=True))},
+    )

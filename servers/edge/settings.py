@@ -1,0 +1,92 @@
+"""What the generated edge depends on besides the descriptor set (:class:`EdgeSettings`)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from servers.platform.settings import JWT_AUDIENCE, JWT_ISSUER
+
+DEFAULT_MAX_REQUEST_BYTES = 1_048_576
+"""Largest request of an RPC without a (aether.common.v1.max_request_bytes) option."""
+
+
+def _default_upstreams() -> Mapping[str, str]:
+    return {}
+
+
+@dataclass(frozen=True)
+class EdgeSettings:
+    """Everything the generated edge depends on besides the descriptor set."""
+
+    listen_host: str = "127.0.0.1"
+    listen_port: int = 8080
+    admin_port: int | None = None
+    """Envoy admin on 127.0.0.1 only; None = no admin interface."""
+    upstreams: Mapping[str, str] = field(default_factory=_default_upstreams)
+    """Full proto service name ("aether.auth.v1.AuthService") -> "host:port" of its grpc.aio server."""
+    jwks_upstream: str = ""
+    """"host:port" serving GET /.well-known/jwks.json (normally Envoy's own listener: the
+    JWKS route is transcoded to AuthService.GetJwks). Empty = this listener."""
+    jwt_issuer: str = JWT_ISSUER
+    jwt_audience: str = JWT_AUDIENCE
+    cors_allowed_origins: Sequence[str] = ()
+    """Exact origins ("https://app.example.com") allowed by CORS; empty = no CORS."""
+    max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
+    """Largest REST body / native gRPC message of RPCs without a max_request_bytes option."""
+    default_rate_limit: tuple[int, int] = (600, 60)
+    """(requests, per_seconds) for RPCs without a rate_limit option."""
+    rate_limit_overrides: Mapping[str, tuple[int, int]] = field(default_factory=dict)
+    """Per-deployment limits by gRPC path ("/aether.auth.v1.AuthService/Login"), over the protos' options."""
+    access_log_path: str = "/dev/stdout"
+    unary_timeout_seconds: float = 60.0
+    """Upstream timeout of unary RPCs; server-streaming RPCs have none (stream idle timeout applies)."""
+    jwks_cache_seconds: int = 300
+    """How long Envoy caches the JWK set. A new signing key must be published this long before use."""
+    health_check_interval_seconds: float = 2.0
+    max_downstream_connections: int = 50_000
+    """Overload-manager cap on open client connections (Envoy warns when there is none)."""
+    upstream_streams_per_connection: int = 4
+    """Concurrent requests Envoy puts on one HTTP/2 connection to a server before it
+    opens another. The kernel spreads a GRPC_WORKERS server's connections, not its
+    requests, over the workers: without this cap, Envoy's one connection per thread
+    can leave a worker idle while another queues."""
+
+    def __post_init__(self) -> None:
+        for name, port in (("listen_port", self.listen_port), ("admin_port", self.admin_port)):
+            if port is not None and not 0 < port < 65536:
+                raise ValueError(f"{name} out of range: {port}")
+        for service, address in self.upstreams.items():
+            split_host_port(address, what=f"upstream of {service}")
+        if self.jwks_upstream:
+            split_host_port(self.jwks_upstream, what="jwks_upstream")
+        requests, per_seconds = self.default_rate_limit
+        if requests <= 0 or per_seconds <= 0:
+            raise ValueError("default_rate_limit needs requests > 0 and per_seconds > 0")
+        if self.max_request_bytes <= 0:
+            raise ValueError("max_request_bytes must be positive")
+        for origin in self.cors_allowed_origins:
+            if not origin or origin == "*" or origin.endswith("/"):
+                raise ValueError(f"CORS origins are exact, like https://app.example.com; got {origin!r}")
+
+    @property
+    def jwks_address(self) -> str:
+        return self.jwks_upstream or f"{_connect_host(self.listen_host)}:{self.listen_port}"
+
+
+def split_host_port(address: str, *, what: str = "address") -> tuple[str, int]:
+    """ "host:port" or "[v6]:port" -> (host, port)."""
+    host, sep, port = address.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"{what}: expected host:port, got {address!r}")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    return host, int(port)
+
+
+def _connect_host(listen_host: str) -> str:
+    if listen_host in ("0.0.0.0", ""):  # noqa: S104 - mapping a wildcard bind to loopback
+        return "127.0.0.1"
+    if listen_host == "::":
+        return "[::1]"
+    return f"[{listen_host}]" if ":" in listen_host else listen_host
