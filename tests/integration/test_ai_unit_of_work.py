@@ -27,13 +27,6 @@ from servers.platform.uow import PostgresUnitOfWork, Transaction
 from tests.helpers import acting_as, outbox_events
 
 
-@pytest.fixture(scope="module")
-async def pool(database_url: str, app_server: object) -> AsyncIterator[asyncpg.Pool]:
-    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2)
-    yield pool
-    await pool.close()
-
-
 class NoSettlements:
     def __init__(self) -> None:
         self.settled: list[Settlement] = []

@@ -5,7 +5,6 @@ a repeated idempotency key or an exception inside writes none."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import asyncpg
@@ -24,13 +23,6 @@ class NoHealth:
 
     def metrics(self) -> SystemMetrics:
         return SystemMetrics(0.0, 0.0, 0.0)
-
-
-@pytest.fixture(scope="module")
-async def pool(database_url: str, app_server: object) -> AsyncIterator[asyncpg.Pool]:
-    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2)
-    yield pool
-    await pool.close()
 
 
 @pytest.fixture

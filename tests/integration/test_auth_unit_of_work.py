@@ -5,7 +5,6 @@ and refresh-token reuse commits the family revocation without an event."""
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import asyncpg
@@ -26,13 +25,6 @@ from servers.platform.secrets import SecretBox
 from servers.platform.tokens import KeyCache, TokenVerifier
 from servers.platform.uow import PostgresUnitOfWork
 from tests.helpers import STRONG_PASSWORD, outbox_events, unique_email
-
-
-@pytest.fixture(scope="module")
-async def pool(database_url: str, app_server: object) -> AsyncIterator[asyncpg.Pool]:
-    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2)
-    yield pool
-    await pool.close()
 
 
 @pytest.fixture

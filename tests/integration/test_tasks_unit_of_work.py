@@ -4,7 +4,6 @@ case writes exactly its events to the outbox, a rolled-back one writes none."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
@@ -16,13 +15,6 @@ from servers.tasks.main import unit_of_work
 from servers.tasks.queries import TaskQueries
 from servers.tasks.usecases import TaskUseCases
 from tests.helpers import acting_as, outbox_events
-
-
-@pytest.fixture(scope="module")
-async def pool(database_url: str, app_server: object) -> AsyncIterator[asyncpg.Pool]:
-    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2)
-    yield pool
-    await pool.close()
 
 
 @pytest.fixture
