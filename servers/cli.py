@@ -78,9 +78,11 @@ def _migrate(args: argparse.Namespace) -> None:
 
 def _gen(args: argparse.Namespace) -> None:
     _need("gen", "dev", "grpc_tools")
-    from servers.devtools.codegen import generate
+    from servers.devtools import manifests
+    from servers.devtools.codegen import DESCRIPTOR, generate
 
     generate()
+    manifests.write(DESCRIPTOR)  # the Kubernetes manifests follow servers/registry.py
 
 
 def _new_domain(args: argparse.Namespace) -> None:

@@ -1,14 +1,26 @@
-"""docker-compose.yml stays in step with the registry of implemented servers."""
+"""The deployment files stay in step with the registry of implemented servers and say only
+true things: docker-compose.yml runs and routes every domain, the Kubernetes manifests are
+fresh and valid (strict schema of the Kubernetes version kubernetes-validate ships), and every
+environment variable either gives an Aether server is one of its settings."""
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
+from typing import Any
 
+import kubernetes_validate
+import pytest
 import yaml
 
 from servers import registry
+from servers.devtools import manifests
+from servers.devtools.codegen import DESCRIPTOR
+from servers.edge.descriptors import load_descriptor_set, service_names
+from servers.platform.settings import PlatformSettings
 
-COMPOSE = yaml.safe_load((Path(__file__).parents[2] / "docker-compose.yml").read_text())
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 
 
 def test_every_implemented_domain_runs_in_compose_and_is_routed_by_envoy() -> None:
@@ -25,3 +37,83 @@ def test_compose_has_the_whole_topology() -> None:
     assert {"postgres", "redis", "rabbitmq", "chromadb", "jaeger", "prometheus", "grafana", "envoy"} <= set(
         COMPOSE["services"]
     )
+
+
+def _documents() -> list[dict[str, Any]]:
+    return [doc for doc in yaml.safe_load_all(manifests.OUT.read_text()) if doc]
+
+
+def test_manifests_are_fresh() -> None:
+    rendered = manifests.render(service_names(load_descriptor_set(DESCRIPTOR)))
+    assert manifests.OUT.read_text() == rendered, "deploy/k8s/aether.yaml is stale: run `aether gen`"
+
+
+@pytest.mark.parametrize("document", _documents(), ids=lambda d: f"{d['kind']}/{d['metadata']['name']}")
+def test_manifest_is_valid_kubernetes(document: dict[str, Any]) -> None:
+    kubernetes_validate.validate(document, kubernetes_validate.latest_version(), strict=True)
+
+
+def test_every_registered_domain_is_deployed_behind_the_edge() -> None:
+    docs = _documents()
+    deployments = {d["metadata"]["name"] for d in docs if d["kind"] == "Deployment"}
+    assert deployments == {f"aether-{d}" for d in registry.DOMAINS} | {"aether-edge"}
+    edge = next(d for d in docs if d["metadata"]["name"] == "aether-edge" and d["kind"] == "Deployment")
+    args = edge["spec"]["template"]["spec"]["containers"][0]["args"]
+    routed = {arg.split("=", 2)[1] for arg in args if arg.startswith("--upstream=")}
+    for domain in registry.DOMAINS:
+        assert any(name.startswith(f"aether.{domain}.") for name in routed), domain
+
+
+def _setting_names(domain: str) -> set[str]:
+    """Environment names of every setting the domain's server reads: PlatformSettings and the
+    domain's own subclasses of it (pydantic-settings matches names case-insensitively)."""
+    importlib.import_module(registry.DOMAINS[domain])
+    classes = [PlatformSettings]
+    pending = list(PlatformSettings.__subclasses__())
+    while pending:
+        cls = pending.pop()
+        pending.extend(cls.__subclasses__())
+        if cls.__module__.startswith(f"servers.{domain}."):
+            classes.append(cls)
+    names = set()
+    for cls in classes:
+        for name, field in cls.model_fields.items():
+            alias = field.validation_alias
+            names.add((alias if isinstance(alias, str) else name).upper())
+    return names
+
+
+def _compose_servers() -> dict[str, dict[str, str]]:
+    """`aether serve <domain>` services of docker-compose.yml -> their environment."""
+    servers = {}
+    for service in COMPOSE["services"].values():
+        command = service.get("command") or []
+        if command[:2] == ["aether", "serve"]:
+            servers[command[2]] = service.get("environment") or {}
+    return servers
+
+
+def _manifest_servers() -> dict[str, set[str]]:
+    docs = _documents()
+    config = next(d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"] == manifests.CONFIG)
+    servers = {}
+    for doc in docs:
+        if doc["kind"] != "Deployment":
+            continue
+        container = doc["spec"]["template"]["spec"]["containers"][0]
+        if container["args"][:2] != ["aether", "serve"]:
+            continue
+        names = {env["name"] for env in container.get("env", [])}
+        if any(ref.get("configMapRef", {}).get("name") == manifests.CONFIG for ref in container["envFrom"]):
+            names |= set(config["data"])
+        servers[container["args"][2]] = names
+    return servers
+
+
+@pytest.mark.parametrize("domain", sorted(registry.DOMAINS))
+def test_environment_names_are_real_settings(domain: str) -> None:
+    known = _setting_names(domain)
+    compose_unknown = set(_compose_servers().get(domain, {})) - known
+    manifest_unknown = _manifest_servers()[domain] - known
+    assert not compose_unknown, f"docker-compose.yml sets what {domain} never reads: {compose_unknown}"
+    assert not manifest_unknown, f"deploy/k8s sets what {domain} never reads: {manifest_unknown}"
