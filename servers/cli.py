@@ -11,6 +11,7 @@ aether edge --upstream aether.auth.v1.AuthService=auth:50051 --out envoy.json --
 aether events dead-letters list|replay [--consumer analytics] [--id EVENT_ID ...]
                            inspect / replay events consumers gave up on
 aether relay               run only the outbox relay (servers run one each by default)
+aether health [ADDR]       exit 0 if the server at ADDR answers grpc.health.v1 SERVING (container healthchecks)
 """
 
 from __future__ import annotations
@@ -170,6 +171,21 @@ def _relay(args: argparse.Namespace) -> None:
     uvloop.run(run())
 
 
+def _health(args: argparse.Namespace) -> None:
+    import grpc
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    with grpc.insecure_channel(args.addr) as channel:
+        try:
+            reply = health_pb2_grpc.HealthStub(channel).Check(
+                health_pb2.HealthCheckRequest(service=args.service), timeout=args.timeout
+            )
+        except grpc.RpcError as error:
+            raise SystemExit(f"{args.addr}: {error.code().name}") from None
+    if reply.status != health_pb2.HealthCheckResponse.SERVING:
+        raise SystemExit(f"{args.addr}: {health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)}")
+
+
 def _edge(args: argparse.Namespace) -> None:
     _need("edge", "edge", "envoy_data_plane")
     from servers.edge.__main__ import main as edge_main
@@ -228,6 +244,12 @@ def main(argv: list[str] | None = None) -> None:
 
     relay = commands.add_parser("relay", help="run only the outbox relay (DATABASE_URL, AMQP_URL)")
     relay.set_defaults(run=_relay)
+
+    health = commands.add_parser("health", help="check a server's grpc.health.v1 status (exit 0 = SERVING)")
+    health.add_argument("addr", nargs="?", default="127.0.0.1:50051", help="host:port (default 127.0.0.1:50051)")
+    health.add_argument("--service", default="", help="a service name (default: the whole server)")
+    health.add_argument("--timeout", type=float, default=3.0)
+    health.set_defaults(run=_health)
 
     edge = commands.add_parser(
         "edge",

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import importlib
+from typing import TYPE_CHECKING
 
-from servers.platform.runtime import Domain
+if TYPE_CHECKING:  # `aether health` and `--help` should not import the whole runtime
+    from servers.platform.runtime import Domain
 
 # name -> module exposing DOMAIN. Add a line here when a domain gets a server.
 DOMAINS: dict[str, str] = {

@@ -22,6 +22,7 @@ import logging
 from collections.abc import Sequence
 from typing import Protocol
 
+from servers.ai import metrics
 from servers.ai.domain import LedgerEntry, RequestReceived, ResponseGenerated, Settlement
 from servers.platform.uow import PreparedEvent, UnitOfWork
 
@@ -71,6 +72,7 @@ class Ledger:
         self._put((None, self._uow.prepare(event), None))
 
     def finished(self, event: ResponseGenerated, settlement: Settlement) -> None:
+        metrics.count(event.entry)
         self._put((event.entry, self._uow.prepare(event), settlement))
 
     async def flush(self) -> None:

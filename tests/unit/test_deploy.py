@@ -117,3 +117,29 @@ def test_environment_names_are_real_settings(domain: str) -> None:
     manifest_unknown = _manifest_servers()[domain] - known
     assert not compose_unknown, f"docker-compose.yml sets what {domain} never reads: {compose_unknown}"
     assert not manifest_unknown, f"deploy/k8s sets what {domain} never reads: {manifest_unknown}"
+
+
+def test_prometheus_scrapes_every_server() -> None:
+    config = yaml.safe_load((ROOT / "deploy" / "prometheus.yml").read_text())
+    jobs = {job["job_name"]: job for job in config["scrape_configs"]}
+    targets = {t for group in jobs["aether"]["static_configs"] for t in group["targets"]}
+    port = COMPOSE["x-server"]["environment"]["METRICS_PORT"]
+    assert targets == {f"{name}:{port}" for name in _compose_servers()}
+
+
+def test_dashboard_queries_only_metrics_that_exist() -> None:
+    """Every aether_* series a Grafana panel asks for is one the servers export."""
+    import re
+
+    from prometheus_client import REGISTRY
+
+    for module in registry.DOMAINS.values():
+        importlib.import_module(module)
+    importlib.import_module("servers.ai.metrics")
+    exported = set()
+    for family in REGISTRY.collect():
+        exported |= {family.name + suffix for suffix in ("", "_total", "_bucket", "_count", "_sum")}
+    dashboard = (ROOT / "deploy" / "grafana" / "dashboards" / "aether.json").read_text()
+    asked = set(re.findall(r"\baether_\w+", dashboard))
+    assert asked, "the dashboard has no aether_* query"
+    assert asked <= exported, asked - exported
