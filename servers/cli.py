@@ -11,7 +11,7 @@ aether edge --upstream aether.auth.v1.AuthService=auth:50051 --out envoy.json --
 aether events dead-letters list|replay [--consumer analytics] [--id EVENT_ID ...]
                            inspect / replay events consumers gave up on
 aether relay               run only the outbox relay (servers run one each by default)
-aether health [ADDR]       exit 0 if the server at ADDR answers grpc.health.v1 SERVING (container healthchecks)
+aether health [ADDR]       exit 0 if ADDR answers grpc.health.v1 SERVING (container healthchecks)
 """
 
 from __future__ import annotations
@@ -246,7 +246,7 @@ def main(argv: list[str] | None = None) -> None:
     relay.set_defaults(run=_relay)
 
     health = commands.add_parser("health", help="check a server's grpc.health.v1 status (exit 0 = SERVING)")
-    health.add_argument("addr", nargs="?", default="127.0.0.1:50051", help="host:port (default 127.0.0.1:50051)")
+    health.add_argument("addr", nargs="?", default="127.0.0.1:50051", help="host:port")
     health.add_argument("--service", default="", help="a service name (default: the whole server)")
     health.add_argument("--timeout", type=float, default=3.0)
     health.set_defaults(run=_health)
