@@ -25,8 +25,9 @@ and `h2load` (nghttp2-client), the local PostgreSQL and a Redis
    straight to the server and through Envoy, after checking one call's
    grpc-status (h2load counts a gRPC error as a success);
 4. prints req/s, p50/p99, the ratio to FastAPI's req/s, and the CPU each
-   request costs process by process (psutil deltas; the load generator's from
-   its rusage), plus the CPU the rest of the machine used meanwhile (other
+   request costs process by process (psutil deltas net of each process's idle
+   CPU, measured for 5 s before the load; the load generator's from its
+   rusage), plus the CPU the rest of the machine used meanwhile (other
    people's work on shared cores), and a JSON summary.
 
 CPU per request is the robust figure on a busy machine; req/s and latency
@@ -351,7 +352,13 @@ def measure(
     rps, p50, p99, errors, loadgen_cpu = load()  # type: ignore[operator]
     after, wall = cpu_seconds(roles), time.monotonic() - started
     requests = max(1.0, rps * wall)
-    cpu = {r: (after[r] - before.get(r, 0.0)) / requests * 1e6 for r in after if r != "machine"}
+    # Net of what each process burns when idle (health checks, relay polls), which
+    # would otherwise be charged to the requests of a slow run.
+    cpu = {
+        r: max(0.0, after[r] - before.get(r, 0.0) - IDLE.get(r, 0.0) * wall) / requests * 1e6
+        for r in after
+        if r != "machine"
+    }
     cpu["load generator"] = loadgen_cpu / requests * 1e6
     ours = sum(after[r] - before.get(r, 0.0) for r in after if r != "machine") + loadgen_cpu
     other = max(0.0, (after["machine"] - before["machine"]) - ours) / wall
@@ -363,6 +370,17 @@ def measure(
         flush=True,
     )
     return cell
+
+
+IDLE: dict[str, float] = {}  # role -> CPU seconds per second with no load
+
+
+def measure_idle(roles: dict[str, list[int]], seconds: float = 5.0) -> None:
+    before = cpu_seconds(roles)
+    time.sleep(seconds)
+    after = cpu_seconds(roles)
+    IDLE.update({r: (after[r] - before.get(r, 0.0)) / seconds for r in after if r != "machine"})
+    print("idle CPU, ms/s: " + ", ".join(f"{r} {v * 1000:.1f}" for r, v in IDLE.items()), flush=True)
 
 
 def report(cells: list[Cell]) -> None:
@@ -583,6 +601,7 @@ async def main() -> None:
                     ),
                 )
             )
+        await loop.run_in_executor(None, measure_idle, roles)
         for stack, endpoint, (load, warmup) in plan:
             cells.append(await loop.run_in_executor(None, measure, stack, endpoint, roles, load, warmup))
         report(cells)
