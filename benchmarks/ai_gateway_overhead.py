@@ -255,6 +255,7 @@ async def main() -> None:
         "--workers", type=int, default=os.cpu_count() or 1, help="AI server processes (GRPC_WORKERS)"
     )
     parser.add_argument("--db", default="aether_bench_ai")
+    parser.add_argument("--redis", default="redis://127.0.0.1:6379/14")
     parser.add_argument("--admin-dsn", default="postgresql://postgres@127.0.0.1:5432/postgres")
     args = parser.parse_args()
 
@@ -270,7 +271,7 @@ async def main() -> None:
     fake = f"http://127.0.0.1:{fake_port}"
     env = os.environ | {
         "DATABASE_URL": dsn,
-        "REDIS_URL": "redis://127.0.0.1:6379/14",
+        "REDIS_URL": args.redis,
         "AETHER_SECRET_KEY": new_secret_key(),
         "AUTH_ADDR": f"127.0.0.1:{auth_port}",
         "OPENAI_API_KEY": "test-key",

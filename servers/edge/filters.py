@@ -33,6 +33,7 @@ with warnings.catch_warnings():
     from envoy_data_plane.envoy.extensions.filters.http.jwt_authn.v3 import (
         JwksAsyncFetch,
         JwtAuthentication,
+        JwtCacheConfig,
         JwtProvider,
         JwtRequirement,
         RemoteJwks,
@@ -145,6 +146,10 @@ def _jwt_authn(settings: EdgeSettings) -> JwtAuthentication:
         # Servers verify the token again (defence in depth), so pass it on.
         forward=True,
         payload_in_metadata="jwt_payload",
+        # A token verified once is not verified again while cached (a client sends the same
+        # one with every call): the signature check is most of the filter's CPU. Expiry is
+        # still checked on every hit; revocation is the servers' check, not the edge's.
+        jwt_cache_config=JwtCacheConfig(jwt_cache_size=settings.jwt_cache_size),
         remote_jwks=RemoteJwks(
             http_uri=HttpUri(
                 uri=f"http://{settings.jwks_address}{JWKS_PATH}",

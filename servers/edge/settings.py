@@ -43,6 +43,9 @@ class EdgeSettings:
     """Upstream timeout of unary RPCs; server-streaming RPCs have none (stream idle timeout applies)."""
     jwks_cache_seconds: int = 300
     """How long Envoy caches the JWK set. A new signing key must be published this long before use."""
+    jwt_cache_size: int = 4096
+    """Verified access tokens Envoy remembers per worker thread (skipping their signature
+    check; expiry is still checked each time)."""
     health_check_interval_seconds: float = 2.0
     max_downstream_connections: int = 50_000
     """Overload-manager cap on open client connections (Envoy warns when there is none)."""

@@ -28,9 +28,19 @@ CREATE TABLE IF NOT EXISTS platform.schema_migrations (
 
 
 async def create_pool(dsn: str, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
-    pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, command_timeout=30)
+    pool = await asyncpg.create_pool(
+        dsn, min_size=min_size, max_size=max_size, command_timeout=30, reset=keep_session
+    )
     assert pool is not None
     return pool
+
+
+async def keep_session(conn: asyncpg.Connection) -> None:
+    """The pool's reset on release, instead of asyncpg's default query (advisory
+    unlock, CLOSE ALL, UNLISTEN, RESET ALL): one more round trip on every request
+    for state no pooled connection holds here (listeners have their own
+    connections, locks are transaction-scoped, nothing SETs the session).
+    asyncpg still rolls back a transaction left open before calling this."""
 
 
 async def migrate(pool: asyncpg.Pool, service: str, directory: Path) -> list[str]:

@@ -1,10 +1,16 @@
-"""The server interceptor chain. Each interceptor is a small async context manager
-around the RPC (unary or server-streaming), applied outermost first:
+"""The server interceptor: one per server, wrapping each method's handler once.
+Each call goes through these steps, outermost first:
 
-    RequestId -> Telemetry (log + metrics) -> Errors -> Auth -> Validation -> servicer
+    request id + deadline -> telemetry (metrics, log) -> errors -> auth step
+    (token, revocation check, permissions) -> validation step -> servicer
 
-(OpenTelemetry's own server interceptor runs before all of them, so every step
-is inside the RPC's span.)
+One interceptor instead of a chain of six: grpc asks every interceptor for the
+handler on every call, and each layer's generator-based context manager and
+closure was CPU on every request; the steps stay separate, named functions.
+OpenTelemetry's server interceptor runs before it only when tracing is
+configured (servers.platform.telemetry.tracing_enabled); otherwise an incoming
+W3C `traceparent` is still attached, so events and calls to other services
+carry the caller's trace.
 """
 
 from __future__ import annotations
@@ -13,18 +19,20 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import grpc
 import protovalidate
 from google.protobuf.message import Message
 from grpc_status import rpc_status
+from opentelemetry import context as otel_context
+from opentelemetry import propagate
 from prometheus_client import Counter, Histogram
 
-from servers.platform.access import access_rule
+from servers.platform.access import AccessRule, MissingAccessRule, access_rule
 from servers.platform.context import (
+    Principal,
     ResponseHeaders,
     access_token_var,
     deadline_var,
@@ -48,226 +56,10 @@ from servers.platform.tokens import TokenVerifier, revoked_token_key
 
 log = logging.getLogger("aether.rpc")
 
-Scope = Callable[[str, Any, grpc.aio.ServicerContext], AbstractAsyncContextManager[None]]
-
-
-class WrappingInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
-    """Wraps each method's handler once and reuses the wrapper: grpc asks every
-    interceptor for the handler on every call, and building closures and a
-    method handler per call, per interceptor, is CPU on the request path."""
-
-    def __init__(self) -> None:
-        self._wrapped: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
-
-    def wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
-        raise NotImplementedError
-
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
-        details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
-        handler = await continuation(details)
-        if handler is None:
-            return handler
-        known = self._wrapped.get(details.method)
-        if known is not None and known[0] is handler:
-            return known[1]
-        wrapped = self.wrap(details.method, handler)
-        self._wrapped[details.method] = (handler, wrapped)
-        return wrapped
-
-
-class ScopeInterceptor(WrappingInterceptor):
-    """Runs `scope(method, request, context)` around every unary and
-    server-streaming call (request is None for client-streaming calls)."""
-
-    def scope(
-        self, method: str, request: Any, context: grpc.aio.ServicerContext
-    ) -> AbstractAsyncContextManager[None]:
-        raise NotImplementedError
-
-    def wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
-        scope = self.scope
-
-        if handler.unary_unary:
-            inner_uu = handler.unary_unary
-
-            async def unary_unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
-                async with scope(method, request, context):
-                    return await inner_uu(request, context)
-
-            return grpc.unary_unary_rpc_method_handler(
-                unary_unary, handler.request_deserializer, handler.response_serializer
-            )
-        if handler.unary_stream:
-            inner_us = handler.unary_stream
-
-            async def unary_stream(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
-                async with scope(method, request, context):
-                    async for item in inner_us(request, context):
-                        yield item
-
-            return grpc.unary_stream_rpc_method_handler(
-                unary_stream, handler.request_deserializer, handler.response_serializer
-            )
-        if handler.stream_unary:
-            inner_su = handler.stream_unary
-
-            async def stream_unary(requests: Any, context: grpc.aio.ServicerContext) -> Any:
-                async with scope(method, None, context):
-                    return await inner_su(requests, context)
-
-            return grpc.stream_unary_rpc_method_handler(
-                stream_unary, handler.request_deserializer, handler.response_serializer
-            )
-        inner_ss = handler.stream_stream
-
-        async def stream_stream(requests: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
-            async with scope(method, None, context):
-                async for item in inner_ss(requests, context):
-                    yield item
-
-        return grpc.stream_stream_rpc_method_handler(
-            stream_stream, handler.request_deserializer, handler.response_serializer
-        )
-
-
-def _metadata(context: grpc.aio.ServicerContext, key: str) -> str | None:
-    for k, v in context.invocation_metadata() or ():
-        if k == key:
-            return v if isinstance(v, str) else v.decode()
-    return None
-
-
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-
-
-class RequestIdInterceptor(WrappingInterceptor):
-    """Keeps the caller's (or Envoy's) `x-request-id` if well-formed, else makes
-    one, records the RPC's deadline (servers.platform.context.time_remaining),
-    and sends the response headers: x-request-id plus any a handler added
-    (context.add_response_header), with the first response message, or with
-    the trailers of an error that comes first."""
-
-    def wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
-        def begin(context: grpc.aio.ServicerContext) -> ResponseHeaders:
-            incoming = _metadata(context, "x-request-id")
-            rid = incoming if incoming and _REQUEST_ID.match(incoming) else str(uuid.uuid4())
-            request_id_var.set(rid)  # each RPC runs in its own task, so its own context
-            # The caller's deadline, so calls to other services get what is left of it.
-            remaining = context.time_remaining()
-            deadline_var.set(None if remaining is None else time.monotonic() + remaining)
-            headers = ResponseHeaders(("x-request-id", rid))
-            response_headers_var.set(headers)
-            return headers
-
-        async def send(context: grpc.aio.ServicerContext, headers: ResponseHeaders) -> None:
-            pending = headers.take()
-            if pending:
-                await context.send_initial_metadata(tuple(pending))
-
-        if handler.unary_unary:
-            inner_uu = handler.unary_unary
-
-            async def unary_unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
-                headers = begin(context)
-                response = await inner_uu(request, context)
-                await send(context, headers)
-                return response
-
-            return grpc.unary_unary_rpc_method_handler(
-                unary_unary, handler.request_deserializer, handler.response_serializer
-            )
-        if handler.unary_stream:
-            inner_us = handler.unary_stream
-
-            async def unary_stream(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
-                headers = begin(context)
-                async for item in inner_us(request, context):
-                    await send(context, headers)
-                    yield item
-                await send(context, headers)
-
-            return grpc.unary_stream_rpc_method_handler(
-                unary_stream, handler.request_deserializer, handler.response_serializer
-            )
-        if handler.stream_unary:
-            inner_su = handler.stream_unary
-
-            async def stream_unary(requests: Any, context: grpc.aio.ServicerContext) -> Any:
-                await send(context, begin(context))
-                return await inner_su(requests, context)
-
-            return grpc.stream_unary_rpc_method_handler(
-                stream_unary, handler.request_deserializer, handler.response_serializer
-            )
-        inner_ss = handler.stream_stream
-
-        async def stream_stream(requests: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
-            await send(context, begin(context))
-            async for item in inner_ss(requests, context):
-                yield item
-
-        return grpc.stream_stream_rpc_method_handler(
-            stream_stream, handler.request_deserializer, handler.response_serializer
-        )
-
-
 RPC_TOTAL = Counter("aether_grpc_server_handled_total", "RPCs completed", ["method", "code"])
 RPC_SECONDS = Histogram("aether_grpc_server_handling_seconds", "RPC duration", ["method"])
 
-
-class TelemetryInterceptor(ScopeInterceptor):
-    """One access-log line and Prometheus metrics per RPC."""
-
-    @asynccontextmanager
-    async def scope(
-        self, method: str, request: Any, context: grpc.aio.ServicerContext
-    ) -> AsyncIterator[None]:
-        started = time.perf_counter()
-        try:
-            yield
-        finally:
-            elapsed = time.perf_counter() - started
-            code = context.code() or grpc.StatusCode.OK
-            name = code.name if isinstance(code, grpc.StatusCode) else str(code)
-            RPC_TOTAL.labels(method, name).inc()
-            RPC_SECONDS.labels(method).observe(elapsed)
-            log.info("rpc", extra={"method": method, "code": name, "duration_ms": round(elapsed * 1000, 2)})
-
-
-class ErrorInterceptor(ScopeInterceptor):
-    """Turns domain errors into google.rpc.Status (via the table in errors.py), a
-    backing service's outage into UNAVAILABLE with RetryInfo, and any other
-    unexpected exception into a bare INTERNAL that leaks nothing."""
-
-    @asynccontextmanager
-    async def scope(
-        self, method: str, request: Any, context: grpc.aio.ServicerContext
-    ) -> AsyncIterator[None]:
-        try:
-            yield
-        except AetherError as error:
-            log.info("rpc error", extra={"method": method, "reason": error.reason, "error": error.message})
-            await _abort(context, to_rpc_status(error, request_id()))
-        except (grpc.aio.AbortError, GeneratorExit):
-            raise
-        except OUTAGES:
-            log.exception("backing service unavailable", extra={"method": method})
-            await _abort(context, outage_status(request_id()))
-        except Exception:
-            log.exception("unhandled error", extra={"method": method})
-            await _abort(context, internal_status(request_id()))
-
-
-async def _abort(context: grpc.aio.ServicerContext, status: Any) -> None:
-    """End the RPC with a google.rpc.Status; response headers not sent yet
-    (x-request-id, X-RateLimit-*) travel with it."""
-    grpc_status = rpc_status.to_status(status)
-    headers = response_headers_var.get()
-    pending = tuple(headers.take()) if headers is not None else ()
-    await context.abort(grpc_status.code, grpc_status.details, pending + tuple(grpc_status.trailing_metadata))
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
 class RevocationList:
@@ -280,41 +72,124 @@ class RevocationList:
         return bool(self._redis is not None and await self._redis.exists(revoked_token_key(token_id)))
 
 
-class AuthInterceptor(ScopeInterceptor):
-    """Authenticates the bearer token and authorizes by the RPC's permissions."""
+def _metadata(context: grpc.aio.ServicerContext, key: str) -> str | None:
+    for k, v in context.invocation_metadata() or ():
+        if k == key:
+            return v if isinstance(v, str) else v.decode()
+    return None
+
+
+def begin_request(context: grpc.aio.ServicerContext, attach_trace: bool) -> ResponseHeaders:
+    """Request id (the caller's or Envoy's `x-request-id` if well-formed, else a
+    new one), the RPC's deadline (servers.platform.context.time_remaining) and
+    the response headers, in this RPC's context (each RPC runs in its own task).
+    With `attach_trace`, an incoming `traceparent` becomes the current context."""
+    metadata = context.invocation_metadata() or ()
+    incoming = traceparent = None
+    for k, v in metadata:
+        if k == "x-request-id":
+            incoming = v if isinstance(v, str) else v.decode()
+        elif k == "traceparent":
+            traceparent = v
+    if traceparent is not None and attach_trace:
+        # Propagation without spans: the caller's trace goes on into events and calls.
+        otel_context.attach(propagate.extract({"traceparent": traceparent}))
+    rid = incoming if incoming and _REQUEST_ID.match(incoming) else str(uuid.uuid4())
+    request_id_var.set(rid)
+    remaining = context.time_remaining()
+    deadline_var.set(None if remaining is None else time.monotonic() + remaining)
+    headers = ResponseHeaders(("x-request-id", rid))
+    response_headers_var.set(headers)
+    return headers
+
+
+async def send_headers(context: grpc.aio.ServicerContext, headers: ResponseHeaders) -> None:
+    """Send the response headers not sent yet (x-request-id, any a handler added)."""
+    pending = headers.take()
+    if pending:
+        await context.send_initial_metadata(tuple(pending))
+
+
+async def finish_unary(context: grpc.aio.ServicerContext, headers: ResponseHeaders) -> None:
+    """A unary response's headers. The request id alone rides in the trailers: sending
+    headers ahead of the response is a batch of its own in grpc, about a tenth of a
+    small RPC's CPU, and at the edge Envoy sets x-request-id on every response itself
+    (always_set_request_id_in_response). Headers a handler added (X-RateLimit-*) are
+    sent as headers, with the request id, because REST responses need them there."""
+    pending = headers.take()
+    if len(pending) > 1:
+        await context.send_initial_metadata(tuple(pending))
+    elif pending:
+        context.set_trailing_metadata(tuple(pending))
+
+
+async def abort_with(context: grpc.aio.ServicerContext, error: BaseException, method: str) -> None:
+    """The errors step: a domain error becomes its google.rpc.Status (errors.py's
+    table), a backing service's outage UNAVAILABLE with RetryInfo, anything else a
+    bare INTERNAL that leaks nothing. Headers not sent yet travel with it."""
+    if isinstance(error, AetherError):
+        log.info("rpc error", extra={"method": method, "reason": error.reason, "error": error.message})
+        status = to_rpc_status(error, request_id())
+    elif isinstance(error, OUTAGES):
+        log.error("backing service unavailable", exc_info=error, extra={"method": method})
+        status = outage_status(request_id())
+    else:
+        log.error("unhandled error", exc_info=error, extra={"method": method})
+        status = internal_status(request_id())
+    grpc_status = rpc_status.to_status(status)
+    headers = response_headers_var.get()
+    pending = tuple(headers.take()) if headers is not None else ()
+    await context.abort(grpc_status.code, grpc_status.details, pending + tuple(grpc_status.trailing_metadata))
+
+
+def observe(method: str, context: grpc.aio.ServicerContext, started: float) -> None:
+    """The telemetry step: Prometheus metrics for every RPC, a log line for each failed one."""
+    elapsed = time.perf_counter() - started
+    code = context.code() or grpc.StatusCode.OK
+    name = code.name if isinstance(code, grpc.StatusCode) else str(code)
+    RPC_TOTAL.labels(method, name).inc()
+    RPC_SECONDS.labels(method).observe(elapsed)
+    # A line per failed RPC; successful ones only at DEBUG: formatting and writing a JSON
+    # line was ~4% of a small RPC's CPU, and Envoy's access log already has every edge request.
+    level = logging.DEBUG if code is grpc.StatusCode.OK else logging.INFO
+    if log.isEnabledFor(level):
+        log.log(level, "rpc", extra={"method": method, "code": name, "duration_ms": round(elapsed * 1000, 2)})
+
+
+class Authenticator:
+    """The auth step: the bearer token, the revocation check, the RPC's permissions."""
 
     def __init__(self, verifier: TokenVerifier, revocations: RevocationList):
-        super().__init__()
         self._verifier = verifier
         self._revocations = revocations
 
-    @asynccontextmanager
-    async def scope(
-        self, method: str, request: Any, context: grpc.aio.ServicerContext
-    ) -> AsyncIterator[None]:
-        rule = access_rule(method)
+    async def authenticate(
+        self, rule: AccessRule | MissingAccessRule, context: grpc.aio.ServicerContext
+    ) -> None:
+        """Sets the caller (principal_var, access_token_var) for the RPC, or raises."""
+        if isinstance(rule, MissingAccessRule):
+            raise MissingAccessRule(str(rule))
         if rule.public:
-            yield
             return
         header = _metadata(context, "authorization") or ""
         scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
             raise Unauthenticated("missing bearer access token")
-        principal = await self._verifier.verify(token.strip())
-        if await self._revocations.is_revoked(principal.token_id):
-            raise Unauthenticated("access token revoked")
+        principal = await self._verifier.verify(token)
+        await self.check_revocation(principal)
         missing = rule.permissions - principal.permissions
         if missing:
             raise PermissionDenied(
                 f"missing permission: {', '.join(sorted(missing))}", {"missing": ",".join(sorted(missing))}
             )
-        reset = principal_var.set(principal)
-        reset_token = access_token_var.set(token.strip())  # forwarded by servers.platform.clients
-        try:
-            yield
-        finally:
-            access_token_var.reset(reset_token)
-            principal_var.reset(reset)
+        principal_var.set(principal)
+        access_token_var.set(token)  # forwarded by servers.platform.clients
+
+    async def check_revocation(self, principal: Principal) -> None:
+        """The revocation check: a token logged out before its expiry is refused."""
+        if await self._revocations.is_revoked(principal.token_id):
+            raise Unauthenticated("access token revoked")
 
 
 def _field_path(violation: Any) -> str:
@@ -330,21 +205,138 @@ def _field_path(violation: Any) -> str:
     return ".".join(parts)
 
 
-class ValidationInterceptor(ScopeInterceptor):
-    """Enforces the `buf.validate` rules declared in the protos."""
+class RequestValidator:
+    """The validation step: the `buf.validate` rules declared in the protos."""
 
     def __init__(self) -> None:
-        super().__init__()
         self._validator = protovalidate.Validator()
 
-    @asynccontextmanager
-    async def scope(
-        self, method: str, request: Any, context: grpc.aio.ServicerContext
-    ) -> AsyncIterator[None]:
+    def validate(self, request: Any) -> None:
         if isinstance(request, Message):
             violations = self._validator.collect_violations(request)
             if violations:
                 details = [FieldViolation(_field_path(v), v.proto.message) for v in violations]
                 summary = "; ".join(f"{d.field}: {d.description}" for d in details)
                 raise InvalidArgument(f"invalid request: {summary}", details)
-        yield
+
+
+class PlatformInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
+    """Every step above around each unary and streaming call; each method's
+    handler is wrapped once (on its first call) and reused."""
+
+    def __init__(self, verifier: TokenVerifier, revocations: RevocationList, *, attach_trace: bool = True):
+        # attach_trace: False when OpenTelemetry's own server interceptor runs first.
+        self._attach_trace = attach_trace
+        self._auth = Authenticator(verifier, revocations)
+        self._validator = RequestValidator()
+        self._wrapped: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Any],
+        details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(details)
+        if handler is None:
+            return handler
+        known = self._wrapped.get(details.method)
+        if known is not None and known[0] is handler:
+            return known[1]
+        wrapped = self.wrap(details.method, handler)
+        self._wrapped[details.method] = (handler, wrapped)
+        return wrapped
+
+    def wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+        authenticate, validate, attach = self._auth.authenticate, self._validator.validate, self._attach_trace
+        try:
+            rule: AccessRule | MissingAccessRule = access_rule(method)  # once per method: a descriptor lookup
+        except MissingAccessRule as missing:  # fail closed, on every call
+            rule = missing
+
+        if handler.unary_unary:
+            inner_uu = handler.unary_unary
+
+            async def unary_unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
+                started = time.perf_counter()
+                headers = begin_request(context, attach)
+                try:
+                    try:
+                        await authenticate(rule, context)
+                        validate(request)
+                        response = await inner_uu(request, context)
+                    except (grpc.aio.AbortError, GeneratorExit):
+                        raise
+                    except Exception as error:
+                        await abort_with(context, error, method)
+                    await finish_unary(context, headers)
+                    return response
+                finally:
+                    observe(method, context, started)
+
+            return grpc.unary_unary_rpc_method_handler(
+                unary_unary, handler.request_deserializer, handler.response_serializer
+            )
+        if handler.unary_stream:
+            inner_us = handler.unary_stream
+
+            async def unary_stream(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+                started = time.perf_counter()
+                headers = begin_request(context, attach)
+                try:
+                    try:
+                        await authenticate(rule, context)
+                        validate(request)
+                        async for item in inner_us(request, context):
+                            await send_headers(context, headers)
+                            yield item
+                    except (grpc.aio.AbortError, GeneratorExit):
+                        raise
+                    except Exception as error:
+                        await abort_with(context, error, method)
+                    await send_headers(context, headers)
+                finally:
+                    observe(method, context, started)
+
+            return grpc.unary_stream_rpc_method_handler(
+                unary_stream, handler.request_deserializer, handler.response_serializer
+            )
+        if handler.stream_unary:
+            inner_su = handler.stream_unary
+
+            async def stream_unary(requests: Any, context: grpc.aio.ServicerContext) -> Any:
+                started = time.perf_counter()
+                await send_headers(context, begin_request(context, attach))
+                try:
+                    try:
+                        await authenticate(rule, context)
+                        return await inner_su(requests, context)
+                    except (grpc.aio.AbortError, GeneratorExit):
+                        raise
+                    except Exception as error:
+                        await abort_with(context, error, method)
+                finally:
+                    observe(method, context, started)
+
+            return grpc.stream_unary_rpc_method_handler(
+                stream_unary, handler.request_deserializer, handler.response_serializer
+            )
+        inner_ss = handler.stream_stream
+
+        async def stream_stream(requests: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+            started = time.perf_counter()
+            await send_headers(context, begin_request(context, attach))
+            try:
+                try:
+                    await authenticate(rule, context)
+                    async for item in inner_ss(requests, context):
+                        yield item
+                except (grpc.aio.AbortError, GeneratorExit):
+                    raise
+                except Exception as error:
+                    await abort_with(context, error, method)
+            finally:
+                observe(method, context, started)
+
+        return grpc.stream_stream_rpc_method_handler(
+            stream_stream, handler.request_deserializer, handler.response_serializer
+        )

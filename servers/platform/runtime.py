@@ -32,17 +32,10 @@ from servers.platform.access import check_service_rules, max_request_bytes
 from servers.platform.bus import EventBus
 from servers.platform.clients import ServiceClients
 from servers.platform.db import create_pool, migrate
-from servers.platform.interceptors import (
-    AuthInterceptor,
-    ErrorInterceptor,
-    RequestIdInterceptor,
-    RevocationList,
-    TelemetryInterceptor,
-    ValidationInterceptor,
-)
+from servers.platform.interceptors import PlatformInterceptor, RevocationList
 from servers.platform.logs import configure_logging
 from servers.platform.settings import PlatformSettings
-from servers.platform.telemetry import configure_tracing, start_metrics_server
+from servers.platform.telemetry import configure_tracing, start_metrics_server, tracing_enabled
 from servers.platform.tokens import JwksFetcher, KeyCache, TokenVerifier
 
 log = logging.getLogger("aether.runtime")
@@ -162,15 +155,11 @@ class Server:
         )
         # The largest request one of these services declares (uploads, webhooks), else the default.
         receive_limit = max_request_bytes(self.service_names, s.max_message_bytes)
+        # OpenTelemetry's interceptor (a span per RPC) only when spans are exported.
+        tracing = tracing_enabled()
+        platform = PlatformInterceptor(verifier, RevocationList(res.redis), attach_trace=not tracing)
         server = grpc.aio.server(
-            interceptors=[
-                aio_server_interceptor(),
-                RequestIdInterceptor(),
-                TelemetryInterceptor(),
-                ErrorInterceptor(),
-                AuthInterceptor(verifier, RevocationList(res.redis)),
-                ValidationInterceptor(),
-            ],
+            interceptors=[aio_server_interceptor(), platform] if tracing else [platform],
             options=[
                 ("grpc.max_receive_message_length", receive_limit),
                 ("grpc.max_send_message_length", s.max_message_bytes),

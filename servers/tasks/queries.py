@@ -12,8 +12,8 @@ import asyncpg
 
 from servers.platform.paging import Page
 from servers.platform.scoping import Viewer
-from servers.tasks.domain import COMPLETED, PRIORITIES, STATUSES, Change, ListQuery, Stats, Task
-from servers.tasks.store import COLUMNS, comment_from_row, owner_scope, parse_id, task_from_row
+from servers.tasks.domain import COMPLETED, PRIORITIES, STATUSES, Change, Comment, ListQuery, Stats, Task
+from servers.tasks.store import COLUMNS, owner_scope, parse_id, task_from_row
 
 
 def loads(value: str | None) -> Any:
@@ -25,43 +25,29 @@ class TaskQueries:
         self.pool = pool
 
     async def get(self, task_id: str, viewer: Viewer) -> Task | None:
-        """The visible task with its comments and history (oldest first)."""
+        """The visible task with its comments and history (oldest first), in one
+        round trip: the comments and history ride along as arrays of records."""
         tid = parse_id(task_id)
         if tid is None:
             return None
         scope, args = owner_scope(viewer, 2)
-        async with self.pool.acquire() as conn:
-            row = await conn.fetchrow(
-                f"SELECT {COLUMNS} FROM tasks.tasks WHERE id = $1 AND {scope}",  # noqa: S608
-                tid,
-                *args,
-            )
-            if row is None:
-                return None
-            comments = await conn.fetch(
-                """SELECT id, task_id, user_id, text, created_at FROM tasks.comments
-                   WHERE task_id = $1 ORDER BY created_at, id""",
-                tid,
-            )
-            history = await conn.fetch(
-                """SELECT action, field, from_value::text, to_value::text, user_id, created_at
-                   FROM tasks.history WHERE task_id = $1 ORDER BY id""",
-                tid,
-            )
+        row = await self.pool.fetchrow(
+            f"""SELECT {COLUMNS},
+                    ARRAY(SELECT (c.id, c.task_id, c.user_id, c.text, c.created_at) FROM tasks.comments c
+                          WHERE c.task_id = tasks.id ORDER BY c.created_at, c.id) AS comment_rows,
+                    ARRAY(SELECT (h.action, h.field, h.from_value::text, h.to_value::text, h.user_id,
+                                  h.created_at) FROM tasks.history h
+                          WHERE h.task_id = tasks.id ORDER BY h.id) AS history_rows
+                FROM tasks.tasks WHERE id = $1 AND {scope}""",  # noqa: S608
+            tid,
+            *args,
+        )
+        if row is None:
+            return None
         return task_from_row(
             row,
-            tuple(comment_from_row(c) for c in comments),
-            tuple(
-                Change(
-                    h["action"],
-                    h["field"],
-                    loads(h["from_value"]),
-                    loads(h["to_value"]),
-                    h["user_id"],
-                    h["created_at"],
-                )
-                for h in history
-            ),
+            tuple(Comment(str(c[0]), str(c[1]), c[2], c[3], c[4]) for c in row["comment_rows"]),
+            tuple(Change(h[0], h[1], loads(h[2]), loads(h[3]), h[4], h[5]) for h in row["history_rows"]),
         )
 
     async def list(self, query: ListQuery, viewer: Viewer) -> Page[Task]:

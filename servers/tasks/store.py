@@ -27,6 +27,10 @@ COLUMNS = """id, title, description, status, priority, category, due_date, tags,
     completed_at, completed_by, version"""
 
 
+_RECORD = """INSERT INTO tasks.history (task_id, action, field, from_value, to_value, user_id, created_at)
+    VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6, COALESCE($7, now()))"""
+
+
 def parse_id(task_id: str) -> uuid.UUID | None:
     """A task id as a UUID; None for anything else (which then is simply not found)."""
     try:
@@ -154,22 +158,22 @@ class TaskRepository:
 
     async def record(self, task_id: str, changes: list[Change]) -> None:
         """Append history entries."""
-        await self.conn.executemany(
-            """INSERT INTO tasks.history (task_id, action, field, from_value, to_value, user_id, created_at)
-               VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6, COALESCE($7, now()))""",
-            [
-                (
-                    uuid.UUID(task_id),
-                    c.action,
-                    c.field,
-                    None if c.action in ("created", "commented") else json.dumps(c.from_value),
-                    None if c.action == "created" else json.dumps(c.to_value),
-                    c.user_id,
-                    c.timestamp,
-                )
-                for c in changes
-            ],
-        )
+        rows = [
+            (
+                uuid.UUID(task_id),
+                c.action,
+                c.field,
+                None if c.action in ("created", "commented") else json.dumps(c.from_value),
+                None if c.action == "created" else json.dumps(c.to_value),
+                c.user_id,
+                c.timestamp,
+            )
+            for c in changes
+        ]
+        if len(rows) == 1:  # a create or a comment: executemany's batch costs more than one row
+            await self.conn.execute(_RECORD, *rows[0])
+        else:
+            await self.conn.executemany(_RECORD, rows)
 
     async def insert_comment(self, task_id: str, user_id: str, text: str, request_id: str) -> Comment | None:
         """None if `request_id` was already used by this user."""

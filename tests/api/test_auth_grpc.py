@@ -3,6 +3,7 @@ server (interceptors included), PostgreSQL and Redis."""
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 
@@ -250,7 +251,20 @@ async def test_sql_injection_strings_are_inert(stub, database_url: str) -> None:
 async def test_request_id_is_kept_and_echoed(stub) -> None:
     call = stub.GetJwks(pb.GetJwksRequest(), metadata=(("x-request-id", "test-req-123"),))
     await call
-    assert dict(await call.initial_metadata())["x-request-id"] == "test-req-123"
+    # A unary response's request id rides in the trailers (Envoy puts it in the edge's headers).
+    assert dict(await call.trailing_metadata())["x-request-id"] == "test-req-123"
     with pytest.raises(grpc.aio.AioRpcError) as err:
         await stub.GetMe(pb.GetMeRequest(), metadata=(("x-request-id", "test-req-456"),))
     assert rich_error(err.value).request_id == "test-req-456"
+
+
+async def test_failed_rpcs_are_logged_and_successful_ones_only_at_debug(stub, caplog) -> None:
+    with caplog.at_level(logging.INFO, logger="aether.rpc"):
+        await stub.GetJwks(pb.GetJwksRequest(), metadata=(("x-request-id", "quiet-ok-1"),))
+        with pytest.raises(grpc.aio.AioRpcError):
+            await stub.GetMe(pb.GetMeRequest(), metadata=(("x-request-id", "logged-fail-1"),))
+    lines = [r for r in caplog.records if r.name == "aether.rpc" and r.getMessage() == "rpc"]
+    assert [(r.method, r.code) for r in lines] == [("/aether.auth.v1.AuthService/GetMe", "UNAUTHENTICATED")]
+    with caplog.at_level(logging.DEBUG, logger="aether.rpc"):
+        await stub.GetJwks(pb.GetJwksRequest())
+    assert any(r.getMessage() == "rpc" and r.code == "OK" for r in caplog.records)

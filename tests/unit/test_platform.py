@@ -83,3 +83,23 @@ def test_error_reasons_are_the_proto_enum() -> None:
 
     names = [n.removeprefix("ERROR_REASON_") for n in errors_pb2.ErrorReason.keys()]  # noqa: SIM118 (an EnumTypeWrapper)
     assert [r.value for r in ErrorReason] == [n for n in names if n != "UNSPECIFIED"]
+
+
+def test_timestamp_matches_protobufs_own_conversion() -> None:
+    from datetime import UTC, datetime, timedelta, timezone
+
+    from google.protobuf import timestamp_pb2
+
+    from servers.platform.timestamps import timestamp, to_datetime
+
+    for value in (
+        datetime(2026, 12, 2, 15, 4, 5, 123456, tzinfo=timezone(timedelta(hours=-7))),
+        datetime(1969, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+        datetime(1900, 1, 1, tzinfo=UTC),
+        datetime(2026, 1, 1, 12, 0, 0, 1),  # naive: UTC, as FromDatetime takes it
+    ):
+        expected = timestamp_pb2.Timestamp()
+        expected.FromDatetime(value)
+        assert timestamp(value) == expected
+    aware = datetime(2026, 3, 4, 5, 6, 7, 890, tzinfo=UTC)
+    assert to_datetime(timestamp(aware)) == aware
