@@ -44,6 +44,7 @@ from servers.platform.errors import (
     outage_status,
     to_rpc_status,
 )
+from servers.platform.request_checks import decode_leniently, request_violations
 from servers.platform.tokens import TokenVerifier, revoked_token_key
 
 log = logging.getLogger("aether.rpc")
@@ -337,10 +338,18 @@ class ValidationInterceptor(ScopeInterceptor):
         super().__init__()
         self._validator = protovalidate.Validator()
 
+    def wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+        return super().wrap(method, decode_leniently(handler))  # see request_checks
+
     @asynccontextmanager
     async def scope(
         self, method: str, request: Any, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[None]:
+        unsafe = request_violations(request)  # NUL characters, JSON depth: every message alike
+        if unsafe:
+            raise InvalidArgument(
+                f"invalid request: {unsafe[0].field or 'body'}: {unsafe[0].description}", unsafe
+            )
         if isinstance(request, Message):
             violations = self._validator.collect_violations(request)
             if violations:
