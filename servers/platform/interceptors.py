@@ -25,6 +25,7 @@ from prometheus_client import Counter, Histogram
 
 from servers.platform.access import access_rule
 from servers.platform.context import (
+    Principal,
     ResponseHeaders,
     access_token_var,
     deadline_var,
@@ -45,7 +46,8 @@ from servers.platform.errors import (
     to_rpc_status,
 )
 from servers.platform.request_checks import decode_leniently, request_violations
-from servers.platform.tokens import TokenVerifier, revoked_token_key
+from servers.platform.token_epochs import token_refused
+from servers.platform.tokens import TokenVerifier
 
 log = logging.getLogger("aether.rpc")
 
@@ -277,8 +279,9 @@ class RevocationList:
     def __init__(self, redis: Any | None):
         self._redis = redis
 
-    async def is_revoked(self, token_id: str) -> bool:
-        return bool(self._redis is not None and await self._redis.exists(revoked_token_key(token_id)))
+    async def is_revoked(self, principal: Principal) -> bool:
+        """Revoked by logout, or issued before the user's token epoch (servers.platform.token_epochs)."""
+        return self._redis is not None and await token_refused(self._redis, principal)
 
 
 class AuthInterceptor(ScopeInterceptor):
@@ -302,7 +305,7 @@ class AuthInterceptor(ScopeInterceptor):
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthenticated("missing bearer access token")
         principal = await self._verifier.verify(token.strip())
-        if await self._revocations.is_revoked(principal.token_id):
+        if await self._revocations.is_revoked(principal):
             raise Unauthenticated("access token revoked")
         missing = rule.permissions - principal.permissions
         if missing:
