@@ -108,3 +108,15 @@ async def outbox_events(pool: asyncpg.Pool, subject: str) -> list[str]:
         "SELECT event_type FROM platform.outbox WHERE subject = $1 ORDER BY created_at, id", subject
     )
     return [r["event_type"] for r in rows]
+
+
+async def insert_account(pool: asyncpg.Pool, user_id: str, roles: tuple[str, ...] = DEFAULT_ROLES) -> None:
+    """An account row in auth.users for a user whose token a test forges, so
+    checks that ask the auth service whether the user exists (task assignees)
+    find it. It cannot log in (no valid password hash)."""
+    await pool.execute(
+        "INSERT INTO auth.users (id, email, name, password_hash, roles) VALUES ($1, $2, 'Test', '!', $3)",
+        uuid.UUID(user_id),
+        f"{user_id}@example.com",
+        list(roles),
+    )

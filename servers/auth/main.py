@@ -5,7 +5,12 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-from aether.auth.v1 import auth_service_pb2_grpc, service_tokens_service_pb2_grpc, user_admin_service_pb2_grpc
+from aether.auth.v1 import (
+    auth_service_pb2_grpc,
+    service_tokens_service_pb2_grpc,
+    user_admin_service_pb2_grpc,
+    user_directory_service_pb2_grpc,
+)
 from pydantic import SecretStr
 
 from servers.auth import mapping
@@ -13,6 +18,7 @@ from servers.auth.admin import AdminUseCases
 from servers.auth.admin_service import UserAdminServicer
 from servers.auth.bootstrap import ensure_bootstrap_admin
 from servers.auth.client_address import DEFAULT_TRUSTED_PROXIES, parse_networks
+from servers.auth.directory_service import UserDirectoryServicer
 from servers.auth.keys import KeyRing, RotationPolicy
 from servers.auth.queries import AuthQueries
 from servers.auth.revocations import TokenRevocations
@@ -123,6 +129,11 @@ async def build(res: Resources) -> Mount:
                 "aether.auth.v1.UserAdminService",
                 UserAdminServicer(admin),
                 user_admin_service_pb2_grpc.add_UserAdminServiceServicer_to_server,
+            ),
+            Service(
+                "aether.auth.v1.UserDirectoryService",
+                UserDirectoryServicer(AuthQueries(res.pool)),
+                user_directory_service_pb2_grpc.add_UserDirectoryServiceServicer_to_server,
             ),
             Service(
                 "aether.auth.v1.ServiceTokenService",

@@ -47,3 +47,11 @@ class AuthQueries:
     async def _count(self, pattern: str) -> int:
         """The total when the page is past the end (no row carries it)."""
         return int(await self.pool.fetchval("SELECT count(*) FROM auth.users WHERE email LIKE $1", pattern))
+
+    async def active_user_ids(self, user_ids: list[str]) -> set[str]:
+        """Those of `user_ids` that are existing accounts, not disabled."""
+        rows = await self.pool.fetch(
+            "SELECT id FROM auth.users WHERE id = ANY($1::uuid[]) AND disabled_at IS NULL",
+            [uuid.UUID(i) for i in user_ids],
+        )
+        return {str(r["id"]) for r in rows}
