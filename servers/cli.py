@@ -12,6 +12,8 @@ aether events dead-letters list|replay [--consumer analytics] [--id EVENT_ID ...
                            inspect / replay events consumers gave up on
 aether relay               run only the outbox relay (servers run one each by default)
 aether health [ADDR]       exit 0 if ADDR answers grpc.health.v1 SERVING (container healthchecks)
+aether users create --email admin@example.com --role admin
+                           create an account with any roles (password from a prompt or stdin)
 """
 
 from __future__ import annotations
@@ -184,6 +186,55 @@ def _health(args: argparse.Namespace) -> None:
             raise SystemExit(f"{args.addr}: {error.code().name}") from None
     if reply.status != health_pb2.HealthCheckResponse.SERVING:
         raise SystemExit(f"{args.addr}: {health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)}")
+def _users_create(args: argparse.Namespace) -> None:
+    import getpass
+    import sys
+
+    import protovalidate
+    from aether.auth.v1 import auth_service_pb2
+
+    from servers.auth import mapping
+    from servers.auth.admin import create_account
+    from servers.auth.store import AuthRepository
+    from servers.platform.db import create_pool
+    from servers.platform.errors import AetherError
+    from servers.platform.settings import PlatformSettings
+    from servers.platform.uow import PostgresUnitOfWork
+
+    settings = PlatformSettings()
+    if not settings.database_url:
+        raise SystemExit("DATABASE_URL is not set (aether dev prints its postgres URL)")
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass("password: ")
+        if getpass.getpass("again: ") != password:
+            raise SystemExit("the passwords differ")
+    # The same email, name and password-length rules as Register.
+    request = auth_service_pb2.RegisterRequest(email=args.email, password=password, name=args.name)
+    violations = protovalidate.Validator().collect_violations(request)
+    if violations:
+        raise SystemExit(
+            "; ".join(
+                f"{v.proto.field.elements[-1].field_name if v.proto.field else 'request'}: {v.proto.message}"
+                for v in violations
+            )
+        )
+
+    async def run() -> None:
+        pool = await create_pool(settings.database_url or "", 1, 2)
+        try:
+            uow = PostgresUnitOfWork(
+                pool, source="auth", repository=AuthRepository, to_event=mapping.to_event
+            )
+            user = await create_account(uow, args.email, password, args.name, tuple(args.roles))
+            print(f"created {user.email} ({user.id}) with roles {', '.join(user.roles)}")
+        except AetherError as error:
+            raise SystemExit(f"not created: {error.message}") from None
+        finally:
+            await pool.close()
+
+    asyncio.run(run())
 
 
 def _edge(args: argparse.Namespace) -> None:
@@ -250,6 +301,21 @@ def main(argv: list[str] | None = None) -> None:
     health.add_argument("--service", default="", help="a service name (default: the whole server)")
     health.add_argument("--timeout", type=float, default=3.0)
     health.set_defaults(run=_health)
+    users = commands.add_parser("users", help="manage accounts in the database (DATABASE_URL)")
+    users_commands = users.add_subparsers(dest="users_command", required=True, metavar="SUBCOMMAND")
+    create = users_commands.add_parser("create", help="create an account with the given roles, e.g. an admin")
+    create.add_argument("--email", required=True)
+    create.add_argument("--name", default="Administrator")
+    create.add_argument(
+        "--role",
+        dest="roles",
+        action="append",
+        choices=["admin", "developer", "user", "guest"],
+        required=True,
+        help="a role (repeatable)",
+    )
+    create.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    create.set_defaults(run=_users_create)
 
     edge = commands.add_parser(
         "edge",

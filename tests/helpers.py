@@ -62,6 +62,26 @@ def bearer(token: str) -> tuple[tuple[str, str], ...]:
     return (("authorization", f"Bearer {token}"),)
 
 
+def new_client_address() -> str:
+    """A fresh client address (198.18.0.0/15, the benchmarking range) for
+    login-throttling tests, so each test has its own per-client counters."""
+    n = uuid.uuid4().int
+    return f"198.{18 + n % 2}.{n // 2 % 256}.{n // 512 % 254 + 1}"
+
+
+def from_client(address: str) -> tuple[tuple[str, str], ...]:
+    """gRPC metadata as the edge sends it for a client at `address` (the
+    server believes x-forwarded-for from a loopback peer: a trusted proxy)."""
+    return (("x-forwarded-for", address),)
+
+
+def loopback_client_address() -> str:
+    """A fresh 127.x source address for REST tests: Envoy appends the real peer
+    address to x-forwarded-for, so a distinct source is a distinct client."""
+    n = uuid.uuid4().int
+    return f"127.{n % 250 + 1}.{n // 256 % 256}.{n // 65536 % 254 + 1}"
+
+
 @contextlib.contextmanager
 def acting_as(user_id: str, *roles: str) -> Iterator[Principal]:
     """Run use cases in-process as `user_id` holding the real permissions of
@@ -88,3 +108,15 @@ async def outbox_events(pool: asyncpg.Pool, subject: str) -> list[str]:
         "SELECT event_type FROM platform.outbox WHERE subject = $1 ORDER BY created_at, id", subject
     )
     return [r["event_type"] for r in rows]
+
+
+async def insert_account(pool: asyncpg.Pool, user_id: str, roles: tuple[str, ...] = DEFAULT_ROLES) -> None:
+    """An account row in auth.users for a user whose token a test forges, so
+    checks that ask the auth service whether the user exists (task assignees)
+    find it. It cannot log in (no valid password hash)."""
+    await pool.execute(
+        "INSERT INTO auth.users (id, email, name, password_hash, roles) VALUES ($1, $2, 'Test', '!', $3)",
+        uuid.UUID(user_id),
+        f"{user_id}@example.com",
+        list(roles),
+    )

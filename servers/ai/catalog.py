@@ -189,8 +189,9 @@ BUILTIN: tuple[ModelSpec, ...] = (
         context_window=256,
         max_tokens=0,
         dimensions=384,
-        requests_per_minute=0,
-        tokens_per_minute=0,
+        # It computes on this server's CPU: per-user limits by default.
+        requests_per_minute=120,
+        tokens_per_minute=200_000,
         description="Sentence embeddings computed in-process, offline (384 dimensions).",
     ),
 )

@@ -61,6 +61,13 @@ class AiSettings(PlatformSettings):
     ai_budget_usd: float = 0.0
     # Torch threads for local embeddings (0 = torch's default, every core).
     ai_embedding_threads: int = 0
+    # Embeddings caps per request (400 above them), every model.
+    ai_embedding_max_texts: int = 64
+    ai_embedding_max_chars_per_text: int = 8192
+    # Local model fairness (servers/ai/fairness.py): requests of one user
+    # running or waiting at once, and the longest wait for a turn.
+    ai_embedding_concurrency_per_user: int = 2
+    ai_embedding_max_wait_seconds: float = 20.0
 
 
 def _secret(value: SecretStr | None) -> str:

@@ -11,6 +11,7 @@ from aether.ai.v1 import ai_service_pb2_grpc
 
 from servers.ai import config, mapping
 from servers.ai.cache import ResponseCache
+from servers.ai.fairness import FairQueue
 from servers.ai.ledger import Ledger
 from servers.ai.limits import Budgets, RateLimiter, Settler
 from servers.ai.probe import ProviderProbe
@@ -21,7 +22,7 @@ from servers.ai.store import AiQueries, AiRepository
 from servers.ai.usecases import AiUseCases
 from servers.ai.usecases.accounting import Accountant
 from servers.ai.usecases.chat import ChatUseCases
-from servers.ai.usecases.embeddings import EmbeddingUseCases
+from servers.ai.usecases.embeddings import EmbeddingCaps, EmbeddingUseCases
 from servers.ai.usecases.models import ModelCatalogue
 from servers.ai.usecases.usage import UsageUseCases
 from servers.platform.runtime import Domain, Mount, Resources, Service
@@ -69,7 +70,13 @@ async def build(res: Resources) -> Mount:
     accountant = Accountant(limiter, budgets, ledger)
     usecases = AiUseCases(
         chat=ChatUseCases(models, accountant, router, ResponseCache(res.redis, s.ai_cache_ttl_seconds)),
-        embeddings=EmbeddingUseCases(models, accountant, router),
+        embeddings=EmbeddingUseCases(
+            models,
+            accountant,
+            router,
+            EmbeddingCaps(s.ai_embedding_max_texts, s.ai_embedding_max_chars_per_text),
+            FairQueue(s.ai_embedding_concurrency_per_user, s.ai_embedding_max_wait_seconds),
+        ),
         models=models,
         usage=UsageUseCases(queries, ledger),
     )

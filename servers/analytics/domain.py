@@ -15,6 +15,12 @@ GRANULARITIES = ("hour", "day", "week", "month")
 MAX_BUCKETS = 1000
 MAX_METADATA_BYTES = 16 * 1024
 FUTURE_SKEW = timedelta(minutes=5)
+# How far back a client may date an event (offline buffering), no further:
+# usage reports of the past cannot be rewritten.
+MAX_BACKDATE = timedelta(hours=24)
+# Client-reported events are stored under this prefix, apart from the domain
+# events (task.completed, ...) that the usage counters and the dashboard count.
+CLIENT_NAMESPACE = "client."
 PERIODS = ("day", "week", "month")
 DEFAULT_PERIOD = "day"
 DEFAULT_GRANULARITY = "day"
@@ -98,6 +104,16 @@ def check_timestamp(when: datetime, now: datetime) -> None:
             "timestamp is in the future",
             [FieldViolation("timestamp", "must not be more than 5 minutes in the future")],
         )
+    if when < now - MAX_BACKDATE:
+        raise InvalidArgument(
+            "timestamp is too far in the past",
+            [FieldViolation("timestamp", "must not be more than 24 hours in the past")],
+        )
+
+
+def client_event_type(event_type: str) -> str:
+    """The namespaced type a client's event is stored under."""
+    return event_type if event_type.startswith(CLIENT_NAMESPACE) else CLIENT_NAMESPACE + event_type
 
 
 # --- buckets -------------------------------------------------------------------

@@ -7,6 +7,7 @@ from aether.analytics.v1 import analytics_service_pb2 as pb
 from aether.analytics.v1 import analytics_service_pb2_grpc
 
 from servers.analytics import mapping
+from servers.analytics.domain import client_event_type
 from servers.analytics.usecases import AnalyticsUseCases
 from servers.platform.paging import PageRequest
 from servers.platform.timestamps import field_datetime
@@ -26,7 +27,8 @@ class AnalyticsServicer(analytics_service_pb2_grpc.AnalyticsServiceServicer):
             field_datetime(request, "timestamp"),
             request.request_id,
         )
-        return pb.RecordEventResponse(success=True, event_id=event_id)
+        stored_as = client_event_type(request.event_type)
+        return pb.RecordEventResponse(success=True, event_id=event_id, event_type=stored_as)
 
     async def GetUsage(
         self, request: pb.GetUsageRequest, context: grpc.aio.ServicerContext

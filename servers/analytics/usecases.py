@@ -103,19 +103,19 @@ class AnalyticsUseCases:
         timestamp: datetime | None,
         idempotency_key: str,
     ) -> str:
-        """Store a client-reported event for the caller (or, admins, for
-        `user_id`); returns its id, the first one for a repeated idempotency key."""
+        """Store a client-reported event for the caller only, under the client
+        namespace (domain.client_event_type); returns its id (the first one's for
+        a repeated idempotency key)."""
         viewer = current_viewer()
-        owner = user_id or viewer.user_id
-        if not viewer.owns(owner):
-            raise PermissionDenied("only admins can record another user's analytics")
+        if user_id and user_id != viewer.user_id:
+            raise PermissionDenied("events are recorded only for the caller")
         now = self._clock()
         domain.check_timestamp(timestamp or now, now)
         domain.check_metadata(metadata)
         event = RecordedEvent(
             id=str(uuid.uuid4()),
-            event_type=event_type,
-            user_id=owner,
+            event_type=domain.client_event_type(event_type),
+            user_id=viewer.user_id,
             source="client",
             occurred_at=timestamp or now,
             request_id=request_id(),

@@ -54,6 +54,7 @@ class User:
     name: str
     roles: tuple[str, ...]
     created_at: datetime
+    disabled: bool = False
 
     @property
     def permissions(self) -> list[str]:
@@ -83,7 +84,18 @@ class UserRegistered:
     user: User
 
 
-AuthEvent = UserRegistered
+@dataclass(frozen=True)
+class UserChanged:
+    """An administrator changed an account: "user.roles_changed", "user.disabled",
+    "user.enabled" or "user.deleted" (`change`)."""
+
+    change: str
+    user_id: str
+    roles: tuple[str, ...]
+    changed_by: str
+
+
+AuthEvent = UserRegistered | UserChanged
 
 
 def normalize_email(email: str) -> str:

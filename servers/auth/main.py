@@ -5,16 +5,27 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-from aether.auth.v1 import auth_service_pb2_grpc, service_tokens_service_pb2_grpc
+from aether.auth.v1 import (
+    auth_service_pb2_grpc,
+    service_tokens_service_pb2_grpc,
+    user_admin_service_pb2_grpc,
+    user_directory_service_pb2_grpc,
+)
+from pydantic import SecretStr
 
 from servers.auth import mapping
+from servers.auth.admin import AdminUseCases
+from servers.auth.admin_service import UserAdminServicer
+from servers.auth.bootstrap import ensure_bootstrap_admin
+from servers.auth.client_address import DEFAULT_TRUSTED_PROXIES, parse_networks
+from servers.auth.directory_service import UserDirectoryServicer
 from servers.auth.keys import KeyRing, RotationPolicy
 from servers.auth.queries import AuthQueries
 from servers.auth.revocations import TokenRevocations
 from servers.auth.service import AuthServicer
 from servers.auth.service_tokens import ServiceTokenIssuer, ServiceTokenPolicy, ServiceTokenServicer
 from servers.auth.store import AuthRepository, AuthStore
-from servers.auth.throttle import LoginThrottle
+from servers.auth.throttle import LoginThrottle, ThrottlePolicy
 from servers.auth.usecases import AuthUseCases, TokenPolicy
 from servers.platform.runtime import Domain, Mount, Resources, Service
 from servers.platform.secrets import SecretBox
@@ -27,9 +38,19 @@ class AuthSettings(PlatformSettings):
     access_token_ttl_seconds: int = 900
     refresh_token_ttl_days: int = 30
     signing_key_max_age_days: int = 30
-    login_max_failures: int = 5
+    # Login throttling (servers/auth/throttle.py, docs/security.md).
+    login_client_max_failures: int = 20
+    login_client_window_seconds: int = 600
+    login_max_failures: int = 5  # per (account, client)
     login_window_seconds: int = 900
     login_lockout_seconds: int = 900
+    login_account_threshold: int = 10
+    login_account_backoff_max_seconds: int = 300
+    # Peers whose x-forwarded-for is believed (the edge); see servers/auth/client_address.py.
+    auth_trusted_proxies: str = DEFAULT_TRUSTED_PROXIES
+    # First start with no admin yet: create this account with the admin role.
+    bootstrap_admin_email: str | None = None
+    bootstrap_admin_password: SecretStr | None = None
     # Lifetime of service tokens (background work acting on behalf of a user).
     service_token_ttl_seconds: int = 300
 
@@ -62,16 +83,35 @@ async def build(res: Resources) -> Mount:
         s.jwt_audience,
         internal_audience=s.jwt_internal_audience,
     )
+    uow = PostgresUnitOfWork(res.pool, source="auth", repository=AuthRepository, to_event=mapping.to_event)
+    # Epochs outlive every token issued before them, with the verifiers' leeway.
+    longest_token = max(s.access_token_ttl_seconds, s.service_token_ttl_seconds) + 60
+    revocations = TokenRevocations(res.redis, longest_token)
+    throttle = ThrottlePolicy(
+        client_max_failures=s.login_client_max_failures,
+        client_window_seconds=s.login_client_window_seconds,
+        pair_max_failures=s.login_max_failures,
+        pair_window_seconds=s.login_window_seconds,
+        pair_lockout_seconds=s.login_lockout_seconds,
+        account_threshold=s.login_account_threshold,
+        account_backoff_max_seconds=s.login_account_backoff_max_seconds,
+    )
     usecases = AuthUseCases(
-        PostgresUnitOfWork(res.pool, source="auth", repository=AuthRepository, to_event=mapping.to_event),
+        uow,
         AuthQueries(res.pool),
         keys,
-        LoginThrottle(res.redis, s.login_max_failures, s.login_window_seconds, s.login_lockout_seconds),
-        TokenRevocations(res.redis),
+        LoginThrottle(res.redis, throttle),
+        revocations,
         verifier,
         TokenPolicy(s.jwt_issuer, s.jwt_audience, access_ttl, timedelta(days=s.refresh_token_ttl_days)),
     )
-    servicer = AuthServicer(usecases)
+    servicer = AuthServicer(usecases, parse_networks(s.auth_trusted_proxies))
+    admin = AdminUseCases(uow, AuthQueries(res.pool), revocations)
+    if s.bootstrap_admin_email:
+        password = s.bootstrap_admin_password
+        if password is None:
+            raise SystemExit("BOOTSTRAP_ADMIN_EMAIL needs BOOTSTRAP_ADMIN_PASSWORD")
+        await ensure_bootstrap_admin(res.pool, uow, s.bootstrap_admin_email, password.get_secret_value())
     service_tokens = ServiceTokenIssuer(
         keys,
         AuthQueries(res.pool),
@@ -84,6 +124,16 @@ async def build(res: Resources) -> Mount:
                 "aether.auth.v1.AuthService",
                 servicer,
                 auth_service_pb2_grpc.add_AuthServiceServicer_to_server,
+            ),
+            Service(
+                "aether.auth.v1.UserAdminService",
+                UserAdminServicer(admin),
+                user_admin_service_pb2_grpc.add_UserAdminServiceServicer_to_server,
+            ),
+            Service(
+                "aether.auth.v1.UserDirectoryService",
+                UserDirectoryServicer(AuthQueries(res.pool)),
+                user_directory_service_pb2_grpc.add_UserDirectoryServiceServicer_to_server,
             ),
             Service(
                 "aether.auth.v1.ServiceTokenService",

@@ -6,7 +6,7 @@ from typing import Any
 
 from aether.auth.v1 import events_pb2, user_pb2
 
-from servers.auth.domain import AuthEvent, User, UserRegistered
+from servers.auth.domain import AuthEvent, User, UserChanged, UserRegistered
 from servers.platform.timestamps import timestamp
 from servers.platform.uow import OutgoingEvent
 
@@ -19,6 +19,7 @@ def user_to_proto(user: User) -> user_pb2.User:
         roles=list(user.roles),
         permissions=user.permissions,
         created_at=timestamp(user.created_at),
+        disabled=user.disabled,
     )
 
 
@@ -28,6 +29,9 @@ def to_event(event: AuthEvent) -> OutgoingEvent:
         case UserRegistered(user=user):
             payload = events_pb2.UserRegistered(user_id=user.id, email=user.email, roles=list(user.roles))
             return OutgoingEvent("user.registered", user.id, payload)
+        case UserChanged(change=change, user_id=user_id, roles=roles, changed_by=changed_by):
+            changed = events_pb2.UserChanged(user_id=user_id, roles=list(roles), changed_by=changed_by)
+            return OutgoingEvent(change, user_id, changed)
 
 
 def jwk_to_proto(jwk: dict[str, Any]) -> user_pb2.Jwk:

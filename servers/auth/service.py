@@ -7,6 +7,7 @@ from aether.auth.v1 import auth_service_pb2 as pb
 from aether.auth.v1 import auth_service_pb2_grpc, user_pb2
 
 from servers.auth import mapping
+from servers.auth.client_address import Network, client_address
 from servers.auth.usecases import AuthUseCases, Session
 from servers.platform.context import current_principal
 from servers.platform.timestamps import timestamp
@@ -26,8 +27,9 @@ def _login_response(session: Session) -> pb.LoginResponse:
 
 
 class AuthServicer(auth_service_pb2_grpc.AuthServiceServicer):
-    def __init__(self, usecases: AuthUseCases):
+    def __init__(self, usecases: AuthUseCases, trusted_proxies: tuple[Network, ...]):
         self._uc = usecases
+        self._trusted_proxies = trusted_proxies
 
     async def Register(
         self, request: pb.RegisterRequest, context: grpc.aio.ServicerContext
@@ -36,7 +38,8 @@ class AuthServicer(auth_service_pb2_grpc.AuthServiceServicer):
         return pb.RegisterResponse(user_id=user.id, email=user.email)
 
     async def Login(self, request: pb.LoginRequest, context: grpc.aio.ServicerContext) -> pb.LoginResponse:
-        return _login_response(await self._uc.login(request.email, request.password))
+        client = client_address(context, self._trusted_proxies)
+        return _login_response(await self._uc.login(request.email, request.password, client))
 
     async def Refresh(
         self, request: pb.RefreshRequest, context: grpc.aio.ServicerContext

@@ -72,7 +72,7 @@ class ServiceTokenIssuer:
         if not credential_matches(self._secret_key, service, credential):
             raise PermissionDenied("not a valid service credential for this service")
         user = await self._users.get_user(on_behalf_of)
-        if user is None:
+        if user is None or user.disabled:  # a disabled account's background work stops too
             raise NotFound("the user to act on behalf of does not exist")
         granted = set(user.permissions)
         if permissions:

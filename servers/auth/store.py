@@ -14,11 +14,13 @@ import asyncpg
 from servers.auth.domain import RefreshToken, User
 from servers.auth.keys import StoredKey
 
-USER_COLUMNS = "id, email, name, roles, created_at"
+USER_COLUMNS = "id, email, name, roles, created_at, disabled_at IS NOT NULL AS disabled"
 
 
 def user_from_row(row: asyncpg.Record) -> User:
-    return User(str(row["id"]), row["email"], row["name"], tuple(row["roles"]), row["created_at"])
+    return User(
+        str(row["id"]), row["email"], row["name"], tuple(row["roles"]), row["created_at"], row["disabled"]
+    )
 
 
 @dataclass
@@ -108,6 +110,33 @@ class AuthRepository:
             uuid.UUID(user_id),
         )
         return int(families or 0)
+
+    async def set_roles(self, user_id: str, roles: tuple[str, ...]) -> User | None:
+        row = await self.conn.fetchrow(
+            f"""UPDATE auth.users SET roles = $2, updated_at = now() WHERE id = $1
+                RETURNING {USER_COLUMNS}""",  # noqa: S608
+            uuid.UUID(user_id),
+            list(roles),
+        )
+        return user_from_row(row) if row else None
+
+    async def set_disabled(self, user_id: str, disabled: bool) -> User | None:
+        """Disable (keeping the first time) or enable; None for an unknown user."""
+        row = await self.conn.fetchrow(
+            f"""UPDATE auth.users
+                SET disabled_at = CASE WHEN $2 THEN coalesce(disabled_at, now()) END, updated_at = now()
+                WHERE id = $1 RETURNING {USER_COLUMNS}""",  # noqa: S608
+            uuid.UUID(user_id),
+            disabled,
+        )
+        return user_from_row(row) if row else None
+
+    async def delete_user(self, user_id: str) -> bool:
+        """Delete the account (its refresh tokens go with it); False if unknown."""
+        deleted = await self.conn.fetchval(
+            "DELETE FROM auth.users WHERE id = $1 RETURNING true", uuid.UUID(user_id)
+        )
+        return bool(deleted)
 
 
 class AuthStore:

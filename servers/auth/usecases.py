@@ -32,6 +32,7 @@ from servers.platform.errors import (
     ErrorReason,
     FieldViolation,
     NotFound,
+    PermissionDenied,
     Unauthenticated,
 )
 from servers.platform.uow import UnitOfWork
@@ -57,6 +58,9 @@ class AuthWrites(Protocol):
     async def revoke_family(self, family_id: uuid.UUID) -> None: ...
     async def family_of(self, token_hash: bytes, user_id: str) -> uuid.UUID | None: ...
     async def revoke_all_families(self, user_id: str) -> int: ...
+    async def set_roles(self, user_id: str, roles: tuple[str, ...]) -> User | None: ...
+    async def set_disabled(self, user_id: str, disabled: bool) -> User | None: ...
+    async def delete_user(self, user_id: str) -> bool: ...
 
 
 class AuthReads(Protocol):
@@ -67,22 +71,28 @@ class AuthReads(Protocol):
 
 
 class RevokedTokens(Protocol):
-    """Access tokens revoked before expiry, as every server's auth interceptor
-    sees them (servers.auth.revocations.TokenRevocations)."""
+    """Access tokens revoked before expiry and per-user token epochs, as every
+    server's auth interceptor sees them (servers.auth.revocations.TokenRevocations)."""
 
     async def revoke(self, token_id: str, ttl_seconds: int) -> None: ...
-    async def is_revoked(self, token_id: str) -> bool: ...
+    async def is_revoked(self, principal: Principal) -> bool: ...
+    async def start_epoch(self, user_id: str) -> int:
+        """Refuse every token of the user issued until now."""
+        ...
+
+    async def epoch(self, user_id: str) -> int: ...
 
 
 class LoginAttempts(Protocol):
-    """Failed-login throttling per email (servers.auth.throttle.LoginThrottle)."""
+    """Failed-login throttling per client, per (email, client) and per email
+    (servers.auth.throttle.LoginThrottle)."""
 
-    async def check(self, email: str) -> None:
-        """Raise RateLimited while the email is locked out."""
+    async def check(self, email: str, client: str) -> None:
+        """Raise RateLimited while this client may not try this email."""
         ...
 
-    async def failed(self, email: str) -> None: ...
-    async def succeeded(self, email: str) -> None: ...
+    async def failed(self, email: str, client: str) -> None: ...
+    async def succeeded(self, email: str, client: str) -> None: ...
 
 
 class SigningKeys(Protocol):
@@ -164,17 +174,21 @@ class AuthUseCases:
             tx.record(UserRegistered(user))
         return user
 
-    async def login(self, email: str, password: str) -> Session:
-        """A new session (a new refresh token family); throttled per email."""
+    async def login(self, email: str, password: str, client: str) -> Session:
+        """A new session (a new refresh token family); throttled per client and
+        email (servers.auth.throttle). A disabled account is told so only after
+        the right password, as Keycloak does."""
         email = normalize_email(email)
-        await self._attempts.check(email)
+        await self._attempts.check(email, client)
         found = await self._reads.user_with_hash(email)
         password_hash = found[1] if found else self._dummy_hash
         if not await asyncio.to_thread(self._verify, password_hash, password) or found is None:
-            await self._attempts.failed(email)
+            await self._attempts.failed(email, client)
             raise Unauthenticated("invalid email or password", reason=ErrorReason.INVALID_CREDENTIALS)
         user, _ = found
-        await self._attempts.succeeded(email)
+        await self._attempts.succeeded(email, client)
+        if user.disabled:
+            raise PermissionDenied("this account is disabled")
         rehashed = None
         if self._hasher.check_needs_rehash(password_hash):
             rehashed = await asyncio.to_thread(self._hasher.hash, password)
@@ -204,6 +218,8 @@ class AuthUseCases:
             reused = record.used_at is not None
             if reused:
                 await tx.repo.revoke_family(record.family_id)
+                # The stolen copy may already have minted access tokens: refuse them all.
+                await self._revoked.start_epoch(record.user_id)
             else:
                 await tx.repo.mark_used(record.id)
                 await tx.repo.insert_refresh(
@@ -218,8 +234,8 @@ class AuthUseCases:
                 "refresh token was already used; all its sessions are revoked", ErrorReason.TOKEN_REUSED
             )
         user = await self._reads.get_user(record.user_id)
-        if user is None:
-            raise Unauthenticated("account no longer exists")
+        if user is None or user.disabled:
+            raise Unauthenticated("account no longer exists or is disabled")
         return Session(await self._access_token(user), new_refresh, self._expires_in, user)
 
     async def validate(self, token: str) -> Principal | None:
@@ -228,7 +244,7 @@ class AuthUseCases:
             principal = await self._verifier.verify(token)
         except Unauthenticated:
             return None
-        if await self._revoked.is_revoked(principal.token_id):
+        if await self._revoked.is_revoked(principal):
             return None
         return principal
 
@@ -239,9 +255,12 @@ class AuthUseCases:
         await self._revoked.revoke(principal.token_id, ttl)
         if not all_sessions and not refresh_token:
             return 0
+        if all_sessions:
+            async with self._uow() as tx:
+                ended = await tx.repo.revoke_all_families(principal.user_id)
+            await self._revoked.start_epoch(principal.user_id)  # every other access token too
+            return ended
         async with self._uow() as tx:
-            if all_sessions:
-                return await tx.repo.revoke_all_families(principal.user_id)
             family = await tx.repo.family_of(_hash_refresh(refresh_token), principal.user_id)
             if family is None:
                 raise NotFound("refresh token not found for this user")
@@ -266,6 +285,9 @@ class AuthUseCases:
 
     async def _access_token(self, user: User) -> str:
         now = int(time.time())
+        # Never before the user's token epoch, or a token issued in the epoch's
+        # own second would be refused (iat has one-second resolution).
+        issued_at = max(now, await self._revoked.epoch(user.id))
         return await self._keys.sign(
             {
                 "iss": self._policy.issuer,
@@ -275,7 +297,7 @@ class AuthUseCases:
                 "name": user.name,
                 "roles": list(user.roles),
                 "permissions": user.permissions,
-                "iat": now,
+                "iat": issued_at,
                 "nbf": now,
                 "exp": now + self._expires_in,
                 "jti": uuid.uuid4().hex,

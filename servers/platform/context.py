@@ -25,6 +25,9 @@ class Principal:
     # "integrations"; user_id is then the user it acts on behalf of, so
     # ownership scoping applies to that user. Empty for a user's own token.
     service: str = ""
+    # The token's `iat` (Unix seconds): refused when before the user's token
+    # epoch (servers.platform.token_epochs).
+    issued_at: int = 0
 
     @property
     def is_admin(self) -> bool:

@@ -52,7 +52,9 @@ from servers.platform.errors import (
     outage_status,
     to_rpc_status,
 )
-from servers.platform.tokens import TokenVerifier, revoked_token_key
+from servers.platform.request_checks import decode_leniently, request_violations
+from servers.platform.token_epochs import token_refused
+from servers.platform.tokens import TokenVerifier
 
 log = logging.getLogger("aether.rpc")
 
@@ -68,8 +70,9 @@ class RevocationList:
     def __init__(self, redis: Any | None):
         self._redis = redis
 
-    async def is_revoked(self, token_id: str) -> bool:
-        return bool(self._redis is not None and await self._redis.exists(revoked_token_key(token_id)))
+    async def is_revoked(self, principal: Principal) -> bool:
+        """Revoked by logout, or issued before the user's token epoch (servers.platform.token_epochs)."""
+        return self._redis is not None and await token_refused(self._redis, principal)
 
 
 def _metadata(context: grpc.aio.ServicerContext, key: str) -> str | None:
@@ -187,8 +190,9 @@ class Authenticator:
         access_token_var.set(token)  # forwarded by servers.platform.clients
 
     async def check_revocation(self, principal: Principal) -> None:
-        """The revocation check: a token logged out before its expiry is refused."""
-        if await self._revocations.is_revoked(principal.token_id):
+        """The revocation check: a token logged out before its expiry, or issued before
+        the user's token epoch (role change, disable, logout-all), is refused."""
+        if await self._revocations.is_revoked(principal):
             raise Unauthenticated("access token revoked")
 
 
@@ -212,6 +216,11 @@ class RequestValidator:
         self._validator = protovalidate.Validator()
 
     def validate(self, request: Any) -> None:
+        unsafe = request_violations(request)  # NUL characters, JSON depth: every message alike
+        if unsafe:
+            raise InvalidArgument(
+                f"invalid request: {unsafe[0].field or 'body'}: {unsafe[0].description}", unsafe
+            )
         if isinstance(request, Message):
             violations = self._validator.collect_violations(request)
             if violations:
@@ -247,6 +256,7 @@ class PlatformInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         return wrapped
 
     def wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+        handler = decode_leniently(handler)  # an undecodable request is a BadRequest (request_checks)
         authenticate, validate, attach = self._auth.authenticate, self._validator.validate, self._attach_trace
         try:
             rule: AccessRule | MissingAccessRule = access_rule(method)  # once per method: a descriptor lookup

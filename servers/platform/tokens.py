@@ -142,6 +142,7 @@ class TokenVerifier:
             token_id=str(claims["jti"]),
             expires_at=datetime.fromtimestamp(claims["exp"], UTC),
             service=service,
+            issued_at=int(claims["iat"]),
         )
 
     def _subject(self, claims: Mapping[str, Any]) -> tuple[str, str]:

@@ -3,11 +3,12 @@ the domain events. No I/O, no protobuf."""
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from servers.platform.errors import FieldViolation, InvalidArgument
+from servers.platform.errors import FieldViolation, InvalidArgument, PermissionDenied
 from servers.platform.paging import PageRequest
 from servers.platform.scoping import Viewer
 
@@ -210,6 +211,34 @@ _JSON_NAMES = {
     "actual_hours": "actualHours",
     "progress": "progress",
 }
+
+
+# What an assignee (neither the creator nor an admin) may change: the progress
+# of the work. What the task is, when it is due and who does it stay the
+# creator's; an assignee cannot hand the task to someone else.
+ASSIGNEE_MAY_CHANGE = frozenset({"status", "progress", "actual_hours"})
+
+
+def check_assignee_patch(patch: TaskPatch) -> None:
+    """PermissionDenied naming the fields an assignee sent but may not change."""
+    sent = {name for name in _JSON_NAMES if getattr(patch, name, None) is not None}
+    if patch.clear_due_date:
+        sent.add("due_date")
+    refused = sorted(_JSON_NAMES[name] for name in sent - ASSIGNEE_MAY_CHANGE)
+    if refused:
+        raise PermissionDenied(
+            f"as the assignee you may change only status, progress and actualHours, not {', '.join(refused)}",
+            {"fields": ",".join(refused)},
+        )
+
+
+def is_user_id(value: str) -> bool:
+    """User ids are UUIDs (servers/auth)."""
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
 
 
 def apply_patch(task: Task, patch: TaskPatch, actor: str, now: datetime) -> tuple[Task, list[Change]]:

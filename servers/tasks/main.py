@@ -13,6 +13,7 @@ from servers.platform.runtime import Domain, Mount, Resources, Service
 from servers.platform.settings import PlatformSettings
 from servers.platform.uow import PostgresUnitOfWork
 from servers.tasks import mapping
+from servers.tasks.assignees import AuthUserDirectory
 from servers.tasks.queries import TaskQueries
 from servers.tasks.scheduler import DueDateScheduler
 from servers.tasks.service import TaskServicer
@@ -46,7 +47,7 @@ async def build(res: Resources) -> Mount:
         s.tasks_scheduler_batch_size,
     )
     scheduler.start()
-    servicer = TaskServicer(TaskUseCases(uow, TaskQueries(res.pool)))
+    servicer = TaskServicer(TaskUseCases(uow, TaskQueries(res.pool), AuthUserDirectory(res.clients)))
     return Mount(
         services=[
             Service(

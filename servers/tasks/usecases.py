@@ -10,7 +10,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Protocol
 
-from servers.platform.errors import Conflict, NotFound, PermissionDenied
+from servers.platform.errors import Conflict, FieldViolation, InvalidArgument, NotFound, PermissionDenied
 from servers.platform.paging import Page
 from servers.platform.scoping import Viewer, current_viewer
 from servers.platform.uow import Transaction, UnitOfWork
@@ -29,8 +29,10 @@ from servers.tasks.domain import (
     TaskPatch,
     TaskUpdated,
     apply_patch,
+    check_assignee_patch,
     clean_title,
     due_date_changed,
+    is_user_id,
 )
 
 
@@ -47,6 +49,12 @@ class TaskWrites(Protocol):
     ) -> Comment | None: ...
     async def comment_by_request_id(self, user_id: str, request_id: str) -> Comment | None: ...
     async def delete(self, task_id: str) -> None: ...
+
+
+class Users(Protocol):
+    """Which accounts exist (servers.tasks.assignees.AuthUserDirectory)."""
+
+    async def is_active(self, user_id: str) -> bool: ...
 
 
 class TaskReads(Protocol):
@@ -70,17 +78,34 @@ def _not_found(task_id: str) -> NotFound:
 
 class TaskUseCases:
     def __init__(
-        self, uow: UnitOfWork[TaskWrites], reads: TaskReads, clock: Callable[[], datetime] = _utcnow
+        self,
+        uow: UnitOfWork[TaskWrites],
+        reads: TaskReads,
+        users: Users,
+        clock: Callable[[], datetime] = _utcnow,
     ):
         self._uow = uow
         self._reads = reads
+        self._users = users
         self._clock = clock
+
+    async def _check_assignee(self, assignee: str | None) -> None:
+        """An assignee named in a request must be an active account (asked
+        before any transaction opens, so no row lock waits on the call)."""
+        if not assignee:
+            return
+        if not is_user_id(assignee) or not await self._users.is_active(assignee):
+            raise InvalidArgument(
+                "the assignee is not an existing user",
+                [FieldViolation("assignee", "must be the id of an existing, active user")],
+            )
 
     async def create(self, new: NewTask, request_id: str) -> Task:
         """Create a task owned by the caller; a repeated request_id returns the
         task the first call created."""
         actor = current_viewer().user_id
         new = replace(new, title=clean_title(new.title))
+        await self._check_assignee(new.assignee)
         async with self._uow() as tx:
             task = await tx.repo.insert(uuid.uuid4(), new, actor, request_id)
             if task is None:  # the key was used before (maybe by a racing retry, now committed)
@@ -104,8 +129,11 @@ class TaskUseCases:
     async def update(self, task_id: str, patch: TaskPatch) -> Task:
         """Apply a partial update under a row lock; optimistic check on expected_version."""
         viewer = current_viewer()
+        await self._check_assignee(patch.assignee)
         async with self._uow() as tx:
             task = await self._locked(tx, task_id, viewer)
+            if not viewer.owns(task.created_by):  # the assignee: only the work's progress
+                check_assignee_patch(patch)
             if patch.expected_version is not None and patch.expected_version != task.version:
                 raise Conflict(
                     f"task {task_id} is at version {task.version}, not {patch.expected_version}; "

@@ -19,7 +19,7 @@ from google.protobuf import struct_pb2, timestamp_pb2
 
 from servers.platform import events
 from servers.platform.bus import report_error
-from tests.helpers import STRONG_PASSWORD, bearer, rich_error, unique_email
+from tests.helpers import STRONG_PASSWORD, acting_as, bearer, rich_error, unique_email
 
 
 def ts(value: datetime) -> timestamp_pb2.Timestamp:
@@ -69,6 +69,18 @@ async def consumed_so_far(db: asyncpg.Pool) -> None:
     raise AssertionError("the analytics consumer did not record the sentinel event within 10 s")
 
 
+async def domain_event(db: asyncpg.Pool, event_type: str, user_id: str, when: datetime) -> None:
+    """A domain event as a domain emits it (outbox -> bus -> the analytics consumer),
+    by `user_id` and dated `when`: the only way usage counters grow."""
+    with acting_as(user_id):
+        event = events.envelope(
+            event_type=event_type, source="tests", subject=str(uuid.uuid4()), payload=struct_pb2.Struct()
+        )
+    event.time.CopyFrom(ts(when))
+    async with db.acquire() as conn, conn.transaction():
+        await events.insert(conn, event)
+
+
 async def record(stub, token: str, event_type: str, when: datetime, **fields) -> str:
     reply = await stub.RecordEvent(
         pb.RecordEventRequest(event_type=event_type, timestamp=ts(when), **fields), metadata=bearer(token)
@@ -77,7 +89,7 @@ async def record(stub, token: str, event_type: str, when: datetime, **fields) ->
     return str(reply.event_id)
 
 
-async def test_recorded_events_are_counted_per_bucket_for_their_user(stub, forge_token) -> None:
+async def test_domain_events_are_counted_per_bucket_for_their_user(stub, forge_token, db) -> None:
     me = str(uuid.uuid4())
     token = await forge_token(me)
     start = window().replace(hour=0)
@@ -87,8 +99,9 @@ async def test_recorded_events_are_counted_per_bucket_for_their_user(stub, forge
         (2, "task.completed"),
         (26, "ai.request.received"),
     ]:
-        await record(stub, token, kind, start + timedelta(hours=offset, minutes=5))
-    await record(stub, token, "code.review.completed", start + timedelta(hours=26, minutes=30))
+        await domain_event(db, kind, me, start + timedelta(hours=offset, minutes=5))
+    await domain_event(db, "code.review.completed", me, start + timedelta(hours=26, minutes=30))
+    await consumed_so_far(db)
 
     days = await stub.GetUsage(
         pb.GetUsageRequest(start_date=ts(start), end_date=ts(start + timedelta(days=3)), granularity="day"),
@@ -133,7 +146,7 @@ async def test_record_event_is_idempotent_and_emits_metric_recorded(stub, forge_
     stored = await db.fetchrow(
         "SELECT event_type, source, metadata FROM analytics.events WHERE id = $1", uuid.UUID(first)
     )
-    assert (stored["event_type"], stored["source"]) == ("page.viewed", "client")
+    assert (stored["event_type"], stored["source"]) == ("client.page.viewed", "client")
     assert '"page": "/tasks"' in stored["metadata"]
     emitted = await db.fetchval(
         "SELECT count(*) FROM platform.outbox"
@@ -204,7 +217,7 @@ async def test_missing_dates_are_invalid_argument(stub, forge_token) -> None:
     assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
 
 
-async def test_cross_user_data_needs_admin(stub, forge_token) -> None:
+async def test_cross_user_data_needs_admin(stub, forge_token, db) -> None:
     me, other = str(uuid.uuid4()), str(uuid.uuid4())
     user = await forge_token(me)
     admin = await forge_token(str(uuid.uuid4()), roles=("admin",))
@@ -224,9 +237,14 @@ async def test_cross_user_data_needs_admin(stub, forge_token) -> None:
             await call
         assert raised.value.code() == grpc.StatusCode.PERMISSION_DENIED
 
-    # An admin records for another user and reads it back; everyone's usage without user_id.
-    await record(stub, admin, "task.created", when, user_id=other)
-    await record(stub, user, "task.created", when)
+    with pytest.raises(grpc.aio.AioRpcError) as raised:  # not even an admin records for someone else
+        await record(stub, admin, "page.viewed", when, user_id=other)
+    assert raised.value.code() == grpc.StatusCode.PERMISSION_DENIED
+
+    # An admin reads another user's usage, and everyone's without user_id.
+    await domain_event(db, "task.created", other, when)
+    await domain_event(db, "task.created", me, when)
+    await consumed_so_far(db)
     theirs = await stub.GetUsage(pb.GetUsageRequest(**_fields(span), user_id=other), metadata=bearer(admin))
     everyone = await stub.GetUsage(span, metadata=bearer(admin))
     mine = await stub.GetUsage(span, metadata=bearer(user))
@@ -298,9 +316,10 @@ async def test_dashboard_counts_today_trends_and_top_users(stub, forge_token, db
     now = datetime.now(UTC)
     before = await stub.GetDashboard(pb.GetDashboardRequest(), metadata=bearer(admin))
     for _ in range(3):
-        await record(stub, admin, "task.completed", now, user_id=heavy)
-    await record(stub, admin, "ai.request.received", now, user_id=heavy)
-    await record(stub, admin, "task.created", now, user_id=light)
+        await domain_event(db, "task.completed", heavy, now)
+    await domain_event(db, "ai.request.received", heavy, now)
+    await domain_event(db, "task.created", light, now)
+    await consumed_so_far(db)
     board = await stub.GetDashboard(pb.GetDashboardRequest(top_users_limit=50), metadata=bearer(admin))
     assert board.summary.task_completed - before.summary.task_completed == 3
     assert board.summary.task_created - before.summary.task_created == 1
@@ -314,12 +333,36 @@ async def test_dashboard_counts_today_trends_and_top_users(stub, forge_token, db
 
     # Trends compare today so far with yesterday (only this test writes code reviews).
     for _ in range(2):
-        await record(stub, admin, "code.review.completed", now - timedelta(days=1), user_id=light)
+        await domain_event(db, "code.review.completed", light, now - timedelta(days=1))
     for _ in range(3):
-        await record(stub, admin, "code.review.completed", now, user_id=light)
+        await domain_event(db, "code.review.completed", light, now)
+    await consumed_so_far(db)
     board = await stub.GetDashboard(pb.GetDashboardRequest(), metadata=bearer(admin))
     assert board.summary.code_reviews == 3
     assert board.trends.code_reviews == 50.0  # 3 today vs 2 yesterday
     with pytest.raises(grpc.aio.AioRpcError) as raised:
         await stub.GetDashboard(pb.GetDashboardRequest(period="year"), metadata=bearer(admin))
     assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+async def test_clients_cannot_forge_domain_events_or_rewrite_the_past(stub, forge_token, db) -> None:
+    admin = await forge_token(str(uuid.uuid4()), roles=("admin",))
+    developer_id = str(uuid.uuid4())
+    developer = await forge_token(developer_id, roles=("developer",))
+    before = await stub.GetDashboard(pb.GetDashboardRequest(), metadata=bearer(admin))
+    reply = await stub.RecordEvent(
+        pb.RecordEventRequest(event_type="task.completed"), metadata=bearer(developer)
+    )
+    assert reply.event_type == "client.task.completed"  # its own namespace
+    for when in (datetime.now(UTC) - timedelta(hours=25), datetime(2020, 1, 1, tzinfo=UTC)):
+        with pytest.raises(grpc.aio.AioRpcError) as raised:
+            await record(stub, developer, "task.completed", when)
+        assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert "timestamp" in rich_error(raised.value).field_violations
+    await consumed_so_far(db)
+    after = await stub.GetDashboard(pb.GetDashboardRequest(), metadata=bearer(admin))
+    assert after.summary.task_completed == before.summary.task_completed
+    stored = await db.fetchval(
+        "SELECT event_type FROM analytics.events WHERE id = $1", uuid.UUID(reply.event_id)
+    )
+    assert stored == "client.task.completed"

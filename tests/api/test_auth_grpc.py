@@ -14,7 +14,14 @@ import pytest
 from aether.auth.v1 import auth_service_pb2 as pb
 from aether.auth.v1 import auth_service_pb2_grpc
 
-from tests.helpers import STRONG_PASSWORD, bearer, rich_error, unique_email
+from tests.helpers import (
+    STRONG_PASSWORD,
+    bearer,
+    from_client,
+    new_client_address,
+    rich_error,
+    unique_email,
+)
 
 
 @pytest.fixture
@@ -135,11 +142,12 @@ async def test_brute_force_locks_out_existing_and_unknown_emails_alike(stub) -> 
     existing = unique_email("victim")
     await stub.Register(pb.RegisterRequest(email=existing, password=STRONG_PASSWORD, name="A"))
     outcomes = {}
+    client = from_client(new_client_address())
     for email in (existing, unique_email("nobody")):
         codes = []
         for _ in range(6):
             with pytest.raises(grpc.aio.AioRpcError) as err:
-                await stub.Login(pb.LoginRequest(email=email, password="Wrong-Password-1"))
+                await stub.Login(pb.LoginRequest(email=email, password="Wrong-Password-1"), metadata=client)
             codes.append(err.value.code())
         last = rich_error(err.value)
         outcomes[email] = (codes, last.reason, last.message, last.retry_delay_seconds is not None)
@@ -147,9 +155,9 @@ async def test_brute_force_locks_out_existing_and_unknown_emails_alike(stub) -> 
     codes, reason, _, has_retry = outcomes[existing]
     assert codes == [grpc.StatusCode.UNAUTHENTICATED] * 5 + [grpc.StatusCode.RESOURCE_EXHAUSTED]
     assert reason == "RATE_LIMIT_EXCEEDED" and has_retry
-    # Even the right password is refused while locked out.
+    # Even the right password is refused from that client while it is locked out.
     with pytest.raises(grpc.aio.AioRpcError) as err:
-        await stub.Login(pb.LoginRequest(email=existing, password=STRONG_PASSWORD))
+        await stub.Login(pb.LoginRequest(email=existing, password=STRONG_PASSWORD), metadata=client)
     assert err.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
 
 

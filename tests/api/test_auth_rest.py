@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.helpers import STRONG_PASSWORD, unique_email
+from tests.helpers import STRONG_PASSWORD, loopback_client_address, unique_email
 
 
 @pytest.fixture
@@ -142,13 +142,20 @@ async def test_refresh_token_reuse_is_401_and_revokes_the_family(http: httpx.Asy
     assert child.status_code == 401
 
 
-async def test_brute_force_is_throttled_identically_for_unknown_emails(http: httpx.AsyncClient) -> None:
+async def test_brute_force_is_throttled_identically_for_unknown_emails(
+    http: httpx.AsyncClient, edge: str
+) -> None:
     existing, _ = await register(http)
     seen = []
+    attacker = httpx.AsyncClient(
+        base_url=edge, transport=httpx.AsyncHTTPTransport(local_address=loopback_client_address())
+    )
     for email in (existing, unique_email("nobody")):
         statuses = []
         for _ in range(6):
-            r = await http.post("/api/v1/auth/login", json={"email": email, "password": "Wrong-Password-1"})
+            r = await attacker.post(
+                "/api/v1/auth/login", json={"email": email, "password": "Wrong-Password-1"}
+            )
             statuses.append(r.status_code)
         body = r.json()
         seen.append(
@@ -159,6 +166,7 @@ async def test_brute_force_is_throttled_identically_for_unknown_emails(http: htt
                 "retryDelay" in details(body, "RetryInfo"),
             )
         )
+    await attacker.aclose()
     assert seen[0] == seen[1]
     assert seen[0][0] == [401] * 5 + [429]
 

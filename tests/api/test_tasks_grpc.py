@@ -16,7 +16,7 @@ from aether.tasks.v1 import events_pb2, tasks_service_pb2_grpc
 from aether.tasks.v1 import tasks_service_pb2 as pb
 from google.protobuf import timestamp_pb2
 
-from tests.helpers import bearer, rich_error
+from tests.helpers import bearer, insert_account, rich_error
 
 
 def ts(value: datetime) -> timestamp_pb2.Timestamp:
@@ -49,7 +49,7 @@ async def stub(app_server: tuple[str, list[str]]) -> AsyncIterator[tasks_service
 
 
 @pytest.fixture
-def caller(stub: tasks_service_pb2_grpc.TaskServiceStub, forge_token) -> MakeCaller:
+def caller(stub: tasks_service_pb2_grpc.TaskServiceStub, forge_token, db: asyncpg.Pool) -> MakeCaller:
     async def make(
         *, admin: bool = False, role: str = "user", permissions: tuple[str, ...] | None = None
     ) -> Caller:
@@ -57,6 +57,7 @@ def caller(stub: tasks_service_pb2_grpc.TaskServiceStub, forge_token) -> MakeCal
         a test is about permission sets no role has)."""
         user_id = str(uuid.uuid4())
         roles = ("admin",) if admin else (role,)
+        await insert_account(db, user_id, roles)  # an existing user, so it can be assigned tasks
         return Caller(stub, user_id, await forge_token(user_id, roles=roles, permissions=permissions))
 
     return make
@@ -156,15 +157,17 @@ async def test_create_get_list_update_complete_comment_delete(caller: MakeCaller
 
 
 async def test_update_is_partial_and_records_every_field(caller: MakeCaller, db: asyncpg.Pool) -> None:
-    alice = await caller()
+    alice, bob = await caller(), await caller()
     task = await alice.create(
         title="Old", tags=["a"], category="x", due_date=ts(datetime(2030, 1, 1, tzinfo=UTC))
     )
     updated = await alice.call(
         "UpdateTask",
-        pb.UpdateTaskRequest(id=task.id, title="New", priority="urgent", clear_due_date=True, assignee="bob"),
+        pb.UpdateTaskRequest(
+            id=task.id, title="New", priority="urgent", clear_due_date=True, assignee=bob.id
+        ),
     )
-    assert (updated.title, updated.priority, updated.assignee) == ("New", "urgent", "bob")
+    assert (updated.title, updated.priority, updated.assignee) == ("New", "urgent", bob.id)
     assert not updated.HasField("due_date") and list(updated.tags) == ["a"] and updated.category == "x"
     cleared = await alice.call("UpdateTask", pb.UpdateTaskRequest(id=task.id, clear_tags=True))
     assert list(cleared.tags) == []
@@ -196,17 +199,17 @@ async def test_stale_expected_version_is_aborted_and_changes_nothing(caller: Mak
 
 
 async def test_racing_updates_never_lose_one_another(caller: MakeCaller) -> None:
-    alice = await caller()
+    alice, zoe = await caller(), await caller()
     task = await alice.create(title="Race")
     # Different fields at once: the row lock serializes them, both survive.
     await asyncio.gather(
         *(
             alice.call("UpdateTask", pb.UpdateTaskRequest(id=task.id, **field))
-            for field in ({"priority": "urgent"}, {"category": "ops"}, {"progress": 30}, {"assignee": "z"})
+            for field in ({"priority": "urgent"}, {"category": "ops"}, {"progress": 30}, {"assignee": zoe.id})
         )
     )
     after = await alice.call("GetTask", pb.GetTaskRequest(id=task.id))
-    assert (after.priority, after.category, after.progress, after.assignee) == ("urgent", "ops", 30, "z")
+    assert (after.priority, after.category, after.progress, after.assignee) == ("urgent", "ops", 30, zoe.id)
     assert after.version == 5 and len([h for h in after.history if h.action == "updated"]) == 4
 
     # Same version sent by ten racers: exactly one wins, the rest get ABORTED.
@@ -295,17 +298,58 @@ async def test_other_users_tasks_are_not_found_and_unchanged(caller: MakeCaller)
     await expect(nf, alice.call("GetTask", pb.GetTaskRequest(id=task.id)))
 
 
-async def test_assignee_sees_and_changes_but_cannot_delete(caller: MakeCaller) -> None:
-    alice, bob = await caller(), await caller()
+async def test_assignee_sees_and_works_on_it_but_cannot_redefine_hand_off_or_delete(
+    caller: MakeCaller,
+) -> None:
+    alice, bob, mallory = await caller(), await caller(), await caller()
     task = await alice.create(title="For Bob", assignee=bob.id)
     assert [t.id for t in (await bob.call("ListTasks", pb.ListTasksRequest())).tasks] == [task.id]
-    await bob.call("UpdateTask", pb.UpdateTaskRequest(id=task.id, status="in_progress"))
+    await bob.call(
+        "UpdateTask", pb.UpdateTaskRequest(id=task.id, status="in_progress", progress=40, actual_hours=2)
+    )
     await bob.call("AddComment", pb.AddCommentRequest(task_id=task.id, text="on it"))
+    for patch in (
+        {"title": "Mine now"},
+        {"assignee": mallory.id},
+        {"priority": "low"},
+        {"clear_due_date": True},
+    ):
+        denied = await expect(
+            grpc.StatusCode.PERMISSION_DENIED,
+            bob.call("UpdateTask", pb.UpdateTaskRequest(id=task.id, **patch)),
+        )
+        assert "only status, progress and actualHours" in denied.message
+    await expect(grpc.StatusCode.NOT_FOUND, mallory.call("GetTask", pb.GetTaskRequest(id=task.id)))
     error = await expect(
         grpc.StatusCode.PERMISSION_DENIED, bob.call("DeleteTask", pb.DeleteTaskRequest(id=task.id))
     )
     assert "creator" in error.message
-    assert (await alice.call("GetTask", pb.GetTaskRequest(id=task.id))).status == "in_progress"
+    final = await alice.call("GetTask", pb.GetTaskRequest(id=task.id))
+    assert (final.status, final.progress, final.title, final.assignee) == (
+        "in_progress",
+        40,
+        "For Bob",
+        bob.id,
+    )
+    await bob.call("CompleteTask", pb.CompleteTaskRequest(id=task.id))  # finishing the work is the assignee's
+
+
+async def test_assignees_must_be_existing_active_users(caller: MakeCaller) -> None:
+    alice, bob = await caller(), await caller()
+    for nobody in ("bob", str(uuid.uuid4()), "' OR 1=1 --"):
+        error = await expect(grpc.StatusCode.INVALID_ARGUMENT, alice.create(title="x", assignee=nobody))
+        assert "assignee" in error.field_violations
+    task = await alice.create(title="x")
+    error = await expect(
+        grpc.StatusCode.INVALID_ARGUMENT,
+        alice.call("UpdateTask", pb.UpdateTaskRequest(id=task.id, assignee=str(uuid.uuid4()))),
+    )
+    assert "assignee" in error.field_violations
+    assert (await alice.create(title="y", assignee=bob.id)).assignee == bob.id
+    unassigned = await alice.call(
+        "UpdateTask", pb.UpdateTaskRequest(id=task.id, assignee="")
+    )  # clearing is fine
+    assert unassigned.assignee == ""
 
 
 async def test_permissions_from_the_token_decide(caller: MakeCaller) -> None:
@@ -323,7 +367,7 @@ async def test_permissions_from_the_token_decide(caller: MakeCaller) -> None:
 
 
 async def test_list_filters_sorting_and_pagination(caller: MakeCaller) -> None:
-    alice = await caller()
+    alice, carol = await caller(), await caller()
     base = datetime(2032, 6, 1, tzinfo=UTC)
     specs = [
         ("a", "low", "pending", ["bug"], "be", 1),
@@ -339,7 +383,7 @@ async def test_list_filters_sorting_and_pagination(caller: MakeCaller) -> None:
             priority=priority,
             tags=tags,
             category=category,
-            assignee="carol" if title in "ab" else "",
+            assignee=carol.id if title in "ab" else "",
             **({"due_date": ts(base + timedelta(days=due_days))} if due_days else {}),
         )
         if status != "pending":
@@ -355,7 +399,7 @@ async def test_list_filters_sorting_and_pagination(caller: MakeCaller) -> None:
     assert await titles(status="pending", sort="title", order="asc") == ["a", "b", "d", "e"]
     assert await titles(priority="high", sort="title", order="asc") == ["c", "e"]
     assert await titles(category="be", order="asc") == ["a", "d"]
-    assert await titles(assignee="carol", order="asc") == ["a", "b"]
+    assert await titles(assignee=carol.id, order="asc") == ["a", "b"]
     assert await titles(tags="ui,docs", order="asc") == ["b", "c", "e"]  # any of
     assert await titles(due_before=ts(base + timedelta(days=3)), order="asc") == ["a", "b"]
     by_urgency = await titles(sort="priority")  # by urgency, not alphabetically; ties by id

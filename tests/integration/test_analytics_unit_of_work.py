@@ -5,7 +5,7 @@ a repeated idempotency key or an exception inside writes none."""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import pytest
@@ -37,13 +37,14 @@ async def _stored(pool: asyncpg.Pool, event_id: str) -> int:
 
 async def test_a_committed_record_writes_exactly_its_event(analytics: AnalyticsUseCases, pool) -> None:
     user = f"uow-{uuid.uuid4()}"
-    when = datetime(2003, 5, 6, 7, 8, tzinfo=UTC)  # an hour no other test writes to
+    when = datetime.now(UTC) - timedelta(hours=1)  # the user is new, so their counts are exact
     with acting_as(user):
         event_id = await analytics.record("page.viewed", "", {"page": "/x"}, when, request_id())
     assert await _stored(pool, event_id) == 1
     assert await outbox_events(pool, event_id) == ["analytics.metric.recorded"]
     hourly = await pool.fetchval(
-        "SELECT count FROM analytics.usage_hourly WHERE user_id = $1 AND event_type = 'page.viewed'", user
+        "SELECT count FROM analytics.usage_hourly WHERE user_id = $1 AND event_type = 'client.page.viewed'",
+        user,
     )
     assert hourly == 1
 

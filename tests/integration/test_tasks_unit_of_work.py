@@ -19,7 +19,14 @@ from tests.helpers import acting_as, outbox_events
 
 @pytest.fixture
 def tasks(pool: asyncpg.Pool) -> TaskUseCases:
-    return TaskUseCases(unit_of_work(pool), TaskQueries(pool))
+    return TaskUseCases(unit_of_work(pool), TaskQueries(pool), NoUsers())
+
+
+class NoUsers:
+    """No account exists: these tests assign nobody."""
+
+    async def is_active(self, user_id: str) -> bool:
+        return False
 
 
 async def test_committed_use_cases_write_exactly_their_events(tasks: TaskUseCases, pool) -> None:

@@ -31,13 +31,14 @@ from servers.ai.domain import (
     UsageQuery,
     UsageReport,
 )
+from servers.ai.fairness import FairQueue
 from servers.ai.ledger import Ledger
 from servers.ai.limits import Budgets, RateLimiter
 from servers.ai.providers.base import Completion, Message, Piece, Prompt, ProviderError, Usage, Vectors
 from servers.ai.router import Answer, Routed
 from servers.ai.usecases.accounting import Accountant
 from servers.ai.usecases.chat import ChatUseCases
-from servers.ai.usecases.embeddings import EmbeddingUseCases
+from servers.ai.usecases.embeddings import EmbeddingCaps, EmbeddingUseCases
 from servers.ai.usecases.models import ModelCatalogue
 from servers.ai.usecases.usage import UsageUseCases
 from servers.platform.context import request_id_var
@@ -203,7 +204,7 @@ def gw() -> Gateway:
     accountant = Accountant(limiter, budget, ledger, clock=lambda: NOW)
     return Gateway(
         ChatUseCases(models, accountant, router, cache),
-        EmbeddingUseCases(models, accountant, router),
+        EmbeddingUseCases(models, accountant, router, EmbeddingCaps(64, 8192), FairQueue(2, 5.0)),
         models,
         UsageUseCases(prefs, ledger, clock=lambda: NOW),
         router,

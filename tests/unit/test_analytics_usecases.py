@@ -146,16 +146,16 @@ async def test_a_repeated_idempotency_key_returns_the_first_id_and_records_nothi
     assert [e.event.id for e in uow.committed] == [first, bobs]
 
 
-async def test_only_admins_record_for_another_user(analytics, uow, repo) -> None:
-    with acting_as("alice"), pytest.raises(PermissionDenied):
-        await analytics.record("task.created", "bob", {}, None, "")
+async def test_events_are_recorded_only_for_the_caller_in_the_client_namespace(analytics, uow, repo) -> None:
+    for roles in ((), ("admin",)):
+        with acting_as("alice", *roles), pytest.raises(PermissionDenied):
+            await analytics.record("task.created", "bob", {}, None, "")
     with acting_as("alice"):  # naming oneself is fine
-        own = await analytics.record("task.created", "alice", {}, None, "")
-    with acting_as("root", "admin"):
-        theirs = await analytics.record("task.created", "bob", {}, None, "")
-        admins = await analytics.record("task.created", "", {}, None, "")
-    assert [repo.events[i].user_id for i in (own, theirs, admins)] == ["alice", "bob", "root"]
-    assert len(uow.committed) == 3
+        own = await analytics.record("task.completed", "alice", {}, None, "")
+        prefixed = await analytics.record("client.page.viewed", "", {}, None, "")
+    assert (repo.events[own].user_id, repo.events[own].event_type) == ("alice", "client.task.completed")
+    assert repo.events[prefixed].event_type == "client.page.viewed"
+    assert len(uow.committed) == 2
 
 
 async def test_invalid_events_are_rejected_before_anything_is_written(analytics, uow, repo) -> None:
@@ -164,7 +164,9 @@ async def test_invalid_events_are_rejected_before_anything_is_written(analytics,
             await analytics.record("page.viewed", "", {}, NOW + timedelta(minutes=6), "key")
         with pytest.raises(InvalidArgument):
             await analytics.record("page.viewed", "", {"k": "x" * 20000}, None, "key")
-        earlier = NOW - timedelta(days=3)
+        with pytest.raises(InvalidArgument):
+            await analytics.record("page.viewed", "", {}, NOW - timedelta(hours=25), "key")
+        earlier = NOW - timedelta(hours=3)
         kept = await analytics.record("page.viewed", "", {}, earlier, "key")  # the key was not claimed
     assert repo.events[kept].occurred_at == earlier
     assert len(uow.committed) == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -27,6 +28,9 @@ from servers.platform.uow import InMemoryUnitOfWork, Transaction
 from tests.helpers import STRONG_PASSWORD, acting_as
 
 FAST = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+
+
+CLIENT = "203.0.113.7"
 
 
 class FakeAuthRepo:
@@ -129,26 +133,34 @@ class FakeAttempts:
         self.failures: list[str] = []
         self.locked: set[str] = set()
 
-    async def check(self, email: str) -> None:
+    async def check(self, email: str, client: str) -> None:
         if email in self.locked:
             raise RateLimited("locked", retry_after_seconds=60)
 
-    async def failed(self, email: str) -> None:
+    async def failed(self, email: str, client: str) -> None:
         self.failures.append(email)
 
-    async def succeeded(self, email: str) -> None:
+    async def succeeded(self, email: str, client: str) -> None:
         self.failures = [e for e in self.failures if e != email]
 
 
 class FakeRevoked:
     def __init__(self) -> None:
         self.ttls: dict[str, int] = {}
+        self.epochs: dict[str, int] = {}
 
     async def revoke(self, token_id: str, ttl_seconds: int) -> None:
         self.ttls[token_id] = ttl_seconds
 
-    async def is_revoked(self, token_id: str) -> bool:
-        return token_id in self.ttls
+    async def is_revoked(self, principal: Principal) -> bool:
+        return principal.token_id in self.ttls or principal.issued_at < self.epochs.get(principal.user_id, 0)
+
+    async def start_epoch(self, user_id: str) -> int:
+        self.epochs[user_id] = int(time.time()) + 1
+        return self.epochs[user_id]
+
+    async def epoch(self, user_id: str) -> int:
+        return self.epochs.get(user_id, 0)
 
 
 class FakeVerifier:
@@ -209,8 +221,8 @@ async def test_weak_password_writes_nothing(auth: AuthUseCases, fakes: Fakes) ->
 
 async def test_login_starts_a_new_refresh_family(auth: AuthUseCases, fakes: Fakes) -> None:
     user = await auth.register("ada@example.com", STRONG_PASSWORD, "Ada")
-    first = await auth.login("ada@example.com", STRONG_PASSWORD)
-    second = await auth.login("ADA@example.com", STRONG_PASSWORD)
+    first = await auth.login("ada@example.com", STRONG_PASSWORD, CLIENT)
+    second = await auth.login("ADA@example.com", STRONG_PASSWORD, CLIENT)
     assert first.user == second.user == user and first.expires_in == 900
     assert first.access_token.startswith(f"signed:{user.id}:")
     assert len({t.family_id for t in fakes.repo.tokens.values()}) == 2
@@ -220,12 +232,12 @@ async def test_wrong_password_and_unknown_email_fail_alike(auth: AuthUseCases, f
     await auth.register("ada@example.com", STRONG_PASSWORD, "Ada")
     for email, password in [("ada@example.com", "Wrong-Horse-42"), ("nobody@example.com", STRONG_PASSWORD)]:
         with pytest.raises(Unauthenticated) as err:
-            await auth.login(email, password)
+            await auth.login(email, password, CLIENT)
         assert err.value.reason == ErrorReason.INVALID_CREDENTIALS
     assert fakes.attempts.failures == ["ada@example.com", "nobody@example.com"]
     fakes.attempts.locked.add("ada@example.com")
     with pytest.raises(RateLimited):
-        await auth.login("ada@example.com", STRONG_PASSWORD)
+        await auth.login("ada@example.com", STRONG_PASSWORD, CLIENT)
 
 
 async def test_login_rehashes_an_outdated_hash(auth: AuthUseCases, fakes: Fakes) -> None:
@@ -235,13 +247,13 @@ async def test_login_rehashes_an_outdated_hash(auth: AuthUseCases, fakes: Fakes)
         user,
         PasswordHasher(time_cost=2, memory_cost=8, parallelism=1).hash(STRONG_PASSWORD),
     )
-    await auth.login("ada@example.com", STRONG_PASSWORD)
+    await auth.login("ada@example.com", STRONG_PASSWORD, CLIENT)
     assert not FAST.check_needs_rehash(fakes.repo.users["ada@example.com"][1])
 
 
 async def test_refresh_rotates_within_the_family(auth: AuthUseCases, fakes: Fakes) -> None:
     await auth.register("ada@example.com", STRONG_PASSWORD, "Ada")
-    login = await auth.login("ada@example.com", STRONG_PASSWORD)
+    login = await auth.login("ada@example.com", STRONG_PASSWORD, CLIENT)
     rotated = await auth.refresh(login.refresh_token)
     assert rotated.refresh_token != login.refresh_token
     old, new = sorted(fakes.repo.tokens.values(), key=lambda t: t.used_at is None)
@@ -253,7 +265,7 @@ async def test_refresh_reuse_commits_the_family_revocation_then_fails(
     auth: AuthUseCases, fakes: Fakes
 ) -> None:
     await auth.register("ada@example.com", STRONG_PASSWORD, "Ada")
-    login = await auth.login("ada@example.com", STRONG_PASSWORD)
+    login = await auth.login("ada@example.com", STRONG_PASSWORD, CLIENT)
     rotated = await auth.refresh(login.refresh_token)
     with pytest.raises(Unauthenticated) as err:
         await auth.refresh(login.refresh_token)
@@ -263,11 +275,12 @@ async def test_refresh_reuse_commits_the_family_revocation_then_fails(
     with pytest.raises(Unauthenticated):  # the thief's rotation is dead too
         await auth.refresh(rotated.refresh_token)
     assert len(fakes.uow.committed) == 1  # only user.registered
+    assert login.user.id in fakes.revoked.epochs  # access tokens the thief minted end too
 
 
 async def test_refresh_with_an_unknown_or_expired_token_fails(auth: AuthUseCases, fakes: Fakes) -> None:
     await auth.register("ada@example.com", STRONG_PASSWORD, "Ada")
-    login = await auth.login("ada@example.com", STRONG_PASSWORD)
+    login = await auth.login("ada@example.com", STRONG_PASSWORD, CLIENT)
     with pytest.raises(Unauthenticated):
         await auth.refresh("not-a-token")
     for key, token in fakes.repo.tokens.items():
@@ -278,8 +291,8 @@ async def test_refresh_with_an_unknown_or_expired_token_fails(auth: AuthUseCases
 
 async def test_logout_revokes_the_access_token_and_the_session(auth: AuthUseCases, fakes: Fakes) -> None:
     user = await auth.register("ada@example.com", STRONG_PASSWORD, "Ada")
-    login = await auth.login("ada@example.com", STRONG_PASSWORD)
-    await auth.login("ada@example.com", STRONG_PASSWORD)
+    login = await auth.login("ada@example.com", STRONG_PASSWORD, CLIENT)
+    await auth.login("ada@example.com", STRONG_PASSWORD, CLIENT)
     with acting_as(user.id) as principal:
         assert await auth.logout(principal, login.refresh_token, all_sessions=False) == 1
     assert 900 < fakes.revoked.ttls[principal.token_id] <= 960  # until the token expires, plus leeway
@@ -291,17 +304,18 @@ async def test_logout_revokes_the_access_token_and_the_session(auth: AuthUseCase
 async def test_logout_all_sessions_and_without_a_refresh_token(auth: AuthUseCases, fakes: Fakes) -> None:
     user = await auth.register("ada@example.com", STRONG_PASSWORD, "Ada")
     for _ in range(2):
-        await auth.login("ada@example.com", STRONG_PASSWORD)
+        await auth.login("ada@example.com", STRONG_PASSWORD, CLIENT)
     with acting_as(user.id) as principal:
         assert await auth.logout(principal, "", all_sessions=False) == 0
         assert await auth.logout(principal, "", all_sessions=True) == 2
     assert principal.token_id in fakes.revoked.ttls
+    assert user.id in fakes.revoked.epochs  # the other sessions' access tokens end too
 
 
 async def test_logout_with_someone_elses_refresh_token_is_not_found(auth: AuthUseCases) -> None:
     await auth.register("ada@example.com", STRONG_PASSWORD, "Ada")
     mallory = await auth.register("mallory@example.com", STRONG_PASSWORD, "Mallory")
-    ada = await auth.login("ada@example.com", STRONG_PASSWORD)
+    ada = await auth.login("ada@example.com", STRONG_PASSWORD, CLIENT)
     with acting_as(mallory.id) as principal, pytest.raises(NotFound):
         await auth.logout(principal, ada.refresh_token, all_sessions=False)
 

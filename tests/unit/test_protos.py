@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[2]
 GO_MODULE = "github.com/aether-dev/aether/gen/go"
 SERVED = {"auth", "tasks", "analytics", "ai", "common", "events"}
 # Services for Aether's own servers only: no REST binding, so the edge never routes them.
-INTERNAL_SERVICES = {"aether.auth.v1.ServiceTokenService"}
+INTERNAL_SERVICES = {"aether.auth.v1.ServiceTokenService", "aether.auth.v1.UserDirectoryService"}
 
 FieldProto = descriptor_pb2.FieldDescriptorProto
 OUTPUT_ONLY = field_behavior_pb2.FieldBehavior.OUTPUT_ONLY

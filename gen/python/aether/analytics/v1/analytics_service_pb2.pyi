@@ -30,12 +30,14 @@ class RecordEventRequest(_message.Message):
     def __init__(self, event_type: _Optional[str] = ..., user_id: _Optional[str] = ..., metadata: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., timestamp: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class RecordEventResponse(_message.Message):
-    __slots__ = ("success", "event_id")
+    __slots__ = ("success", "event_id", "event_type")
     SUCCESS_FIELD_NUMBER: _ClassVar[int]
     EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    EVENT_TYPE_FIELD_NUMBER: _ClassVar[int]
     success: bool
     event_id: str
-    def __init__(self, success: _Optional[bool] = ..., event_id: _Optional[str] = ...) -> None: ...
+    event_type: str
+    def __init__(self, success: _Optional[bool] = ..., event_id: _Optional[str] = ..., event_type: _Optional[str] = ...) -> None: ...
 
 class GetUsageRequest(_message.Message):
     __slots__ = ("start_date", "end_date", "granularity", "metric", "user_id")

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1b\x61\x65ther/auth/v1/events.proto\x12\x0e\x61\x65ther.auth.v1\"?\n\x0eUserRegistered\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\r\n\x05\x65mail\x18\x02 \x01(\t\x12\r\n\x05roles\x18\x03 \x03(\tB;Z9github.com/aether-dev/aether/gen/go/aether/auth/v1;authv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1b\x61\x65ther/auth/v1/events.proto\x12\x0e\x61\x65ther.auth.v1\"?\n\x0eUserRegistered\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\r\n\x05\x65mail\x18\x02 \x01(\t\x12\r\n\x05roles\x18\x03 \x03(\t\"A\n\x0bUserChanged\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\r\n\x05roles\x18\x02 \x03(\t\x12\x12\n\nchanged_by\x18\x03 \x01(\tB;Z9github.com/aether-dev/aether/gen/go/aether/auth/v1;authv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,4 +34,6 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._serialized_options = b'Z9github.com/aether-dev/aether/gen/go/aether/auth/v1;authv1'
   _globals['_USERREGISTERED']._serialized_start=47
   _globals['_USERREGISTERED']._serialized_end=110
+  _globals['_USERCHANGED']._serialized_start=112
+  _globals['_USERCHANGED']._serialized_end=177
 # @@protoc_insertion_point(module_scope)

@@ -15,3 +15,13 @@ class UserRegistered(_message.Message):
     email: str
     roles: _containers.RepeatedScalarFieldContainer[str]
     def __init__(self, user_id: _Optional[str] = ..., email: _Optional[str] = ..., roles: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class UserChanged(_message.Message):
+    __slots__ = ("user_id", "roles", "changed_by")
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    ROLES_FIELD_NUMBER: _ClassVar[int]
+    CHANGED_BY_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    roles: _containers.RepeatedScalarFieldContainer[str]
+    changed_by: str
+    def __init__(self, user_id: _Optional[str] = ..., roles: _Optional[_Iterable[str]] = ..., changed_by: _Optional[str] = ...) -> None: ...

@@ -26,7 +26,7 @@ from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior_
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x61\x65ther/auth/v1/user.proto\x12\x0e\x61\x65ther.auth.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x95\x01\n\x04User\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\r\n\x05\x65mail\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\r\n\x05roles\x18\x04 \x03(\t\x12\x19\n\x0bpermissions\x18\x05 \x03(\tB\x04\xe2\x41\x01\x03\x12\x34\n\ncreated_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\"\x95\x01\n\x03Jwk\x12\x0b\n\x03kty\x18\x01 \x01(\t\x12\x0b\n\x03kid\x18\x02 \x01(\t\x12\x0b\n\x03use\x18\x03 \x01(\t\x12\x0b\n\x03\x61lg\x18\x04 \x01(\t\x12\x10\n\x03\x63rv\x18\x05 \x01(\tH\x00\x88\x01\x01\x12\x0e\n\x01x\x18\x06 \x01(\tH\x01\x88\x01\x01\x12\x0e\n\x01n\x18\x07 \x01(\tH\x02\x88\x01\x01\x12\x0e\n\x01\x65\x18\x08 \x01(\tH\x03\x88\x01\x01\x42\x06\n\x04_crvB\x04\n\x02_xB\x04\n\x02_nB\x04\n\x02_eB;Z9github.com/aether-dev/aether/gen/go/aether/auth/v1;authv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x61\x65ther/auth/v1/user.proto\x12\x0e\x61\x65ther.auth.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xad\x01\n\x04User\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\r\n\x05\x65mail\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\r\n\x05roles\x18\x04 \x03(\t\x12\x19\n\x0bpermissions\x18\x05 \x03(\tB\x04\xe2\x41\x01\x03\x12\x34\n\ncreated_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x16\n\x08\x64isabled\x18\x07 \x01(\x08\x42\x04\xe2\x41\x01\x03\"\x95\x01\n\x03Jwk\x12\x0b\n\x03kty\x18\x01 \x01(\t\x12\x0b\n\x03kid\x18\x02 \x01(\t\x12\x0b\n\x03use\x18\x03 \x01(\t\x12\x0b\n\x03\x61lg\x18\x04 \x01(\t\x12\x10\n\x03\x63rv\x18\x05 \x01(\tH\x00\x88\x01\x01\x12\x0e\n\x01x\x18\x06 \x01(\tH\x01\x88\x01\x01\x12\x0e\n\x01n\x18\x07 \x01(\tH\x02\x88\x01\x01\x12\x0e\n\x01\x65\x18\x08 \x01(\tH\x03\x88\x01\x01\x42\x06\n\x04_crvB\x04\n\x02_xB\x04\n\x02_nB\x04\n\x02_eB;Z9github.com/aether-dev/aether/gen/go/aether/auth/v1;authv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -40,8 +40,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_USER'].fields_by_name['permissions']._serialized_options = b'\342A\001\003'
   _globals['_USER'].fields_by_name['created_at']._loaded_options = None
   _globals['_USER'].fields_by_name['created_at']._serialized_options = b'\342A\001\003'
+  _globals['_USER'].fields_by_name['disabled']._loaded_options = None
+  _globals['_USER'].fields_by_name['disabled']._serialized_options = b'\342A\001\003'
   _globals['_USER']._serialized_start=112
-  _globals['_USER']._serialized_end=261
-  _globals['_JWK']._serialized_start=264
-  _globals['_JWK']._serialized_end=413
+  _globals['_USER']._serialized_end=285
+  _globals['_JWK']._serialized_start=288
+  _globals['_JWK']._serialized_end=437
 # @@protoc_insertion_point(module_scope)

@@ -411,12 +411,14 @@ class CreateEmbeddingsRequest(betterproto2.Message):
 
     text: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
     """
-    A single text to embed, up to 32000 characters.
+    A single text to embed, up to 32000 characters (the server's cap,
+    AI_EMBEDDING_MAX_CHARS_PER_TEXT, is lower: 8192 by default).
     """
 
     texts: "list[str]" = betterproto2.field(2, betterproto2.TYPE_STRING, repeated=True)
     """
-    A batch of 1-256 texts to embed, each 1-32000 characters.
+    A batch of 1-256 texts to embed, each 1-32000 characters (the server's
+    caps are lower: 64 texts of 8192 characters by default).
     """
 
     model: "str" = betterproto2.field(3, betterproto2.TYPE_STRING)

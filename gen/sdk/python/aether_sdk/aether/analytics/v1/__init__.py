@@ -610,14 +610,17 @@ class RecordEventRequest(betterproto2.Message):
 
     event_type: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
     """
-    Dotted lower-case event type, e.g. "page.viewed" or "task.created":
-    1-100 characters of [a-z0-9_] segments separated by dots.
+    Dotted lower-case event type, e.g. "page.viewed": 1-100 characters of
+    [a-z0-9_] segments separated by dots. Client events live in their own
+    namespace: the type is stored as "client.<event_type>" (unless it already
+    starts with "client."), so a client can never add to the counts of domain
+    events such as "task.completed".
     """
 
     user_id: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
     """
-    The user the event is about; empty means the caller. Another user's id
-    needs analytics:admin.
+    The user the event is about: empty or the caller's own id. Events are
+    recorded only for the caller (PERMISSION_DENIED otherwise, admins included).
     """
 
     metadata: "___google__protobuf__.Struct | None" = betterproto2.field(
@@ -632,8 +635,8 @@ class RecordEventRequest(betterproto2.Message):
         4, betterproto2.TYPE_MESSAGE, unwrap=lambda: ___google__protobuf__.Timestamp, optional=True
     )
     """
-    When the event happened, at most 5 minutes in the future (clock skew);
-    unset means now.
+    When the event happened: at most 24 hours ago and at most 5 minutes in
+    the future (clock skew); unset means now.
     """
 
     request_id: "str" = betterproto2.field(5, betterproto2.TYPE_STRING)
@@ -661,6 +664,11 @@ class RecordEventResponse(betterproto2.Message):
     event_id: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
     """
     The id of the stored event (a UUID).
+    """
+
+    event_type: "str" = betterproto2.field(3, betterproto2.TYPE_STRING)
+    """
+    The type the event was stored under, e.g. "client.page.viewed".
     """
 
 
