@@ -41,6 +41,7 @@ from servers.platform.interceptors import (
     ValidationInterceptor,
 )
 from servers.platform.logs import configure_logging
+from servers.platform.rate_limits import RateLimitInterceptor
 from servers.platform.settings import PlatformSettings
 from servers.platform.telemetry import configure_tracing, start_metrics_server
 from servers.platform.tokens import JwksFetcher, KeyCache, TokenVerifier
@@ -162,6 +163,7 @@ class Server:
         )
         # The largest request one of these services declares (uploads, webhooks), else the default.
         receive_limit = max_request_bytes(self.service_names, s.max_message_bytes)
+        rate_limits = RateLimitInterceptor.from_settings(res.redis, s)  # after auth: per caller
         server = grpc.aio.server(
             interceptors=[
                 aio_server_interceptor(),
@@ -169,6 +171,7 @@ class Server:
                 TelemetryInterceptor(),
                 ErrorInterceptor(),
                 AuthInterceptor(verifier, RevocationList(res.redis)),
+                *([rate_limits] if rate_limits else []),
                 ValidationInterceptor(),
             ],
             options=[
@@ -224,7 +227,7 @@ async def serve(domains: Sequence[Domain], settings: PlatformSettings) -> None:
     name = settings.service_name or "aether-" + "+".join(d.name for d in domains)
     configure_logging(name, settings.log_level, settings.log_json)
     configure_tracing(name, settings.otel_exporter_otlp_endpoint)
-    start_metrics_server(settings.metrics_port)
+    start_metrics_server(settings.metrics_port, settings.metrics_host)
     server = Server(domains, settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
