@@ -75,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.validate and (code := subprocess.run(validate_command(command), check=False).returncode):
         return code
     if args.run:  # exec, so Envoy gets the container's signals directly
+        os.umask(0o077)  # the access log Envoy creates is the owner's only
         os.execv(command[0], command)
     return 0
 
