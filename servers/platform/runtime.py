@@ -41,6 +41,7 @@ from servers.platform.interceptors import (
     ValidationInterceptor,
 )
 from servers.platform.logs import configure_logging
+from servers.platform.path_bindings import PathBindingInterceptor
 from servers.platform.rate_limits import RateLimitInterceptor
 from servers.platform.settings import PlatformSettings
 from servers.platform.telemetry import configure_tracing, start_metrics_server
@@ -172,6 +173,7 @@ class Server:
                 ErrorInterceptor(),
                 AuthInterceptor(verifier, RevocationList(res.redis)),
                 *([rate_limits] if rate_limits else []),
+                PathBindingInterceptor(),  # a REST path's id is not overridden by query or body
                 ValidationInterceptor(),
             ],
             options=[

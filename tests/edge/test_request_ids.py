@@ -19,7 +19,7 @@ from tests.edge.conftest import RealEdge
 from tests.helpers import rich_error
 
 UUID4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
-BAD = ["<script>alert(1)</script>", "a" * 129, "spaces are not allowed", "semi;colon", "quote\"d"]
+BAD = ["<script>alert(1)</script>", "a" * 129, "spaces are not allowed", "semi;colon", 'quote"d']
 GOOD = ["client-chosen.id:1_x", "a" * 128, str(uuid.uuid4())]
 
 
