@@ -269,6 +269,7 @@ async def main() -> None:
         "REDIS_URL": args.redis,
         "AETHER_SECRET_KEY": secret,
         "AUTH_ADDR": f"127.0.0.1:{auth_port}",
+        "RATE_LIMIT_DEFAULT": "1000000/1",  # measure latency, not the per-caller rate limits
         "LOG_LEVEL": "WARNING",
         "LOG_JSON": "false",
     }
@@ -284,7 +285,6 @@ async def main() -> None:
                     "aether.auth.v1.AuthService": f"127.0.0.1:{auth_port}",
                     "aether.tasks.v1.TaskService": f"127.0.0.1:{tasks_port}",
                 },
-                default_rate_limit=(1_000_000, 1),  # measure latency, not the edge's rate limit
                 access_log_path=str(work / "access.log"),
             )
             config = write_bootstrap(DESCRIPTOR, settings, work / "envoy.json")

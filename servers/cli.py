@@ -186,6 +186,8 @@ def _health(args: argparse.Namespace) -> None:
             raise SystemExit(f"{args.addr}: {error.code().name}") from None
     if reply.status != health_pb2.HealthCheckResponse.SERVING:
         raise SystemExit(f"{args.addr}: {health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)}")
+
+
 def _users_create(args: argparse.Namespace) -> None:
     import getpass
     import sys

@@ -80,6 +80,12 @@ os.environ.update(
     GRPC_PORT="0",
     LOG_JSON="false",
     LOG_LEVEL="WARNING",
+    # Every test calls from 127.0.0.1, so the per-address limits of the public auth RPCs would
+    # be one budget for the whole suite; Validate is tiny so its 429 can be exercised.
+    RATE_LIMIT_OVERRIDES=",".join(
+        f"/aether.auth.v1.AuthService/{rpc}=100000/60" for rpc in ("Register", "Login", "Refresh")
+    )
+    + ",/aether.auth.v1.AuthService/Validate=3/60",
 )
 
 # Every span of the test process lands here (tests/api/test_tracing.py reads it).
@@ -263,7 +269,7 @@ async def edge(
     app_server: tuple[str, list[str]], tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[str]:
     """A real Envoy (generated config) in front of the shared server; yields its base URL.
-    Validate is given a tiny rate limit so the 429 path can be exercised."""
+    Validate has a tiny rate limit (RATE_LIMIT_OVERRIDES above) so the 429 path can be exercised."""
     import httpx
 
     from servers.devtools.codegen import DESCRIPTOR
@@ -276,7 +282,6 @@ async def edge(
     settings = EdgeSettings(
         listen_port=port,
         upstreams=dict.fromkeys(services, address),
-        rate_limit_overrides={"/aether.auth.v1.AuthService/Validate": (3, 60)},
         access_log_path=str(workdir / "access.log"),
         max_request_bytes=64 * 1024,
     )

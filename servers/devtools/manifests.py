@@ -112,6 +112,7 @@ def _server(domain: str) -> list[dict[str, Any]]:
             {"name": "GRPC_HOST", "value": "0.0.0.0"},  # noqa: S104 (the pod's IP, for probes and peers)
             {"name": "GRPC_PORT", "value": str(GRPC_PORT)},
             {"name": "METRICS_PORT", "value": str(METRICS_PORT)},
+            {"name": "METRICS_HOST", "value": "0.0.0.0"},  # noqa: S104 (Prometheus scrapes the pod IP)
             {"name": "OTEL_SERVICE_NAME", "value": f"aether-{domain}"},
             *({"name": k, "value": v} for k, v in _domain_env(domain).items()),
         ],

@@ -36,6 +36,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cors-origin", action="append", default=[])
     parser.add_argument("--access-log", default="/dev/stdout")
     parser.add_argument(
+        "--xff-trusted-hops",
+        type=int,
+        default=0,
+        metavar="N",
+        help="proxies in front of Envoy whose X-Forwarded-For entries are believed (default 0)",
+    )
+    parser.add_argument(
         "--validate",
         action="store_true",
         help="run `envoy --mode validate` on the result (with the flags --run uses)",
@@ -60,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
         jwks_upstream=args.jwks_upstream,
         cors_allowed_origins=tuple(args.cors_origin),
         access_log_path=args.access_log,
+        xff_num_trusted_hops=args.xff_trusted_hops,
     )
     out = write_bootstrap(args.descriptor, settings, args.out)
     print(out)
@@ -67,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.validate and (code := subprocess.run(validate_command(command), check=False).returncode):
         return code
     if args.run:  # exec, so Envoy gets the container's signals directly
+        os.umask(0o077)  # the access log Envoy creates is the owner's only
         os.execv(command[0], command)
     return 0
 

@@ -10,16 +10,18 @@ from collections.abc import Mapping
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
     from envoy_data_plane.envoy.config.accesslog.v3 import AccessLog
-    from envoy_data_plane.envoy.config.core.v3 import SubstitutionFormatString
+    from envoy_data_plane.envoy.config.core.v3 import SubstitutionFormatString, TypedExtensionConfig
     from envoy_data_plane.envoy.extensions.access_loggers.file.v3 import FileAccessLog
+    from envoy_data_plane.envoy.extensions.formatter.req_without_query.v3 import ReqWithoutQuery
     from envoy_data_plane.google.protobuf import Any, Struct
 
 ACCESS_LOG_FORMAT: Mapping[str, str] = {
     "time": "%START_TIME%",
     "requestId": "%REQ(X-REQUEST-ID)%",
     "method": "%REQ(X-ENVOY-ORIGINAL-METHOD?:METHOD)%",
-    "path": "%REQ(X-ENVOY-ORIGINAL-PATH?:PATH)%",
-    "grpcPath": "%REQ(:PATH)%",
+    # Without the query string: it is the client's, and may hold anything (a token, a password).
+    "path": "%REQ_WITHOUT_QUERY(X-ENVOY-ORIGINAL-PATH?:PATH)%",
+    "grpcPath": "%REQ_WITHOUT_QUERY(:PATH)%",
     "protocol": "%PROTOCOL%",
     "status": "%RESPONSE_CODE%",
     "grpcStatus": "%GRPC_STATUS_NUMBER%",
@@ -44,7 +46,14 @@ def access_log(path: str) -> AccessLog:
         typed_config=Any.pack(
             FileAccessLog(
                 path=path,
-                log_format=SubstitutionFormatString(json_format=Struct.from_dict(dict(ACCESS_LOG_FORMAT))),
+                log_format=SubstitutionFormatString(
+                    json_format=Struct.from_dict(dict(ACCESS_LOG_FORMAT)),
+                    formatters=[
+                        TypedExtensionConfig(
+                            name="envoy.formatter.req_without_query", typed_config=Any.pack(ReqWithoutQuery())
+                        )
+                    ],
+                ),
             )
         ),
     )

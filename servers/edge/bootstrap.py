@@ -7,7 +7,8 @@ descriptors (see `servers.edge.descriptors`):
 * a REST route per google.api.http binding (incl. additional_bindings) and a native gRPC route,
   both to the cluster of the RPC's service (`servers.edge.routes`, `servers.edge.clusters`);
 * JWT required on both routes unless `(aether.common.v1.access).public`;
-* a local rate limit on both routes from `(aether.common.v1.rate_limit)` or the default;
+* the client's address in `x-aether-client-address` (for the servers' per-caller rate limits,
+  `servers.platform.rate_limits`; a client's own value is overwritten);
 * a request body limit on both routes from `(aether.common.v1.max_request_bytes)` or the default
   (the buffer filter's per-route config).
 
@@ -25,18 +26,24 @@ from typing import Any as TypingAny
 
 from servers.edge.access_log import access_log
 from servers.edge.clusters import build_clusters
-from servers.edge.descriptors import Rpc, load_descriptor_set, rpcs
+from servers.edge.descriptors import Rpc, load_descriptor_set, rpcs, service_names
 from servers.edge.envoy_values import socket_address
 from servers.edge.filters import CORS_FILTER, cors_policy, http_filters
 from servers.edge.local_replies import local_reply_config
 from servers.edge.routes import body_limit, build_routes
 from servers.edge.settings import EdgeSettings
+from servers.platform.rate_limits import CLIENT_ADDRESS_HEADER
 
 # envoy-data-plane's generated modules trip pydantic deprecation warnings at import.
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
     from envoy_data_plane.envoy.config.bootstrap.v3 import Admin, Bootstrap, BootstrapStaticResources
-    from envoy_data_plane.envoy.config.core.v3 import Node
+    from envoy_data_plane.envoy.config.core.v3 import (
+        HeaderValue,
+        HeaderValueOption,
+        HeaderValueOptionHeaderAppendAction,
+        Node,
+    )
     from envoy_data_plane.envoy.config.listener.v3 import Filter, FilterChain, Listener
     from envoy_data_plane.envoy.config.overload.v3 import OverloadManager, ResourceMonitor
     from envoy_data_plane.envoy.config.route.v3 import RouteConfiguration, VirtualHost
@@ -59,9 +66,11 @@ def build_bootstrap_message(descriptor_path: Path, settings: EdgeSettings) -> Bo
     if not settings.upstreams:
         raise ValueError("EdgeSettings.upstreams is empty: nothing to route")
     services = list(settings.upstreams)
-    routed = rpcs(load_descriptor_set(descriptor_path), services)
+    descriptors = load_descriptor_set(descriptor_path)
+    routed = rpcs(descriptors, services)
+    unserved = [name for name in service_names(descriptors) if name not in settings.upstreams]
 
-    hcm = _http_connection_manager(descriptor_path, routed, services, settings)
+    hcm = _http_connection_manager(descriptor_path, routed, services, unserved, settings)
     listener = Listener(
         name=LISTENER_NAME,
         address=socket_address(settings.listen_host, settings.listen_port),
@@ -112,9 +121,27 @@ def write_bootstrap(descriptor_path: Path | str, settings: EdgeSettings, out: Pa
 
 
 def _http_connection_manager(
-    descriptor_path: Path, routed: Sequence[Rpc], services: Sequence[str], settings: EdgeSettings
+    descriptor_path: Path,
+    routed: Sequence[Rpc],
+    services: Sequence[str],
+    unserved: Sequence[str],
+    settings: EdgeSettings,
 ) -> HttpConnectionManager:
-    virtual_host = VirtualHost(name="aether", domains=["*"], routes=build_routes(routed, settings))
+    virtual_host = VirtualHost(
+        name="aether",
+        domains=["*"],
+        routes=build_routes(routed, settings, unserved),
+        # With use_remote_address, the downstream address is the connection's peer, or the
+        # X-Forwarded-For entry xff_num_trusted_hops from the right.
+        request_headers_to_add=[
+            HeaderValueOption(
+                header=HeaderValue(
+                    key=CLIENT_ADDRESS_HEADER, value="%DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT%"
+                ),
+                append_action=HeaderValueOptionHeaderAppendAction.OVERWRITE_IF_EXISTS_OR_ADD,
+            )
+        ],
+    )
     if settings.cors_allowed_origins:
         virtual_host.typed_per_filter_config = {CORS_FILTER: Any.pack(cors_policy(settings))}
     largest_body = max((body_limit(rpc, settings) for rpc in routed), default=settings.max_request_bytes)
@@ -129,6 +156,7 @@ def _http_connection_manager(
         preserve_external_request_id=True,
         always_set_request_id_in_response=True,
         use_remote_address=True,
+        xff_num_trusted_hops=settings.xff_num_trusted_hops,
         normalize_path=True,
         merge_slashes=True,
         server_name="aether-edge",

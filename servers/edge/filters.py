@@ -1,5 +1,6 @@
-"""The HTTP filter chain of the edge listener and the filter configs routes refer to: health and
-readiness, CORS, local rate limit, JWT authentication, body buffer, gRPC-JSON transcoder, router.
+"""The HTTP filter chain of the edge listener and the filter configs routes refer to: the Lua
+filter (request ids, error details, security headers), health and readiness, CORS, JWT
+authentication, body buffer, gRPC-JSON transcoder, router.
 
 Per-route configs are keyed by the filter names defined here (see :mod:`servers.edge.routes`).
 """
@@ -12,14 +13,14 @@ from pathlib import Path
 from typing import Any as TypingAny
 
 from servers.edge.clusters import JWKS_CLUSTER, cluster_name
-from servers.edge.envoy_values import exact_header, percent100, seconds
+from servers.edge.envoy_values import exact_header, seconds
+from servers.edge.lua_filter import LUA_FILTER, lua_filter_config
 from servers.edge.settings import EdgeSettings
 
 # envoy-data-plane's generated modules trip pydantic deprecation warnings at import.
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
     from envoy_data_plane.envoy.config.core.v3 import HttpUri
-    from envoy_data_plane.envoy.extensions.common.ratelimit.v3 import XRateLimitHeadersRfcVersion
     from envoy_data_plane.envoy.extensions.filters.http.buffer.v3 import Buffer
     from envoy_data_plane.envoy.extensions.filters.http.cors.v3 import Cors, CorsPolicy
     from envoy_data_plane.envoy.extensions.filters.http.grpc_json_transcoder.v3 import (
@@ -34,21 +35,20 @@ with warnings.catch_warnings():
         JwksAsyncFetch,
         JwtAuthentication,
         JwtCacheConfig,
+        JwtHeader,
         JwtProvider,
         JwtRequirement,
         RemoteJwks,
     )
-    from envoy_data_plane.envoy.extensions.filters.http.local_ratelimit.v3 import LocalRateLimit
     from envoy_data_plane.envoy.extensions.filters.http.router.v3 import Router
     from envoy_data_plane.envoy.extensions.filters.network.http_connection_manager.v3 import HttpFilter
     from envoy_data_plane.envoy.type.matcher.v3 import StringMatcher
-    from envoy_data_plane.envoy.type.v3 import Percent, TokenBucket
+    from envoy_data_plane.envoy.type.v3 import Percent
     from envoy_data_plane.google.protobuf import Any
 
 HEALTHZ_FILTER = "aether.healthz"
 READYZ_FILTER = "aether.readyz"
 CORS_FILTER = "envoy.filters.http.cors"
-RATE_LIMIT_FILTER = "envoy.filters.http.local_ratelimit"
 JWT_FILTER = "envoy.filters.http.jwt_authn"
 BUFFER_FILTER = "envoy.filters.http.buffer"
 TRANSCODER_FILTER = "envoy.filters.http.grpc_json_transcoder"
@@ -77,6 +77,8 @@ def http_filters(
         return HttpFilter(name=name, typed_config=Any.pack(config))
 
     filters = [
+        # First, so that every later filter's local reply passes its response side.
+        hf(LUA_FILTER, lua_filter_config()),
         # Liveness: Envoy answers itself.
         hf(
             HEALTHZ_FILTER,
@@ -97,32 +99,12 @@ def http_filters(
     if settings.cors_allowed_origins:
         filters.append(hf(CORS_FILTER, Cors()))
     filters += [
-        # No token bucket at filter level: only routes with a per-route config are limited.
-        hf(RATE_LIMIT_FILTER, LocalRateLimit(stat_prefix="edge_rate_limit")),
         hf(JWT_FILTER, _jwt_authn(settings)),
         hf(BUFFER_FILTER, Buffer(max_request_bytes=settings.max_request_bytes)),
         hf(TRANSCODER_FILTER, _transcoder(descriptor_path, services, max_request_body_size)),
         hf(ROUTER_FILTER, Router()),
     ]
     return filters
-
-
-def rate_limit_config(requests: int, per_seconds: int, headers: bool = True) -> LocalRateLimit:
-    """A route's token bucket: ``requests`` per ``per_seconds``, with X-RateLimit-* headers unless
-    the server sends its own."""
-    return LocalRateLimit(
-        stat_prefix="edge_rate_limit",
-        token_bucket=TokenBucket(
-            max_tokens=requests, tokens_per_fill=requests, fill_interval=seconds(per_seconds)
-        ),
-        filter_enabled=percent100("edge.rate_limit.enabled"),
-        filter_enforced=percent100("edge.rate_limit.enforced"),
-        enable_x_ratelimit_headers=(
-            XRateLimitHeadersRfcVersion.DRAFT_VERSION_03 if headers else XRateLimitHeadersRfcVersion.OFF
-        ),
-        # Native gRPC callers get RESOURCE_EXHAUSTED instead of UNAVAILABLE.
-        rate_limited_as_resource_exhausted=True,
-    )
 
 
 def cors_policy(settings: EdgeSettings) -> CorsPolicy:
@@ -143,6 +125,9 @@ def _jwt_authn(settings: EdgeSettings) -> JwtAuthentication:
         issuer=settings.jwt_issuer,
         audiences=[settings.jwt_audience],
         require_expiration=True,
+        # Only the Authorization header: without this Envoy also takes ?access_token=, which
+        # puts tokens in URLs (logs, proxies, browser history).
+        from_headers=[JwtHeader(name="Authorization", value_prefix="Bearer ")],
         # Servers verify the token again (defence in depth), so pass it on.
         forward=True,
         payload_in_metadata="jwt_payload",

@@ -1,16 +1,18 @@
 """Envoy's own error replies (400/401/404/413/429/503 ...) as the clients expect them.
 
-REST clients get a google.rpc.Status JSON body (with the request id, and ErrorInfo on 429); native
-gRPC clients keep Envoy's trailers-only replies with a few grpc-status codes corrected.
+REST clients get a google.rpc.Status JSON body, native gRPC clients a trailers-only reply with the
+right grpc-status and (via servers.edge.lua_filter) grpc-status-details-bin; both carry ErrorInfo
+and RequestInfo, like an error a server makes.
 """
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
 from servers.edge.envoy_values import exact_header
 from servers.edge.filters import HEALTHZ_PATH, READYZ_PATH
+from servers.edge.lua_filter import ERROR_REASON_HEADER
 from servers.platform.errors import ERROR_DOMAIN, ErrorReason
 
 # envoy-data-plane's generated modules trip pydantic deprecation warnings at import.
@@ -44,29 +46,36 @@ with warnings.catch_warnings():
     from envoy_data_plane.envoy.type.matcher.v3 import StringMatcher
     from envoy_data_plane.google.protobuf import Any, Struct
 
-# Envoy local-reply HTTP status -> google.rpc.Code put into the Status body.
+# Envoy local-reply HTTP status -> (google.rpc.Code, ErrorInfo.reason) of the reply.
 # 413 -> RESOURCE_EXHAUSTED (8): it is what a gRPC server answers for a message
 # above its max receive size, so REST and native gRPC clients see the same code;
 # INVALID_ARGUMENT would claim the content is wrong when only its size is.
-LOCAL_REPLY_GRPC_CODES: Mapping[int, int] = {
-    400: 3,  # INVALID_ARGUMENT
-    401: 16,  # UNAUTHENTICATED
-    403: 7,  # PERMISSION_DENIED
-    404: 5,  # NOT_FOUND
-    413: 8,  # RESOURCE_EXHAUSTED
-    429: 8,  # RESOURCE_EXHAUSTED
-    503: 14,  # UNAVAILABLE
-    504: 4,  # DEADLINE_EXCEEDED
+# 501 is a contract-only service (servers.edge.routes): UNIMPLEMENTED, NOT_CONFIGURED.
+LOCAL_REPLIES: Mapping[int, tuple[int, ErrorReason]] = {
+    400: (3, ErrorReason.VALIDATION_ERROR),  # INVALID_ARGUMENT
+    401: (16, ErrorReason.UNAUTHENTICATED),
+    403: (7, ErrorReason.PERMISSION_DENIED),
+    404: (5, ErrorReason.NOT_FOUND),
+    413: (8, ErrorReason.VALIDATION_ERROR),  # RESOURCE_EXHAUSTED
+    429: (8, ErrorReason.RATE_LIMIT_EXCEEDED),
+    501: (12, ErrorReason.NOT_CONFIGURED),
+    503: (14, ErrorReason.UNAVAILABLE),
+    504: (4, ErrorReason.UNAVAILABLE),  # DEADLINE_EXCEEDED
 }
-LOCAL_REPLY_DEFAULT_GRPC_CODE = 2  # UNKNOWN
+LOCAL_REPLY_GRPC_CODES: Mapping[int, int] = {status: code for status, (code, _) in LOCAL_REPLIES.items()}
+LOCAL_REPLY_DEFAULT = (2, ErrorReason.INTERNAL)  # UNKNOWN
 REQUEST_INFO = "type.googleapis.com/google.rpc.RequestInfo"
 ERROR_INFO = "type.googleapis.com/google.rpc.ErrorInfo"
+TOO_LARGE_MESSAGE = (
+    "request too large: above this method's size limit "
+    "(1 MiB unless its (aether.common.v1.max_request_bytes) says otherwise)"
+)
 
 
-def _status_body(code: int, extra_details: Sequence[Mapping[str, str]] = ()) -> SubstitutionFormatString:
+def _status_body(code: int, reason: ErrorReason) -> SubstitutionFormatString:
     details: list[Mapping[str, str]] = [
+        {"@type": ERROR_INFO, "reason": reason.value, "domain": ERROR_DOMAIN},
         {"@type": REQUEST_INFO, "requestId": "%REQ(X-REQUEST-ID)%"},
-        *extra_details,
     ]
     return SubstitutionFormatString(
         json_format=Struct.from_dict({"code": code, "message": "%LOCAL_REPLY_BODY%", "details": details}),
@@ -134,77 +143,94 @@ JWT_FORBIDDEN = AccessLogFilter(
 )
 
 # Native gRPC local replies: Envoy sends grpc-status from the HTTP code
-# (401->16, 403->7, 404->12, 429->8 with rate_limited_as_resource_exhausted,
-# 503->14); these fix the codes whose default mapping is wrong for a client.
+# (401->16, 403->7, 404->12, 429->14, 503->14); these fix the codes whose default
+# mapping is wrong for a client. 404 stays UNIMPLEMENTED (an unknown method).
 NATIVE_GRPC_STATUS_OVERRIDES: Mapping[int, int] = {
     400: 3,  # default INTERNAL
     413: 8,  # default UNKNOWN; RESOURCE_EXHAUSTED like a server's own max-message check
+    429: 8,  # default UNAVAILABLE
+    501: 12,  # default UNKNOWN
     504: 4,  # default UNAVAILABLE
 }
 
 
-def local_reply_config() -> LocalReplyConfig:
-    """Envoy's own error replies as google.rpc.Status JSON for REST clients.
+def _header(key: str, value: str) -> HeaderValueOption:
+    return HeaderValueOption(
+        header=HeaderValue(key=key, value=value),
+        append_action=HeaderValueOptionHeaderAppendAction.OVERWRITE_IF_EXISTS_OR_ADD,
+    )
 
-    Native gRPC requests keep Envoy's trailers-only replies (grpc-status and a
-    plain grpc-message); a JSON body would otherwise end up percent-encoded in
-    grpc-message.
-    """
+
+def _native_grpc(status: int, reason: ErrorReason, message: str | None = None) -> ResponseMapper:
+    """A native gRPC local reply: the right grpc-status, and the reason the Lua filter turns
+    into grpc-status-details-bin (servers.edge.lua_filter)."""
+    headers = [_header(ERROR_REASON_HEADER, reason.value)]
+    if status in NATIVE_GRPC_STATUS_OVERRIDES:
+        headers.append(_header("grpc-status", str(NATIVE_GRPC_STATUS_OVERRIDES[status])))
+    return ResponseMapper(
+        filter=_and(IS_NATIVE_GRPC, _status_filter(ComparisonFilterOp.EQ, status)),
+        headers_to_add=headers,
+        body=None if message is None else DataSource(inline_string=message),
+    )
+
+
+def local_reply_config() -> LocalReplyConfig:
+    """Envoy's own error replies as a server would have made them: REST gets a google.rpc.Status
+    JSON body, native gRPC a trailers-only reply with grpc-status-details-bin; both with ErrorInfo
+    (reason, ERROR_DOMAIN) and RequestInfo. The first mapper that matches applies."""
     mappers: list[ResponseMapper] = [
         ResponseMapper(
             filter=_and(IS_REST, _status_filter(ComparisonFilterOp.EQ, 403), JWT_FORBIDDEN),
             status_code=401,
-            body_format_override=_status_body(LOCAL_REPLY_GRPC_CODES[401]),
+            body_format_override=_status_body(*LOCAL_REPLIES[401]),
         ),
         ResponseMapper(
             filter=_and(IS_NATIVE_GRPC, _status_filter(ComparisonFilterOp.EQ, 403), JWT_FORBIDDEN),
             status_code=401,
+            headers_to_add=[_header(ERROR_REASON_HEADER, ErrorReason.UNAUTHENTICATED.value)],
         ),
         # The health-check filter's 503 has an empty body.
         ResponseMapper(
             filter=_and(_path_filter(READYZ_PATH), _status_filter(ComparisonFilterOp.EQ, 503)),
             body=DataSource(inline_string="not ready: an upstream service has no healthy host"),
-            body_format_override=_status_body(LOCAL_REPLY_GRPC_CODES[503]),
+            body_format_override=_status_body(*LOCAL_REPLIES[503]),
         ),
         ResponseMapper(
             filter=_and(_path_filter(HEALTHZ_PATH), _status_filter(ComparisonFilterOp.EQ, 503)),
             body=DataSource(inline_string="not alive: Envoy is draining"),
-            body_format_override=_status_body(LOCAL_REPLY_GRPC_CODES[503]),
+            body_format_override=_status_body(*LOCAL_REPLIES[503]),
         ),
         # Route not found: Envoy's body is empty; say what happened.
         ResponseMapper(
             filter=_and(IS_REST, AccessLogFilter(response_flag_filter=ResponseFlagFilter(flags=["NR"]))),
             body=DataSource(inline_string="no route for this method and path"),
-            body_format_override=_status_body(LOCAL_REPLY_GRPC_CODES[404]),
+            body_format_override=_status_body(*LOCAL_REPLIES[404]),
         ),
+        ResponseMapper(
+            filter=_and(IS_REST, _status_filter(ComparisonFilterOp.EQ, 413)),
+            body=DataSource(inline_string=TOO_LARGE_MESSAGE),
+            body_format_override=_status_body(*LOCAL_REPLIES[413]),
+        ),
+        _native_grpc(413, LOCAL_REPLIES[413][1], TOO_LARGE_MESSAGE),
     ]
-    for status, code in LOCAL_REPLY_GRPC_CODES.items():
-        extra: list[Mapping[str, str]] = []
-        if status == 429:
-            reason = ErrorReason.RATE_LIMIT_EXCEEDED.value
-            extra = [{"@type": ERROR_INFO, "reason": reason, "domain": ERROR_DOMAIN}]
+    for status, (code, reason) in LOCAL_REPLIES.items():
         mappers.append(
             ResponseMapper(
                 filter=_and(IS_REST, _status_filter(ComparisonFilterOp.EQ, status)),
-                body_format_override=_status_body(code, extra),
+                body_format_override=_status_body(code, reason),
             )
         )
+        mappers.append(_native_grpc(status, reason))
     mappers.append(
         ResponseMapper(
             filter=_and(IS_REST, _status_filter(ComparisonFilterOp.GE, 400)),
-            body_format_override=_status_body(LOCAL_REPLY_DEFAULT_GRPC_CODE),
+            body_format_override=_status_body(*LOCAL_REPLY_DEFAULT),
         )
     )
-    for status, code in NATIVE_GRPC_STATUS_OVERRIDES.items():
-        mappers.append(
-            ResponseMapper(
-                filter=_and(IS_NATIVE_GRPC, _status_filter(ComparisonFilterOp.EQ, status)),
-                headers_to_add=[
-                    HeaderValueOption(
-                        header=HeaderValue(key="grpc-status", value=str(code)),
-                        append_action=HeaderValueOptionHeaderAppendAction.OVERWRITE_IF_EXISTS_OR_ADD,
-                    )
-                ],
-            )
+    mappers.append(
+        ResponseMapper(
+            filter=_and(IS_NATIVE_GRPC, _status_filter(ComparisonFilterOp.GE, 400)),
+            headers_to_add=[_header(ERROR_REASON_HEADER, LOCAL_REPLY_DEFAULT[1].value)],
         )
+    )
     return LocalReplyConfig(mappers=mappers)

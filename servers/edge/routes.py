@@ -1,5 +1,5 @@
 """Envoy routes derived from the RPCs: a REST route per google.api.http binding and a native gRPC
-route per RPC, each with its JWT requirement, rate limit and body limit (per-route filter configs)."""
+route per RPC, each with its JWT requirement and body limit (per-route filter configs)."""
 
 from __future__ import annotations
 
@@ -10,19 +10,15 @@ from typing import Any as TypingAny
 from servers.edge.clusters import JWKS_CLUSTER, cluster_name
 from servers.edge.descriptors import Rpc
 from servers.edge.envoy_values import exact_header, seconds
-from servers.edge.filters import (
-    BUFFER_FILTER,
-    JWT_FILTER,
-    JWT_REQUIREMENT,
-    RATE_LIMIT_FILTER,
-    rate_limit_config,
-)
+from servers.edge.filters import BUFFER_FILTER, JWT_FILTER, JWT_REQUIREMENT
 from servers.edge.settings import EdgeSettings
 
 # envoy-data-plane's generated modules trip pydantic deprecation warnings at import.
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
+    from envoy_data_plane.envoy.config.core.v3 import DataSource
     from envoy_data_plane.envoy.config.route.v3 import (
+        DirectResponseAction,
         HeaderMatcher,
         RetryPolicy,
         Route,
@@ -36,6 +32,12 @@ with warnings.catch_warnings():
     from envoy_data_plane.envoy.type.matcher.v3 import RegexMatcher
     from envoy_data_plane.google.protobuf import Any
 
+REFLECTION_MESSAGE = (
+    "server reflection is not served at the edge: use the descriptor set, "
+    "e.g. grpcurl -protoset gen/descriptors/aether.binpb"
+)
+UNKNOWN_METHOD_MESSAGE = "unknown method: no such RPC is served here"
+
 # Retries that cannot have reached the server (safe for non-idempotent RPCs).
 SAFE_RETRY_ON = "connect-failure,refused-stream,reset-before-request"
 
@@ -45,8 +47,12 @@ def body_limit(rpc: Rpc, settings: EdgeSettings) -> int:
     return rpc.max_request_bytes or settings.max_request_bytes
 
 
-def build_routes(all_rpcs: Sequence[Rpc], settings: EdgeSettings) -> list[Route]:
-    """Envoy routes, most specific REST templates first, then the native gRPC routes."""
+def build_routes(
+    all_rpcs: Sequence[Rpc], settings: EdgeSettings, unserved: Sequence[str] = ()
+) -> list[Route]:
+    """Envoy routes, most specific REST templates first, then the native gRPC routes, then
+    immediate answers for the rest of native gRPC: `unserved` services (contracts only),
+    reflection and unknown methods (a stream must not wait for a body the buffer filter holds)."""
     seen: dict[tuple[str, str], str] = {}
     for rpc in all_rpcs:
         for binding in rpc.bindings:
@@ -64,22 +70,34 @@ def build_routes(all_rpcs: Sequence[Rpc], settings: EdgeSettings) -> list[Route]
     routes = [_preflight_route()] if settings.cors_allowed_origins else []
     routes.extend(route for _, route in rest)
     routes.extend(_grpc_route(rpc, settings) for rpc in all_rpcs)
+    for service in unserved:
+        message = f"{service} is only a contract: this deployment does not serve it"
+        routes.append(_grpc_reply(f"unserved:{service}", f"/{service}/", 501, message))
+    routes.append(_grpc_reply("grpc-reflection", "/grpc.reflection.", 501, REFLECTION_MESSAGE))
+    routes.append(_grpc_reply("grpc-unknown", "/", 404, UNKNOWN_METHOD_MESSAGE))
     return routes
 
 
-def _per_route(rpc: Rpc, settings: EdgeSettings) -> dict[str, Any]:
-    requests, per_seconds = (
-        settings.rate_limit_overrides.get(rpc.grpc_path) or rpc.rate_limit or settings.default_rate_limit
+def _grpc_reply(name: str, prefix: str, status: int, message: str) -> Route:
+    """A native gRPC route Envoy answers at once (no JWT, no body buffering)."""
+    return Route(
+        name=name,
+        match=RouteMatch(prefix=prefix, grpc=RouteMatchGrpcRouteMatchOptions()),
+        direct_response=DirectResponseAction(status=status, body=DataSource(inline_string=message)),
+        typed_per_filter_config={
+            JWT_FILTER: Any.pack(PerRouteConfig(disabled=True)),
+            BUFFER_FILTER: Any.pack(BufferPerRoute(disabled=True)),
+        },
     )
+
+
+def _per_route(rpc: Rpc, settings: EdgeSettings) -> dict[str, Any]:
     jwt = PerRouteConfig(disabled=True) if rpc.public else PerRouteConfig(requirement_name=JWT_REQUIREMENT)
     # The buffer filter holds every body to its RPC's limit (413 above it), REST and native gRPC
     # alike. The transcoder's own limit cannot: it sees one chunk of the JSON at a time, so a large
     # body arriving in small chunks would pass it.
     buffer = BufferPerRoute(buffer=Buffer(max_request_bytes=body_limit(rpc, settings)))
     return {
-        RATE_LIMIT_FILTER: Any.pack(
-            rate_limit_config(requests, per_seconds, headers=not rpc.server_rate_limit_headers)
-        ),
         JWT_FILTER: Any.pack(jwt),
         BUFFER_FILTER: Any.pack(buffer),
     }

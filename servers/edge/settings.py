@@ -34,10 +34,11 @@ class EdgeSettings:
     """Exact origins ("https://app.example.com") allowed by CORS; empty = no CORS."""
     max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
     """Largest REST body / native gRPC message of RPCs without a max_request_bytes option."""
-    default_rate_limit: tuple[int, int] = (600, 60)
-    """(requests, per_seconds) for RPCs without a rate_limit option."""
-    rate_limit_overrides: Mapping[str, tuple[int, int]] = field(default_factory=dict)
-    """Per-deployment limits by gRPC path ("/aether.auth.v1.AuthService/Login"), over the protos' options."""
+    xff_num_trusted_hops: int = 0
+    """Proxies in front of this Envoy whose X-Forwarded-For entries are believed (Envoy's
+    xff_num_trusted_hops). 0 (the default): the client is the connection's peer, whatever
+    X-Forwarded-For it sends. The address so found is what per-address rate limits key on
+    (x-aether-client-address, servers/platform/rate_limits.py)."""
     access_log_path: str = "/dev/stdout"
     unary_timeout_seconds: float = 60.0
     """Upstream timeout of unary RPCs; server-streaming RPCs have none (stream idle timeout applies)."""
@@ -63,9 +64,8 @@ class EdgeSettings:
             split_host_port(address, what=f"upstream of {service}")
         if self.jwks_upstream:
             split_host_port(self.jwks_upstream, what="jwks_upstream")
-        requests, per_seconds = self.default_rate_limit
-        if requests <= 0 or per_seconds <= 0:
-            raise ValueError("default_rate_limit needs requests > 0 and per_seconds > 0")
+        if self.xff_num_trusted_hops < 0:
+            raise ValueError("xff_num_trusted_hops must be >= 0")
         if self.max_request_bytes <= 0:
             raise ValueError("max_request_bytes must be positive")
         for origin in self.cors_allowed_origins:

@@ -34,6 +34,8 @@ from servers.platform.process import with_death_signal
 logger = logging.getLogger(__name__)
 
 _POLL_INTERVAL = 0.05
+CHILD_UMASK = 0o077
+"""Files a child creates (Envoy's access log, Redis's dump ...) are its owner's only."""
 
 
 class SupervisorError(RuntimeError):
@@ -105,7 +107,10 @@ class ChildProcess:
         stdout: IO[bytes] | int = subprocess.DEVNULL
         if self.log_file is not None:
             self.log_file.parent.mkdir(parents=True, exist_ok=True)
-            self._log = open(self.log_file, "ab")  # noqa: SIM115 - kept open for the child's lifetime
+            # Logs are the owner's only (0600): they may hold what a client sent.
+            fd = os.open(self.log_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            os.fchmod(fd, 0o600)
+            self._log = open(fd, "ab")  # noqa: SIM115 - kept open for the child's lifetime
             stamp = time.strftime("%Y-%m-%d %H:%M:%S")
             self._log.write(f"\n=== {stamp} starting {self.name}: {' '.join(self.argv)}\n".encode())
             self._log.flush()
@@ -119,6 +124,7 @@ class ChildProcess:
                 env=self.env,
                 cwd=self.cwd,
                 start_new_session=True,
+                umask=CHILD_UMASK,
                 user=self.user,
                 group=self.user,
                 extra_groups=[] if self.user is not None else None,

@@ -54,6 +54,7 @@ def edge_config_factory(
             upstreams=proto_upstreams(upstreams, names),
             cors_allowed_origins=env.origins,
             max_request_bytes=env.max_request_bytes,
+            xff_num_trusted_hops=env.edge_xff_trusted_hops,
         )
         return write_bootstrap(descriptor_path, settings, out)
 

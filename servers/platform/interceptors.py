@@ -52,6 +52,8 @@ from servers.platform.errors import (
     outage_status,
     to_rpc_status,
 )
+from servers.platform.path_bindings import check_path_bindings, path_bindings
+from servers.platform.rate_limits import RateLimits
 from servers.platform.request_checks import decode_leniently, request_violations
 from servers.platform.token_epochs import token_refused
 from servers.platform.tokens import TokenVerifier
@@ -233,9 +235,17 @@ class PlatformInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
     """Every step above around each unary and streaming call; each method's
     handler is wrapped once (on its first call) and reused."""
 
-    def __init__(self, verifier: TokenVerifier, revocations: RevocationList, *, attach_trace: bool = True):
+    def __init__(
+        self,
+        verifier: TokenVerifier,
+        revocations: RevocationList,
+        rate_limits: RateLimits | None = None,
+        *,
+        attach_trace: bool = True,
+    ):
         # attach_trace: False when OpenTelemetry's own server interceptor runs first.
         self._attach_trace = attach_trace
+        self._rate_limits = rate_limits
         self._auth = Authenticator(verifier, revocations)
         self._validator = RequestValidator()
         self._wrapped: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
@@ -258,10 +268,22 @@ class PlatformInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
     def wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
         handler = decode_leniently(handler)  # an undecodable request is a BadRequest (request_checks)
         authenticate, validate, attach = self._auth.authenticate, self._validator.validate, self._attach_trace
+        charge = self._rate_limits.charge if self._rate_limits is not None else None
         try:
             rule: AccessRule | MissingAccessRule = access_rule(method)  # once per method: a descriptor lookup
         except MissingAccessRule as missing:  # fail closed, on every call
             rule = missing
+        bound = bool(path_bindings(method))
+
+        async def admit(request: Any, context: grpc.aio.ServicerContext) -> None:
+            """The steps before the handler: auth, the caller's rate limit, path bindings, validation."""
+            await authenticate(rule, context)
+            if charge is not None:
+                await charge(method, context)
+            if request is not None:
+                if bound:
+                    check_path_bindings(method, request, context)
+                validate(request)
 
         if handler.unary_unary:
             inner_uu = handler.unary_unary
@@ -271,8 +293,7 @@ class PlatformInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
                 headers = begin_request(context, attach)
                 try:
                     try:
-                        await authenticate(rule, context)
-                        validate(request)
+                        await admit(request, context)
                         response = await inner_uu(request, context)
                     except (grpc.aio.AbortError, GeneratorExit):
                         raise
@@ -294,8 +315,7 @@ class PlatformInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
                 headers = begin_request(context, attach)
                 try:
                     try:
-                        await authenticate(rule, context)
-                        validate(request)
+                        await admit(request, context)
                         async for item in inner_us(request, context):
                             await send_headers(context, headers)
                             yield item
@@ -318,7 +338,7 @@ class PlatformInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
                 await send_headers(context, begin_request(context, attach))
                 try:
                     try:
-                        await authenticate(rule, context)
+                        await admit(None, context)
                         return await inner_su(requests, context)
                     except (grpc.aio.AbortError, GeneratorExit):
                         raise
@@ -337,7 +357,7 @@ class PlatformInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
             await send_headers(context, begin_request(context, attach))
             try:
                 try:
-                    await authenticate(rule, context)
+                    await admit(None, context)
                     async for item in inner_ss(requests, context):
                         yield item
                 except (grpc.aio.AbortError, GeneratorExit):

@@ -34,6 +34,7 @@ from servers.platform.clients import ServiceClients
 from servers.platform.db import create_pool, migrate
 from servers.platform.interceptors import PlatformInterceptor, RevocationList
 from servers.platform.logs import configure_logging
+from servers.platform.rate_limits import RateLimits
 from servers.platform.settings import PlatformSettings
 from servers.platform.telemetry import configure_tracing, start_metrics_server, tracing_enabled
 from servers.platform.tokens import JwksFetcher, KeyCache, TokenVerifier
@@ -157,7 +158,10 @@ class Server:
         receive_limit = max_request_bytes(self.service_names, s.max_message_bytes)
         # OpenTelemetry's interceptor (a span per RPC) only when spans are exported.
         tracing = tracing_enabled()
-        platform = PlatformInterceptor(verifier, RevocationList(res.redis), attach_trace=not tracing)
+        rate_limits = RateLimits.from_settings(res.redis, s)  # per caller, after the auth step
+        platform = PlatformInterceptor(
+            verifier, RevocationList(res.redis), rate_limits, attach_trace=not tracing
+        )
         server = grpc.aio.server(
             interceptors=[aio_server_interceptor(), platform] if tracing else [platform],
             options=[
@@ -213,7 +217,7 @@ async def serve(domains: Sequence[Domain], settings: PlatformSettings) -> None:
     name = settings.service_name or "aether-" + "+".join(d.name for d in domains)
     configure_logging(name, settings.log_level, settings.log_json)
     configure_tracing(name, settings.otel_exporter_otlp_endpoint)
-    start_metrics_server(settings.metrics_port)
+    start_metrics_server(settings.metrics_port, settings.metrics_host)
     server = Server(domains, settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -77,10 +77,21 @@ class PlatformSettings(BaseSettings):
     # Key for secrets encrypted at rest (urlsafe base64 of 32 bytes).
     aether_secret_key: SecretStr | None = None
 
+    # Per-caller rate limits (servers/platform/rate_limits.py, docs/security.md): REQUESTS/SECONDS
+    # of RPCs without a (aether.common.v1.rate_limit) option; per-deployment
+    # "/pkg.Service/Method=N/S,..." over the protos'; peers (the edge) whose
+    # x-aether-client-address is believed.
+    rate_limit_default: str = "600/60"
+    rate_limit_overrides: str = ""
+    rate_limit_trusted_peers: str = "127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16"
+
     log_level: str = "INFO"
     log_json: bool = True
     # Prometheus /metrics port; unset = no metrics endpoint.
     metrics_port: int | None = None
+    # Interface of the metrics endpoint: loopback unless a scraper elsewhere needs it
+    # (docker-compose.yml sets 0.0.0.0 on its private network).
+    metrics_host: str = "127.0.0.1"
     # OTLP/HTTP traces endpoint (e.g. http://otel-collector:4318); unset = no export.
     otel_exporter_otlp_endpoint: str | None = None
     # Service name in traces and logs; default "aether-<domains>".
@@ -96,6 +107,8 @@ class EdgeEnv(BaseSettings):
     cors_allowed_origins: str = ""
     # Largest REST request body (413 above it) and native gRPC message through the edge.
     max_request_bytes: int = 1_048_576
+    # Proxies in front of Envoy whose X-Forwarded-For entries are believed (0: none).
+    edge_xff_trusted_hops: int = 0
 
     @property
     def origins(self) -> tuple[str, ...]:

@@ -41,7 +41,7 @@ def tracing_enabled() -> bool:
     return _exporting
 
 
-def start_metrics_server(port: int | None) -> None:
-    """Serve Prometheus /metrics on `port` (all interfaces of the pod/container)."""
+def start_metrics_server(port: int | None, host: str = "127.0.0.1") -> None:
+    """Serve Prometheus /metrics on `host:port` (loopback unless METRICS_HOST says otherwise)."""
     if port:
-        start_http_server(port)
+        start_http_server(port, addr=host)

@@ -1,10 +1,14 @@
-"""Fixtures for the edge tests: a fake AuthService and one real Envoy per module."""
+"""Fixtures for the edge tests: a fake AuthService and one real Envoy per module (`edge`), and
+real Envoys in front of the real in-process servers (`start_edge`, `default_edge`)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -18,9 +22,6 @@ ROOT = Path(__file__).resolve().parents[2]
 DESCRIPTOR = ROOT / "gen" / "descriptors" / "aether.binpb"
 ALLOWED_ORIGIN = "http://app.test"
 MAX_REQUEST_BYTES = 4096
-
-
-LOGIN_LIMIT = 10
 
 
 @pytest.fixture(scope="session")
@@ -57,8 +58,6 @@ def edge(augmented_descriptor: Path, tmp_path_factory: pytest.TempPathFactory) -
             cors_allowed_origins=[ALLOWED_ORIGIN],
             max_request_bytes=MAX_REQUEST_BYTES,
             access_log_path=str(workdir / "access.log"),
-            # A deployment override (checked in test_live): keeps the 429 tests short.
-            rate_limit_overrides={"/aether.auth.v1.AuthService/Login": (LOGIN_LIMIT, 60)},
         )
         config = write_bootstrap(augmented_descriptor, settings, workdir / "envoy.json")
         with running_envoy(config, workdir) as proc:
@@ -84,3 +83,59 @@ def edge(augmented_descriptor: Path, tmp_path_factory: pytest.TempPathFactory) -
                 servicer=servicer,
                 access_log=workdir / "access.log",
             )
+
+
+# --------------------------------------------------------------------------- real servers behind Envoy
+
+
+@dataclass
+class RealEdge:
+    """A real Envoy (default settings unless told otherwise) in front of real in-process servers."""
+
+    base_url: str
+    port: int
+    access_log: Path
+    log_dir: Path
+
+    def client(self, local_address: str = "127.0.0.1") -> httpx.AsyncClient:
+        """A REST client whose connections come from `local_address` (any 127.x on Linux)."""
+        transport = httpx.AsyncHTTPTransport(local_address=local_address)
+        return httpx.AsyncClient(base_url=self.base_url, timeout=30, transport=transport)
+
+
+@pytest.fixture(scope="session")
+async def start_edge(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Callable[..., Any]]:
+    """Starts Envoys with the generated config: `await start_edge(upstreams, **EdgeSettings fields)`;
+    all stopped at the end of the session."""
+    stack = contextlib.ExitStack()
+
+    async def start(upstreams: dict[str, str], **fields: Any) -> RealEdge:
+        workdir = tmp_path_factory.mktemp("real-edge")
+        port = free_port()
+        settings = EdgeSettings(
+            listen_port=port, upstreams=upstreams, access_log_path=str(workdir / "access.log"), **fields
+        )
+        config = write_bootstrap(DESCRIPTOR, settings, workdir / "envoy.json")
+        proc = stack.enter_context(running_envoy(config, workdir))
+        base = f"http://127.0.0.1:{port}"
+        async with httpx.AsyncClient() as client:
+            for _ in range(300):  # poll without blocking the loop the in-process servers run on
+                assert proc.poll() is None, (workdir / "envoy.log").read_text()[-2000:]
+                with contextlib.suppress(httpx.HTTPError):
+                    if (await client.get(f"{base}/readyz")).status_code == 200:
+                        break
+                await asyncio.sleep(0.1)
+            else:
+                raise TimeoutError("envoy did not become ready")
+        return RealEdge(base, port, workdir / "access.log", workdir)
+
+    with stack:
+        yield start
+
+
+@pytest.fixture(scope="session")
+async def default_edge(app_server: tuple[str, list[str]], start_edge: Callable[..., Any]) -> RealEdge:
+    """Envoy with every default (1 MiB bodies ...) in front of the shared server of every domain."""
+    address, services = app_server
+    edge: RealEdge = await start_edge(dict.fromkeys(services, address))
+    return edge

@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 
 from servers.edge.runner import EnvoyOptions, envoy_command, validate_command
+from servers.embedded.child_process import CHILD_UMASK
 from servers.embedded.ports import free_port
 
 __all__ = ["TEST_ENVOY", "free_port", "running_envoy", "validate", "wait_until"]
@@ -44,7 +45,9 @@ def wait_until(check: Callable[[], bool], timeout: float, what: str, proc: subpr
 def running_envoy(config: Path, log_dir: Path) -> Iterator[subprocess.Popen[bytes]]:
     """Run Envoy on `config` with TEST_ENVOY's flags; stop it on exit."""
     with (log_dir / "envoy.log").open("wb") as log:
-        proc = subprocess.Popen(envoy_command(config, TEST_ENVOY), stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            envoy_command(config, TEST_ENVOY), stdout=log, stderr=subprocess.STDOUT, umask=CHILD_UMASK
+        )
         try:
             yield proc
         finally:

@@ -20,10 +20,10 @@ from servers.edge import (
 from servers.edge.filters import (
     JWT_FILTER,
     JWT_REQUIREMENT,
-    RATE_LIMIT_FILTER,
     TRANSCODER_FILTER,
 )
 from servers.edge.http_template import TemplateError, parse_template
+from servers.platform.errors import ERROR_DOMAIN
 from tests.edge.conftest import DESCRIPTOR
 from tests.edge.envoy_runner import validate
 from tests.edge.fake_auth import SERVICE as AUTH
@@ -125,10 +125,13 @@ def test_additional_bindings_get_their_own_route(auth_only: dict[str, Any]) -> N
     assert routes[f"rest:{AUTH}.GetJwks:1"]["match"]["path"] == "/.well-known/jwks.json"
 
 
-def test_unrouted_service_has_no_route(augmented: dict[str, Any]) -> None:
-    names = list(_routes(augmented))
-    assert not [n for n in names if UNROUTED in n]
-    assert any(ROUTED in n for n in names)
+def test_unrouted_service_is_answered_by_envoy_itself(augmented: dict[str, Any]) -> None:
+    routes = _routes(augmented)
+    assert [n for n in routes if UNROUTED in n] == [f"unserved:{UNROUTED}"]
+    unserved = routes[f"unserved:{UNROUTED}"]
+    assert unserved["directResponse"]["status"] == 501  # UNIMPLEMENTED, NOT_CONFIGURED
+    assert "only a contract" in unserved["directResponse"]["body"]["inlineString"]
+    assert any(ROUTED in n for n in routes)
     services = _filter(augmented, TRANSCODER_FILTER)["services"]
     assert sorted(services) == sorted([AUTH, ROUTED])
     clusters = {c["name"] for c in augmented["staticResources"]["clusters"]}
@@ -152,9 +155,10 @@ def test_literal_routes_come_before_variable_ones(augmented: dict[str, Any]) -> 
     order = [r["name"] for r in _route_list(augmented)]
     assert order.index(f"rest:{ROUTED}.GetStats:0") < order.index(f"rest:{ROUTED}.GetThing:0")
     assert order.index(f"rest:{ROUTED}.CancelThing:0") < order.index(f"rest:{ROUTED}.GetThing:0")
-    # Every REST route precedes the native gRPC routes.
+    # Every REST route precedes the native gRPC routes, and the catch-alls come last.
     first_grpc = min(i for i, n in enumerate(order) if n.startswith("grpc:"))
-    assert all(n.startswith("grpc:") for n in order[first_grpc:])
+    assert all(n.startswith(("grpc:", "unserved:")) for n in order[first_grpc:-2])
+    assert order[-2:] == ["grpc-reflection", "grpc-unknown"]
 
 
 def test_public_rpcs_need_no_jwt_and_the_others_do(augmented: dict[str, Any]) -> None:
@@ -188,36 +192,19 @@ def test_jwt_provider(auth_only: dict[str, Any]) -> None:
     assert jwt["requirementMap"][JWT_REQUIREMENT] == {"providerName": "aether"}
 
 
-def _bucket(route: dict[str, Any]) -> dict[str, Any]:
-    config = route["typedPerFilterConfig"][RATE_LIMIT_FILTER]
-    assert config["enableXRatelimitHeaders"] == "DRAFT_VERSION_03"
-    bucket: dict[str, Any] = config["tokenBucket"]
-    return bucket
-
-
-def test_a_deployment_override_beats_the_rpc_option() -> None:
-    settings = EdgeSettings(upstreams={AUTH: "127.0.0.1:1"}, rate_limit_overrides={f"/{AUTH}/Login": (7, 30)})
-    routes = _routes(build_bootstrap(DESCRIPTOR, settings))
-    assert _bucket(routes[f"grpc:{AUTH}.Login"]) == {
-        "maxTokens": 7,
-        "tokensPerFill": 7,
-        "fillInterval": "30s",
+def test_no_route_has_an_edge_rate_limit(augmented: dict[str, Any]) -> None:
+    """Rate limits are per caller, in the servers (servers/platform/rate_limits.py): no bucket per
+    route at the edge for everybody; the edge passes the client's address instead."""
+    assert "local_ratelimit" not in json.dumps(augmented)
+    hcm = _hcm(augmented)
+    (vhost,) = hcm["routeConfig"]["virtualHosts"]
+    [added] = vhost["requestHeadersToAdd"]
+    assert added["header"] == {
+        "key": "x-aether-client-address",
+        "value": "%DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT%",
     }
-    assert _bucket(routes[f"rest:{AUTH}.Register:0"])["maxTokens"] == 60
-
-
-def test_rate_limits_come_from_the_rpc_option_or_the_default(augmented: dict[str, Any]) -> None:
-    routes = _routes(augmented)
-    for kind in ("rest", "grpc"):
-        suffix = ":0" if kind == "rest" else ""
-        login = _bucket(routes[f"{kind}:{AUTH}.Login{suffix}"])
-        assert login == {"maxTokens": 300, "tokensPerFill": 300, "fillInterval": "60s"}
-        register = _bucket(routes[f"{kind}:{AUTH}.Register{suffix}"])
-        assert register == {"maxTokens": 60, "tokensPerFill": 60, "fillInterval": "60s"}
-        cancel = _bucket(routes[f"{kind}:{ROUTED}.CancelThing{suffix}"])
-        assert cancel == {"maxTokens": 5, "tokensPerFill": 5, "fillInterval": "10s"}
-        default = _bucket(routes[f"{kind}:{AUTH}.GetMe{suffix}"])
-        assert default == {"maxTokens": 600, "tokensPerFill": 600, "fillInterval": "60s"}
+    assert added["appendAction"] == "OVERWRITE_IF_EXISTS_OR_ADD"  # a client's own value is replaced
+    assert hcm.get("xffNumTrustedHops", 0) == 0
 
 
 def test_transcoder_options(auth_only: dict[str, Any]) -> None:
@@ -282,12 +269,14 @@ def test_local_replies_are_google_rpc_status(auth_only: dict[str, Any]) -> None:
         assert body["contentType"] == "application/json"
         fmt = body["jsonFormat"]
         assert fmt["message"] == "%LOCAL_REPLY_BODY%"
-        assert fmt["details"][0] == {
+        assert fmt["details"][0]["@type"] == "type.googleapis.com/google.rpc.ErrorInfo"
+        assert fmt["details"][0]["domain"] == ERROR_DOMAIN
+        assert fmt["details"][1] == {
             "@type": "type.googleapis.com/google.rpc.RequestInfo",
             "requestId": "%REQ(X-REQUEST-ID)%",
         }
         by_status.setdefault(status[0]["value"]["defaultValue"], int(fmt["code"]))
-    assert by_status == {400: 3, 401: 16, 403: 7, 404: 5, 413: 8, 429: 8, 503: 14, 504: 4}
+    assert by_status == {400: 3, 401: 16, 403: 7, 404: 5, 413: 8, 429: 8, 501: 12, 503: 14, 504: 4}
     catch_all = [m for m in mappers if "GE" in json.dumps(m["filter"])]
     assert catch_all and catch_all[0]["bodyFormatOverride"]["jsonFormat"]["code"] == 2
 
@@ -329,7 +318,7 @@ def test_cors_only_when_origins_are_configured(auth_only: dict[str, Any]) -> Non
     "kwargs",
     [
         {"upstreams": {AUTH: "nohost"}},
-        {"upstreams": {AUTH: "127.0.0.1:1"}, "default_rate_limit": (0, 60)},
+        {"upstreams": {AUTH: "127.0.0.1:1"}, "xff_num_trusted_hops": -1},
         {"upstreams": {AUTH: "127.0.0.1:1"}, "cors_allowed_origins": ["*"]},
         {"upstreams": {AUTH: "127.0.0.1:1"}, "admin_port": 70000},
     ],

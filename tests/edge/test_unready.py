@@ -45,7 +45,13 @@ def test_rest_call_is_503_status_json(dead_edge: str) -> None:
     body = r.json()
     assert body["code"] == 14
     assert body["message"] == "no healthy upstream"
-    assert body["details"][0]["requestId"] == r.headers["x-request-id"]
+    info = {d["@type"].rsplit(".", 1)[-1]: d for d in body["details"]}
+    assert info["RequestInfo"]["requestId"] == r.headers["x-request-id"]
+    assert info["ErrorInfo"] == {
+        "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+        "reason": "UNAVAILABLE",
+        "domain": "aether.dev",
+    }
 
 
 def test_protected_route_is_401_until_the_jwks_is_known(dead_edge: str) -> None:

@@ -1,0 +1,70 @@
+"""What the per-caller rate limit (servers/platform/rate_limits.py) adds to a request: one GCRA
+script on Redis. Runs the RateLimitInterceptor's own check (RateLimiter.charge) against a real
+Redis, sequentially and at a concurrency, and prints per check: the latency (p50/p95), the CPU of
+this (server-side) process and the CPU of Redis (INFO cpu), in microseconds.
+
+    .venv/bin/python benchmarks/rate_limit_overhead.py --redis redis://127.0.0.1:6379/14 -n 5000
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import time
+import uuid
+
+from redis.asyncio import Redis
+
+from servers.platform.rate_limits import Limit, RateLimiter
+
+LIMIT = Limit(1_000_000, 60)  # never refuses: the cost of an allowed request
+
+
+async def _redis_cpu(redis: Redis) -> float:
+    info = await redis.info("cpu")
+    return float(info["used_cpu_sys"]) + float(info["used_cpu_user"])
+
+
+async def _run(limiter: RateLimiter, redis: Redis, n: int, concurrency: int) -> dict[str, float]:
+    latencies: list[float] = []
+    callers = [f"user:bench-{uuid.uuid4().hex[:8]}" for _ in range(100)]
+
+    async def worker(index: int) -> None:
+        for i in range(index, n, concurrency):
+            started = time.perf_counter()
+            await limiter.charge("/bench.v1.Bench/Call", callers[i % len(callers)], LIMIT)
+            latencies.append(time.perf_counter() - started)
+
+    redis_before, cpu_before, wall_before = await _redis_cpu(redis), time.process_time(), time.perf_counter()
+    await asyncio.gather(*(worker(i) for i in range(concurrency)))
+    wall = time.perf_counter() - wall_before
+    cpu, redis_cpu = time.process_time() - cpu_before, await _redis_cpu(redis) - redis_before
+    latencies.sort()
+    return {
+        "p50_us": statistics.median(latencies) * 1e6,
+        "p95_us": latencies[int(len(latencies) * 0.95)] * 1e6,
+        "server_cpu_us": cpu / n * 1e6,
+        "redis_cpu_us": redis_cpu / n * 1e6,
+        "checks_per_s": n / wall,
+    }
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--redis", default="redis://127.0.0.1:6379/14")
+    parser.add_argument("-n", type=int, default=5000)
+    args = parser.parse_args()
+    redis = Redis.from_url(args.redis)
+    limiter = RateLimiter(redis)
+    try:
+        await _run(limiter, redis, 500, 1)  # warm-up: the script is loaded, connections open
+        for concurrency in (1, 32):
+            figures = await _run(limiter, redis, args.n, concurrency)
+            print(f"concurrency {concurrency:>2}: " + ", ".join(f"{k} {v:,.0f}" for k, v in figures.items()))
+    finally:
+        await redis.aclose()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

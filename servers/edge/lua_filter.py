@@ -1,0 +1,110 @@
+"""The edge's first HTTP filter (Envoy's Lua filter), for what no built-in filter does:
+
+* **x-request-id**: a client's id is kept only if it is 1-128 of ``[A-Za-z0-9._:-]`` (the rule the
+  servers apply, servers.platform.interceptors), else replaced; the response header, the error
+  body, the access log and the servers then all carry the same id.
+* **Errors made by Envoy itself** (JWT, body limit, unknown route, a contract-only service, ...):
+  the local-reply mappers (servers.edge.local_replies) mark them with ``x-aether-error-reason``;
+  here a native gRPC reply gets ``grpc-status-details-bin``, the google.rpc.Status with ErrorInfo
+  (reason, the platform's ERROR_DOMAIN) and RequestInfo that a server would have sent.
+* **Security headers** on every response: ``X-Content-Type-Options: nosniff``, and
+  ``Cache-Control: no-store`` unless the server set a Cache-Control (responses carry tokens and
+  per-user data; the JWKS says it may be cached).
+
+It is first in the chain so that every local reply of a later filter passes its response side.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+from servers.platform.errors import ERROR_DOMAIN
+
+# envoy-data-plane's generated modules trip pydantic deprecation warnings at import.
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", DeprecationWarning)
+    from envoy_data_plane.envoy.config.core.v3 import DataSource
+    from envoy_data_plane.envoy.extensions.filters.http.lua.v3 import Lua
+
+LUA_FILTER = "envoy.filters.http.lua"
+ERROR_REASON_HEADER = "x-aether-error-reason"
+
+_SOURCE = r"""
+-- One seed per Lua state (per Envoy worker): the clock and this state's own table address.
+math.randomseed(os.time() + tonumber(tostring({}):match("0x(%x+)") or "0", 16) % 2147483647)
+
+local function fresh_id()
+  local hex = "0123456789abcdef"
+  local out = {}
+  for i = 1, 32 do
+    local n = math.random(1, 16)
+    if i == 13 then n = 5 end                       -- version 4
+    if i == 17 then n = 9 + (n % 4) end             -- variant 10xx
+    out[#out + 1] = hex:sub(n, n)
+    if i == 8 or i == 12 or i == 16 or i == 20 then out[#out + 1] = "-" end
+  end
+  return table.concat(out)
+end
+
+local function valid_id(id)
+  return id ~= nil and #id >= 1 and #id <= 128 and not id:find("[^%w%._:%-]")
+end
+
+function envoy_on_request(handle)
+  local headers = handle:headers()
+  if not valid_id(headers:get("x-request-id")) then
+    headers:replace("x-request-id", fresh_id())
+  end
+  handle:streamInfo():dynamicMetadata():set("aether.edge", "request_id", headers:get("x-request-id"))
+end
+
+-- protobuf wire format: just what google.rpc.Status with two details needs
+local function varint(n)
+  local out = {}
+  repeat
+    local byte = n % 128
+    n = math.floor(n / 128)
+    if n > 0 then byte = byte + 128 end
+    out[#out + 1] = string.char(byte)
+  until n == 0
+  return table.concat(out)
+end
+
+local function bytes_field(number, value)
+  return string.char(number * 8 + 2) .. varint(#value) .. value
+end
+
+local function any(type_name, value)
+  return bytes_field(1, "type.googleapis.com/" .. type_name) .. bytes_field(2, value)
+end
+
+local function unpercent(text)
+  return (text:gsub("%%(%x%x)", function(h) return string.char(tonumber(h, 16)) end))
+end
+
+function envoy_on_response(handle)
+  local headers = handle:headers()
+  local reason = headers:get("__REASON_HEADER__")
+  if reason ~= nil then
+    headers:remove("__REASON_HEADER__")
+    local code = tonumber(headers:get("grpc-status") or "")
+    if code ~= nil and code ~= 0 and headers:get("grpc-status-details-bin") == nil then
+      local meta = handle:streamInfo():dynamicMetadata():get("aether.edge") or {}
+      local status = string.char(8) .. varint(code)
+        .. bytes_field(2, unpercent(headers:get("grpc-message") or ""))
+        .. bytes_field(3, any("google.rpc.ErrorInfo", bytes_field(1, reason) .. bytes_field(2, "__DOMAIN__")))
+        .. bytes_field(3, any("google.rpc.RequestInfo", bytes_field(1, meta["request_id"] or "")))
+      headers:add("grpc-status-details-bin", (handle:base64Escape(status):gsub("=", "")))
+    end
+  end
+  headers:replace("x-content-type-options", "nosniff")
+  if headers:get("cache-control") == nil then
+    headers:add("cache-control", "no-store")
+  end
+end
+"""
+
+
+def lua_filter_config() -> Lua:
+    source = _SOURCE.replace("__REASON_HEADER__", ERROR_REASON_HEADER).replace("__DOMAIN__", ERROR_DOMAIN)
+    return Lua(default_source_code=DataSource(inline_string=source))

@@ -1,0 +1,214 @@
+"""Per-caller rate limits, enforced by the servers in Redis so that they hold across every Envoy
+replica and every server process, and REST and native gRPC spend one budget (both arrive here as
+the same RPC).
+
+* The limit of an RPC: `(aether.common.v1.rate_limit)` in its proto, else RATE_LIMIT_DEFAULT;
+  RATE_LIMIT_OVERRIDES changes it per deployment.
+* The caller: the JWT subject on authenticated RPCs (the check runs after authentication, so a
+  request with a bad token never spends a user's budget), the client address on public ones.
+  The address is the edge's `x-aether-client-address` when the peer is a trusted edge
+  (RATE_LIMIT_TRUSTED_PEERS), else the peer's own address.
+* The algorithm: GCRA (a token bucket as one timestamp), one atomic Lua script per request on
+  Redis's own clock, so servers with skewed clocks agree.
+* Every limited reply carries X-RateLimit-Limit/Remaining/Reset; a refusal is RESOURCE_EXHAUSTED
+  with RetryInfo (REST: 429 with Retry-After). RPCs whose servers send their own X-RateLimit-*
+  (`server_headers`) are limited without the headers.
+* Redis unreachable: fail open (logged, counted in aether_rate_limit_store_errors_total); see
+  docs/security.md.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from typing import Any, cast
+
+import grpc
+from aether.common.v1 import access_pb2
+from google.protobuf import descriptor_pool
+from prometheus_client import Counter
+from redis.asyncio import Redis
+
+from servers.platform.context import add_response_header, principal_var
+from servers.platform.errors import OUTAGES, RateLimited
+
+log = logging.getLogger("aether.rate_limits")
+
+CLIENT_ADDRESS_HEADER = "x-aether-client-address"
+"""Set by the edge (overwriting any client value) to the address it trusts as the client's."""
+
+STORE_ERRORS = Counter(
+    "aether_rate_limit_store_errors_total", "Rate-limit checks let through because Redis failed"
+)
+
+# GCRA. KEYS[1]: the caller's bucket; ARGV: requests, period (ms).
+# Returns {allowed (0/1), remaining, retry_after_ms, reset_ms}.
+_GCRA = """
+local limit, period = tonumber(ARGV[1]), tonumber(ARGV[2])
+local interval = period / limit
+local t = redis.call('TIME')
+local now = t[1] * 1000 + math.floor(t[2] / 1000)
+local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tat < now then tat = now end
+local new_tat = tat + interval
+local allow_at = new_tat - period
+if now < allow_at then
+  return {0, 0, math.ceil(allow_at - now), math.ceil(tat - now)}
+end
+redis.call('SET', KEYS[1], new_tat, 'PX', math.ceil(new_tat - now))
+return {1, math.floor((period - (new_tat - now)) / interval), 0, math.ceil(new_tat - now)}
+"""
+
+
+@dataclass(frozen=True)
+class Limit:
+    requests: int
+    per_seconds: int
+    server_headers: bool = False
+
+
+def parse_limit(text: str, *, what: str) -> Limit:
+    """ "600/60" -> Limit(600, 60)."""
+    requests, sep, seconds = text.strip().partition("/")
+    if not sep or not requests.isdigit() or not seconds.isdigit() or not int(requests) or not int(seconds):
+        raise SystemExit(f"{what}: expected REQUESTS/SECONDS (both > 0), got {text!r}")
+    return Limit(int(requests), int(seconds))
+
+
+def parse_overrides(text: str) -> dict[str, Limit]:
+    """ "/pkg.Service/Method=10/60,..." -> {grpc path: Limit}."""
+    out: dict[str, Limit] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        method, sep, limit = item.partition("=")
+        if not sep or not method.startswith("/"):
+            raise SystemExit(f"RATE_LIMIT_OVERRIDES: expected /pkg.Service/Method=N/S, got {item!r}")
+        out[method] = parse_limit(limit, what=f"RATE_LIMIT_OVERRIDES {method}")
+    return out
+
+
+@cache
+def declared_limit(full_method: str) -> Limit | None:
+    """The `(aether.common.v1.rate_limit)` of "/pkg.Service/Method", if it declares one."""
+    service, _, method = full_method.lstrip("/").rpartition("/")
+    try:
+        options = descriptor_pool.Default().FindMethodByName(f"{service}.{method}").GetOptions()
+    except KeyError:
+        return None
+    extension = cast(Any, access_pb2.rate_limit)  # the .pyi types extensions loosely
+    if not options.HasExtension(extension):
+        return None
+    rule = options.Extensions[extension]
+    return Limit(int(rule.requests), int(rule.per_seconds), bool(rule.server_headers))
+
+
+class RateLimiter:
+    """Charges one request to a caller's bucket of an RPC; None when Redis failed (fail open)."""
+
+    def __init__(self, redis: Redis):
+        self._script = redis.register_script(_GCRA)
+
+    async def charge(self, method: str, caller: str, limit: Limit) -> tuple[bool, int, float, float] | None:
+        """(allowed, remaining, retry_after_seconds, reset_seconds)."""
+        try:
+            allowed, remaining, retry_ms, reset_ms = await self._script(
+                # Per limit too: a changed limit starts afresh instead of reading another's state.
+                keys=[f"aether:rl:{method}:{limit.requests}/{limit.per_seconds}:{caller}"],
+                args=[limit.requests, limit.per_seconds * 1000],
+            )
+        except OUTAGES:
+            STORE_ERRORS.inc()
+            log.warning("rate limit not checked: Redis unavailable", extra={"method": method})
+            return None
+        return bool(allowed), int(remaining), int(retry_ms) / 1000, int(reset_ms) / 1000
+
+
+def _peer_address(peer: str) -> str:
+    """grpc's "ipv4:1.2.3.4:5678" / "ipv6:[::1]:5678" -> "1.2.3.4" / "::1"."""
+    kind, _, rest = peer.partition(":")
+    if kind == "ipv6":
+        return rest.rpartition(":")[0].strip("[]")
+    if kind == "ipv4":
+        return rest.rpartition(":")[0]
+    return peer
+
+
+class RateLimits:
+    """The rate-limit step: runs after the auth step (the caller is known, a bad token was refused)."""
+
+    def __init__(
+        self,
+        limiter: RateLimiter,
+        default: Limit,
+        overrides: Mapping[str, Limit],
+        trusted_peers: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...],
+    ):
+        self._limiter = limiter
+        self._default = default
+        self._overrides = dict(overrides)
+        self._trusted = trusted_peers
+
+    @classmethod
+    def from_settings(cls, redis: Redis | None, settings: Any) -> RateLimits | None:
+        """None (no limits) without Redis."""
+        if redis is None:
+            log.warning("REDIS_URL is not set: RPCs are not rate limited")
+            return None
+        trusted = tuple(
+            ipaddress.ip_network(cidr.strip())
+            for cidr in settings.rate_limit_trusted_peers.split(",")
+            if cidr.strip()
+        )
+        return cls(
+            RateLimiter(redis),
+            parse_limit(settings.rate_limit_default, what="RATE_LIMIT_DEFAULT"),
+            parse_overrides(settings.rate_limit_overrides),
+            trusted,
+        )
+
+    def limit_of(self, method: str) -> Limit | None:
+        if method.startswith(("/grpc.health.v1.", "/grpc.reflection.")):
+            return None
+        declared = declared_limit(method)
+        override = self._overrides.get(method)
+        if override is not None:
+            return Limit(override.requests, override.per_seconds, bool(declared and declared.server_headers))
+        return declared or self._default
+
+    def client_address(self, context: grpc.aio.ServicerContext) -> str:
+        peer = _peer_address(context.peer() or "")
+        try:
+            trusted = any(ipaddress.ip_address(peer) in net for net in self._trusted)
+        except ValueError:
+            trusted = False
+        if trusted:
+            for key, value in context.invocation_metadata() or ():
+                if key == CLIENT_ADDRESS_HEADER and value:
+                    return value if isinstance(value, str) else value.decode()
+        return peer
+
+    async def charge(self, method: str, context: grpc.aio.ServicerContext) -> None:
+        """Count the call against its caller's budget; RateLimited when it is spent."""
+        limit = self.limit_of(method)
+        if limit is not None:
+            principal = principal_var.get()
+            if principal is not None and principal.is_service:  # internal background work
+                return
+            caller = f"user:{principal.user_id}" if principal else f"ip:{self.client_address(context)}"
+            result = await self._limiter.charge(method, caller, limit)
+            if result is not None:
+                allowed, remaining, retry_after, reset = result
+                if not limit.server_headers:
+                    add_response_header("x-ratelimit-limit", str(limit.requests))
+                    add_response_header("x-ratelimit-remaining", str(remaining))
+                    add_response_header("x-ratelimit-reset", str(max(1, math.ceil(reset))))
+                if not allowed:
+                    add_response_header("retry-after", str(max(1, math.ceil(retry_after))))
+                    raise RateLimited(
+                        f"rate limit exceeded: {limit.requests} requests per {limit.per_seconds} s; "
+                        f"retry in {max(1, math.ceil(retry_after))} s",
+                        retry_after,
+                    )
