@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,8 +51,8 @@ class Answer:
 class AiGateway:
     """aether.ai.v1.AiService.Chat as the caller (implements usecases.Assistant)."""
 
-    def __init__(self, stub: ai_service_pb2_grpc.AiServiceStub, model: str, timeout: float):
-        self._stub = stub
+    def __init__(self, stub: Callable[[], ai_service_pb2_grpc.AiServiceStub], model: str, timeout: float):
+        self._stub = stub  # per call: the gateway's address is known once the server listens
         self._model = model
         self._timeout = timeout
 
@@ -61,7 +62,7 @@ class AiGateway:
             model=self._model, message=prompt, options=ai_service_pb2.ChatOptions(temperature=0)
         )
         try:
-            reply = await self._stub.Chat(request, timeout=self._timeout)
+            reply = await self._stub().Chat(request, timeout=self._timeout)
         except grpc.aio.AioRpcError as exc:
             raise _domain_error(exc) from None
         return Answer(parse_json(reply.response), reply.model)

@@ -228,20 +228,25 @@ BANDIT_TO_RUFF = {
 def merge(findings: Iterable[Finding]) -> list[Finding]:
     """One finding per problem, in line order. Two findings are the same problem
     when they are on the same line and name the same rule, where a bandit test
-    and its ruff "S" twin count as one rule; the more severe one is kept (the
-    first one's text when equal). AI findings on a line an analyzer already
-    reported with the same rule, or with the same message, are dropped."""
+    and its ruff "S" twin count as one rule (the more severe one is kept, the
+    first one's text when equal). The analyzers are authoritative: an AI finding
+    on a line where they already report its rule, or its message, is dropped."""
     kept: dict[tuple[int, str], Finding] = {}
     for f in findings:
-        rule = BANDIT_TO_RUFF.get(f.rule, f.rule)
-        key = (f.line, rule.upper())
-        same_text = f.source == "ai" and any(
-            k.line == f.line and k.message.strip().lower() == f.message.strip().lower() for k in kept.values()
-        )
-        if same_text:
+        rule = f.rule.removeprefix("ai/")
+        key = (f.line, BANDIT_TO_RUFF.get(rule, rule).upper())
+        if f.source == "ai" and (
+            key in kept
+            or any(
+                k.line == f.line and k.message.strip().lower() == f.message.strip().lower()
+                for k in kept.values()
+            )
+        ):
             continue
-        if key not in kept or SEVERITIES.index(f.severity) > SEVERITIES.index(kept[key].severity):
-            kept[key] = f if key not in kept else _with_origin(f, kept[key])
+        if key not in kept:
+            kept[key] = f
+        elif SEVERITIES.index(f.severity) > SEVERITIES.index(kept[key].severity):
+            kept[key] = _with_origin(f, kept[key])
     return sorted(kept.values(), key=lambda f: (f.line, f.column, f.rule))
 
 

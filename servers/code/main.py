@@ -85,7 +85,9 @@ async def build(res: Resources) -> Mount:
         )
     )
     assistant = AiGateway(
-        res.clients.stub("ai", ai_service_pb2_grpc.AiServiceStub), s.code_ai_model, s.code_ai_timeout_seconds
+        lambda: res.clients.stub("ai", ai_service_pb2_grpc.AiServiceStub),
+        s.code_ai_model,
+        s.code_ai_timeout_seconds,
     )
     reviews = ReviewUseCases(unit_of_work(res.pool), ReviewQueries(res.pool), analyzers, assistant)
     work = CodeWorkUseCases(
