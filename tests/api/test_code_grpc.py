@@ -10,6 +10,7 @@ import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import grpc
@@ -28,7 +29,7 @@ class Caller:
     def __init__(self, stub: code_service_pb2_grpc.CodeServiceStub, user_id: str, token: str):
         self.stub, self.id, self.md = stub, user_id, bearer(token)
 
-    async def call(self, method: str, request: object) -> object:
+    async def call(self, method: str, request: object) -> Any:
         return await getattr(self.stub, method)(request, metadata=self.md)
 
 

@@ -139,6 +139,7 @@ class Sandbox:
             "--proc", "/proc", "--dev", "/dev",
             "--size", str(lim.tmp_bytes), "--tmpfs", "/tmp",  # noqa: S108 (the sandbox's private /tmp)
             "--bind", str(root / "work"), "/work", "--bind", str(root / "report"), "/report",
+            "--remount-ro", "/",  # the sandbox's own root stays as built
             "--chdir", "/work", "--clearenv",
             "--setenv", "PATH", "/usr/bin:/bin", "--setenv", "LANG", "C.UTF-8",
             "--setenv", "HOME", "/tmp",  # noqa: S108 (the private /tmp)
