@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 import grpc
 from aether.code.v1 import code_service_pb2 as pb
-from aether.code.v1 import code_service_pb2_grpc
+from aether.code.v1 import code_service_pb2_grpc, review_pb2
 
 from servers.code import mapping
 from servers.code.sandbox.runners import RunOptions
@@ -51,6 +51,11 @@ class CodeServicer(code_service_pb2_grpc.CodeServiceServicer):
         return pb.ListReviewsResponse(
             reviews=[mapping.review_to_proto(r) for r in page.items], pagination=pagination(page)
         )
+
+    async def GetReview(
+        self, request: pb.GetReviewRequest, context: grpc.aio.ServicerContext
+    ) -> review_pb2.Review:
+        return mapping.review_to_proto(await self._reviews.get(request.id))
 
     async def RefactorCode(
         self, request: pb.RefactorCodeRequest, context: grpc.aio.ServicerContext

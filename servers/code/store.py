@@ -13,6 +13,7 @@ import asyncpg
 
 from servers.code.domain import AiOutcome, AnalyzerRun, Finding, NewReview, Review
 from servers.platform.paging import Page, PageRequest
+from servers.platform.scoping import Viewer
 
 COLUMNS = """id, user_id, language, score, issues, security_issues, suggestions, cyclomatic, cognitive,
     lines_of_code, code_sha256, partial, analyzers, ai, created_at"""
@@ -88,6 +89,15 @@ class ReviewQueries:
     """Reads on the pool (implements usecases.ReviewReads)."""
 
     pool: asyncpg.Pool
+
+    async def get(self, review_id: str, viewer: Viewer) -> Review | None:
+        """The review if the viewer may see it (its owner, or an admin)."""
+        try:
+            rid = uuid.UUID(review_id)
+        except ValueError:
+            return None
+        row = await self.pool.fetchrow(f"SELECT {COLUMNS} FROM code.reviews WHERE id = $1", rid)  # noqa: S608
+        return from_row(row) if row and viewer.owns(row["user_id"]) else None
 
     async def list(
         self, owner: str | None, page: PageRequest, sort: str, order: str, language: str

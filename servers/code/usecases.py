@@ -21,9 +21,16 @@ from servers.code.domain import (
     parse_python,
     resolve_language,
 )
-from servers.platform.errors import AetherError, Conflict, ErrorReason, FailedPrecondition, Unavailable
+from servers.platform.errors import (
+    AetherError,
+    Conflict,
+    ErrorReason,
+    FailedPrecondition,
+    NotFound,
+    Unavailable,
+)
 from servers.platform.paging import Page, PageRequest
-from servers.platform.scoping import current_viewer
+from servers.platform.scoping import Viewer, current_viewer
 from servers.platform.uow import UnitOfWork
 
 
@@ -47,6 +54,7 @@ class ReviewWrites(Protocol):
 
 
 class ReviewReads(Protocol):
+    async def get(self, review_id: str, viewer: Viewer) -> Review | None: ...
     async def list(
         self, owner: str | None, page: PageRequest, sort: str, order: str, language: str
     ) -> Page[Review]: ...
@@ -111,6 +119,13 @@ class ReviewUseCases:
             return AiOutcome("failed", detail=exc.message)
         findings, suggestions = ai_findings(answer.data)
         return AiOutcome("used", answer.model, findings=findings, suggestions=suggestions)
+
+    async def get(self, review_id: str) -> Review:
+        """One review the caller may see; NOT_FOUND too for someone else's (ids are not disclosed)."""
+        found = await self._reads.get(review_id, current_viewer())
+        if found is None:
+            raise NotFound(f"review {review_id!r} not found")
+        return found
 
     async def list(
         self, page: PageRequest, sort: str, order: str, language: str, user_id: str

@@ -128,6 +128,12 @@ async def test_review_is_stored_with_its_event_and_scoped_by_owner(
         await other.call("ListReviews", pb.ListReviewsRequest(user_id=me.id))
     assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
     assert (await admin.call("ListReviews", pb.ListReviewsRequest(user_id=me.id))).pagination.total == 2
+    assert (await me.call("GetReview", pb.GetReviewRequest(id=first.review_id))).score == first.score
+    assert (await admin.call("GetReview", pb.GetReviewRequest(id=first.review_id))).user_id == me.id
+    for review_id in (first.review_id, "not-a-uuid", str(uuid.uuid4())):
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await other.call("GetReview", pb.GetReviewRequest(id=review_id))
+        assert err.value.code() == grpc.StatusCode.NOT_FOUND
     pool = await asyncpg.create_pool(database_url, min_size=1, max_size=1)
     try:
         assert await outbox_events(pool, first.review_id) == ["code.review.completed"]

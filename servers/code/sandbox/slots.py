@@ -22,10 +22,10 @@ class RunSlots:
 
     @contextmanager
     def take(self, user_id: str) -> Iterator[None]:
-        if self.in_use >= self.per_server:
-            raise RateLimited(f"the server is running {self.per_server} test runs; retry shortly", 1.0)
         if self._by_user[user_id] >= self.per_user:
             raise RateLimited(f"you have {self.per_user} test runs in progress; wait for one to end", 1.0)
+        if self.in_use >= self.per_server:
+            raise RateLimited(f"the server is running {self.per_server} test runs; retry shortly", 1.0)
         self._by_user[user_id] += 1
         try:
             yield

@@ -4,6 +4,7 @@ import grpc
 import warnings
 
 from aether.code.v1 import code_service_pb2 as aether_dot_code_dot_v1_dot_code__service__pb2
+from aether.code.v1 import review_pb2 as aether_dot_code_dot_v1_dot_review__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -68,6 +69,11 @@ class CodeServiceStub:
                 '/aether.code.v1.CodeService/ListReviews',
                 request_serializer=aether_dot_code_dot_v1_dot_code__service__pb2.ListReviewsRequest.SerializeToString,
                 response_deserializer=aether_dot_code_dot_v1_dot_code__service__pb2.ListReviewsResponse.FromString,
+                _registered_method=True)
+        self.GetReview = channel.unary_unary(
+                '/aether.code.v1.CodeService/GetReview',
+                request_serializer=aether_dot_code_dot_v1_dot_code__service__pb2.GetReviewRequest.SerializeToString,
+                response_deserializer=aether_dot_code_dot_v1_dot_review__pb2.Review.FromString,
                 _registered_method=True)
 
 
@@ -175,6 +181,15 @@ class CodeServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetReview(self, request, context):
+        """GetReview returns one stored review of the caller's (or, for an admin,
+        anyone's). Returns NOT_FOUND if it does not exist or belongs to another
+        user.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CodeServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -207,6 +222,11 @@ def add_CodeServiceServicer_to_server(servicer, server):
                     servicer.ListReviews,
                     request_deserializer=aether_dot_code_dot_v1_dot_code__service__pb2.ListReviewsRequest.FromString,
                     response_serializer=aether_dot_code_dot_v1_dot_code__service__pb2.ListReviewsResponse.SerializeToString,
+            ),
+            'GetReview': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetReview,
+                    request_deserializer=aether_dot_code_dot_v1_dot_code__service__pb2.GetReviewRequest.FromString,
+                    response_serializer=aether_dot_code_dot_v1_dot_review__pb2.Review.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -376,6 +396,33 @@ class CodeService:
             '/aether.code.v1.CodeService/ListReviews',
             aether_dot_code_dot_v1_dot_code__service__pb2.ListReviewsRequest.SerializeToString,
             aether_dot_code_dot_v1_dot_code__service__pb2.ListReviewsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetReview(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aether.code.v1.CodeService/GetReview',
+            aether_dot_code_dot_v1_dot_code__service__pb2.GetReviewRequest.SerializeToString,
+            aether_dot_code_dot_v1_dot_review__pb2.Review.FromString,
             options,
             channel_credentials,
             insecure,

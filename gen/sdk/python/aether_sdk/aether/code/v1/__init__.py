@@ -15,6 +15,7 @@ __all__ = (
     "FunctionComplexity",
     "GenerateTestsRequest",
     "GenerateTestsResponse",
+    "GetReviewRequest",
     "Issue",
     "ListReviewsRequest",
     "ListReviewsResponse",
@@ -401,6 +402,21 @@ class GenerateTestsResponse(betterproto2.Message):
 
 
 default_message_pool.register_message("aether.code.v1", "GenerateTestsResponse", GenerateTestsResponse)
+
+
+@dataclass(eq=False, repr=False)
+class GetReviewRequest(betterproto2.Message):
+    """
+    GetReviewRequest names a stored review.
+    """
+
+    id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    The review id.
+    """
+
+
+default_message_pool.register_message("aether.code.v1", "GetReviewRequest", GetReviewRequest)
 
 
 @dataclass(eq=False, repr=False)
@@ -1080,6 +1096,19 @@ class CodeServiceStub:
             "/aether.code.v1.CodeService/ListReviews",
             ListReviewsRequest.SerializeToString,
             ListReviewsResponse.FromString,
+        )(message)
+
+    def get_review(self, message: "GetReviewRequest") -> "Review":
+        """
+        GetReview returns one stored review of the caller's (or, for an admin,
+        anyone's). Returns NOT_FOUND if it does not exist or belongs to another
+        user.
+        """
+
+        return self._channel.unary_unary(
+            "/aether.code.v1.CodeService/GetReview",
+            GetReviewRequest.SerializeToString,
+            Review.FromString,
         )(message)
 
 
