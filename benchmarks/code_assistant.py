@@ -158,7 +158,8 @@ async def bench_concurrency(sandbox: Sandbox, concurrency: int, seconds: float) 
     after = leftovers(sandbox)
     print(
         f"{concurrency} concurrent runs for {seconds:.0f} s: {len(done)} runs, "
-        f"p50 {pct(done, 0.5) * 1000:.0f} ms, p95 {pct(done, 0.95) * 1000:.0f} ms; leftovers before {before}, after {after}"
+        f"p50 {pct(done, 0.5) * 1000:.0f} ms, p95 {pct(done, 0.95) * 1000:.0f} ms; "
+        f"leftovers before {before}, after {after}"
     )
 
 
