@@ -105,8 +105,10 @@ class CodeWorkUseCases:
         )
 
     async def _count(self, code: str, tests: str, framework: str) -> int:
-        """The number of tests the framework collects from `tests` next to `code`."""
-        self._require_sandbox()
+        """The number of tests the framework collects from `tests` next to `code`
+        (0 where there is no sandbox: generated code is never run outside one)."""
+        if self._sandbox.available() is not None:
+            return 0
         files = {"module.py": code, "test_module.py": tests}
         with self._slots.take(current_viewer().user_id):
             async for item in self._sandbox.run(
