@@ -60,7 +60,7 @@ def ai(fake_ai: FakeProviders) -> AsyncIterator[FakeProviders]:
 
 async def test_review_finds_the_planted_problems(caller: MakeCaller, ai: FakeProviders) -> None:
     me = await caller()
-    code = (FIXTURES / "planted.py").read_text()
+    code = (FIXTURES / "planted.py.txt").read_text()
     reply = await me.call("ReviewCode", pb.ReviewCodeRequest(code=code, language="python"))
     security = {(i.line, i.rule) for i in reply.security_issues}
     rules = {rule for _, rule in security}
@@ -143,7 +143,7 @@ async def test_review_is_stored_with_its_event_and_scoped_by_owner(
 
 async def test_complexity_equals_radons_including_match(caller: MakeCaller) -> None:
     me = await caller()
-    code = (FIXTURES / "complexity.py").read_text()
+    code = (FIXTURES / "complexity.py.txt").read_text()
     reply = await me.call("AnalyzeComplexity", pb.AnalyzeComplexityRequest(code=code))
     visitor = ComplexityVisitor.from_code(code)
     radon = {

@@ -54,7 +54,8 @@ def violations(r: httpx.Response) -> dict[str, str]:
 async def test_review_then_history_and_another_users_review_is_404(
     caller: Caller, http: httpx.AsyncClient, forge_token
 ) -> None:
-    r = await caller.post("/review", {"code": (FIXTURES / "planted.py").read_text(), "language": "python"})
+    code = (FIXTURES / "planted.py.txt").read_text()
+    r = await caller.post("/review", {"code": code, "language": "python"})
     assert r.status_code == 200, r.text
     body = r.json()
     assert {
@@ -82,7 +83,7 @@ async def test_review_then_history_and_another_users_review_is_404(
 
 
 async def test_complexity_over_rest(caller: Caller) -> None:
-    r = await caller.post("/analyze/complexity", {"code": (FIXTURES / "complexity.py").read_text()})
+    r = await caller.post("/analyze/complexity", {"code": (FIXTURES / "complexity.py.txt").read_text()})
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["cyclomaticComplexity"] == 15 and body["language"] == "python"
