@@ -151,3 +151,23 @@ async def test_invalid_utf8_is_400(caller: Caller) -> None:
         "/api/v1/code/review", content=raw, headers={**caller.headers, "content-type": "application/json"}
     )
     assert r.status_code == 400
+
+
+async def test_readme_flow_with_a_registered_user(http: httpx.AsyncClient) -> None:
+    """The README's Code Assistant calls, by a user who registered (the user role's real permissions)."""
+    from tests.api.test_readme_flows import register_and_login
+
+    headers, _ = await register_and_login(http)
+    code = "import subprocess\nsubprocess.call(cmd, shell=True)\n"
+    r = await http.post("/api/v1/code/review", json={"code": code, "language": "python"}, headers=headers)
+    assert r.status_code == 200, r.text
+    assert any(i["rule"] == "B602" for i in r.json()["securityIssues"])
+    files = {
+        "calc.py": "def add(a, b):\n    return a + b\n",
+        "test_calc.py": "from calc import add\n\ndef test_ok():\n    assert add(1, 2) == 3\n",
+    }
+    body = {"runner": "pytest", "verbose": True, "timeoutSeconds": 30, "files": files}
+    r = await http.post("/api/v1/code/test/run", json=body, headers=headers)
+    assert r.status_code == 200, r.text
+    final = json.loads(r.text.strip().splitlines()[-1])["final"]
+    assert final["success"] and final["summary"]["passed"] == 1
