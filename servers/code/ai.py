@@ -17,8 +17,17 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
 from servers.code.domain import SEVERITIES, Finding
-from servers.platform.errors import ErrorReason, FailedPrecondition, RateLimited, Unavailable
+from servers.platform.errors import (
+    ErrorReason,
+    FailedPrecondition,
+    FieldViolation,
+    InvalidArgument,
+    RateLimited,
+    Unavailable,
+)
 
+# The AI Gateway's ChatRequest.message limit.
+MAX_PROMPT_CHARS = 100_000
 _FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL)
 
 REVIEW_PROMPT = """You review {language} code. Answer with JSON only, no prose:
@@ -58,6 +67,15 @@ class AiGateway:
 
     async def ask_json(self, prompt: str) -> Answer:
         """The model's JSON answer to `prompt` (Unavailable if it is not JSON)."""
+        if len(prompt) > MAX_PROMPT_CHARS:
+            raise InvalidArgument(
+                "the code is too long for the AI model",
+                [
+                    FieldViolation(
+                        "code", f"must be under about {MAX_PROMPT_CHARS - 2000} characters for the AI"
+                    )
+                ],
+            )
         request = ai_service_pb2.ChatRequest(
             model=self._model, message=prompt, options=ai_service_pb2.ChatOptions(temperature=0)
         )
