@@ -15,7 +15,7 @@
 ARG BASE=python:3.11-slim
 
 FROM ${BASE} AS build
-ARG EXTRAS=edge
+ARG EXTRAS=edge,code
 ARG PIP_OPTIONS=
 # Where the CPU build of torch (torch==2.13.0+cpu in constraints.txt) comes from; PyPI's
 # own torch 2.13.0 is a multi-GB CUDA build. Only read when EXTRAS has local-embeddings.
@@ -41,6 +41,11 @@ RUN /opt/venv/bin/pip install $PIP_OPTIONS -q --no-deps -c constraints.txt -e . 
 # The wheels and pip's build leftovers stay in the build stage.
 FROM ${BASE}
 ENV PYTHONUNBUFFERED=1 PATH=/opt/venv/bin:$PATH GRPC_HOST=0.0.0.0
+# bubblewrap and node: the Code Assistant's test-run sandbox and runners (servers/code/sandbox);
+# a local base (scripts/compose-smoke) has them already.
+RUN command -v bwrap >/dev/null && command -v node >/dev/null \
+    || { apt-get update && apt-get install -y --no-install-recommends bubblewrap nodejs \
+         && rm -rf /var/lib/apt/lists/*; }
 WORKDIR /app
 COPY --from=build /opt/venv /opt/venv
 COPY --from=build /app /app

@@ -14,6 +14,7 @@ DOMAINS: dict[str, str] = {
     "tasks": "servers.tasks.main",
     "analytics": "servers.analytics.main",
     "ai": "servers.ai.main",
+    "code": "servers.code.main",
 }
 
 

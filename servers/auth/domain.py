@@ -21,6 +21,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "ai:chat",
             "ai:embed",
             "code:review",
+            "code:run",
             "integrations:read",
             "integrations:write",
             "rag:read",

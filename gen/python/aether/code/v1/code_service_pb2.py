@@ -31,7 +31,7 @@ from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!aether/code/v1/code_service.proto\x12\x0e\x61\x65ther.code.v1\x1a\x1b\x61\x65ther/code/v1/review.proto\x1a\x1d\x61\x65ther/common/v1/access.proto\x1a\x1d\x61\x65ther/common/v1/output.proto\x1a!aether/common/v1/pagination.proto\x1a\x1b\x62uf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\"\xa2\x01\n\x11ReviewCodeRequest\x12\x1d\n\x04\x63ode\x18\x01 \x01(\tB\x0f\xe2\x41\x01\x02\xbaH\x08r\x06\x10\x01(\x80\x80\x10\x12\x35\n\x08language\x18\x02 \x01(\tB#\xbaH r\x1b\x32\x19^[a-z][a-z0-9+#_-]{0,31}$\xd8\x01\x01\x12\x19\n\x07\x63ontext\x18\x03 \x01(\tB\x08\xbaH\x05r\x03\x18\x90N\x12\x1c\n\nrequest_id\x18\x04 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x01\"\xe4\x01\n\x12ReviewCodeResponse\x12%\n\x06issues\x18\x01 \x03(\x0b\x32\x15.aether.code.v1.Issue\x12\x13\n\x0bsuggestions\x18\x02 \x03(\t\x12\r\n\x05score\x18\x03 \x01(\x05\x12.\n\x0fsecurity_issues\x18\x04 \x03(\x0b\x32\x15.aether.code.v1.Issue\x12.\n\ncomplexity\x18\x05 \x01(\x0b\x32\x1a.aether.code.v1.Complexity\x12\x11\n\treview_id\x18\x06 \x01(\t\x12\x10\n\x08language\x18\x07 \x01(\t\"\x90\x01\n\x13RefactorCodeRequest\x12\x1d\n\x04\x63ode\x18\x01 \x01(\tB\x0f\xe2\x41\x01\x02\xbaH\x08r\x06\x10\x01(\x80\x80\x10\x12#\n\x0binstruction\x18\x02 \x01(\tB\x0e\xe2\x41\x01\x02\xbaH\x07r\x05\x10\x01\x18\xd0\x0f\x12\x35\n\x08language\x18\x03 \x01(\tB#\xbaH r\x1b\x32\x19^[a-z][a-z0-9+#_-]{0,31}$\xd8\x01\x01\"U\n\x14RefactorCodeResponse\x12\x17\n\x0frefactored_code\x18\x01 \x01(\t\x12\x0f\n\x07\x63hanges\x18\x02 \x03(\t\x12\x13\n\x0b\x65xplanation\x18\x03 \x01(\t\"\xbf\x01\n\x14GenerateTestsRequest\x12\x1d\n\x04\x63ode\x18\x01 \x01(\tB\x0f\xe2\x41\x01\x02\xbaH\x08r\x06\x10\x01(\x80\x80\x10\x12\x35\n\x08language\x18\x02 \x01(\tB#\xbaH r\x1b\x32\x19^[a-z][a-z0-9+#_-]{0,31}$\xd8\x01\x01\x12Q\n\tframework\x18\x03 \x01(\tB>\xbaH;r6R\x06pytestR\x08unittestR\x04jestR\x06vitestR\x05mochaR\x05junitR\x06gotest\xd8\x01\x01\"h\n\x15GenerateTestsResponse\x12\r\n\x05tests\x18\x01 \x01(\t\x12\x12\n\ntest_count\x18\x02 \x01(\x05\x12\x19\n\x11\x63overage_estimate\x18\x03 \x01(\x01\x12\x11\n\tframework\x18\x04 \x01(\t\"\xd5\x04\n\x0fRunTestsRequest\x12\x99\x01\n\x05\x66iles\x18\x01 \x03(\x0b\x32*.aether.code.v1.RunTestsRequest.FilesEntryB^\xe2\x41\x01\x02\xbaHW\x9a\x01T\x08\x01\x10\xc8\x01\"ErC\x10\x01\x18\xff\x01\x32<^[A-Za-z0-9_][A-Za-z0-9_.-]*(/[A-Za-z0-9_][A-Za-z0-9_.-]*)*$*\x06r\x04(\x80\x80@\x12@\n\x06runner\x18\x02 \x01(\tB0\xe2\x41\x01\x02\xbaH)r\'R\x06pytestR\x08unittestR\x04jestR\x06vitestR\x05mocha\x12\x1f\n\ntest_paths\x18\x03 \x03(\tB\x0b\xbaH\x08\x92\x01\x05\x10\xc8\x01\x18\x01\x12\x46\n\x07keyword\x18\x04 \x01(\tB5\xbaH2r-\x18\xc8\x01\x32(^[A-Za-z0-9_(][A-Za-z0-9_ .:()\\[\\]*|-]*$\xd8\x01\x01\x12\x0f\n\x07verbose\x18\x05 \x01(\x08\x12\x11\n\tfail_fast\x18\x06 \x01(\x08\x12&\n\x0ftimeout_seconds\x18\x07 \x01(\x05\x42\r\xbaH\n\x1a\x05\x18\xac\x02(\x01\xd8\x01\x01\x1a,\n\nFilesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01:\x80\x01\xbaH}\x1a{\n\x1drun_tests.test_paths_in_files\x12\x31\x65very test path must be one of the uploaded files\x1a\'this.test_paths.all(p, p in this.files)\"{\n\x10RunTestsResponse\x12.\n\x05\x63hunk\x18\x01 \x01(\x0b\x32\x1d.aether.code.v1.RunTestsChunkH\x00\x12.\n\x05\x66inal\x18\x02 \x01(\x0b\x32\x1d.aether.code.v1.RunTestsFinalH\x00\x42\x07\n\x05\x65vent\"P\n\rRunTestsChunk\x12\x0f\n\x07\x63ontent\x18\x01 \x01(\t\x12.\n\x06stream\x18\x02 \x01(\x0e\x32\x1e.aether.common.v1.OutputStream\"\xb3\x01\n\rRunTestsFinal\x12\x0f\n\x07success\x18\x01 \x01(\x08\x12\x0e\n\x06output\x18\x02 \x01(\t\x12\x13\n\x0b\x64uration_ms\x18\x03 \x01(\x05\x12,\n\x07summary\x18\x04 \x01(\x0b\x32\x1b.aether.code.v1.TestSummary\x12\x11\n\texit_code\x18\x05 \x01(\x05\x12\x11\n\ttimed_out\x18\x06 \x01(\x08\x12\x18\n\x10output_truncated\x18\x07 \x01(\x08\"]\n\x0bTestSummary\x12\x0e\n\x06passed\x18\x01 \x01(\x05\x12\x0e\n\x06\x66\x61iled\x18\x02 \x01(\x05\x12\x0f\n\x07skipped\x18\x03 \x01(\x05\x12\r\n\x05total\x18\x04 \x01(\x05\x12\x0e\n\x06\x65rrors\x18\x05 \x01(\x05\"p\n\x18\x41nalyzeComplexityRequest\x12\x1d\n\x04\x63ode\x18\x01 \x01(\tB\x0f\xe2\x41\x01\x02\xbaH\x08r\x06\x10\x01(\x80\x80\x10\x12\x35\n\x08language\x18\x02 \x01(\tB#\xbaH r\x1b\x32\x19^[a-z][a-z0-9+#_-]{0,31}$\xd8\x01\x01\"\xab\x02\n\x19\x41nalyzeComplexityResponse\x12\x1d\n\x15\x63yclomatic_complexity\x18\x01 \x01(\x05\x12\x1c\n\x14\x63ognitive_complexity\x18\x02 \x01(\x05\x12\x1d\n\x15maintainability_index\x18\x03 \x01(\x01\x12\x15\n\rlines_of_code\x18\x04 \x01(\x05\x12\x39\n\x10\x63omplexity_level\x18\x05 \x01(\x0e\x32\x1f.aether.code.v1.ComplexityLevel\x12\x17\n\x0frecommendations\x18\x06 \x03(\t\x12\x35\n\tfunctions\x18\x07 \x03(\x0b\x32\".aether.code.v1.FunctionComplexity\x12\x10\n\x08language\x18\x08 \x01(\t\"n\n\x12\x46unctionComplexity\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04line\x18\x02 \x01(\x05\x12\x12\n\ncyclomatic\x18\x03 \x01(\x05\x12\x11\n\tcognitive\x18\x04 \x01(\x05\x12\x15\n\rlines_of_code\x18\x05 \x01(\x05\"\xe4\x01\n\x12ListReviewsRequest\x12\x15\n\x04page\x18\x01 \x01(\x05\x42\x07\xbaH\x04\x1a\x02(\x00\x12\x18\n\x05limit\x18\x02 \x01(\x05\x42\t\xbaH\x06\x1a\x04\x18\x64(\x00\x12(\n\x04sort\x18\x03 \x01(\tB\x1a\xbaH\x17r\x12R\tcreatedAtR\x05score\xd8\x01\x01\x12\"\n\x05order\x18\x04 \x01(\tB\x13\xbaH\x10r\x0bR\x03\x61scR\x04\x64\x65sc\xd8\x01\x01\x12\x35\n\x08language\x18\x05 \x01(\tB#\xbaH r\x1b\x32\x19^[a-z][a-z0-9+#_-]{0,31}$\xd8\x01\x01\x12\x18\n\x07user_id\x18\x06 \x01(\tB\x07\xbaH\x04r\x02\x18@\"p\n\x13ListReviewsResponse\x12\'\n\x07reviews\x18\x01 \x03(\x0b\x32\x16.aether.code.v1.Review\x12\x30\n\npagination\x18\x02 \x01(\x0b\x32\x1c.aether.common.v1.Pagination2\x93\x07\n\x0b\x43odeService\x12\x8c\x01\n\nReviewCode\x12!.aether.code.v1.ReviewCodeRequest\x1a\".aether.code.v1.ReviewCodeResponse\"7\xca\xf3\x18\r\x12\x0b\x63ode:review\xd2\xf3\x18\x04\x08\x1e\x10<\x82\xd3\xe4\x93\x02\x18\"\x13/api/v1/code/review:\x01*\x12\x94\x01\n\x0cRefactorCode\x12#.aether.code.v1.RefactorCodeRequest\x1a$.aether.code.v1.RefactorCodeResponse\"9\xca\xf3\x18\r\x12\x0b\x63ode:review\xd2\xf3\x18\x04\x08\x1e\x10<\x82\xd3\xe4\x93\x02\x1a\"\x15/api/v1/code/refactor:\x01*\x12\x9c\x01\n\rGenerateTests\x12$.aether.code.v1.GenerateTestsRequest\x1a%.aether.code.v1.GenerateTestsResponse\">\xca\xf3\x18\r\x12\x0b\x63ode:review\xd2\xf3\x18\x04\x08\x1e\x10<\x82\xd3\xe4\x93\x02\x1f\"\x1a/api/v1/code/test/generate:\x01*\x12\x8e\x01\n\x08RunTests\x12\x1f.aether.code.v1.RunTestsRequest\x1a .aether.code.v1.RunTestsResponse\"=\xca\xf3\x18\n\x12\x08\x63ode:run\xd2\xf3\x18\x04\x08\n\x10<\xd8\xf3\x18\x80\x80\x80\x04\x82\xd3\xe4\x93\x02\x1a\"\x15/api/v1/code/test/run:\x01*0\x01\x12\xa5\x01\n\x11\x41nalyzeComplexity\x12(.aether.code.v1.AnalyzeComplexityRequest\x1a).aether.code.v1.AnalyzeComplexityResponse\";\xca\xf3\x18\r\x12\x0b\x63ode:review\x82\xd3\xe4\x93\x02$\"\x1f/api/v1/code/analyze/complexity:\x01*\x12\x85\x01\n\x0bListReviews\x12\".aether.code.v1.ListReviewsRequest\x1a#.aether.code.v1.ListReviewsResponse\"-\xca\xf3\x18\r\x12\x0b\x63ode:review\x82\xd3\xe4\x93\x02\x16\x12\x14/api/v1/code/reviewsB;Z9github.com/aether-dev/aether/gen/go/aether/code/v1;codev1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!aether/code/v1/code_service.proto\x12\x0e\x61\x65ther.code.v1\x1a\x1b\x61\x65ther/code/v1/review.proto\x1a\x1d\x61\x65ther/common/v1/access.proto\x1a\x1d\x61\x65ther/common/v1/output.proto\x1a!aether/common/v1/pagination.proto\x1a\x1b\x62uf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\"-\n\x10GetReviewRequest\x12\x19\n\x02id\x18\x01 \x01(\tB\r\xe2\x41\x01\x02\xbaH\x06r\x04\x10\x01\x18@\"\xa2\x01\n\x11ReviewCodeRequest\x12\x1d\n\x04\x63ode\x18\x01 \x01(\tB\x0f\xe2\x41\x01\x02\xbaH\x08r\x06\x10\x01(\x80\x80\x10\x12\x35\n\x08language\x18\x02 \x01(\tB#\xbaH r\x1b\x32\x19^[a-z][a-z0-9+#_-]{0,31}$\xd8\x01\x01\x12\x19\n\x07\x63ontext\x18\x03 \x01(\tB\x08\xbaH\x05r\x03\x18\x90N\x12\x1c\n\nrequest_id\x18\x04 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x01\"\xcb\x02\n\x12ReviewCodeResponse\x12%\n\x06issues\x18\x01 \x03(\x0b\x32\x15.aether.code.v1.Issue\x12\x13\n\x0bsuggestions\x18\x02 \x03(\t\x12\r\n\x05score\x18\x03 \x01(\x05\x12.\n\x0fsecurity_issues\x18\x04 \x03(\x0b\x32\x15.aether.code.v1.Issue\x12.\n\ncomplexity\x18\x05 \x01(\x0b\x32\x1a.aether.code.v1.Complexity\x12\x11\n\treview_id\x18\x06 \x01(\t\x12\x10\n\x08language\x18\x07 \x01(\t\x12.\n\tanalyzers\x18\x08 \x03(\x0b\x32\x1b.aether.code.v1.AnalyzerRun\x12\x0f\n\x07partial\x18\t \x01(\x08\x12$\n\x02\x61i\x18\n \x01(\x0b\x32\x18.aether.code.v1.AiReview\"\x90\x01\n\x13RefactorCodeRequest\x12\x1d\n\x04\x63ode\x18\x01 \x01(\tB\x0f\xe2\x41\x01\x02\xbaH\x08r\x06\x10\x01(\x80\x80\x10\x12#\n\x0binstruction\x18\x02 \x01(\tB\x0e\xe2\x41\x01\x02\xbaH\x07r\x05\x10\x01\x18\xd0\x0f\x12\x35\n\x08language\x18\x03 \x01(\tB#\xbaH r\x1b\x32\x19^[a-z][a-z0-9+#_-]{0,31}$\xd8\x01\x01\"U\n\x14RefactorCodeResponse\x12\x17\n\x0frefactored_code\x18\x01 \x01(\t\x12\x0f\n\x07\x63hanges\x18\x02 \x03(\t\x12\x13\n\x0b\x65xplanation\x18\x03 \x01(\t\"\x9b\x01\n\x14GenerateTestsRequest\x12\x1d\n\x04\x63ode\x18\x01 \x01(\tB\x0f\xe2\x41\x01\x02\xbaH\x08r\x06\x10\x01(\x80\x80\x10\x12\x35\n\x08language\x18\x02 \x01(\tB#\xbaH r\x1b\x32\x19^[a-z][a-z0-9+#_-]{0,31}$\xd8\x01\x01\x12-\n\tframework\x18\x03 \x01(\tB\x1a\xbaH\x17r\x12R\x06pytestR\x08unittest\xd8\x01\x01\"h\n\x15GenerateTestsResponse\x12\r\n\x05tests\x18\x01 \x01(\t\x12\x12\n\ntest_count\x18\x02 \x01(\x05\x12\x19\n\x11\x63overage_estimate\x18\x03 \x01(\x01\x12\x11\n\tframework\x18\x04 \x01(\t\"\xc6\x04\n\x0fRunTestsRequest\x12\x99\x01\n\x05\x66iles\x18\x01 \x03(\x0b\x32*.aether.code.v1.RunTestsRequest.FilesEntryB^\xe2\x41\x01\x02\xbaHW\x9a\x01T\x08\x01\x10\xc8\x01\"ErC\x10\x01\x18\xff\x01\x32<^[A-Za-z0-9_][A-Za-z0-9_.-]*(/[A-Za-z0-9_][A-Za-z0-9_.-]*)*$*\x06r\x04(\x80\x80@\x12\x31\n\x06runner\x18\x02 \x01(\tB!\xe2\x41\x01\x02\xbaH\x1ar\x18R\x06pytestR\x08unittestR\x04node\x12\x1f\n\ntest_paths\x18\x03 \x03(\tB\x0b\xbaH\x08\x92\x01\x05\x10\xc8\x01\x18\x01\x12\x46\n\x07keyword\x18\x04 \x01(\tB5\xbaH2r-\x18\xc8\x01\x32(^[A-Za-z0-9_(][A-Za-z0-9_ .:()\\[\\]*|-]*$\xd8\x01\x01\x12\x0f\n\x07verbose\x18\x05 \x01(\x08\x12\x11\n\tfail_fast\x18\x06 \x01(\x08\x12&\n\x0ftimeout_seconds\x18\x07 \x01(\x05\x42\r\xbaH\n\x1a\x05\x18\xac\x02(\x01\xd8\x01\x01\x1a,\n\nFilesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01:\x80\x01\xbaH}\x1a{\n\x1drun_tests.test_paths_in_files\x12\x31\x65very test path must be one of the uploaded files\x1a\'this.test_paths.all(p, p in this.files)\"{\n\x10RunTestsResponse\x12.\n\x05\x63hunk\x18\x01 \x01(\x0b\x32\x1d.aether.code.v1.RunTestsChunkH\x00\x12.\n\x05\x66inal\x18\x02 \x01(\x0b\x32\x1d.aether.code.v1.RunTestsFinalH\x00\x42\x07\n\x05\x65vent\"P\n\rRunTestsChunk\x12\x0f\n\x07\x63ontent\x18\x01 \x01(\t\x12.\n\x06stream\x18\x02 \x01(\x0e\x32\x1e.aether.common.v1.OutputStream\"\xcb\x01\n\rRunTestsFinal\x12\x0f\n\x07success\x18\x01 \x01(\x08\x12\x0e\n\x06output\x18\x02 \x01(\t\x12\x13\n\x0b\x64uration_ms\x18\x03 \x01(\x05\x12,\n\x07summary\x18\x04 \x01(\x0b\x32\x1b.aether.code.v1.TestSummary\x12\x11\n\texit_code\x18\x05 \x01(\x05\x12\x11\n\ttimed_out\x18\x06 \x01(\x08\x12\x18\n\x10output_truncated\x18\x07 \x01(\x08\x12\x16\n\x0elimit_exceeded\x18\x08 \x01(\t\"]\n\x0bTestSummary\x12\x0e\n\x06passed\x18\x01 \x01(\x05\x12\x0e\n\x06\x66\x61iled\x18\x02 \x01(\x05\x12\x0f\n\x07skipped\x18\x03 \x01(\x05\x12\r\n\x05total\x18\x04 \x01(\x05\x12\x0e\n\x06\x65rrors\x18\x05 \x01(\x05\"p\n\x18\x41nalyzeComplexityRequest\x12\x1d\n\x04\x63ode\x18\x01 \x01(\tB\x0f\xe2\x41\x01\x02\xbaH\x08r\x06\x10\x01(\x80\x80\x10\x12\x35\n\x08language\x18\x02 \x01(\tB#\xbaH r\x1b\x32\x19^[a-z][a-z0-9+#_-]{0,31}$\xd8\x01\x01\"\xab\x02\n\x19\x41nalyzeComplexityResponse\x12\x1d\n\x15\x63yclomatic_complexity\x18\x01 \x01(\x05\x12\x1c\n\x14\x63ognitive_complexity\x18\x02 \x01(\x05\x12\x1d\n\x15maintainability_index\x18\x03 \x01(\x01\x12\x15\n\rlines_of_code\x18\x04 \x01(\x05\x12\x39\n\x10\x63omplexity_level\x18\x05 \x01(\x0e\x32\x1f.aether.code.v1.ComplexityLevel\x12\x17\n\x0frecommendations\x18\x06 \x03(\t\x12\x35\n\tfunctions\x18\x07 \x03(\x0b\x32\".aether.code.v1.FunctionComplexity\x12\x10\n\x08language\x18\x08 \x01(\t\"n\n\x12\x46unctionComplexity\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04line\x18\x02 \x01(\x05\x12\x12\n\ncyclomatic\x18\x03 \x01(\x05\x12\x11\n\tcognitive\x18\x04 \x01(\x05\x12\x15\n\rlines_of_code\x18\x05 \x01(\x05\"\xe4\x01\n\x12ListReviewsRequest\x12\x15\n\x04page\x18\x01 \x01(\x05\x42\x07\xbaH\x04\x1a\x02(\x00\x12\x18\n\x05limit\x18\x02 \x01(\x05\x42\t\xbaH\x06\x1a\x04\x18\x64(\x00\x12(\n\x04sort\x18\x03 \x01(\tB\x1a\xbaH\x17r\x12R\tcreatedAtR\x05score\xd8\x01\x01\x12\"\n\x05order\x18\x04 \x01(\tB\x13\xbaH\x10r\x0bR\x03\x61scR\x04\x64\x65sc\xd8\x01\x01\x12\x35\n\x08language\x18\x05 \x01(\tB#\xbaH r\x1b\x32\x19^[a-z][a-z0-9+#_-]{0,31}$\xd8\x01\x01\x12\x18\n\x07user_id\x18\x06 \x01(\tB\x07\xbaH\x04r\x02\x18@\"p\n\x13ListReviewsResponse\x12\'\n\x07reviews\x18\x01 \x03(\x0b\x32\x16.aether.code.v1.Review\x12\x30\n\npagination\x18\x02 \x01(\x0b\x32\x1c.aether.common.v1.Pagination2\x91\x08\n\x0b\x43odeService\x12\x8c\x01\n\nReviewCode\x12!.aether.code.v1.ReviewCodeRequest\x1a\".aether.code.v1.ReviewCodeResponse\"7\xca\xf3\x18\r\x12\x0b\x63ode:review\xd2\xf3\x18\x04\x08\x1e\x10<\x82\xd3\xe4\x93\x02\x18\"\x13/api/v1/code/review:\x01*\x12\x94\x01\n\x0cRefactorCode\x12#.aether.code.v1.RefactorCodeRequest\x1a$.aether.code.v1.RefactorCodeResponse\"9\xca\xf3\x18\r\x12\x0b\x63ode:review\xd2\xf3\x18\x04\x08\x1e\x10<\x82\xd3\xe4\x93\x02\x1a\"\x15/api/v1/code/refactor:\x01*\x12\x9c\x01\n\rGenerateTests\x12$.aether.code.v1.GenerateTestsRequest\x1a%.aether.code.v1.GenerateTestsResponse\">\xca\xf3\x18\r\x12\x0b\x63ode:review\xd2\xf3\x18\x04\x08\x1e\x10<\x82\xd3\xe4\x93\x02\x1f\"\x1a/api/v1/code/test/generate:\x01*\x12\x8e\x01\n\x08RunTests\x12\x1f.aether.code.v1.RunTestsRequest\x1a .aether.code.v1.RunTestsResponse\"=\xca\xf3\x18\n\x12\x08\x63ode:run\xd2\xf3\x18\x04\x08\n\x10<\xd8\xf3\x18\x80\x80\x80\x04\x82\xd3\xe4\x93\x02\x1a\"\x15/api/v1/code/test/run:\x01*0\x01\x12\xa5\x01\n\x11\x41nalyzeComplexity\x12(.aether.code.v1.AnalyzeComplexityRequest\x1a).aether.code.v1.AnalyzeComplexityResponse\";\xca\xf3\x18\r\x12\x0b\x63ode:review\x82\xd3\xe4\x93\x02$\"\x1f/api/v1/code/analyze/complexity:\x01*\x12\x85\x01\n\x0bListReviews\x12\".aether.code.v1.ListReviewsRequest\x1a#.aether.code.v1.ListReviewsResponse\"-\xca\xf3\x18\r\x12\x0b\x63ode:review\x82\xd3\xe4\x93\x02\x16\x12\x14/api/v1/code/reviews\x12|\n\tGetReview\x12 .aether.code.v1.GetReviewRequest\x1a\x16.aether.code.v1.Review\"5\x90\x02\x01\xca\xf3\x18\r\x12\x0b\x63ode:review\x82\xd3\xe4\x93\x02\x1b\x12\x19/api/v1/code/reviews/{id}B;Z9github.com/aether-dev/aether/gen/go/aether/code/v1;codev1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -39,6 +39,8 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'aether.code.v1.code_service
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'Z9github.com/aether-dev/aether/gen/go/aether/code/v1;codev1'
+  _globals['_GETREVIEWREQUEST'].fields_by_name['id']._loaded_options = None
+  _globals['_GETREVIEWREQUEST'].fields_by_name['id']._serialized_options = b'\342A\001\002\272H\006r\004\020\001\030@'
   _globals['_REVIEWCODEREQUEST'].fields_by_name['code']._loaded_options = None
   _globals['_REVIEWCODEREQUEST'].fields_by_name['code']._serialized_options = b'\342A\001\002\272H\010r\006\020\001(\200\200\020'
   _globals['_REVIEWCODEREQUEST'].fields_by_name['language']._loaded_options = None
@@ -58,13 +60,13 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GENERATETESTSREQUEST'].fields_by_name['language']._loaded_options = None
   _globals['_GENERATETESTSREQUEST'].fields_by_name['language']._serialized_options = b'\272H r\0332\031^[a-z][a-z0-9+#_-]{0,31}$\330\001\001'
   _globals['_GENERATETESTSREQUEST'].fields_by_name['framework']._loaded_options = None
-  _globals['_GENERATETESTSREQUEST'].fields_by_name['framework']._serialized_options = b'\272H;r6R\006pytestR\010unittestR\004jestR\006vitestR\005mochaR\005junitR\006gotest\330\001\001'
+  _globals['_GENERATETESTSREQUEST'].fields_by_name['framework']._serialized_options = b'\272H\027r\022R\006pytestR\010unittest\330\001\001'
   _globals['_RUNTESTSREQUEST_FILESENTRY']._loaded_options = None
   _globals['_RUNTESTSREQUEST_FILESENTRY']._serialized_options = b'8\001'
   _globals['_RUNTESTSREQUEST'].fields_by_name['files']._loaded_options = None
   _globals['_RUNTESTSREQUEST'].fields_by_name['files']._serialized_options = b'\342A\001\002\272HW\232\001T\010\001\020\310\001\"ErC\020\001\030\377\0012<^[A-Za-z0-9_][A-Za-z0-9_.-]*(/[A-Za-z0-9_][A-Za-z0-9_.-]*)*$*\006r\004(\200\200@'
   _globals['_RUNTESTSREQUEST'].fields_by_name['runner']._loaded_options = None
-  _globals['_RUNTESTSREQUEST'].fields_by_name['runner']._serialized_options = b'\342A\001\002\272H)r\'R\006pytestR\010unittestR\004jestR\006vitestR\005mocha'
+  _globals['_RUNTESTSREQUEST'].fields_by_name['runner']._serialized_options = b'\342A\001\002\272H\032r\030R\006pytestR\010unittestR\004node'
   _globals['_RUNTESTSREQUEST'].fields_by_name['test_paths']._loaded_options = None
   _globals['_RUNTESTSREQUEST'].fields_by_name['test_paths']._serialized_options = b'\272H\010\222\001\005\020\310\001\030\001'
   _globals['_RUNTESTSREQUEST'].fields_by_name['keyword']._loaded_options = None
@@ -101,40 +103,44 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CODESERVICE'].methods_by_name['AnalyzeComplexity']._serialized_options = b'\312\363\030\r\022\013code:review\202\323\344\223\002$\"\037/api/v1/code/analyze/complexity:\001*'
   _globals['_CODESERVICE'].methods_by_name['ListReviews']._loaded_options = None
   _globals['_CODESERVICE'].methods_by_name['ListReviews']._serialized_options = b'\312\363\030\r\022\013code:review\202\323\344\223\002\026\022\024/api/v1/code/reviews'
-  _globals['_REVIEWCODEREQUEST']._serialized_start=272
-  _globals['_REVIEWCODEREQUEST']._serialized_end=434
-  _globals['_REVIEWCODERESPONSE']._serialized_start=437
-  _globals['_REVIEWCODERESPONSE']._serialized_end=665
-  _globals['_REFACTORCODEREQUEST']._serialized_start=668
-  _globals['_REFACTORCODEREQUEST']._serialized_end=812
-  _globals['_REFACTORCODERESPONSE']._serialized_start=814
-  _globals['_REFACTORCODERESPONSE']._serialized_end=899
-  _globals['_GENERATETESTSREQUEST']._serialized_start=902
-  _globals['_GENERATETESTSREQUEST']._serialized_end=1093
-  _globals['_GENERATETESTSRESPONSE']._serialized_start=1095
-  _globals['_GENERATETESTSRESPONSE']._serialized_end=1199
-  _globals['_RUNTESTSREQUEST']._serialized_start=1202
-  _globals['_RUNTESTSREQUEST']._serialized_end=1799
-  _globals['_RUNTESTSREQUEST_FILESENTRY']._serialized_start=1624
-  _globals['_RUNTESTSREQUEST_FILESENTRY']._serialized_end=1668
-  _globals['_RUNTESTSRESPONSE']._serialized_start=1801
-  _globals['_RUNTESTSRESPONSE']._serialized_end=1924
-  _globals['_RUNTESTSCHUNK']._serialized_start=1926
-  _globals['_RUNTESTSCHUNK']._serialized_end=2006
-  _globals['_RUNTESTSFINAL']._serialized_start=2009
-  _globals['_RUNTESTSFINAL']._serialized_end=2188
-  _globals['_TESTSUMMARY']._serialized_start=2190
-  _globals['_TESTSUMMARY']._serialized_end=2283
-  _globals['_ANALYZECOMPLEXITYREQUEST']._serialized_start=2285
-  _globals['_ANALYZECOMPLEXITYREQUEST']._serialized_end=2397
-  _globals['_ANALYZECOMPLEXITYRESPONSE']._serialized_start=2400
-  _globals['_ANALYZECOMPLEXITYRESPONSE']._serialized_end=2699
-  _globals['_FUNCTIONCOMPLEXITY']._serialized_start=2701
-  _globals['_FUNCTIONCOMPLEXITY']._serialized_end=2811
-  _globals['_LISTREVIEWSREQUEST']._serialized_start=2814
-  _globals['_LISTREVIEWSREQUEST']._serialized_end=3042
-  _globals['_LISTREVIEWSRESPONSE']._serialized_start=3044
-  _globals['_LISTREVIEWSRESPONSE']._serialized_end=3156
-  _globals['_CODESERVICE']._serialized_start=3159
-  _globals['_CODESERVICE']._serialized_end=4074
+  _globals['_CODESERVICE'].methods_by_name['GetReview']._loaded_options = None
+  _globals['_CODESERVICE'].methods_by_name['GetReview']._serialized_options = b'\220\002\001\312\363\030\r\022\013code:review\202\323\344\223\002\033\022\031/api/v1/code/reviews/{id}'
+  _globals['_GETREVIEWREQUEST']._serialized_start=271
+  _globals['_GETREVIEWREQUEST']._serialized_end=316
+  _globals['_REVIEWCODEREQUEST']._serialized_start=319
+  _globals['_REVIEWCODEREQUEST']._serialized_end=481
+  _globals['_REVIEWCODERESPONSE']._serialized_start=484
+  _globals['_REVIEWCODERESPONSE']._serialized_end=815
+  _globals['_REFACTORCODEREQUEST']._serialized_start=818
+  _globals['_REFACTORCODEREQUEST']._serialized_end=962
+  _globals['_REFACTORCODERESPONSE']._serialized_start=964
+  _globals['_REFACTORCODERESPONSE']._serialized_end=1049
+  _globals['_GENERATETESTSREQUEST']._serialized_start=1052
+  _globals['_GENERATETESTSREQUEST']._serialized_end=1207
+  _globals['_GENERATETESTSRESPONSE']._serialized_start=1209
+  _globals['_GENERATETESTSRESPONSE']._serialized_end=1313
+  _globals['_RUNTESTSREQUEST']._serialized_start=1316
+  _globals['_RUNTESTSREQUEST']._serialized_end=1898
+  _globals['_RUNTESTSREQUEST_FILESENTRY']._serialized_start=1723
+  _globals['_RUNTESTSREQUEST_FILESENTRY']._serialized_end=1767
+  _globals['_RUNTESTSRESPONSE']._serialized_start=1900
+  _globals['_RUNTESTSRESPONSE']._serialized_end=2023
+  _globals['_RUNTESTSCHUNK']._serialized_start=2025
+  _globals['_RUNTESTSCHUNK']._serialized_end=2105
+  _globals['_RUNTESTSFINAL']._serialized_start=2108
+  _globals['_RUNTESTSFINAL']._serialized_end=2311
+  _globals['_TESTSUMMARY']._serialized_start=2313
+  _globals['_TESTSUMMARY']._serialized_end=2406
+  _globals['_ANALYZECOMPLEXITYREQUEST']._serialized_start=2408
+  _globals['_ANALYZECOMPLEXITYREQUEST']._serialized_end=2520
+  _globals['_ANALYZECOMPLEXITYRESPONSE']._serialized_start=2523
+  _globals['_ANALYZECOMPLEXITYRESPONSE']._serialized_end=2822
+  _globals['_FUNCTIONCOMPLEXITY']._serialized_start=2824
+  _globals['_FUNCTIONCOMPLEXITY']._serialized_end=2934
+  _globals['_LISTREVIEWSREQUEST']._serialized_start=2937
+  _globals['_LISTREVIEWSREQUEST']._serialized_end=3165
+  _globals['_LISTREVIEWSRESPONSE']._serialized_start=3167
+  _globals['_LISTREVIEWSRESPONSE']._serialized_end=3279
+  _globals['_CODESERVICE']._serialized_start=3282
+  _globals['_CODESERVICE']._serialized_end=4323
 # @@protoc_insertion_point(module_scope)

@@ -13,6 +13,12 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class GetReviewRequest(_message.Message):
+    __slots__ = ("id",)
+    ID_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    def __init__(self, id: _Optional[str] = ...) -> None: ...
+
 class ReviewCodeRequest(_message.Message):
     __slots__ = ("code", "language", "context", "request_id")
     CODE_FIELD_NUMBER: _ClassVar[int]
@@ -26,7 +32,7 @@ class ReviewCodeRequest(_message.Message):
     def __init__(self, code: _Optional[str] = ..., language: _Optional[str] = ..., context: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class ReviewCodeResponse(_message.Message):
-    __slots__ = ("issues", "suggestions", "score", "security_issues", "complexity", "review_id", "language")
+    __slots__ = ("issues", "suggestions", "score", "security_issues", "complexity", "review_id", "language", "analyzers", "partial", "ai")
     ISSUES_FIELD_NUMBER: _ClassVar[int]
     SUGGESTIONS_FIELD_NUMBER: _ClassVar[int]
     SCORE_FIELD_NUMBER: _ClassVar[int]
@@ -34,6 +40,9 @@ class ReviewCodeResponse(_message.Message):
     COMPLEXITY_FIELD_NUMBER: _ClassVar[int]
     REVIEW_ID_FIELD_NUMBER: _ClassVar[int]
     LANGUAGE_FIELD_NUMBER: _ClassVar[int]
+    ANALYZERS_FIELD_NUMBER: _ClassVar[int]
+    PARTIAL_FIELD_NUMBER: _ClassVar[int]
+    AI_FIELD_NUMBER: _ClassVar[int]
     issues: _containers.RepeatedCompositeFieldContainer[_review_pb2.Issue]
     suggestions: _containers.RepeatedScalarFieldContainer[str]
     score: int
@@ -41,7 +50,10 @@ class ReviewCodeResponse(_message.Message):
     complexity: _review_pb2.Complexity
     review_id: str
     language: str
-    def __init__(self, issues: _Optional[_Iterable[_Union[_review_pb2.Issue, _Mapping]]] = ..., suggestions: _Optional[_Iterable[str]] = ..., score: _Optional[int] = ..., security_issues: _Optional[_Iterable[_Union[_review_pb2.Issue, _Mapping]]] = ..., complexity: _Optional[_Union[_review_pb2.Complexity, _Mapping]] = ..., review_id: _Optional[str] = ..., language: _Optional[str] = ...) -> None: ...
+    analyzers: _containers.RepeatedCompositeFieldContainer[_review_pb2.AnalyzerRun]
+    partial: bool
+    ai: _review_pb2.AiReview
+    def __init__(self, issues: _Optional[_Iterable[_Union[_review_pb2.Issue, _Mapping]]] = ..., suggestions: _Optional[_Iterable[str]] = ..., score: _Optional[int] = ..., security_issues: _Optional[_Iterable[_Union[_review_pb2.Issue, _Mapping]]] = ..., complexity: _Optional[_Union[_review_pb2.Complexity, _Mapping]] = ..., review_id: _Optional[str] = ..., language: _Optional[str] = ..., analyzers: _Optional[_Iterable[_Union[_review_pb2.AnalyzerRun, _Mapping]]] = ..., partial: _Optional[bool] = ..., ai: _Optional[_Union[_review_pb2.AiReview, _Mapping]] = ...) -> None: ...
 
 class RefactorCodeRequest(_message.Message):
     __slots__ = ("code", "instruction", "language")
@@ -127,7 +139,7 @@ class RunTestsChunk(_message.Message):
     def __init__(self, content: _Optional[str] = ..., stream: _Optional[_Union[_output_pb2.OutputStream, str]] = ...) -> None: ...
 
 class RunTestsFinal(_message.Message):
-    __slots__ = ("success", "output", "duration_ms", "summary", "exit_code", "timed_out", "output_truncated")
+    __slots__ = ("success", "output", "duration_ms", "summary", "exit_code", "timed_out", "output_truncated", "limit_exceeded")
     SUCCESS_FIELD_NUMBER: _ClassVar[int]
     OUTPUT_FIELD_NUMBER: _ClassVar[int]
     DURATION_MS_FIELD_NUMBER: _ClassVar[int]
@@ -135,6 +147,7 @@ class RunTestsFinal(_message.Message):
     EXIT_CODE_FIELD_NUMBER: _ClassVar[int]
     TIMED_OUT_FIELD_NUMBER: _ClassVar[int]
     OUTPUT_TRUNCATED_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_EXCEEDED_FIELD_NUMBER: _ClassVar[int]
     success: bool
     output: str
     duration_ms: int
@@ -142,7 +155,8 @@ class RunTestsFinal(_message.Message):
     exit_code: int
     timed_out: bool
     output_truncated: bool
-    def __init__(self, success: _Optional[bool] = ..., output: _Optional[str] = ..., duration_ms: _Optional[int] = ..., summary: _Optional[_Union[TestSummary, _Mapping]] = ..., exit_code: _Optional[int] = ..., timed_out: _Optional[bool] = ..., output_truncated: _Optional[bool] = ...) -> None: ...
+    limit_exceeded: str
+    def __init__(self, success: _Optional[bool] = ..., output: _Optional[str] = ..., duration_ms: _Optional[int] = ..., summary: _Optional[_Union[TestSummary, _Mapping]] = ..., exit_code: _Optional[int] = ..., timed_out: _Optional[bool] = ..., output_truncated: _Optional[bool] = ..., limit_exceeded: _Optional[str] = ...) -> None: ...
 
 class TestSummary(_message.Message):
     __slots__ = ("passed", "failed", "skipped", "total", "errors")

@@ -4,6 +4,7 @@ import grpc
 import warnings
 
 from aether.code.v1 import code_service_pb2 as aether_dot_code_dot_v1_dot_code__service__pb2
+from aether.code.v1 import review_pb2 as aether_dot_code_dot_v1_dot_review__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -69,6 +70,11 @@ class CodeServiceStub:
                 request_serializer=aether_dot_code_dot_v1_dot_code__service__pb2.ListReviewsRequest.SerializeToString,
                 response_deserializer=aether_dot_code_dot_v1_dot_code__service__pb2.ListReviewsResponse.FromString,
                 _registered_method=True)
+        self.GetReview = channel.unary_unary(
+                '/aether.code.v1.CodeService/GetReview',
+                request_serializer=aether_dot_code_dot_v1_dot_code__service__pb2.GetReviewRequest.SerializeToString,
+                response_deserializer=aether_dot_code_dot_v1_dot_review__pb2.Review.FromString,
+                _registered_method=True)
 
 
 class CodeServiceServicer:
@@ -84,10 +90,15 @@ class CodeServiceServicer:
         general suggestions, security findings, a 0-100 score and complexity. The
         review is stored in the caller's history (see ListReviews) and emits
         "code.review.completed".
+        The findings come from static analyzers run on the content (ruff, bandit,
+        radon and complexipy for Python), each under its own time and memory
+        limit, plus the AI Gateway's suggestions (as the caller, so their AI
+        limits and usage apply). An analyzer that could not finish is reported in
+        `analyzers` and makes the review `partial`; without an AI model, or when
+        the AI Gateway cannot answer, the review still returns the analyzers'
+        findings and `ai` says why the AI part was skipped.
         Returns INVALID_ARGUMENT if the code is empty or too large or the language
-        is unsupported or cannot be detected, FAILED_PRECONDITION (NOT_CONFIGURED)
-        if no AI provider is configured, RESOURCE_EXHAUSTED if the caller's AI rate
-        limit is exceeded, and UNAVAILABLE if the AI Gateway cannot answer.
+        is unsupported or cannot be detected.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -107,7 +118,9 @@ class CodeServiceServicer:
 
     def GenerateTests(self, request, context):
         """GenerateTests writes unit tests for the given code in a test framework.
-        Nothing is stored and nothing is run (see RunTests).
+        The generated Python must parse and is formatted with ruff; nothing is
+        stored, and the tests are only collected (not run) in the sandbox to count
+        them (see RunTests to run them).
         Returns INVALID_ARGUMENT if the code is empty or too large, the language is
         unsupported or the framework does not fit the language,
         FAILED_PRECONDITION (NOT_CONFIGURED) if no AI provider is configured,
@@ -120,8 +133,9 @@ class CodeServiceServicer:
 
     def RunTests(self, request, context):
         """RunTests runs the client's test files with an allow-listed test runner in
-        an isolated, throw-away workspace: no network, no access to the server's
-        files, CPU, memory, process and time limits. The request never carries a
+        an isolated, throw-away workspace (a bubblewrap sandbox): no network, no
+        access to the server's files, CPU, memory, process, output and time
+        limits. The request never carries a
         shell command or a server path; the server builds the runner's argument
         list itself from the typed options.
 
@@ -137,8 +151,10 @@ class CodeServiceServicer:
         Returns INVALID_ARGUMENT if a file path is not a safe relative path, a file
         is too large, or an option is not allowed; RESOURCE_EXHAUSTED if the
         request exceeds 8 MiB (HTTP 413) or the caller or the server has too many
-        runs in progress; FAILED_PRECONDITION (NOT_CONFIGURED) if the runner is
-        not installed on the server; UNAVAILABLE if no sandbox can be started.
+        runs in progress; FAILED_PRECONDITION (NOT_CONFIGURED) if the sandbox
+        (bubblewrap) or the runner is not installed on the server, naming what is
+        missing (code is never run unsandboxed); UNAVAILABLE if no sandbox can be
+        started.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -160,6 +176,15 @@ class CodeServiceServicer:
         first by default. Admins may list another user's reviews with user_id.
         Returns INVALID_ARGUMENT for a bad page, limit, sort or order, and
         PERMISSION_DENIED if a non-admin asks for another user's reviews.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetReview(self, request, context):
+        """GetReview returns one stored review of the caller's (or, for an admin,
+        anyone's). Returns NOT_FOUND if it does not exist or belongs to another
+        user.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -197,6 +222,11 @@ def add_CodeServiceServicer_to_server(servicer, server):
                     servicer.ListReviews,
                     request_deserializer=aether_dot_code_dot_v1_dot_code__service__pb2.ListReviewsRequest.FromString,
                     response_serializer=aether_dot_code_dot_v1_dot_code__service__pb2.ListReviewsResponse.SerializeToString,
+            ),
+            'GetReview': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetReview,
+                    request_deserializer=aether_dot_code_dot_v1_dot_code__service__pb2.GetReviewRequest.FromString,
+                    response_serializer=aether_dot_code_dot_v1_dot_review__pb2.Review.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -366,6 +396,33 @@ class CodeService:
             '/aether.code.v1.CodeService/ListReviews',
             aether_dot_code_dot_v1_dot_code__service__pb2.ListReviewsRequest.SerializeToString,
             aether_dot_code_dot_v1_dot_code__service__pb2.ListReviewsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetReview(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aether.code.v1.CodeService/GetReview',
+            aether_dot_code_dot_v1_dot_code__service__pb2.GetReviewRequest.SerializeToString,
+            aether_dot_code_dot_v1_dot_review__pb2.Review.FromString,
             options,
             channel_credentials,
             insecure,

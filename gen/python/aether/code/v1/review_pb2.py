@@ -26,7 +26,7 @@ from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior_
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1b\x61\x65ther/code/v1/review.proto\x12\x0e\x61\x65ther.code.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"j\n\x05Issue\x12\x10\n\x08severity\x18\x01 \x01(\t\x12\x0c\n\x04line\x18\x02 \x01(\x05\x12\x0e\n\x06\x63olumn\x18\x03 \x01(\x05\x12\x0f\n\x07message\x18\x04 \x01(\t\x12\x0c\n\x04rule\x18\x05 \x01(\t\x12\x12\n\nsuggestion\x18\x06 \x01(\t\"3\n\nComplexity\x12\x12\n\ncyclomatic\x18\x01 \x01(\x05\x12\x11\n\tcognitive\x18\x02 \x01(\x05\"\x80\x03\n\x06Review\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x15\n\x07user_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\x12\x16\n\x08language\x18\x03 \x01(\tB\x04\xe2\x41\x01\x05\x12\x13\n\x05score\x18\x04 \x01(\x05\x42\x04\xe2\x41\x01\x03\x12+\n\x06issues\x18\x05 \x03(\x0b\x32\x15.aether.code.v1.IssueB\x04\xe2\x41\x01\x03\x12\x19\n\x0bsuggestions\x18\x06 \x03(\tB\x04\xe2\x41\x01\x03\x12\x34\n\x0fsecurity_issues\x18\x07 \x03(\x0b\x32\x15.aether.code.v1.IssueB\x04\xe2\x41\x01\x03\x12\x34\n\ncomplexity\x18\x08 \x01(\x0b\x32\x1a.aether.code.v1.ComplexityB\x04\xe2\x41\x01\x03\x12\x1b\n\rlines_of_code\x18\t \x01(\x05\x42\x04\xe2\x41\x01\x03\x12\x19\n\x0b\x63ode_sha256\x18\n \x01(\tB\x04\xe2\x41\x01\x03\x12\x34\n\ncreated_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03*\xa5\x01\n\x0f\x43omplexityLevel\x12 \n\x1c\x43OMPLEXITY_LEVEL_UNSPECIFIED\x10\x00\x12\x18\n\x14\x43OMPLEXITY_LEVEL_LOW\x10\x01\x12\x1b\n\x17\x43OMPLEXITY_LEVEL_MEDIUM\x10\x02\x12\x19\n\x15\x43OMPLEXITY_LEVEL_HIGH\x10\x03\x12\x1e\n\x1a\x43OMPLEXITY_LEVEL_VERY_HIGH\x10\x04\x42;Z9github.com/aether-dev/aether/gen/go/aether/code/v1;codev1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1b\x61\x65ther/code/v1/review.proto\x12\x0e\x61\x65ther.code.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"j\n\x05Issue\x12\x10\n\x08severity\x18\x01 \x01(\t\x12\x0c\n\x04line\x18\x02 \x01(\x05\x12\x0e\n\x06\x63olumn\x18\x03 \x01(\x05\x12\x0f\n\x07message\x18\x04 \x01(\t\x12\x0c\n\x04rule\x18\x05 \x01(\t\x12\x12\n\nsuggestion\x18\x06 \x01(\t\"3\n\nComplexity\x12\x12\n\ncyclomatic\x18\x01 \x01(\x05\x12\x11\n\tcognitive\x18\x02 \x01(\x05\"\xf9\x03\n\x06Review\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x15\n\x07user_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\x12\x16\n\x08language\x18\x03 \x01(\tB\x04\xe2\x41\x01\x05\x12\x13\n\x05score\x18\x04 \x01(\x05\x42\x04\xe2\x41\x01\x03\x12+\n\x06issues\x18\x05 \x03(\x0b\x32\x15.aether.code.v1.IssueB\x04\xe2\x41\x01\x03\x12\x19\n\x0bsuggestions\x18\x06 \x03(\tB\x04\xe2\x41\x01\x03\x12\x34\n\x0fsecurity_issues\x18\x07 \x03(\x0b\x32\x15.aether.code.v1.IssueB\x04\xe2\x41\x01\x03\x12\x34\n\ncomplexity\x18\x08 \x01(\x0b\x32\x1a.aether.code.v1.ComplexityB\x04\xe2\x41\x01\x03\x12\x1b\n\rlines_of_code\x18\t \x01(\x05\x42\x04\xe2\x41\x01\x03\x12\x19\n\x0b\x63ode_sha256\x18\n \x01(\tB\x04\xe2\x41\x01\x03\x12\x34\n\ncreated_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x15\n\x07partial\x18\x0c \x01(\x08\x42\x04\xe2\x41\x01\x03\x12\x34\n\tanalyzers\x18\r \x03(\x0b\x32\x1b.aether.code.v1.AnalyzerRunB\x04\xe2\x41\x01\x03\x12*\n\x02\x61i\x18\x0e \x01(\x0b\x32\x18.aether.code.v1.AiReviewB\x04\xe2\x41\x01\x03\"b\n\x0b\x41nalyzerRun\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06status\x18\x02 \x01(\t\x12\x10\n\x08\x66indings\x18\x03 \x01(\x05\x12\x0e\n\x06\x64\x65tail\x18\x04 \x01(\t\x12\x13\n\x0b\x64uration_ms\x18\x05 \x01(\x05\"K\n\x08\x41iReview\x12\x0e\n\x06status\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x03 \x01(\t\x12\x10\n\x08\x66indings\x18\x04 \x01(\x05*\xa5\x01\n\x0f\x43omplexityLevel\x12 \n\x1c\x43OMPLEXITY_LEVEL_UNSPECIFIED\x10\x00\x12\x18\n\x14\x43OMPLEXITY_LEVEL_LOW\x10\x01\x12\x1b\n\x17\x43OMPLEXITY_LEVEL_MEDIUM\x10\x02\x12\x19\n\x15\x43OMPLEXITY_LEVEL_HIGH\x10\x03\x12\x1e\n\x1a\x43OMPLEXITY_LEVEL_VERY_HIGH\x10\x04\x42;Z9github.com/aether-dev/aether/gen/go/aether/code/v1;codev1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -56,12 +56,22 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_REVIEW'].fields_by_name['code_sha256']._serialized_options = b'\342A\001\003'
   _globals['_REVIEW'].fields_by_name['created_at']._loaded_options = None
   _globals['_REVIEW'].fields_by_name['created_at']._serialized_options = b'\342A\001\003'
-  _globals['_COMPLEXITYLEVEL']._serialized_start=662
-  _globals['_COMPLEXITYLEVEL']._serialized_end=827
+  _globals['_REVIEW'].fields_by_name['partial']._loaded_options = None
+  _globals['_REVIEW'].fields_by_name['partial']._serialized_options = b'\342A\001\003'
+  _globals['_REVIEW'].fields_by_name['analyzers']._loaded_options = None
+  _globals['_REVIEW'].fields_by_name['analyzers']._serialized_options = b'\342A\001\003'
+  _globals['_REVIEW'].fields_by_name['ai']._loaded_options = None
+  _globals['_REVIEW'].fields_by_name['ai']._serialized_options = b'\342A\001\003'
+  _globals['_COMPLEXITYLEVEL']._serialized_start=960
+  _globals['_COMPLEXITYLEVEL']._serialized_end=1125
   _globals['_ISSUE']._serialized_start=113
   _globals['_ISSUE']._serialized_end=219
   _globals['_COMPLEXITY']._serialized_start=221
   _globals['_COMPLEXITY']._serialized_end=272
   _globals['_REVIEW']._serialized_start=275
-  _globals['_REVIEW']._serialized_end=659
+  _globals['_REVIEW']._serialized_end=780
+  _globals['_ANALYZERRUN']._serialized_start=782
+  _globals['_ANALYZERRUN']._serialized_end=880
+  _globals['_AIREVIEW']._serialized_start=882
+  _globals['_AIREVIEW']._serialized_end=957
 # @@protoc_insertion_point(module_scope)

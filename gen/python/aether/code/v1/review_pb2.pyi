@@ -49,7 +49,7 @@ class Complexity(_message.Message):
     def __init__(self, cyclomatic: _Optional[int] = ..., cognitive: _Optional[int] = ...) -> None: ...
 
 class Review(_message.Message):
-    __slots__ = ("id", "user_id", "language", "score", "issues", "suggestions", "security_issues", "complexity", "lines_of_code", "code_sha256", "created_at")
+    __slots__ = ("id", "user_id", "language", "score", "issues", "suggestions", "security_issues", "complexity", "lines_of_code", "code_sha256", "created_at", "partial", "analyzers", "ai")
     ID_FIELD_NUMBER: _ClassVar[int]
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     LANGUAGE_FIELD_NUMBER: _ClassVar[int]
@@ -61,6 +61,9 @@ class Review(_message.Message):
     LINES_OF_CODE_FIELD_NUMBER: _ClassVar[int]
     CODE_SHA256_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    PARTIAL_FIELD_NUMBER: _ClassVar[int]
+    ANALYZERS_FIELD_NUMBER: _ClassVar[int]
+    AI_FIELD_NUMBER: _ClassVar[int]
     id: str
     user_id: str
     language: str
@@ -72,4 +75,33 @@ class Review(_message.Message):
     lines_of_code: int
     code_sha256: str
     created_at: _timestamp_pb2.Timestamp
-    def __init__(self, id: _Optional[str] = ..., user_id: _Optional[str] = ..., language: _Optional[str] = ..., score: _Optional[int] = ..., issues: _Optional[_Iterable[_Union[Issue, _Mapping]]] = ..., suggestions: _Optional[_Iterable[str]] = ..., security_issues: _Optional[_Iterable[_Union[Issue, _Mapping]]] = ..., complexity: _Optional[_Union[Complexity, _Mapping]] = ..., lines_of_code: _Optional[int] = ..., code_sha256: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    partial: bool
+    analyzers: _containers.RepeatedCompositeFieldContainer[AnalyzerRun]
+    ai: AiReview
+    def __init__(self, id: _Optional[str] = ..., user_id: _Optional[str] = ..., language: _Optional[str] = ..., score: _Optional[int] = ..., issues: _Optional[_Iterable[_Union[Issue, _Mapping]]] = ..., suggestions: _Optional[_Iterable[str]] = ..., security_issues: _Optional[_Iterable[_Union[Issue, _Mapping]]] = ..., complexity: _Optional[_Union[Complexity, _Mapping]] = ..., lines_of_code: _Optional[int] = ..., code_sha256: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., partial: _Optional[bool] = ..., analyzers: _Optional[_Iterable[_Union[AnalyzerRun, _Mapping]]] = ..., ai: _Optional[_Union[AiReview, _Mapping]] = ...) -> None: ...
+
+class AnalyzerRun(_message.Message):
+    __slots__ = ("name", "status", "findings", "detail", "duration_ms")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    FINDINGS_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    DURATION_MS_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    status: str
+    findings: int
+    detail: str
+    duration_ms: int
+    def __init__(self, name: _Optional[str] = ..., status: _Optional[str] = ..., findings: _Optional[int] = ..., detail: _Optional[str] = ..., duration_ms: _Optional[int] = ...) -> None: ...
+
+class AiReview(_message.Message):
+    __slots__ = ("status", "model", "detail", "findings")
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    FINDINGS_FIELD_NUMBER: _ClassVar[int]
+    status: str
+    model: str
+    detail: str
+    findings: int
+    def __init__(self, status: _Optional[str] = ..., model: _Optional[str] = ..., detail: _Optional[str] = ..., findings: _Optional[int] = ...) -> None: ...

@@ -4,8 +4,10 @@
 # This file has been @generated
 
 __all__ = (
+    "AiReview",
     "AnalyzeComplexityRequest",
     "AnalyzeComplexityResponse",
+    "AnalyzerRun",
     "CodeReviewCompleted",
     "CodeServiceStub",
     "Complexity",
@@ -13,6 +15,7 @@ __all__ = (
     "FunctionComplexity",
     "GenerateTestsRequest",
     "GenerateTestsResponse",
+    "GetReviewRequest",
     "Issue",
     "ListReviewsRequest",
     "ListReviewsResponse",
@@ -95,6 +98,38 @@ class ComplexityLevel(betterproto2.Enum):
 
 
 @dataclass(eq=False, repr=False)
+class AiReview(betterproto2.Message):
+    """
+    AiReview says whether the AI Gateway's suggestions are part of a review.
+    """
+
+    status: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    "used" (suggestions merged), "skipped" (no AI model is configured) or
+    "failed" (the AI Gateway could not answer: rate limit, budget, outage).
+    """
+
+    model: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
+    """
+    The model that answered, for "used".
+    """
+
+    detail: "str" = betterproto2.field(3, betterproto2.TYPE_STRING)
+    """
+    Why the AI part was skipped or failed, e.g. the gateway's message naming
+    the setting to configure.
+    """
+
+    findings: "int" = betterproto2.field(4, betterproto2.TYPE_INT32)
+    """
+    Findings the AI contributed after de-duplication with the analyzers'.
+    """
+
+
+default_message_pool.register_message("aether.code.v1", "AiReview", AiReview)
+
+
+@dataclass(eq=False, repr=False)
 class AnalyzeComplexityRequest(betterproto2.Message):
     """
     AnalyzeComplexityRequest is the code to measure.
@@ -168,6 +203,42 @@ class AnalyzeComplexityResponse(betterproto2.Message):
 default_message_pool.register_message(
     "aether.code.v1", "AnalyzeComplexityResponse", AnalyzeComplexityResponse
 )
+
+
+@dataclass(eq=False, repr=False)
+class AnalyzerRun(betterproto2.Message):
+    """
+    AnalyzerRun is one static analyzer's run over the reviewed code.
+    """
+
+    name: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    The analyzer: "ruff", "bandit" or "radon".
+    """
+
+    status: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
+    """
+    "ok" (finished), "timeout" (its time limit), "memory" (its memory limit)
+    or "failed" (it crashed or its output was unreadable).
+    """
+
+    findings: "int" = betterproto2.field(3, betterproto2.TYPE_INT32)
+    """
+    Findings it contributed after de-duplication.
+    """
+
+    detail: "str" = betterproto2.field(4, betterproto2.TYPE_STRING)
+    """
+    What went wrong, for a status other than "ok".
+    """
+
+    duration_ms: "int" = betterproto2.field(5, betterproto2.TYPE_INT32)
+    """
+    Its wall-clock time in milliseconds.
+    """
+
+
+default_message_pool.register_message("aether.code.v1", "AnalyzerRun", AnalyzerRun)
 
 
 @dataclass(eq=False, repr=False)
@@ -293,9 +364,8 @@ class GenerateTestsRequest(betterproto2.Message):
 
     framework: "str" = betterproto2.field(3, betterproto2.TYPE_STRING)
     """
-    Test framework: "pytest", "unittest", "jest", "vitest", "mocha", "junit"
-    or "gotest"; empty means the language's default (pytest for Python, jest
-    for JavaScript/TypeScript, junit for Java, gotest for Go).
+    Test framework: "pytest" or "unittest"; empty means pytest. The tests
+    are checked to parse, formatted and collected in the sandbox.
     """
 
 
@@ -315,7 +385,8 @@ class GenerateTestsResponse(betterproto2.Message):
 
     test_count: "int" = betterproto2.field(2, betterproto2.TYPE_INT32)
     """
-    Number of test cases in `tests`.
+    Number of test cases in `tests`, as collected by the framework in the
+    sandbox (0 if collection failed or no sandbox is available).
     """
 
     coverage_estimate: "float" = betterproto2.field(3, betterproto2.TYPE_DOUBLE)
@@ -331,6 +402,21 @@ class GenerateTestsResponse(betterproto2.Message):
 
 
 default_message_pool.register_message("aether.code.v1", "GenerateTestsResponse", GenerateTestsResponse)
+
+
+@dataclass(eq=False, repr=False)
+class GetReviewRequest(betterproto2.Message):
+    """
+    GetReviewRequest names a stored review.
+    """
+
+    id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    The review id.
+    """
+
+
+default_message_pool.register_message("aether.code.v1", "GetReviewRequest", GetReviewRequest)
 
 
 @dataclass(eq=False, repr=False)
@@ -561,6 +647,21 @@ class Review(betterproto2.Message):
     When the review was made.
     """
 
+    partial: "bool" = betterproto2.field(12, betterproto2.TYPE_BOOL)
+    """
+    True if an analyzer could not finish (see ReviewCodeResponse.partial).
+    """
+
+    analyzers: "list[AnalyzerRun]" = betterproto2.field(13, betterproto2.TYPE_MESSAGE, repeated=True)
+    """
+    Each analyzer that ran (or could not) on the code.
+    """
+
+    ai: "AiReview | None" = betterproto2.field(14, betterproto2.TYPE_MESSAGE, optional=True)
+    """
+    Whether AI suggestions are part of the review.
+    """
+
 
 default_message_pool.register_message("aether.code.v1", "Review", Review)
 
@@ -639,6 +740,23 @@ class ReviewCodeResponse(betterproto2.Message):
     The language reviewed (the detected one if the request left it empty).
     """
 
+    analyzers: "list[AnalyzerRun]" = betterproto2.field(8, betterproto2.TYPE_MESSAGE, repeated=True)
+    """
+    Each analyzer that ran (or could not) on the code.
+    """
+
+    partial: "bool" = betterproto2.field(9, betterproto2.TYPE_BOOL)
+    """
+    True if an analyzer could not finish (time or memory limit, crash), so the
+    findings cover only part of what was asked: "no issues" then means "none
+    found by the analyzers that finished".
+    """
+
+    ai: "AiReview | None" = betterproto2.field(10, betterproto2.TYPE_MESSAGE, optional=True)
+    """
+    Whether AI suggestions are part of the review, and why not.
+    """
+
 
 default_message_pool.register_message("aether.code.v1", "ReviewCodeResponse", ReviewCodeResponse)
 
@@ -710,6 +828,12 @@ class RunTestsFinal(betterproto2.Message):
     True if `output` was cut to its last 1 MiB.
     """
 
+    limit_exceeded: "str" = betterproto2.field(8, betterproto2.TYPE_STRING)
+    """
+    The limit that ended the run, if one did: "timeout" (wall clock),
+    "cpu", "memory", "output" (too much output) or empty.
+    """
+
 
 default_message_pool.register_message("aether.code.v1", "RunTestsFinal", RunTestsFinal)
 
@@ -739,8 +863,8 @@ class RunTestsRequest(betterproto2.Message):
 
     runner: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
     """
-    The test runner: "pytest", "unittest" (python -m unittest), "jest",
-    "vitest" or "mocha".
+    The test runner: "pytest", "unittest" (python -m unittest, through
+    unittest-xml-reporting for its JUnit report) or "node" (node --test).
     """
 
     test_paths: "list[str]" = betterproto2.field(3, betterproto2.TYPE_STRING, repeated=True)
@@ -752,7 +876,7 @@ class RunTestsRequest(betterproto2.Message):
     keyword: "str" = betterproto2.field(4, betterproto2.TYPE_STRING)
     """
     Only run tests whose name matches this filter (pytest -k expression,
-    unittest -k pattern, jest/vitest -t or mocha --grep pattern). Letters,
+    unittest -k pattern, node --test-name-pattern). Letters,
     digits, spaces and _ . : ( ) [ ] * | -, not starting with "-"; up to 200
     characters.
     """
@@ -764,7 +888,8 @@ class RunTestsRequest(betterproto2.Message):
 
     fail_fast: "bool" = betterproto2.field(6, betterproto2.TYPE_BOOL)
     """
-    Stop at the first failing test (pytest -x, jest --bail ...).
+    Stop at the first failing test (pytest -x, unittest -f; node has no such
+    option and ignores it).
     """
 
     timeout_seconds: "int" = betterproto2.field(7, betterproto2.TYPE_INT32)
@@ -859,10 +984,15 @@ class CodeServiceStub:
         general suggestions, security findings, a 0-100 score and complexity. The
         review is stored in the caller's history (see ListReviews) and emits
         "code.review.completed".
+        The findings come from static analyzers run on the content (ruff, bandit,
+        radon and complexipy for Python), each under its own time and memory
+        limit, plus the AI Gateway's suggestions (as the caller, so their AI
+        limits and usage apply). An analyzer that could not finish is reported in
+        `analyzers` and makes the review `partial`; without an AI model, or when
+        the AI Gateway cannot answer, the review still returns the analyzers'
+        findings and `ai` says why the AI part was skipped.
         Returns INVALID_ARGUMENT if the code is empty or too large or the language
-        is unsupported or cannot be detected, FAILED_PRECONDITION (NOT_CONFIGURED)
-        if no AI provider is configured, RESOURCE_EXHAUSTED if the caller's AI rate
-        limit is exceeded, and UNAVAILABLE if the AI Gateway cannot answer.
+        is unsupported or cannot be detected.
         """
 
         return self._channel.unary_unary(
@@ -890,7 +1020,9 @@ class CodeServiceStub:
     def generate_tests(self, message: "GenerateTestsRequest") -> "GenerateTestsResponse":
         """
         GenerateTests writes unit tests for the given code in a test framework.
-        Nothing is stored and nothing is run (see RunTests).
+        The generated Python must parse and is formatted with ruff; nothing is
+        stored, and the tests are only collected (not run) in the sandbox to count
+        them (see RunTests to run them).
         Returns INVALID_ARGUMENT if the code is empty or too large, the language is
         unsupported or the framework does not fit the language,
         FAILED_PRECONDITION (NOT_CONFIGURED) if no AI provider is configured,
@@ -907,8 +1039,9 @@ class CodeServiceStub:
     def run_tests(self, message: "RunTestsRequest") -> "Iterator[RunTestsResponse]":
         """
         RunTests runs the client's test files with an allow-listed test runner in
-        an isolated, throw-away workspace: no network, no access to the server's
-        files, CPU, memory, process and time limits. The request never carries a
+        an isolated, throw-away workspace (a bubblewrap sandbox): no network, no
+        access to the server's files, CPU, memory, process, output and time
+        limits. The request never carries a
         shell command or a server path; the server builds the runner's argument
         list itself from the typed options.
 
@@ -924,8 +1057,10 @@ class CodeServiceStub:
         Returns INVALID_ARGUMENT if a file path is not a safe relative path, a file
         is too large, or an option is not allowed; RESOURCE_EXHAUSTED if the
         request exceeds 8 MiB (HTTP 413) or the caller or the server has too many
-        runs in progress; FAILED_PRECONDITION (NOT_CONFIGURED) if the runner is
-        not installed on the server; UNAVAILABLE if no sandbox can be started.
+        runs in progress; FAILED_PRECONDITION (NOT_CONFIGURED) if the sandbox
+        (bubblewrap) or the runner is not installed on the server, naming what is
+        missing (code is never run unsandboxed); UNAVAILABLE if no sandbox can be
+        started.
         """
 
         yield from self._channel.unary_stream(
@@ -961,6 +1096,19 @@ class CodeServiceStub:
             "/aether.code.v1.CodeService/ListReviews",
             ListReviewsRequest.SerializeToString,
             ListReviewsResponse.FromString,
+        )(message)
+
+    def get_review(self, message: "GetReviewRequest") -> "Review":
+        """
+        GetReview returns one stored review of the caller's (or, for an admin,
+        anyone's). Returns NOT_FOUND if it does not exist or belongs to another
+        user.
+        """
+
+        return self._channel.unary_unary(
+            "/aether.code.v1.CodeService/GetReview",
+            GetReviewRequest.SerializeToString,
+            Review.FromString,
         )(message)
 
 

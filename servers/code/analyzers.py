@@ -1,0 +1,165 @@
+"""The static analyzers of a review, each a limited child process fed the code
+on stdin (servers.code.processes): ruff (JSON output), bandit (JSON output) and
+the radon/complexipy measurements (servers/code/metrics_worker.py). They run
+concurrently; one that fails or hits its limit is reported, never hidden."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from servers.code.domain import Analysis, AnalyzerRun, ComplexityReport, Finding, FunctionComplexity
+from servers.code.processes import Finished, Limits, run_limited
+
+# ruff's rule families for a review: errors, pyflakes, warnings, bugbear,
+# flake8-bandit (security), simplify, pyupgrade, naming, comprehensions.
+RUFF_SELECT = "E,F,W,B,S,SIM,UP,N,C4"
+METRICS_WORKER = Path(__file__).with_name("metrics_worker.py")
+DEFAULT_LIMITS = Limits(wall_seconds=10.0, memory_bytes=512 << 20, cpu_seconds=10)
+_BANDIT_SEVERITY = {"LOW": "warning", "MEDIUM": "error", "HIGH": "critical"}
+
+
+class AnalyzerError(Exception):
+    """An analyzer's output could not be read."""
+
+
+@dataclass(frozen=True)
+class Toolchain:
+    """Where the analyzers are and the limits each runs under."""
+
+    ruff: str
+    python: str = sys.executable
+    limits: Limits = DEFAULT_LIMITS
+
+
+def _ruff_severity(code: str) -> str:
+    if code.startswith("E9") or code == "F821":
+        return "error"
+    if code.startswith(("F", "B", "S")):
+        return "error" if code.startswith("S") else "warning"
+    return "info"
+
+
+def ruff_findings(stdout: bytes) -> list[Finding]:
+    findings = []
+    for item in json.loads(stdout or b"[]"):
+        code = item.get("code") or "syntax-error"
+        fix = item.get("fix") or {}
+        findings.append(
+            Finding(
+                severity=_ruff_severity(code),
+                line=int(item["location"]["row"]),
+                column=int(item["location"]["column"]),
+                message=item["message"],
+                rule=code,
+                suggestion=fix.get("message") or "",
+                source="ruff",
+                security=code.startswith("S"),
+            )
+        )
+    return findings
+
+
+def bandit_findings(stdout: bytes) -> list[Finding]:
+    return [
+        Finding(
+            severity=_BANDIT_SEVERITY.get(item["issue_severity"], "warning"),
+            line=int(item["line_number"]),
+            column=int(item.get("col_offset", 0)) + 1,
+            message=item["issue_text"],
+            rule=item["test_id"],
+            suggestion=f"see {item['more_info']}" if item.get("more_info") else "",
+            source="bandit",
+            security=True,
+        )
+        for item in json.loads(stdout)["results"]
+    ]
+
+
+def complexity_report(stdout: bytes) -> ComplexityReport:
+    data: dict[str, Any] = json.loads(stdout)
+    functions = sorted(
+        (
+            FunctionComplexity(f["name"], f["line"], f["cyclomatic"], f["cognitive"], f["loc"])
+            for f in data["functions"]
+        ),
+        key=lambda f: (-f.cyclomatic, -f.cognitive, f.line),
+    )
+    return ComplexityReport(
+        cyclomatic=int(data["cyclomatic"]),
+        cognitive=int(data["cognitive"]),
+        maintainability_index=round(float(data["mi"]), 2),
+        lines_of_code=int(data["sloc"]),
+        functions=tuple(functions),
+    )
+
+
+def complexity_findings(report: ComplexityReport) -> list[Finding]:
+    """radon's rank C and worse (cyclomatic > 10) as findings."""
+    return [
+        Finding(
+            severity="warning" if f.cyclomatic <= 20 else "error",
+            line=f.line,
+            column=1,
+            message=f"{f.name} is too complex (cyclomatic complexity {f.cyclomatic})",
+            rule="radon-cc",
+            suggestion="split it into smaller functions",
+            source="radon",
+        )
+        for f in report.functions
+        if f.cyclomatic > 10
+    ]
+
+
+class Analyzers:
+    """The review's analyzers over one toolchain (implements usecases.CodeAnalyzers)."""
+
+    def __init__(self, tools: Toolchain):
+        self._tools = tools
+
+    async def _run(self, argv: list[str], code: str) -> Finished:
+        return await run_limited(argv, code.encode(), self._tools.limits)
+
+    async def measure(self, code: str) -> tuple[AnalyzerRun, ComplexityReport | None]:
+        done = await self._run([self._tools.python, "-I", str(METRICS_WORKER)], code)
+        return _outcome("radon", done, lambda out: complexity_report(out), ok_codes=(0,))
+
+    async def format(self, code: str) -> str:
+        """`code` formatted by `ruff format` (unchanged if ruff cannot format it)."""
+        done = await self._run([self._tools.ruff, "format", "--isolated", "--no-cache", "-"], code)
+        return done.stdout.decode() if done.status == "ok" and done.returncode == 0 else code
+
+    async def review(self, code: str) -> Analysis:
+        ruff, bandit, (radon_run, report) = await asyncio.gather(
+            self._run(
+                [self._tools.ruff, "check", "--isolated", "--no-cache", "--output-format=json",
+                 f"--select={RUFF_SELECT}", "--stdin-filename=snippet.py", "-"],
+                code,
+            ),
+            self._run([self._tools.python, "-I", "-m", "bandit", "--format=json", "--quiet", "-"], code),
+            self.measure(code),
+        )  # fmt: skip
+        ruff_run, ruff_found = _outcome("ruff", ruff, ruff_findings, ok_codes=(0, 1))
+        bandit_run, bandit_found = _outcome("bandit", bandit, bandit_findings, ok_codes=(0, 1))
+        findings = [*(ruff_found or []), *(bandit_found or [])]
+        if report is not None:
+            findings += complexity_findings(report)
+        return Analysis(tuple(findings), (ruff_run, bandit_run, radon_run), report)
+
+
+def _outcome(name: str, done: Finished, parse: Any, *, ok_codes: tuple[int, ...]) -> tuple[AnalyzerRun, Any]:
+    if done.status != "ok":
+        return AnalyzerRun(name, done.status, detail=done.detail, duration_ms=done.duration_ms), None
+    if done.returncode not in ok_codes:
+        return AnalyzerRun(name, "failed", detail=done.detail, duration_ms=done.duration_ms), None
+    try:
+        parsed = parse(done.stdout)
+    except (ValueError, KeyError, TypeError) as exc:
+        return AnalyzerRun(
+            name, "failed", detail=f"unreadable output: {exc}", duration_ms=done.duration_ms
+        ), None
+    return AnalyzerRun(name, "ok", duration_ms=done.duration_ms), parsed

@@ -1,0 +1,1 @@
+"""Sandboxed test runs: bubblewrap, cgroup limits, throw-away workspaces."""
