@@ -80,6 +80,7 @@ os.environ.update(
     GRPC_PORT="0",
     LOG_JSON="false",
     LOG_LEVEL="WARNING",
+    RAG_CHROMA_PATH=tempfile.mkdtemp(prefix="aether-test-chroma-"),
 )
 
 # Every span of the test process lands here (tests/api/test_tracing.py reads it).
