@@ -8,6 +8,7 @@ resolves to a public address for a pre-check and to 127.0.0.1 for the connect
 from __future__ import annotations
 
 import ipaddress
+import socket
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -51,9 +52,20 @@ def blocked_reason(address: str) -> str | None:
 
 def ip_literal(host: str) -> str | None:
     """The host as a canonical IP literal if it is one in standard notation
-    (IPv6 brackets removed), else None. Other spellings (2130706433, 0x7f.1,
-    0177.0.0.1) are resolved like names, and the resolver's answer is checked."""
+    (IPv6 brackets removed), else None."""
     try:
         return str(ipaddress.ip_address(host.strip("[]").split("%", 1)[0]))
     except ValueError:
+        return None
+
+
+def legacy_ipv4(host: str) -> str | None:
+    """The IPv4 address a non-standard spelling means (2130706433, 0x7f000001,
+    0177.0.0.1, 127.1: forms inet_aton and so many resolvers accept), or None
+    if the host is not one."""
+    if ip_literal(host) is not None:
+        return None
+    try:
+        return socket.inet_ntoa(socket.inet_aton(host))
+    except OSError:
         return None

@@ -25,7 +25,7 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from yarl import URL
 
 from servers.platform.errors import FieldViolation, InvalidArgument, Unavailable
-from servers.rag.addresses import blocked_reason, ip_literal
+from servers.rag.addresses import blocked_reason, ip_literal, legacy_ipv4
 
 ALLOWED_TYPES = {
     "text/html": "html",
@@ -100,6 +100,12 @@ class UrlFetcher:
             raise _refused(str(url), "credentials in URLs are not accepted")
         if f"{url.host}:{url.port}" in self._allow:
             return
+        legacy = legacy_ipv4(url.host)
+        if legacy is not None:  # refused whatever it means: no one writes a public address so
+            reason = blocked_reason(legacy)
+            raise _refused(
+                str(url), f"{url.host} is {legacy} spelled unusually" + (f", {reason}" if reason else "")
+            )
         literal = ip_literal(url.host)
         if literal is not None:
             reason = blocked_reason(literal)
