@@ -137,3 +137,33 @@ async def test_bad_input_is_400_with_field_violations(caller, http: httpx.AsyncC
     assert r.status_code == 400
     assert (await alice.get("/documents/not-a-real-id")).status_code == 404
     assert (await http.get("/api/v1/rag/documents")).status_code == 401
+
+
+async def test_the_readme_flow_with_a_registered_user(http: httpx.AsyncClient, fake_ai) -> None:
+    """The README's RAG curl flow for a user who really registered (the user
+    role's own permissions, and the AI gateway's with the forwarded token)."""
+    from tests.api.test_readme_flows import register_and_login
+
+    headers, _ = await register_and_login(http)
+    body = {"text": "Volcanoes erupt lava and ash when magma reaches the surface.", "title": "Volcanoes"}
+    body["metadata"] = {"topic": "geology", "year": 2024}
+    async with http.stream("POST", "/api/v1/rag/documents", json=body, headers=headers) as r:
+        lines = [json.loads(line) async for line in r.aiter_lines() if line.strip()]
+    assert r.status_code == 200 and lines[-1]["final"]["document"]["status"] == "DOCUMENT_STATUS_READY"
+    doc_id = lines[-1]["final"]["document"]["id"]
+    query = {"query": "what comes out of a volcano", "topK": 3}
+    query["filters"] = {"topic": ["geology", "physics"], "year": {"$gte": 2020}}
+    r = await http.post("/api/v1/rag/search", json=query, headers=headers)
+    assert r.status_code == 200 and r.json()["hits"][0]["documentId"] == doc_id
+    fake_ai.reply = "Lava and ash [1]."
+    try:
+        r = await http.post("/api/v1/rag/ask", json={"question": "What do volcanoes erupt?"}, headers=headers)
+    finally:
+        fake_ai.reply = None
+    assert r.status_code == 200 and r.json()["answer"] == "Lava and ash [1]."
+    assert [c["documentId"] for c in r.json()["citations"]] == [doc_id]
+    replaced = {"text": "Updated notes on volcanoes.", "replaceDocumentId": doc_id}
+    async with http.stream("POST", "/api/v1/rag/documents", json=replaced, headers=headers) as r:
+        lines = [json.loads(line) async for line in r.aiter_lines() if line.strip()]
+    assert lines[-1]["final"]["document"]["id"] == doc_id
+    assert (await http.delete(f"/api/v1/rag/documents/{doc_id}", headers=headers)).status_code == 200
