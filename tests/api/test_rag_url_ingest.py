@@ -24,7 +24,10 @@ from tests.helpers import bearer, rich_error
 from tests.rag.pdfs import pdf_with_pages
 from tests.rag.servers import start_rag_server
 
-PAGE = "<html><head><title>Lava lamps</title><style>p{}</style></head><body><p>Lava lamps hold wax.</p></body></html>"
+PAGE = (
+    "<html><head><title>Lava lamps</title><style>p{}</style></head>"
+    "<body><p>Lava lamps hold wax.</p><script>var hidden = 1;</script></body></html>"
+)
 
 
 class Site:
