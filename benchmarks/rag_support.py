@@ -104,11 +104,31 @@ class Stack:
         try:
             self.address = f"127.0.0.1:{await server.start()}"
             self.metadata = (("authorization", f"Bearer {await self._token()}"),)
+            await self._model_loaded()
             yield self
         finally:
             await server.stop()
             await admin.execute(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
             await admin.close()
+
+    async def _model_loaded(self, within: float = 600) -> None:
+        """Wait until the gateway's embedding model answers (it loads in the
+        background; on a busy machine that takes a while)."""
+        from aether.ai.v1 import ai_service_pb2, ai_service_pb2_grpc
+
+        async with grpc.aio.insecure_channel(self.address) as channel:
+            stub = ai_service_pb2_grpc.AiServiceStub(channel)
+            for _ in range(int(within / 2)):
+                try:
+                    await stub.CreateEmbeddings(
+                        ai_service_pb2.CreateEmbeddingsRequest(text="warm"),
+                        metadata=self.metadata,
+                        timeout=120,
+                    )
+                    return
+                except grpc.aio.AioRpcError:
+                    await asyncio.sleep(2)
+        raise RuntimeError("the embedding model did not load")
 
     async def _token(self) -> str:
         from aether.auth.v1 import auth_service_pb2 as auth

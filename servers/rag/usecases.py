@@ -5,6 +5,7 @@ documents; search and ask always read the caller's own collection)."""
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import Protocol
 
 from servers.platform.errors import NotFound
@@ -117,9 +118,7 @@ class RagUseCases:
         """Retrieve, then answer from what passed the minimum score only; with
         nothing relevant, say so without asking a model."""
         min_score = self._ask_min_score if question.min_score is None else question.min_score
-        hits = await self._retriever.search(
-            current_viewer().user_id, SearchQuery(**{**question.__dict__, "min_score": min_score})
-        )
+        hits = await self._retriever.search(current_viewer().user_id, replace(question, min_score=min_score))
         if not hits:
             return Answer(DONT_KNOW, (), "")
         text, answered_by = await self._chat.chat(SYSTEM_PROMPT, build_prompt(question.text, hits), model)

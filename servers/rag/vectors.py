@@ -81,6 +81,7 @@ def open_client(path: str, url: str) -> Any:
 class ChromaIndex:
     def __init__(self, client: Any):
         self._client = client
+        self._collections: dict[str, Any] = {}  # user id -> collection: one lookup per user
 
     async def _run(self, fn: Any, *args: Any) -> Any:
         try:
@@ -91,12 +92,15 @@ class ChromaIndex:
             raise Unavailable(f"the vector store is unavailable: {type(error).__name__}") from error
 
     def _collection(self, user_id: str) -> Any:
-        return self._client.get_or_create_collection(
-            collection_name(user_id),
-            metadata={USER_KEY: user_id},
-            configuration={"hnsw": {"space": "cosine"}},
-            embedding_function=None,
-        )
+        collection = self._collections.get(user_id)
+        if collection is None:
+            collection = self._collections[user_id] = self._client.get_or_create_collection(
+                collection_name(user_id),
+                metadata={USER_KEY: user_id},
+                configuration={"hnsw": {"space": "cosine"}},
+                embedding_function=None,
+            )
+        return collection
 
     async def ping(self) -> None:
         await self._run(self._client.heartbeat)
