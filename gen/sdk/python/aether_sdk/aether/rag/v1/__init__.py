@@ -151,7 +151,7 @@ class SearchMode(betterproto2.Enum):
 
     UNSPECIFIED = 0
     """
-    Not given: hybrid.
+    Not given: dense.
     """
 
     DENSE = 1
@@ -827,7 +827,8 @@ class SearchDocumentsRequest(betterproto2.Message):
 
     mode: "SearchMode" = betterproto2.field(6, betterproto2.TYPE_ENUM, default_factory=lambda: SearchMode(0))
     """
-    How to retrieve; unspecified means hybrid.
+    How to retrieve; unspecified means dense (it wins on
+    benchmarks/rag_eval.py, see docs/rag.md).
     """
 
 
