@@ -15,6 +15,7 @@ DOMAINS: dict[str, str] = {
     "analytics": "servers.analytics.main",
     "ai": "servers.ai.main",
     "code": "servers.code.main",
+    "rag": "servers.rag.main",
 }
 
 

@@ -86,6 +86,7 @@ os.environ.update(
         f"/aether.auth.v1.AuthService/{rpc}=100000/60" for rpc in ("Register", "Login", "Refresh")
     )
     + ",/aether.auth.v1.AuthService/Validate=3/60",
+    RAG_CHROMA_PATH=tempfile.mkdtemp(prefix="aether-test-chroma-"),
 )
 
 # Every span of the test process lands here (tests/api/test_tracing.py reads it).

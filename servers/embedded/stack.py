@@ -200,6 +200,10 @@ class EmbeddedStack:
             "LOG_LEVEL": self.log_level,
             "PYTHONUNBUFFERED": "1",
         }
+        # Where each sibling listens, for the service clients (AI_ADDR, TASKS_ADDR, ...).
+        base_env.update({f"{name.upper()}_ADDR": address for name, address in upstreams.items()})
+        # The RAG server's embedded Chroma lives with the rest of the dev data.
+        base_env.setdefault("RAG_CHROMA_PATH", str(self.data_dir / "chroma"))
         if self.auth_service in upstreams:
             base_env["AUTH_ADDR"] = upstreams[self.auth_service]
         # Where every sibling listens, for the analytics service's live health checks.

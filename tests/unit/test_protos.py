@@ -25,7 +25,7 @@ from servers.platform.access import access_rule
 
 ROOT = Path(__file__).resolve().parents[2]
 GO_MODULE = "github.com/aether-dev/aether/gen/go"
-SERVED = {"auth", "tasks", "analytics", "ai", "common", "events"}
+SERVED = {"auth", "tasks", "analytics", "ai", "rag", "common", "events"}
 # Services for Aether's own servers only: no REST binding, so the edge never routes them.
 INTERNAL_SERVICES = {"aether.auth.v1.ServiceTokenService", "aether.auth.v1.UserDirectoryService"}
 

@@ -22,15 +22,26 @@ class IngestStage(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     INGEST_STAGE_CHUNKING: _ClassVar[IngestStage]
     INGEST_STAGE_EMBEDDING: _ClassVar[IngestStage]
     INGEST_STAGE_STORING: _ClassVar[IngestStage]
+
+class SearchMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    SEARCH_MODE_UNSPECIFIED: _ClassVar[SearchMode]
+    SEARCH_MODE_DENSE: _ClassVar[SearchMode]
+    SEARCH_MODE_LEXICAL: _ClassVar[SearchMode]
+    SEARCH_MODE_HYBRID: _ClassVar[SearchMode]
 INGEST_STAGE_UNSPECIFIED: IngestStage
 INGEST_STAGE_FETCHING: IngestStage
 INGEST_STAGE_EXTRACTING: IngestStage
 INGEST_STAGE_CHUNKING: IngestStage
 INGEST_STAGE_EMBEDDING: IngestStage
 INGEST_STAGE_STORING: IngestStage
+SEARCH_MODE_UNSPECIFIED: SearchMode
+SEARCH_MODE_DENSE: SearchMode
+SEARCH_MODE_LEXICAL: SearchMode
+SEARCH_MODE_HYBRID: SearchMode
 
 class IngestDocumentRequest(_message.Message):
-    __slots__ = ("text", "markdown", "pdf", "url", "title", "metadata", "chunk_size", "chunk_overlap", "request_id")
+    __slots__ = ("text", "markdown", "pdf", "url", "title", "metadata", "chunk_size", "chunk_overlap", "request_id", "replace_document_id")
     TEXT_FIELD_NUMBER: _ClassVar[int]
     MARKDOWN_FIELD_NUMBER: _ClassVar[int]
     PDF_FIELD_NUMBER: _ClassVar[int]
@@ -40,6 +51,7 @@ class IngestDocumentRequest(_message.Message):
     CHUNK_SIZE_FIELD_NUMBER: _ClassVar[int]
     CHUNK_OVERLAP_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    REPLACE_DOCUMENT_ID_FIELD_NUMBER: _ClassVar[int]
     text: str
     markdown: str
     pdf: bytes
@@ -49,7 +61,8 @@ class IngestDocumentRequest(_message.Message):
     chunk_size: int
     chunk_overlap: int
     request_id: str
-    def __init__(self, text: _Optional[str] = ..., markdown: _Optional[str] = ..., pdf: _Optional[bytes] = ..., url: _Optional[str] = ..., title: _Optional[str] = ..., metadata: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., chunk_size: _Optional[int] = ..., chunk_overlap: _Optional[int] = ..., request_id: _Optional[str] = ...) -> None: ...
+    replace_document_id: str
+    def __init__(self, text: _Optional[str] = ..., markdown: _Optional[str] = ..., pdf: _Optional[bytes] = ..., url: _Optional[str] = ..., title: _Optional[str] = ..., metadata: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., chunk_size: _Optional[int] = ..., chunk_overlap: _Optional[int] = ..., request_id: _Optional[str] = ..., replace_document_id: _Optional[str] = ...) -> None: ...
 
 class IngestDocumentResponse(_message.Message):
     __slots__ = ("progress", "final")
@@ -78,18 +91,20 @@ class IngestDocumentFinal(_message.Message):
     def __init__(self, document: _Optional[_Union[_document_pb2.Document, _Mapping]] = ...) -> None: ...
 
 class SearchDocumentsRequest(_message.Message):
-    __slots__ = ("query", "top_k", "filters", "document_ids", "min_score")
+    __slots__ = ("query", "top_k", "filters", "document_ids", "min_score", "mode")
     QUERY_FIELD_NUMBER: _ClassVar[int]
     TOP_K_FIELD_NUMBER: _ClassVar[int]
     FILTERS_FIELD_NUMBER: _ClassVar[int]
     DOCUMENT_IDS_FIELD_NUMBER: _ClassVar[int]
     MIN_SCORE_FIELD_NUMBER: _ClassVar[int]
+    MODE_FIELD_NUMBER: _ClassVar[int]
     query: str
     top_k: int
     filters: _struct_pb2.Struct
     document_ids: _containers.RepeatedScalarFieldContainer[str]
     min_score: float
-    def __init__(self, query: _Optional[str] = ..., top_k: _Optional[int] = ..., filters: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., document_ids: _Optional[_Iterable[str]] = ..., min_score: _Optional[float] = ...) -> None: ...
+    mode: SearchMode
+    def __init__(self, query: _Optional[str] = ..., top_k: _Optional[int] = ..., filters: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., document_ids: _Optional[_Iterable[str]] = ..., min_score: _Optional[float] = ..., mode: _Optional[_Union[SearchMode, str]] = ...) -> None: ...
 
 class SearchDocumentsResponse(_message.Message):
     __slots__ = ("hits",)
@@ -98,20 +113,24 @@ class SearchDocumentsResponse(_message.Message):
     def __init__(self, hits: _Optional[_Iterable[_Union[SearchHit, _Mapping]]] = ...) -> None: ...
 
 class SearchHit(_message.Message):
-    __slots__ = ("document_id", "chunk", "score", "metadata", "chunk_index", "document_title")
+    __slots__ = ("document_id", "chunk", "score", "metadata", "chunk_index", "document_title", "chunk_id", "page")
     DOCUMENT_ID_FIELD_NUMBER: _ClassVar[int]
     CHUNK_FIELD_NUMBER: _ClassVar[int]
     SCORE_FIELD_NUMBER: _ClassVar[int]
     METADATA_FIELD_NUMBER: _ClassVar[int]
     CHUNK_INDEX_FIELD_NUMBER: _ClassVar[int]
     DOCUMENT_TITLE_FIELD_NUMBER: _ClassVar[int]
+    CHUNK_ID_FIELD_NUMBER: _ClassVar[int]
+    PAGE_FIELD_NUMBER: _ClassVar[int]
     document_id: str
     chunk: str
     score: float
     metadata: _struct_pb2.Struct
     chunk_index: int
     document_title: str
-    def __init__(self, document_id: _Optional[str] = ..., chunk: _Optional[str] = ..., score: _Optional[float] = ..., metadata: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., chunk_index: _Optional[int] = ..., document_title: _Optional[str] = ...) -> None: ...
+    chunk_id: str
+    page: int
+    def __init__(self, document_id: _Optional[str] = ..., chunk: _Optional[str] = ..., score: _Optional[float] = ..., metadata: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., chunk_index: _Optional[int] = ..., document_title: _Optional[str] = ..., chunk_id: _Optional[str] = ..., page: _Optional[int] = ...) -> None: ...
 
 class ListDocumentsRequest(_message.Message):
     __slots__ = ("page", "limit", "sort", "order", "source_type", "status", "user_id")
@@ -162,18 +181,20 @@ class DeleteDocumentResponse(_message.Message):
     def __init__(self, success: _Optional[bool] = ..., message: _Optional[str] = ..., id: _Optional[str] = ...) -> None: ...
 
 class AskQuestionRequest(_message.Message):
-    __slots__ = ("question", "top_k", "model", "filters", "document_ids")
+    __slots__ = ("question", "top_k", "model", "filters", "document_ids", "min_score")
     QUESTION_FIELD_NUMBER: _ClassVar[int]
     TOP_K_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
     FILTERS_FIELD_NUMBER: _ClassVar[int]
     DOCUMENT_IDS_FIELD_NUMBER: _ClassVar[int]
+    MIN_SCORE_FIELD_NUMBER: _ClassVar[int]
     question: str
     top_k: int
     model: str
     filters: _struct_pb2.Struct
     document_ids: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, question: _Optional[str] = ..., top_k: _Optional[int] = ..., model: _Optional[str] = ..., filters: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., document_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+    min_score: float
+    def __init__(self, question: _Optional[str] = ..., top_k: _Optional[int] = ..., model: _Optional[str] = ..., filters: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., document_ids: _Optional[_Iterable[str]] = ..., min_score: _Optional[float] = ...) -> None: ...
 
 class AskQuestionResponse(_message.Message):
     __slots__ = ("answer", "citations", "model")
@@ -186,15 +207,19 @@ class AskQuestionResponse(_message.Message):
     def __init__(self, answer: _Optional[str] = ..., citations: _Optional[_Iterable[_Union[Citation, _Mapping]]] = ..., model: _Optional[str] = ...) -> None: ...
 
 class Citation(_message.Message):
-    __slots__ = ("document_id", "chunk", "score", "document_title", "chunk_index")
+    __slots__ = ("document_id", "chunk", "score", "document_title", "chunk_index", "chunk_id", "page")
     DOCUMENT_ID_FIELD_NUMBER: _ClassVar[int]
     CHUNK_FIELD_NUMBER: _ClassVar[int]
     SCORE_FIELD_NUMBER: _ClassVar[int]
     DOCUMENT_TITLE_FIELD_NUMBER: _ClassVar[int]
     CHUNK_INDEX_FIELD_NUMBER: _ClassVar[int]
+    CHUNK_ID_FIELD_NUMBER: _ClassVar[int]
+    PAGE_FIELD_NUMBER: _ClassVar[int]
     document_id: str
     chunk: str
     score: float
     document_title: str
     chunk_index: int
-    def __init__(self, document_id: _Optional[str] = ..., chunk: _Optional[str] = ..., score: _Optional[float] = ..., document_title: _Optional[str] = ..., chunk_index: _Optional[int] = ...) -> None: ...
+    chunk_id: str
+    page: int
+    def __init__(self, document_id: _Optional[str] = ..., chunk: _Optional[str] = ..., score: _Optional[float] = ..., document_title: _Optional[str] = ..., chunk_index: _Optional[int] = ..., chunk_id: _Optional[str] = ..., page: _Optional[int] = ...) -> None: ...
