@@ -60,25 +60,46 @@ class GetIntegrationRequest(_message.Message):
     def __init__(self, id: _Optional[str] = ...) -> None: ...
 
 class ConnectIntegrationRequest(_message.Message):
-    __slots__ = ("service", "name", "credentials", "config", "request_id")
-    class CredentialsEntry(_message.Message):
-        __slots__ = ("key", "value")
-        KEY_FIELD_NUMBER: _ClassVar[int]
-        VALUE_FIELD_NUMBER: _ClassVar[int]
-        key: str
-        value: str
-        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
-    SERVICE_FIELD_NUMBER: _ClassVar[int]
+    __slots__ = ("name", "github", "slack", "discord", "config", "request_id")
     NAME_FIELD_NUMBER: _ClassVar[int]
-    CREDENTIALS_FIELD_NUMBER: _ClassVar[int]
+    GITHUB_FIELD_NUMBER: _ClassVar[int]
+    SLACK_FIELD_NUMBER: _ClassVar[int]
+    DISCORD_FIELD_NUMBER: _ClassVar[int]
     CONFIG_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
-    service: str
     name: str
-    credentials: _containers.ScalarMap[str, str]
+    github: GithubCredentials
+    slack: SlackCredentials
+    discord: DiscordCredentials
     config: _struct_pb2.Struct
     request_id: str
-    def __init__(self, service: _Optional[str] = ..., name: _Optional[str] = ..., credentials: _Optional[_Mapping[str, str]] = ..., config: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., request_id: _Optional[str] = ...) -> None: ...
+    def __init__(self, name: _Optional[str] = ..., github: _Optional[_Union[GithubCredentials, _Mapping]] = ..., slack: _Optional[_Union[SlackCredentials, _Mapping]] = ..., discord: _Optional[_Union[DiscordCredentials, _Mapping]] = ..., config: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class GithubCredentials(_message.Message):
+    __slots__ = ("token", "webhook_secret")
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    WEBHOOK_SECRET_FIELD_NUMBER: _ClassVar[int]
+    token: str
+    webhook_secret: str
+    def __init__(self, token: _Optional[str] = ..., webhook_secret: _Optional[str] = ...) -> None: ...
+
+class SlackCredentials(_message.Message):
+    __slots__ = ("bot_token", "signing_secret")
+    BOT_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    SIGNING_SECRET_FIELD_NUMBER: _ClassVar[int]
+    bot_token: str
+    signing_secret: str
+    def __init__(self, bot_token: _Optional[str] = ..., signing_secret: _Optional[str] = ...) -> None: ...
+
+class DiscordCredentials(_message.Message):
+    __slots__ = ("bot_token", "public_key", "application_id")
+    BOT_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
+    APPLICATION_ID_FIELD_NUMBER: _ClassVar[int]
+    bot_token: str
+    public_key: str
+    application_id: str
+    def __init__(self, bot_token: _Optional[str] = ..., public_key: _Optional[str] = ..., application_id: _Optional[str] = ...) -> None: ...
 
 class ConnectIntegrationResponse(_message.Message):
     __slots__ = ("integration_id", "status", "message", "webhook_path")

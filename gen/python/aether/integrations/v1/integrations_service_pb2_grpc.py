@@ -5,6 +5,7 @@ import warnings
 
 from aether.integrations.v1 import integration_pb2 as aether_dot_integrations_dot_v1_dot_integration__pb2
 from aether.integrations.v1 import integrations_service_pb2 as aether_dot_integrations_dot_v1_dot_integrations__service__pb2
+from google.api import httpbody_pb2 as google_dot_api_dot_httpbody__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -65,7 +66,7 @@ class IntegrationServiceStub:
         self.ReceiveWebhook = channel.unary_unary(
                 '/aether.integrations.v1.IntegrationService/ReceiveWebhook',
                 request_serializer=aether_dot_integrations_dot_v1_dot_integrations__service__pb2.ReceiveWebhookRequest.SerializeToString,
-                response_deserializer=aether_dot_integrations_dot_v1_dot_integrations__service__pb2.ReceiveWebhookResponse.FromString,
+                response_deserializer=google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
                 _registered_method=True)
         self.ListGithubRepos = channel.unary_unary(
                 '/aether.integrations.v1.IntegrationService/ListGithubRepos',
@@ -156,8 +157,12 @@ class IntegrationServiceServicer:
 
         A verified delivery is logged, emits "integration.webhook.received" and
         triggers the configured actions (e.g. an opened GitHub pull request creates
-        a task and posts to the user's Slack). Slack URL verification and Discord
-        PING are answered in `challenge` and `type`.
+        a task and posts to the user's Slack), which run afterwards from the outbox
+        so the provider gets its answer within its deadline. The answer is in the
+        provider's format: Slack URL verification {"challenge": ...}, Discord PING
+        exactly {"type":1}, a Slack slash command or Discord command an immediate
+        reply (the result follows as a message), anything else a
+        ReceiveWebhookResponse as JSON.
         The request may be up to 25 MiB, so every GitHub delivery fits (GitHub
         caps webhook payloads at 25 MB); other RPCs keep the 1 MiB default.
         Returns UNAUTHENTICATED if the integration does not exist or is disabled,
@@ -234,7 +239,7 @@ def add_IntegrationServiceServicer_to_server(servicer, server):
             'ReceiveWebhook': grpc.unary_unary_rpc_method_handler(
                     servicer.ReceiveWebhook,
                     request_deserializer=aether_dot_integrations_dot_v1_dot_integrations__service__pb2.ReceiveWebhookRequest.FromString,
-                    response_serializer=aether_dot_integrations_dot_v1_dot_integrations__service__pb2.ReceiveWebhookResponse.SerializeToString,
+                    response_serializer=google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
             ),
             'ListGithubRepos': grpc.unary_unary_rpc_method_handler(
                     servicer.ListGithubRepos,
@@ -393,7 +398,7 @@ class IntegrationService:
             target,
             '/aether.integrations.v1.IntegrationService/ReceiveWebhook',
             aether_dot_integrations_dot_v1_dot_integrations__service__pb2.ReceiveWebhookRequest.SerializeToString,
-            aether_dot_integrations_dot_v1_dot_integrations__service__pb2.ReceiveWebhookResponse.FromString,
+            google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
             options,
             channel_credentials,
             insecure,

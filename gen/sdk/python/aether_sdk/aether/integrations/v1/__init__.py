@@ -8,7 +8,9 @@ __all__ = (
     "ConnectIntegrationResponse",
     "DeleteIntegrationRequest",
     "DeleteIntegrationResponse",
+    "DiscordCredentials",
     "GetIntegrationRequest",
+    "GithubCredentials",
     "GithubRepo",
     "Integration",
     "IntegrationServiceStub",
@@ -24,6 +26,7 @@ __all__ = (
     "SendDiscordMessageResponse",
     "SendSlackMessageRequest",
     "SendSlackMessageResponse",
+    "SlackCredentials",
     "WebhookReceived",
 )
 
@@ -124,13 +127,12 @@ class RepoVisibility(betterproto2.Enum):
 @dataclass(eq=False, repr=False)
 class ConnectIntegrationRequest(betterproto2.Message):
     """
-    ConnectIntegrationRequest is a provider account to connect.
-    """
+    ConnectIntegrationRequest is a provider account to connect: the provider is
+    the credentials' type.
 
-    service: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
-    """
-    The provider: "github", "slack" or "discord" (the values of
-    Integration.type).
+    Oneofs:
+        - credentials: The provider's secrets, write-only, stored encrypted; which one is set
+            names the provider.
     """
 
     name: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
@@ -140,18 +142,25 @@ class ConnectIntegrationRequest(betterproto2.Message):
     "GitHub octocat".
     """
 
-    credentials: "dict[str, str]" = betterproto2.field(
-        3,
-        betterproto2.TYPE_MAP,
-        map_meta=betterproto2.map_meta(betterproto2.TYPE_STRING, betterproto2.TYPE_STRING),
+    github: "GithubCredentials | None" = betterproto2.field(
+        6, betterproto2.TYPE_MESSAGE, optional=True, group="credentials"
     )
     """
-    Secrets, write-only, stored encrypted. github: "token" (a personal access
-    or installation token, required) and "webhook_secret" (needed to accept
-    webhooks). slack: "bot_token" (xoxb-..., required) and "signing_secret"
-    (needed to accept events). discord: "bot_token" (required), "public_key"
-    (the application's hex Ed25519 key, needed to accept interactions) and
-    "application_id". No other keys are accepted.
+    Connect a GitHub account.
+    """
+
+    slack: "SlackCredentials | None" = betterproto2.field(
+        7, betterproto2.TYPE_MESSAGE, optional=True, group="credentials"
+    )
+    """
+    Connect a Slack workspace (a bot).
+    """
+
+    discord: "DiscordCredentials | None" = betterproto2.field(
+        8, betterproto2.TYPE_MESSAGE, optional=True, group="credentials"
+    )
+    """
+    Connect a Discord application (a bot).
     """
 
     config: "___google__protobuf__.Struct | None" = betterproto2.field(
@@ -160,9 +169,10 @@ class ConnectIntegrationRequest(betterproto2.Message):
     """
     Non-secret settings. github: "repositories" (list of "owner/name" whose
     webhooks are acted on; empty means all), "create_tasks" (bool, default
-    true), "notify_integration_id" (a Slack or Discord integration to post
-    to); slack and discord: "default_channel". Never holds credentials or
-    URLs: provider API bases come from server configuration.
+    true), "notify_integration_id" (a Slack or Discord integration of the
+    same owner to post to) and "notify_channel" (its channel; default its
+    "default_channel"); slack and discord: "default_channel". Never holds
+    credentials or URLs: provider API bases come from server configuration.
     """
 
     request_id: "str" = betterproto2.field(5, betterproto2.TYPE_STRING)
@@ -257,6 +267,32 @@ default_message_pool.register_message(
 
 
 @dataclass(eq=False, repr=False)
+class DiscordCredentials(betterproto2.Message):
+    """
+    DiscordCredentials are a Discord application's secrets and ids.
+    """
+
+    bot_token: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    The bot token (verified with GET /users/@me).
+    """
+
+    public_key: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
+    """
+    The application's public key (64 hex digits, Ed25519); needed to accept
+    interactions.
+    """
+
+    application_id: "str" = betterproto2.field(3, betterproto2.TYPE_STRING)
+    """
+    The application id (a snowflake); needed to answer interactions.
+    """
+
+
+default_message_pool.register_message("aether.integrations.v1", "DiscordCredentials", DiscordCredentials)
+
+
+@dataclass(eq=False, repr=False)
 class GetIntegrationRequest(betterproto2.Message):
     """
     GetIntegrationRequest names the integration.
@@ -271,6 +307,26 @@ class GetIntegrationRequest(betterproto2.Message):
 default_message_pool.register_message(
     "aether.integrations.v1", "GetIntegrationRequest", GetIntegrationRequest
 )
+
+
+@dataclass(eq=False, repr=False)
+class GithubCredentials(betterproto2.Message):
+    """
+    GithubCredentials are a GitHub account's secrets.
+    """
+
+    token: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    A personal access or installation token (verified with GET /user).
+    """
+
+    webhook_secret: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
+    """
+    The webhook secret configured at GitHub; needed to accept webhooks.
+    """
+
+
+default_message_pool.register_message("aether.integrations.v1", "GithubCredentials", GithubCredentials)
 
 
 @dataclass(eq=False, repr=False)
@@ -586,7 +642,8 @@ default_message_pool.register_message(
 @dataclass(eq=False, repr=False)
 class ReceiveWebhookResponse(betterproto2.Message):
     """
-    ReceiveWebhookResponse says what the hub did with a delivery.
+    ReceiveWebhookResponse says what the hub did with a delivery: the JSON body
+    of ReceiveWebhook's answer where the provider expects no format of its own.
     """
 
     received: "bool" = betterproto2.field(1, betterproto2.TYPE_BOOL)
@@ -596,12 +653,15 @@ class ReceiveWebhookResponse(betterproto2.Message):
 
     processed: "bool" = betterproto2.field(2, betterproto2.TYPE_BOOL)
     """
-    True if the delivery's event is one the hub acts on and its actions ran.
+    True if the delivery's event is one the hub acts on; its actions run right
+    after the answer, from the outbox.
     """
 
     actions_taken: "list[str]" = betterproto2.field(3, betterproto2.TYPE_STRING, repeated=True)
     """
-    What was done, e.g. "task.created:<task id>" or "slack.message:<channel>".
+    For a duplicate, what the first delivery's actions did so far, e.g.
+    "task.created:<task id>" or "slack.message:<channel>"; empty for a new
+    delivery (its actions have not run yet).
     """
 
     event: "str" = betterproto2.field(4, betterproto2.TYPE_STRING)
@@ -780,6 +840,26 @@ default_message_pool.register_message(
 
 
 @dataclass(eq=False, repr=False)
+class SlackCredentials(betterproto2.Message):
+    """
+    SlackCredentials are a Slack bot's secrets.
+    """
+
+    bot_token: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    The bot token, "xoxb-..." (verified with auth.test).
+    """
+
+    signing_secret: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
+    """
+    The app's signing secret; needed to accept events and slash commands.
+    """
+
+
+default_message_pool.register_message("aether.integrations.v1", "SlackCredentials", SlackCredentials)
+
+
+@dataclass(eq=False, repr=False)
 class WebhookReceived(betterproto2.Message):
     """
     WebhookReceived is the payload of "integration.webhook.received", emitted
@@ -912,7 +992,7 @@ class IntegrationServiceStub:
             DeleteIntegrationResponse.FromString,
         )(message)
 
-    def receive_webhook(self, message: "ReceiveWebhookRequest") -> "ReceiveWebhookResponse":
+    def receive_webhook(self, message: "ReceiveWebhookRequest") -> "___google__api__.HttpBody":
         """
         ReceiveWebhook accepts a provider's webhook delivery for an integration.
         It is public: the provider's signature is the authentication. The raw
@@ -930,8 +1010,12 @@ class IntegrationServiceStub:
 
         A verified delivery is logged, emits "integration.webhook.received" and
         triggers the configured actions (e.g. an opened GitHub pull request creates
-        a task and posts to the user's Slack). Slack URL verification and Discord
-        PING are answered in `challenge` and `type`.
+        a task and posts to the user's Slack), which run afterwards from the outbox
+        so the provider gets its answer within its deadline. The answer is in the
+        provider's format: Slack URL verification {"challenge": ...}, Discord PING
+        exactly {"type":1}, a Slack slash command or Discord command an immediate
+        reply (the result follows as a message), anything else a
+        ReceiveWebhookResponse as JSON.
         The request may be up to 25 MiB, so every GitHub delivery fits (GitHub
         caps webhook payloads at 25 MB); other RPCs keep the 1 MiB default.
         Returns UNAUTHENTICATED if the integration does not exist or is disabled,
@@ -944,7 +1028,7 @@ class IntegrationServiceStub:
         return self._channel.unary_unary(
             "/aether.integrations.v1.IntegrationService/ReceiveWebhook",
             ReceiveWebhookRequest.SerializeToString,
-            ReceiveWebhookResponse.FromString,
+            ___google__api__.HttpBody.FromString,
         )(message)
 
     def list_github_repos(self, message: "ListGithubReposRequest") -> "ListGithubReposResponse":
