@@ -204,3 +204,30 @@ class PostedMessage:
     message_id: str
     channel: str
     timestamp: datetime
+
+
+@dataclass(frozen=True)
+class Issue:
+    """A GitHub issue the hub opened."""
+
+    number: int
+    html_url: str
+
+
+@dataclass(frozen=True)
+class Channel:
+    """A Slack conversation the bot can see."""
+
+    id: str
+    name: str
+    is_member: bool
+    is_private: bool
+
+
+@dataclass(frozen=True)
+class Guild:
+    """A Discord guild the bot is in."""
+
+    id: str
+    name: str
+    owner: bool

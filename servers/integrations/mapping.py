@@ -12,9 +12,11 @@ from google.protobuf import struct_pb2
 from google.protobuf.json_format import MessageToDict, MessageToJson, ParseDict
 
 from servers.integrations.domain import (
+    Channel,
     Credentials,
     DiscordCredentials,
     GithubCredentials,
+    Guild,
     Integration,
     IntegrationEvent,
     ListQuery,
@@ -139,6 +141,23 @@ def posted_to_discord(posted: PostedMessage) -> pb.SendDiscordMessageResponse:
         message_id=posted.message_id,
         channel=posted.channel,
         timestamp=timestamp(posted.timestamp),
+    )
+
+
+def channels_to_proto(page: Page[Channel]) -> pb.ListSlackChannelsResponse:
+    return pb.ListSlackChannelsResponse(
+        channels=[
+            pb.SlackChannel(id=c.id, name=c.name, is_member=c.is_member, is_private=c.is_private)
+            for c in page.items
+        ],
+        pagination=pagination(page),
+    )
+
+
+def guilds_to_proto(page: Page[Guild]) -> pb.ListDiscordGuildsResponse:
+    return pb.ListDiscordGuildsResponse(
+        guilds=[pb.DiscordGuild(id=g.id, name=g.name, owner=g.owner) for g in page.items],
+        pagination=pagination(page),
     )
 
 

@@ -82,3 +82,23 @@ class IntegrationServicer(integrations_service_pb2_grpc.IntegrationServiceServic
             request.integration_id, request.channel, request.message, request.reply_to_id, request.request_id
         )
         return mapping.posted_to_discord(posted)
+
+    async def CreateGithubIssue(
+        self, request: pb.CreateGithubIssueRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CreateGithubIssueResponse:
+        issue = await self._uc.create_issue(
+            request.integration_id, request.repository, request.title, request.body, request.request_id
+        )
+        return pb.CreateGithubIssueResponse(number=issue.number, html_url=issue.html_url)
+
+    async def ListSlackChannels(
+        self, request: pb.ListSlackChannelsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListSlackChannelsResponse:
+        page = PageRequest.of(request.page, request.limit)
+        return mapping.channels_to_proto(await self._uc.slack_channels(request.integration_id, page))
+
+    async def ListDiscordGuilds(
+        self, request: pb.ListDiscordGuildsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListDiscordGuildsResponse:
+        page = PageRequest.of(request.page, request.limit)
+        return mapping.guilds_to_proto(await self._uc.discord_guilds(request.integration_id, page))

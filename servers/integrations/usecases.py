@@ -14,10 +14,13 @@ from typing import Protocol, TypeVar
 
 from servers.integrations import rules, webhooks
 from servers.integrations.domain import (
+    Channel,
     Credentials,
     DiscordCredentials,
     GithubCredentials,
+    Guild,
     Integration,
+    Issue,
     ListQuery,
     NewIntegration,
     PostedMessage,
@@ -250,3 +253,27 @@ class IntegrationUseCases:
         return await self._once(
             key, lambda: self._call(integration, discord.send(creds.bot_token, channel, text, reply_to))
         )
+
+    async def create_issue(
+        self, integration_id: str, repository: str, title: str, body: str, request_id: str
+    ) -> Issue:
+        integration, creds = await self._credentials(integration_id, GithubCredentials)
+        key = f"issue:{current_viewer().user_id}:{request_id}" if request_id else ""
+        if key and (done := await self._ledger.get(key)) is not None:
+            return Issue(int(done["number"]), str(done["url"]))
+        issue = await self._call(
+            integration, self._providers.github.create_issue(creds.token, repository, title, body)
+        )
+        if key:
+            await self._ledger.put(key, {"number": issue.number, "url": issue.html_url})
+        return issue
+
+    async def slack_channels(self, integration_id: str, page: PageRequest) -> Page[Channel]:
+        integration, creds = await self._credentials(integration_id, SlackCredentials)
+        channels = await self._call(integration, self._providers.slack.channels(creds.bot_token))
+        return page.slice(sorted(channels, key=lambda c: (c.name, c.id)))
+
+    async def discord_guilds(self, integration_id: str, page: PageRequest) -> Page[Guild]:
+        integration, creds = await self._credentials(integration_id, DiscordCredentials)
+        guilds = await self._call(integration, self._providers.discord.guilds(creds.bot_token))
+        return page.slice(sorted(guilds, key=lambda g: (g.name, g.id)))

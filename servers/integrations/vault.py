@@ -44,6 +44,7 @@ class Vault:
         boxes = {kid: SecretBox.from_setting(key) for kid, key in pairs}
         if not boxes and fallback:
             boxes["default"] = SecretBox.from_setting(fallback)
+        active = active or None  # compose passes unset settings as ""
         if active is None and boxes:
             active = pairs[-1][0] if pairs else "default"
         return cls(boxes, active)

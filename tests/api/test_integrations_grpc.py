@@ -264,6 +264,12 @@ async def test_another_users_integration_is_not_found(caller: MakeCaller) -> Non
         ("GetIntegration", pb.GetIntegrationRequest(id=github_id)),
         ("DeleteIntegration", pb.DeleteIntegrationRequest(id=github_id)),
         ("ListGithubRepos", pb.ListGithubReposRequest(integration_id=github_id)),
+        (
+            "CreateGithubIssue",
+            pb.CreateGithubIssueRequest(integration_id=github_id, repository="acme/repo-001", title="x"),
+        ),
+        ("ListSlackChannels", pb.ListSlackChannelsRequest(integration_id=slack_id)),
+        ("ListDiscordGuilds", pb.ListDiscordGuildsRequest(integration_id=discord_id)),
         ("SendSlackMessage", pb.SendSlackMessageRequest(integration_id=slack_id, channel="dev", message="x")),
         (
             "SendDiscordMessage",
@@ -592,3 +598,58 @@ async def test_send_discord_message(caller: MakeCaller, fake: FakeChatProviders)
         ),
     )
     assert limited.retry_delay_seconds == 30
+
+
+async def test_create_github_issue(caller: MakeCaller, fake: FakeChatProviders) -> None:
+    alice = await caller()
+    github_id = await alice.github()
+    request = pb.CreateGithubIssueRequest(
+        integration_id=github_id,
+        repository="acme/repo-001",
+        title="Flaky test",
+        body="See CI",
+        request_id="i1",
+    )
+    issue = await alice.call("CreateGithubIssue", request)
+    assert issue.number > 0 and issue.html_url == f"https://github.com/acme/repo-001/issues/{issue.number}"
+    assert (await alice.call("CreateGithubIssue", request)).number == issue.number
+    assert len(fake.github_issues) == 1
+    request = pb.CreateGithubIssueRequest(integration_id=github_id, repository="acme/missing", title="x")
+    error = await expect(grpc.StatusCode.FAILED_PRECONDITION, alice.call("CreateGithubIssue", request))
+    assert error.message == "GitHub refused: 404 Not Found"
+
+
+async def test_list_slack_channels_and_discord_guilds(caller: MakeCaller) -> None:
+    alice = await caller()
+    slack_id, discord_id = await alice.slack(), await alice.discord()
+    channels = await alice.call("ListSlackChannels", pb.ListSlackChannelsRequest(integration_id=slack_id))
+    assert [(c.id, c.name, c.is_member) for c in channels.channels] == [
+        ("C0000000002", "dev", True),
+        ("C0000000001", "general", True),
+    ]
+    guilds = await alice.call("ListDiscordGuilds", pb.ListDiscordGuildsRequest(integration_id=discord_id))
+    assert [(g.id, g.name) for g in guilds.guilds] == [("444444444444444444", "Acme")]
+    assert guilds.pagination.total == 1
+    await expect(
+        grpc.StatusCode.FAILED_PRECONDITION,
+        alice.call("ListDiscordGuilds", pb.ListDiscordGuildsRequest(integration_id=slack_id)),
+    )
+
+
+async def test_rejected_token_puts_the_integration_in_error(
+    caller: MakeCaller, fake: FakeChatProviders
+) -> None:
+    alice = await caller()
+    github_id = await alice.github()
+    fake.fail("github", "/user/repos", Reply(401, {"message": "Bad credentials", "documentation_url": "x"}))
+    error = await expect(
+        grpc.StatusCode.FAILED_PRECONDITION,
+        alice.call("ListGithubRepos", pb.ListGithubReposRequest(integration_id=github_id)),
+    )
+    assert "Bad credentials" in error.message
+    got = await alice.call("GetIntegration", pb.GetIntegrationRequest(id=github_id))
+    assert got.status == integration_pb2.INTEGRATION_STATUS_ERROR and "Bad credentials" in got.status_message
+    await expect(
+        grpc.StatusCode.FAILED_PRECONDITION,
+        alice.call("ListGithubRepos", pb.ListGithubReposRequest(integration_id=github_id)),
+    )

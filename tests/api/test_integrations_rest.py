@@ -150,6 +150,16 @@ async def test_outbound_rpcs(http: httpx.AsyncClient, fake: FakeChatProviders) -
         "/discord/message", {"integrationId": did, "channel": "111111111111111111", "message": "Hi"}
     )
     assert discord.status_code == 200 and discord.json()["channel"] == "111111111111111111"
+    issue = await alice.post(
+        "/github/issues", {"integrationId": gid, "repository": "acme/repo-002", "title": "T"}
+    )
+    assert issue.status_code == 200 and issue.json()["htmlUrl"].startswith(
+        "https://github.com/acme/repo-002/"
+    )
+    channels = await alice.post("/slack/channels", {"integrationId": sid})
+    assert [c["name"] for c in channels.json()["channels"]] == ["dev", "general"]
+    guilds = await alice.post("/discord/guilds", {"integrationId": did})
+    assert guilds.json()["guilds"] == [{"id": "444444444444444444", "name": "Acme", "owner": False}]
     refused = await alice.post(
         "/discord/message", {"integrationId": did, "channel": "444444444444444444", "message": "Hi"}
     )

@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from servers.integrations.domain import Account, PostedMessage
+from servers.integrations.domain import Account, Guild, PostedMessage
 from servers.integrations.providers.http import ProviderHttp
 
 
@@ -41,10 +41,11 @@ class DiscordApi:
         me = (await self._http.request("GET", "/users/@me", headers=self._headers(token))).json()
         return Account(str(me.get("username") or me.get("id") or "unknown"))
 
-    async def guilds(self, token: str) -> list[dict[str, Any]]:
+    async def guilds(self, token: str) -> list[Guild]:
         response = await self._http.request("GET", "/users/@me/guilds", headers=self._headers(token))
-        guilds: list[dict[str, Any]] = response.json()
-        return guilds
+        return [
+            Guild(str(g.get("id", "")), str(g.get("name", "")), bool(g.get("owner"))) for g in response.json()
+        ]
 
     async def send(self, token: str, channel: str, content: str, reply_to: str = "") -> PostedMessage:
         body: dict[str, Any] = {"content": content}

@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from servers.integrations.domain import Account, Repo
+from servers.integrations.domain import Account, Issue, Repo
 from servers.integrations.providers.http import ProviderHttp
 
 API_VERSION = "2022-11-28"
@@ -75,8 +75,7 @@ class GithubApi:
             url = response.links.get("next", {}).get("url")
         return found
 
-    async def create_issue(self, token: str, repository: str, title: str, body: str) -> str:
-        """The new issue's html_url."""
+    async def create_issue(self, token: str, repository: str, title: str, body: str) -> Issue:
         response = await self._http.request(
             "POST",
             f"/repos/{repository}/issues",
@@ -84,4 +83,5 @@ class GithubApi:
             headers=self._headers(token),
             json={"title": title, "body": body},
         )
-        return str(response.json().get("html_url", ""))
+        issue = response.json()
+        return Issue(int(issue.get("number", 0)), str(issue.get("html_url", "")))

@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from servers.integrations.domain import Account, PostedMessage
+from servers.integrations.domain import Account, Channel, PostedMessage
 from servers.integrations.providers.http import CredentialsRejected, ProviderHttp
 from servers.platform.errors import FailedPrecondition
 
@@ -55,16 +55,24 @@ class SlackApi:
         when = datetime.fromtimestamp(float(ts), UTC) if ts else datetime.now(UTC)
         return PostedMessage(ts, str(reply.get("channel", channel)), when)
 
-    async def channels(self, token: str) -> list[dict[str, Any]]:
+    async def channels(self, token: str) -> list[Channel]:
         """Every conversation the bot can list (cursor pagination)."""
-        found: list[dict[str, Any]] = []
+        found: list[Channel] = []
         cursor = ""
         for _ in range(MAX_PAGES):
             args: dict[str, Any] = {"limit": 200}
             if cursor:
                 args["cursor"] = cursor
             reply = await self._call("conversations.list", token, **args)
-            found += reply.get("channels", [])
+            found += [
+                Channel(
+                    str(c.get("id", "")),
+                    str(c.get("name", "")),
+                    bool(c.get("is_member")),
+                    bool(c.get("is_private")),
+                )
+                for c in reply.get("channels", [])
+            ]
             cursor = (reply.get("response_metadata") or {}).get("next_cursor") or ""
             if not cursor:
                 break

@@ -226,3 +226,83 @@ class SendDiscordMessageResponse(_message.Message):
     channel: str
     timestamp: _timestamp_pb2.Timestamp
     def __init__(self, success: _Optional[bool] = ..., message_id: _Optional[str] = ..., channel: _Optional[str] = ..., timestamp: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class CreateGithubIssueRequest(_message.Message):
+    __slots__ = ("integration_id", "repository", "title", "body", "request_id")
+    INTEGRATION_ID_FIELD_NUMBER: _ClassVar[int]
+    REPOSITORY_FIELD_NUMBER: _ClassVar[int]
+    TITLE_FIELD_NUMBER: _ClassVar[int]
+    BODY_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    integration_id: str
+    repository: str
+    title: str
+    body: str
+    request_id: str
+    def __init__(self, integration_id: _Optional[str] = ..., repository: _Optional[str] = ..., title: _Optional[str] = ..., body: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class CreateGithubIssueResponse(_message.Message):
+    __slots__ = ("number", "html_url")
+    NUMBER_FIELD_NUMBER: _ClassVar[int]
+    HTML_URL_FIELD_NUMBER: _ClassVar[int]
+    number: int
+    html_url: str
+    def __init__(self, number: _Optional[int] = ..., html_url: _Optional[str] = ...) -> None: ...
+
+class ListSlackChannelsRequest(_message.Message):
+    __slots__ = ("integration_id", "page", "limit")
+    INTEGRATION_ID_FIELD_NUMBER: _ClassVar[int]
+    PAGE_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    integration_id: str
+    page: int
+    limit: int
+    def __init__(self, integration_id: _Optional[str] = ..., page: _Optional[int] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class SlackChannel(_message.Message):
+    __slots__ = ("id", "name", "is_member", "is_private")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    IS_MEMBER_FIELD_NUMBER: _ClassVar[int]
+    IS_PRIVATE_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    name: str
+    is_member: bool
+    is_private: bool
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., is_member: _Optional[bool] = ..., is_private: _Optional[bool] = ...) -> None: ...
+
+class ListSlackChannelsResponse(_message.Message):
+    __slots__ = ("channels", "pagination")
+    CHANNELS_FIELD_NUMBER: _ClassVar[int]
+    PAGINATION_FIELD_NUMBER: _ClassVar[int]
+    channels: _containers.RepeatedCompositeFieldContainer[SlackChannel]
+    pagination: _pagination_pb2.Pagination
+    def __init__(self, channels: _Optional[_Iterable[_Union[SlackChannel, _Mapping]]] = ..., pagination: _Optional[_Union[_pagination_pb2.Pagination, _Mapping]] = ...) -> None: ...
+
+class ListDiscordGuildsRequest(_message.Message):
+    __slots__ = ("integration_id", "page", "limit")
+    INTEGRATION_ID_FIELD_NUMBER: _ClassVar[int]
+    PAGE_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    integration_id: str
+    page: int
+    limit: int
+    def __init__(self, integration_id: _Optional[str] = ..., page: _Optional[int] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class DiscordGuild(_message.Message):
+    __slots__ = ("id", "name", "owner")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    OWNER_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    name: str
+    owner: bool
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., owner: _Optional[bool] = ...) -> None: ...
+
+class ListDiscordGuildsResponse(_message.Message):
+    __slots__ = ("guilds", "pagination")
+    GUILDS_FIELD_NUMBER: _ClassVar[int]
+    PAGINATION_FIELD_NUMBER: _ClassVar[int]
+    guilds: _containers.RepeatedCompositeFieldContainer[DiscordGuild]
+    pagination: _pagination_pb2.Pagination
+    def __init__(self, guilds: _Optional[_Iterable[_Union[DiscordGuild, _Mapping]]] = ..., pagination: _Optional[_Union[_pagination_pb2.Pagination, _Mapping]] = ...) -> None: ...

@@ -6,19 +6,26 @@
 __all__ = (
     "ConnectIntegrationRequest",
     "ConnectIntegrationResponse",
+    "CreateGithubIssueRequest",
+    "CreateGithubIssueResponse",
     "DeleteIntegrationRequest",
     "DeleteIntegrationResponse",
     "DiscordCredentials",
+    "DiscordGuild",
     "GetIntegrationRequest",
     "GithubCredentials",
     "GithubRepo",
     "Integration",
     "IntegrationServiceStub",
     "IntegrationStatus",
+    "ListDiscordGuildsRequest",
+    "ListDiscordGuildsResponse",
     "ListGithubReposRequest",
     "ListGithubReposResponse",
     "ListIntegrationsRequest",
     "ListIntegrationsResponse",
+    "ListSlackChannelsRequest",
+    "ListSlackChannelsResponse",
     "ReceiveWebhookRequest",
     "ReceiveWebhookResponse",
     "RepoVisibility",
@@ -26,6 +33,7 @@ __all__ = (
     "SendDiscordMessageResponse",
     "SendSlackMessageRequest",
     "SendSlackMessageResponse",
+    "SlackChannel",
     "SlackCredentials",
     "WebhookReceived",
 )
@@ -223,6 +231,66 @@ default_message_pool.register_message(
 
 
 @dataclass(eq=False, repr=False)
+class CreateGithubIssueRequest(betterproto2.Message):
+    """
+    CreateGithubIssueRequest is an issue to open.
+    """
+
+    integration_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    The GitHub integration's id.
+    """
+
+    repository: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
+    """
+    The repository, "owner/name".
+    """
+
+    title: "str" = betterproto2.field(3, betterproto2.TYPE_STRING)
+    """
+    The issue title, 1-256 characters.
+    """
+
+    body: "str" = betterproto2.field(4, betterproto2.TYPE_STRING)
+    """
+    The issue body (GitHub markdown).
+    """
+
+    request_id: "str" = betterproto2.field(5, betterproto2.TYPE_STRING)
+    """
+    Optional idempotency key: a retry with the same key returns the first
+    issue instead of opening another.
+    """
+
+
+default_message_pool.register_message(
+    "aether.integrations.v1", "CreateGithubIssueRequest", CreateGithubIssueRequest
+)
+
+
+@dataclass(eq=False, repr=False)
+class CreateGithubIssueResponse(betterproto2.Message):
+    """
+    CreateGithubIssueResponse identifies the new issue.
+    """
+
+    number: "int" = betterproto2.field(1, betterproto2.TYPE_INT32)
+    """
+    The issue number in its repository.
+    """
+
+    html_url: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
+    """
+    Browser URL of the issue.
+    """
+
+
+default_message_pool.register_message(
+    "aether.integrations.v1", "CreateGithubIssueResponse", CreateGithubIssueResponse
+)
+
+
+@dataclass(eq=False, repr=False)
 class DeleteIntegrationRequest(betterproto2.Message):
     """
     DeleteIntegrationRequest names the integration to disconnect.
@@ -290,6 +358,31 @@ class DiscordCredentials(betterproto2.Message):
 
 
 default_message_pool.register_message("aether.integrations.v1", "DiscordCredentials", DiscordCredentials)
+
+
+@dataclass(eq=False, repr=False)
+class DiscordGuild(betterproto2.Message):
+    """
+    DiscordGuild is a Discord guild (server) the bot is in.
+    """
+
+    id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    Discord's guild id (a snowflake).
+    """
+
+    name: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
+    """
+    The guild name.
+    """
+
+    owner: "bool" = betterproto2.field(3, betterproto2.TYPE_BOOL)
+    """
+    True if the bot owns the guild.
+    """
+
+
+default_message_pool.register_message("aether.integrations.v1", "DiscordGuild", DiscordGuild)
 
 
 @dataclass(eq=False, repr=False)
@@ -480,6 +573,57 @@ default_message_pool.register_message("aether.integrations.v1", "Integration", I
 
 
 @dataclass(eq=False, repr=False)
+class ListDiscordGuildsRequest(betterproto2.Message):
+    """
+    ListDiscordGuildsRequest selects a page of a Discord integration's guilds.
+    """
+
+    integration_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    The Discord integration's id.
+    """
+
+    page: "int" = betterproto2.field(2, betterproto2.TYPE_INT32)
+    """
+    1-based page number; 0 means 1.
+    """
+
+    limit: "int" = betterproto2.field(3, betterproto2.TYPE_INT32)
+    """
+    Page size; 0 means 20, at most 100.
+    """
+
+
+default_message_pool.register_message(
+    "aether.integrations.v1", "ListDiscordGuildsRequest", ListDiscordGuildsRequest
+)
+
+
+@dataclass(eq=False, repr=False)
+class ListDiscordGuildsResponse(betterproto2.Message):
+    """
+    ListDiscordGuildsResponse is one page of guilds, by name.
+    """
+
+    guilds: "list[DiscordGuild]" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, repeated=True)
+    """
+    The guilds on this page.
+    """
+
+    pagination: "__common__v1__.Pagination | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
+    """
+    Page position and totals.
+    """
+
+
+default_message_pool.register_message(
+    "aether.integrations.v1", "ListDiscordGuildsResponse", ListDiscordGuildsResponse
+)
+
+
+@dataclass(eq=False, repr=False)
 class ListGithubReposRequest(betterproto2.Message):
     """
     ListGithubReposRequest selects a page of a GitHub integration's repositories.
@@ -610,6 +754,57 @@ class ListIntegrationsResponse(betterproto2.Message):
 
 default_message_pool.register_message(
     "aether.integrations.v1", "ListIntegrationsResponse", ListIntegrationsResponse
+)
+
+
+@dataclass(eq=False, repr=False)
+class ListSlackChannelsRequest(betterproto2.Message):
+    """
+    ListSlackChannelsRequest selects a page of a Slack integration's channels.
+    """
+
+    integration_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    The Slack integration's id.
+    """
+
+    page: "int" = betterproto2.field(2, betterproto2.TYPE_INT32)
+    """
+    1-based page number; 0 means 1.
+    """
+
+    limit: "int" = betterproto2.field(3, betterproto2.TYPE_INT32)
+    """
+    Page size; 0 means 20, at most 100.
+    """
+
+
+default_message_pool.register_message(
+    "aether.integrations.v1", "ListSlackChannelsRequest", ListSlackChannelsRequest
+)
+
+
+@dataclass(eq=False, repr=False)
+class ListSlackChannelsResponse(betterproto2.Message):
+    """
+    ListSlackChannelsResponse is one page of channels, by name.
+    """
+
+    channels: "list[SlackChannel]" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, repeated=True)
+    """
+    The channels on this page.
+    """
+
+    pagination: "__common__v1__.Pagination | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
+    """
+    Page position and totals.
+    """
+
+
+default_message_pool.register_message(
+    "aether.integrations.v1", "ListSlackChannelsResponse", ListSlackChannelsResponse
 )
 
 
@@ -840,6 +1035,36 @@ default_message_pool.register_message(
 
 
 @dataclass(eq=False, repr=False)
+class SlackChannel(betterproto2.Message):
+    """
+    SlackChannel is a Slack conversation the bot can see.
+    """
+
+    id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    Slack's channel id, e.g. "C0123456789".
+    """
+
+    name: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
+    """
+    The channel name without "#".
+    """
+
+    is_member: "bool" = betterproto2.field(3, betterproto2.TYPE_BOOL)
+    """
+    True if the bot is a member (and can post).
+    """
+
+    is_private: "bool" = betterproto2.field(4, betterproto2.TYPE_BOOL)
+    """
+    True for a private channel.
+    """
+
+
+default_message_pool.register_message("aether.integrations.v1", "SlackChannel", SlackChannel)
+
+
+@dataclass(eq=False, repr=False)
 class SlackCredentials(betterproto2.Message):
     """
     SlackCredentials are a Slack bot's secrets.
@@ -1045,6 +1270,55 @@ class IntegrationServiceStub:
             "/aether.integrations.v1.IntegrationService/ListGithubRepos",
             ListGithubReposRequest.SerializeToString,
             ListGithubReposResponse.FromString,
+        )(message)
+
+    def create_github_issue(self, message: "CreateGithubIssueRequest") -> "CreateGithubIssueResponse":
+        """
+        CreateGithubIssue opens an issue in a repository with a GitHub
+        integration's token.
+        Returns NOT_FOUND if the integration does not exist or is not the
+        caller's, FAILED_PRECONDITION if it is not a GitHub integration or is not
+        active or GitHub refuses (e.g. 404 for a repository the token cannot see,
+        410 with issues disabled), RESOURCE_EXHAUSTED if GitHub's rate limit is
+        exhausted, and UNAVAILABLE if GitHub cannot be reached.
+        """
+
+        return self._channel.unary_unary(
+            "/aether.integrations.v1.IntegrationService/CreateGithubIssue",
+            CreateGithubIssueRequest.SerializeToString,
+            CreateGithubIssueResponse.FromString,
+        )(message)
+
+    def list_slack_channels(self, message: "ListSlackChannelsRequest") -> "ListSlackChannelsResponse":
+        """
+        ListSlackChannels lists the conversations a Slack integration's bot can
+        see (conversations.list, following its cursors).
+        Returns NOT_FOUND if the integration does not exist or is not the
+        caller's, FAILED_PRECONDITION if it is not a Slack integration or is not
+        active or Slack refuses (e.g. missing_scope), RESOURCE_EXHAUSTED if Slack
+        rate-limits the call, and UNAVAILABLE if Slack cannot be reached.
+        """
+
+        return self._channel.unary_unary(
+            "/aether.integrations.v1.IntegrationService/ListSlackChannels",
+            ListSlackChannelsRequest.SerializeToString,
+            ListSlackChannelsResponse.FromString,
+        )(message)
+
+    def list_discord_guilds(self, message: "ListDiscordGuildsRequest") -> "ListDiscordGuildsResponse":
+        """
+        ListDiscordGuilds lists the guilds (servers) a Discord integration's bot
+        is in.
+        Returns NOT_FOUND if the integration does not exist or is not the
+        caller's, FAILED_PRECONDITION if it is not a Discord integration or is not
+        active, RESOURCE_EXHAUSTED if Discord rate-limits the call, and
+        UNAVAILABLE if Discord cannot be reached.
+        """
+
+        return self._channel.unary_unary(
+            "/aether.integrations.v1.IntegrationService/ListDiscordGuilds",
+            ListDiscordGuildsRequest.SerializeToString,
+            ListDiscordGuildsResponse.FromString,
         )(message)
 
     def send_slack_message(self, message: "SendSlackMessageRequest") -> "SendSlackMessageResponse":
