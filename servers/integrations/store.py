@@ -116,8 +116,12 @@ class IntegrationRepository:
             delivery_id,
             event,
         )
+        # At most once a second: every delivery locking the integration's row would
+        # serialize an integration's concurrent deliveries on it.
         await self.conn.execute(
-            "UPDATE integrations.integrations SET last_sync = now() WHERE id = $1", uuid.UUID(integration_id)
+            """UPDATE integrations.integrations SET last_sync = now()
+               WHERE id = $1 AND (last_sync IS NULL OR last_sync < now() - interval '1 second')""",
+            uuid.UUID(integration_id),
         )
         return bool(status == "INSERT 0 1")
 
