@@ -40,7 +40,8 @@ from servers.platform.scoping import Viewer
 log = logging.getLogger("aether.integrations.actions")
 SERVICE = "integrations"
 TASK_CALL_TIMEOUT = 10.0
-INTERACTION_TOKEN = re.compile(r"^[A-Za-z0-9._-]{1,500}$")
+# Discord interaction tokens go into a URL path: letters, digits, "_", "-" and single dots.
+INTERACTION_TOKEN = re.compile(r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$")
 
 
 class WebhookActions:

@@ -9,6 +9,7 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Protocol, TypeVar
 
@@ -167,7 +168,7 @@ class IntegrationUseCases:
         if delivery.handshake:
             return Receipt(delivery, duplicate=False)
         if delivery.actionable and not rules.acts_on(integration, delivery.event, delivery.payload):
-            delivery = type(delivery)(delivery.delivery_id, delivery.event, delivery.payload, delivery.reply)
+            delivery = replace(delivery, actionable=False)
         async with self._uow() as tx:
             if not await tx.repo.insert_delivery(integration.id, delivery.delivery_id, delivery.event):
                 actions = await tx.repo.actions_of(integration.id, delivery.delivery_id)
@@ -257,6 +258,8 @@ class IntegrationUseCases:
     async def create_issue(
         self, integration_id: str, repository: str, title: str, body: str, request_id: str
     ) -> Issue:
+        if any(part in (".", "..") for part in repository.split("/")):
+            raise InvalidArgument("not a repository", [FieldViolation("repository", 'must be "owner/name"')])
         integration, creds = await self._credentials(integration_id, GithubCredentials)
         key = f"issue:{current_viewer().user_id}:{request_id}" if request_id else ""
         if key and (done := await self._ledger.get(key)) is not None:

@@ -238,6 +238,11 @@ async def test_bad_input_names_the_fields(caller: MakeCaller) -> None:
             "discord.publicKey",
         ),
         (pb.ListIntegrationsRequest(limit=101), "ListIntegrations", "limit"),
+        (
+            pb.CreateGithubIssueRequest(integration_id="x", repository="../..", title="t"),
+            "CreateGithubIssue",
+            "repository",
+        ),
         (pb.ListIntegrationsRequest(sort="password"), "ListIntegrations", "sort"),
         (pb.GetIntegrationRequest(id="../etc"), "GetIntegration", "id"),
         (pb.SendSlackMessageRequest(integration_id="x", channel="dev"), "SendSlackMessage", "message"),
@@ -653,3 +658,27 @@ async def test_rejected_token_puts_the_integration_in_error(
         grpc.StatusCode.FAILED_PRECONDITION,
         alice.call("ListGithubRepos", pb.ListGithubReposRequest(integration_id=github_id)),
     )
+
+
+async def test_an_exhausted_discord_bucket_is_not_called_again(
+    caller: MakeCaller, fake: FakeChatProviders
+) -> None:
+    alice = await caller()
+    discord_id = await alice.discord()
+    message = {"id": "1200000000000000099", "channel_id": "666666666666666666", "content": "x"}
+    exhausted = {
+        "X-RateLimit-Bucket": "b1",
+        "X-RateLimit-Remaining": "0",
+        "X-RateLimit-Reset-After": "60.000",
+    }
+    fake.fail("discord", "/channels/666666666666666666/messages", Reply(200, message, exhausted))
+    request = pb.SendDiscordMessageRequest(
+        integration_id=discord_id, channel="666666666666666666", message="x"
+    )
+    assert (await alice.call("SendDiscordMessage", request)).message_id == "1200000000000000099"
+    error = await expect(grpc.StatusCode.RESOURCE_EXHAUSTED, alice.call("SendDiscordMessage", request))
+    assert "bucket exhausted" in error.message and 55 < (error.retry_delay_seconds or 0) <= 60
+    posts = [
+        p for m, p in fake.requests if m == "POST" and p.endswith("/channels/666666666666666666/messages")
+    ]
+    assert len(posts) == 1  # the second call never reached Discord

@@ -37,7 +37,11 @@ GITHUB_TOKEN = "ghp_fake_valid_token"
 SLACK_TOKEN = "xoxb-fake-valid-token"
 DISCORD_TOKEN = "fake.discord.bot-token"
 SLACK_CHANNELS = {"C0000000001": "general", "C0000000002": "dev"}
-DISCORD_CHANNELS = {"111111111111111111": "general", "222222222222222222": "dev"}
+DISCORD_CHANNELS = {
+    "111111111111111111": "general",
+    "222222222222222222": "dev",
+    "666666666666666666": "busy",
+}
 DISCORD_FORBIDDEN_CHANNEL = "333333333333333333"
 GITHUB_DOCS = "https://docs.github.com/rest"
 

@@ -20,33 +20,34 @@ from servers.integrations.domain import (
 from servers.platform.errors import InvalidArgument, Unauthenticated
 from tests.api import integrations_support as sig
 
-NOW = time.time()
 GITHUB = GithubCredentials("t", sig.GITHUB_SECRET)
 SLACK = SlackCredentials("xoxb-t", sig.SLACK_SECRET)
 DISCORD = DiscordCredentials("t", sig.DISCORD_PUBLIC_KEY, sig.DISCORD_APP_ID)
 
 
 def test_github_signature_is_over_the_exact_bytes() -> None:
+    now = time.time()
     body = sig.body_of(sig.pull_request_opened())
     headers = sig.github_headers(body, "pull_request", "d-1")
-    webhooks.verify(GITHUB, headers, body, NOW)
+    webhooks.verify(GITHUB, headers, body, now)
     for bad_body in (body.replace(b"\n", b""), body + b" ", b""):
         with pytest.raises(Unauthenticated):
-            webhooks.verify(GITHUB, headers, bad_body, NOW)
+            webhooks.verify(GITHUB, headers, bad_body, now)
     with pytest.raises(Unauthenticated):  # no secret configured: nothing verifies
-        webhooks.verify(GithubCredentials("t"), headers, body, NOW)
+        webhooks.verify(GithubCredentials("t"), headers, body, now)
     delivery = webhooks.parse(GITHUB, headers, body, "application/json")
     assert (delivery.delivery_id, delivery.event, delivery.actionable) == ("d-1", "pull_request.opened", True)
 
 
 def test_slack_timestamp_window() -> None:
+    now = time.time()
     body = b'{"type":"event_callback","event_id":"Ev1","event":{"type":"app_mention"}}'
-    webhooks.verify(SLACK, sig.slack_headers(body, int(NOW) - 299), body, NOW)
-    for stale in (int(NOW) - 301, int(NOW) + 301):
+    webhooks.verify(SLACK, sig.slack_headers(body, int(now) - 299), body, now)
+    for stale in (int(now) - 301, int(now) + 301):
         with pytest.raises(Unauthenticated):
-            webhooks.verify(SLACK, sig.slack_headers(body, stale), body, NOW)
+            webhooks.verify(SLACK, sig.slack_headers(body, stale), body, now)
     with pytest.raises(Unauthenticated):
-        webhooks.verify(SLACK, {**sig.slack_headers(body), "x-slack-request-timestamp": "soon"}, body, NOW)
+        webhooks.verify(SLACK, {**sig.slack_headers(body), "x-slack-request-timestamp": "soon"}, body, now)
     assert webhooks.parse(SLACK, {}, body, "application/json").event == "app_mention"
 
 
@@ -64,12 +65,13 @@ def test_slack_slash_command_and_bad_forms() -> None:
 
 
 def test_discord_ed25519_and_ping() -> None:
+    now = time.time()
     body = b'{"type":1}'
-    webhooks.verify(DISCORD, sig.discord_headers(body), body, NOW)
+    webhooks.verify(DISCORD, sig.discord_headers(body), body, now)
     with pytest.raises(Unauthenticated):
-        webhooks.verify(DISCORD, {**sig.discord_headers(body), "x-signature-ed25519": "zz"}, body, NOW)
+        webhooks.verify(DISCORD, {**sig.discord_headers(body), "x-signature-ed25519": "zz"}, body, now)
     with pytest.raises(Unauthenticated):
-        webhooks.verify(DISCORD, sig.discord_headers(body, int(NOW) - 301), body, NOW)
+        webhooks.verify(DISCORD, sig.discord_headers(body, int(now) - 301), body, now)
     ping = webhooks.parse(DISCORD, {}, body, "application/json")
     assert ping.handshake and ping.reply == {"type": 1}
 
