@@ -14,6 +14,8 @@ aether relay               run only the outbox relay (servers run one each by de
 aether health [ADDR]       exit 0 if ADDR answers grpc.health.v1 SERVING (container healthchecks)
 aether users create --email admin@example.com --role admin
                            create an account with any roles (password from a prompt or stdin)
+aether integrations rotate-key
+                           re-seal every stored integration credential under INTEGRATIONS_KEY_ID
 """
 
 from __future__ import annotations
@@ -239,6 +241,28 @@ def _users_create(args: argparse.Namespace) -> None:
     asyncio.run(run())
 
 
+def _rotate_key(args: argparse.Namespace) -> None:
+    from servers.integrations.main import IntegrationsSettings
+    from servers.integrations.rotation import rotate
+    from servers.platform.db import create_pool
+
+    settings = IntegrationsSettings()
+    if not settings.database_url:
+        raise SystemExit("DATABASE_URL is not set")
+
+    async def run() -> None:
+        pool = await create_pool(settings.database_url or "", 1, 2)
+        try:
+            done = await rotate(pool, settings.vault())
+        finally:
+            await pool.close()
+        print(f"re-sealed {done.resealed} credential(s) under key {done.key_id!r}; {done.remaining} left")
+        if done.remaining:
+            raise SystemExit(1)
+
+    asyncio.run(run())
+
+
 def _edge(args: argparse.Namespace) -> None:
     _need("edge", "edge", "envoy_data_plane")
     from servers.edge.__main__ import main as edge_main
@@ -294,6 +318,16 @@ def main(argv: list[str] | None = None) -> None:
     )
     dead.add_argument("--id", dest="ids", action="append", default=[], help="only this event id (repeatable)")
     dead.set_defaults(run=_dead_letters)
+
+    integrations = commands.add_parser("integrations", help="the Integration Hub's stored credentials")
+    integrations_commands = integrations.add_subparsers(
+        dest="integrations_command", required=True, metavar="SUBCOMMAND"
+    )
+    rotate_key = integrations_commands.add_parser(
+        "rotate-key",
+        help="re-seal every credential under INTEGRATIONS_KEY_ID (old keys stay usable until done)",
+    )
+    rotate_key.set_defaults(run=_rotate_key)
 
     relay = commands.add_parser("relay", help="run only the outbox relay (DATABASE_URL, AMQP_URL)")
     relay.set_defaults(run=_relay)

@@ -16,6 +16,7 @@ DOMAINS: dict[str, str] = {
     "ai": "servers.ai.main",
     "code": "servers.code.main",
     "rag": "servers.rag.main",
+    "integrations": "servers.integrations.main",
 }
 
 

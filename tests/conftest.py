@@ -30,6 +30,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from servers.platform.secrets import new_secret_key
 from servers.platform.telemetry import configure_tracing
 from tests.fakes.ai_providers import FakeProviders
+from tests.fakes.chat_providers import FakeChatProviders
 
 
 def _reachable(port: int) -> bool:
@@ -146,8 +147,25 @@ def ai_provider_env(fake: FakeProviders) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
+async def fake_chat() -> AsyncIterator[FakeChatProviders]:
+    """Local fakes of GitHub, Slack and Discord (tests/fakes/chat_providers.py)."""
+    async with FakeChatProviders() as fake:
+        yield fake
+
+
+def chat_provider_env(fake: FakeChatProviders) -> dict[str, str]:
+    """Settings that point the Integration Hub at the fakes, with short rate-limit waits."""
+    return {
+        "GITHUB_API_BASE": fake.github_base,
+        "SLACK_API_BASE": fake.slack_base,
+        "DISCORD_API_BASE": fake.discord_base,
+        "INTEGRATIONS_MAX_RETRY_WAIT_SECONDS": "2",
+    }
+
+
+@pytest.fixture(scope="session")
 async def app_server(
-    database_url: str, redis_client: aioredis.Redis, fake_ai: FakeProviders
+    database_url: str, redis_client: aioredis.Redis, fake_ai: FakeProviders, fake_chat: FakeChatProviders
 ) -> AsyncIterator[tuple[str, list[str]]]:
     """Every implemented domain (servers/registry.py) in one real in-process server,
     the way `aether serve` builds them (all interceptors, migrations). Yields its
@@ -157,7 +175,7 @@ async def app_server(
     from servers.platform.runtime import Server
     from servers.platform.settings import PlatformSettings
 
-    os.environ.update(ai_provider_env(fake_ai))
+    os.environ.update(ai_provider_env(fake_ai), **chat_provider_env(fake_chat))
     server = Server([registry.load(name) for name in registry.DOMAINS], PlatformSettings())
     port = await server.start()
     yield f"127.0.0.1:{port}", server.service_names

@@ -60,25 +60,46 @@ class GetIntegrationRequest(_message.Message):
     def __init__(self, id: _Optional[str] = ...) -> None: ...
 
 class ConnectIntegrationRequest(_message.Message):
-    __slots__ = ("service", "name", "credentials", "config", "request_id")
-    class CredentialsEntry(_message.Message):
-        __slots__ = ("key", "value")
-        KEY_FIELD_NUMBER: _ClassVar[int]
-        VALUE_FIELD_NUMBER: _ClassVar[int]
-        key: str
-        value: str
-        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
-    SERVICE_FIELD_NUMBER: _ClassVar[int]
+    __slots__ = ("name", "github", "slack", "discord", "config", "request_id")
     NAME_FIELD_NUMBER: _ClassVar[int]
-    CREDENTIALS_FIELD_NUMBER: _ClassVar[int]
+    GITHUB_FIELD_NUMBER: _ClassVar[int]
+    SLACK_FIELD_NUMBER: _ClassVar[int]
+    DISCORD_FIELD_NUMBER: _ClassVar[int]
     CONFIG_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
-    service: str
     name: str
-    credentials: _containers.ScalarMap[str, str]
+    github: GithubCredentials
+    slack: SlackCredentials
+    discord: DiscordCredentials
     config: _struct_pb2.Struct
     request_id: str
-    def __init__(self, service: _Optional[str] = ..., name: _Optional[str] = ..., credentials: _Optional[_Mapping[str, str]] = ..., config: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., request_id: _Optional[str] = ...) -> None: ...
+    def __init__(self, name: _Optional[str] = ..., github: _Optional[_Union[GithubCredentials, _Mapping]] = ..., slack: _Optional[_Union[SlackCredentials, _Mapping]] = ..., discord: _Optional[_Union[DiscordCredentials, _Mapping]] = ..., config: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class GithubCredentials(_message.Message):
+    __slots__ = ("token", "webhook_secret")
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    WEBHOOK_SECRET_FIELD_NUMBER: _ClassVar[int]
+    token: str
+    webhook_secret: str
+    def __init__(self, token: _Optional[str] = ..., webhook_secret: _Optional[str] = ...) -> None: ...
+
+class SlackCredentials(_message.Message):
+    __slots__ = ("bot_token", "signing_secret")
+    BOT_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    SIGNING_SECRET_FIELD_NUMBER: _ClassVar[int]
+    bot_token: str
+    signing_secret: str
+    def __init__(self, bot_token: _Optional[str] = ..., signing_secret: _Optional[str] = ...) -> None: ...
+
+class DiscordCredentials(_message.Message):
+    __slots__ = ("bot_token", "public_key", "application_id")
+    BOT_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
+    APPLICATION_ID_FIELD_NUMBER: _ClassVar[int]
+    bot_token: str
+    public_key: str
+    application_id: str
+    def __init__(self, bot_token: _Optional[str] = ..., public_key: _Optional[str] = ..., application_id: _Optional[str] = ...) -> None: ...
 
 class ConnectIntegrationResponse(_message.Message):
     __slots__ = ("integration_id", "status", "message", "webhook_path")
@@ -205,3 +226,83 @@ class SendDiscordMessageResponse(_message.Message):
     channel: str
     timestamp: _timestamp_pb2.Timestamp
     def __init__(self, success: _Optional[bool] = ..., message_id: _Optional[str] = ..., channel: _Optional[str] = ..., timestamp: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class CreateGithubIssueRequest(_message.Message):
+    __slots__ = ("integration_id", "repository", "title", "body", "request_id")
+    INTEGRATION_ID_FIELD_NUMBER: _ClassVar[int]
+    REPOSITORY_FIELD_NUMBER: _ClassVar[int]
+    TITLE_FIELD_NUMBER: _ClassVar[int]
+    BODY_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    integration_id: str
+    repository: str
+    title: str
+    body: str
+    request_id: str
+    def __init__(self, integration_id: _Optional[str] = ..., repository: _Optional[str] = ..., title: _Optional[str] = ..., body: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class CreateGithubIssueResponse(_message.Message):
+    __slots__ = ("number", "html_url")
+    NUMBER_FIELD_NUMBER: _ClassVar[int]
+    HTML_URL_FIELD_NUMBER: _ClassVar[int]
+    number: int
+    html_url: str
+    def __init__(self, number: _Optional[int] = ..., html_url: _Optional[str] = ...) -> None: ...
+
+class ListSlackChannelsRequest(_message.Message):
+    __slots__ = ("integration_id", "page", "limit")
+    INTEGRATION_ID_FIELD_NUMBER: _ClassVar[int]
+    PAGE_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    integration_id: str
+    page: int
+    limit: int
+    def __init__(self, integration_id: _Optional[str] = ..., page: _Optional[int] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class SlackChannel(_message.Message):
+    __slots__ = ("id", "name", "is_member", "is_private")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    IS_MEMBER_FIELD_NUMBER: _ClassVar[int]
+    IS_PRIVATE_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    name: str
+    is_member: bool
+    is_private: bool
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., is_member: _Optional[bool] = ..., is_private: _Optional[bool] = ...) -> None: ...
+
+class ListSlackChannelsResponse(_message.Message):
+    __slots__ = ("channels", "pagination")
+    CHANNELS_FIELD_NUMBER: _ClassVar[int]
+    PAGINATION_FIELD_NUMBER: _ClassVar[int]
+    channels: _containers.RepeatedCompositeFieldContainer[SlackChannel]
+    pagination: _pagination_pb2.Pagination
+    def __init__(self, channels: _Optional[_Iterable[_Union[SlackChannel, _Mapping]]] = ..., pagination: _Optional[_Union[_pagination_pb2.Pagination, _Mapping]] = ...) -> None: ...
+
+class ListDiscordGuildsRequest(_message.Message):
+    __slots__ = ("integration_id", "page", "limit")
+    INTEGRATION_ID_FIELD_NUMBER: _ClassVar[int]
+    PAGE_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    integration_id: str
+    page: int
+    limit: int
+    def __init__(self, integration_id: _Optional[str] = ..., page: _Optional[int] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class DiscordGuild(_message.Message):
+    __slots__ = ("id", "name", "owner")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    OWNER_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    name: str
+    owner: bool
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., owner: _Optional[bool] = ...) -> None: ...
+
+class ListDiscordGuildsResponse(_message.Message):
+    __slots__ = ("guilds", "pagination")
+    GUILDS_FIELD_NUMBER: _ClassVar[int]
+    PAGINATION_FIELD_NUMBER: _ClassVar[int]
+    guilds: _containers.RepeatedCompositeFieldContainer[DiscordGuild]
+    pagination: _pagination_pb2.Pagination
+    def __init__(self, guilds: _Optional[_Iterable[_Union[DiscordGuild, _Mapping]]] = ..., pagination: _Optional[_Union[_pagination_pb2.Pagination, _Mapping]] = ...) -> None: ...

@@ -5,6 +5,7 @@ import warnings
 
 from aether.integrations.v1 import integration_pb2 as aether_dot_integrations_dot_v1_dot_integration__pb2
 from aether.integrations.v1 import integrations_service_pb2 as aether_dot_integrations_dot_v1_dot_integrations__service__pb2
+from google.api import httpbody_pb2 as google_dot_api_dot_httpbody__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -65,12 +66,27 @@ class IntegrationServiceStub:
         self.ReceiveWebhook = channel.unary_unary(
                 '/aether.integrations.v1.IntegrationService/ReceiveWebhook',
                 request_serializer=aether_dot_integrations_dot_v1_dot_integrations__service__pb2.ReceiveWebhookRequest.SerializeToString,
-                response_deserializer=aether_dot_integrations_dot_v1_dot_integrations__service__pb2.ReceiveWebhookResponse.FromString,
+                response_deserializer=google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
                 _registered_method=True)
         self.ListGithubRepos = channel.unary_unary(
                 '/aether.integrations.v1.IntegrationService/ListGithubRepos',
                 request_serializer=aether_dot_integrations_dot_v1_dot_integrations__service__pb2.ListGithubReposRequest.SerializeToString,
                 response_deserializer=aether_dot_integrations_dot_v1_dot_integrations__service__pb2.ListGithubReposResponse.FromString,
+                _registered_method=True)
+        self.CreateGithubIssue = channel.unary_unary(
+                '/aether.integrations.v1.IntegrationService/CreateGithubIssue',
+                request_serializer=aether_dot_integrations_dot_v1_dot_integrations__service__pb2.CreateGithubIssueRequest.SerializeToString,
+                response_deserializer=aether_dot_integrations_dot_v1_dot_integrations__service__pb2.CreateGithubIssueResponse.FromString,
+                _registered_method=True)
+        self.ListSlackChannels = channel.unary_unary(
+                '/aether.integrations.v1.IntegrationService/ListSlackChannels',
+                request_serializer=aether_dot_integrations_dot_v1_dot_integrations__service__pb2.ListSlackChannelsRequest.SerializeToString,
+                response_deserializer=aether_dot_integrations_dot_v1_dot_integrations__service__pb2.ListSlackChannelsResponse.FromString,
+                _registered_method=True)
+        self.ListDiscordGuilds = channel.unary_unary(
+                '/aether.integrations.v1.IntegrationService/ListDiscordGuilds',
+                request_serializer=aether_dot_integrations_dot_v1_dot_integrations__service__pb2.ListDiscordGuildsRequest.SerializeToString,
+                response_deserializer=aether_dot_integrations_dot_v1_dot_integrations__service__pb2.ListDiscordGuildsResponse.FromString,
                 _registered_method=True)
         self.SendSlackMessage = channel.unary_unary(
                 '/aether.integrations.v1.IntegrationService/SendSlackMessage',
@@ -156,8 +172,12 @@ class IntegrationServiceServicer:
 
         A verified delivery is logged, emits "integration.webhook.received" and
         triggers the configured actions (e.g. an opened GitHub pull request creates
-        a task and posts to the user's Slack). Slack URL verification and Discord
-        PING are answered in `challenge` and `type`.
+        a task and posts to the user's Slack), which run afterwards from the outbox
+        so the provider gets its answer within its deadline. The answer is in the
+        provider's format: Slack URL verification {"challenge": ...}, Discord PING
+        exactly {"type":1}, a Slack slash command or Discord command an immediate
+        reply (the result follows as a message), anything else a
+        ReceiveWebhookResponse as JSON.
         The request may be up to 25 MiB, so every GitHub delivery fits (GitHub
         caps webhook payloads at 25 MB); other RPCs keep the 1 MiB default.
         Returns UNAUTHENTICATED if the integration does not exist or is disabled,
@@ -177,6 +197,43 @@ class IntegrationServiceServicer:
         caller's, FAILED_PRECONDITION if it is not a GitHub integration or is not
         active, RESOURCE_EXHAUSTED if GitHub's rate limit is exhausted (RetryInfo
         says until when), and UNAVAILABLE if GitHub cannot be reached.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateGithubIssue(self, request, context):
+        """CreateGithubIssue opens an issue in a repository with a GitHub
+        integration's token.
+        Returns NOT_FOUND if the integration does not exist or is not the
+        caller's, FAILED_PRECONDITION if it is not a GitHub integration or is not
+        active or GitHub refuses (e.g. 404 for a repository the token cannot see,
+        410 with issues disabled), RESOURCE_EXHAUSTED if GitHub's rate limit is
+        exhausted, and UNAVAILABLE if GitHub cannot be reached.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListSlackChannels(self, request, context):
+        """ListSlackChannels lists the conversations a Slack integration's bot can
+        see (conversations.list, following its cursors).
+        Returns NOT_FOUND if the integration does not exist or is not the
+        caller's, FAILED_PRECONDITION if it is not a Slack integration or is not
+        active or Slack refuses (e.g. missing_scope), RESOURCE_EXHAUSTED if Slack
+        rate-limits the call, and UNAVAILABLE if Slack cannot be reached.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListDiscordGuilds(self, request, context):
+        """ListDiscordGuilds lists the guilds (servers) a Discord integration's bot
+        is in.
+        Returns NOT_FOUND if the integration does not exist or is not the
+        caller's, FAILED_PRECONDITION if it is not a Discord integration or is not
+        active, RESOURCE_EXHAUSTED if Discord rate-limits the call, and
+        UNAVAILABLE if Discord cannot be reached.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -234,12 +291,27 @@ def add_IntegrationServiceServicer_to_server(servicer, server):
             'ReceiveWebhook': grpc.unary_unary_rpc_method_handler(
                     servicer.ReceiveWebhook,
                     request_deserializer=aether_dot_integrations_dot_v1_dot_integrations__service__pb2.ReceiveWebhookRequest.FromString,
-                    response_serializer=aether_dot_integrations_dot_v1_dot_integrations__service__pb2.ReceiveWebhookResponse.SerializeToString,
+                    response_serializer=google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
             ),
             'ListGithubRepos': grpc.unary_unary_rpc_method_handler(
                     servicer.ListGithubRepos,
                     request_deserializer=aether_dot_integrations_dot_v1_dot_integrations__service__pb2.ListGithubReposRequest.FromString,
                     response_serializer=aether_dot_integrations_dot_v1_dot_integrations__service__pb2.ListGithubReposResponse.SerializeToString,
+            ),
+            'CreateGithubIssue': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateGithubIssue,
+                    request_deserializer=aether_dot_integrations_dot_v1_dot_integrations__service__pb2.CreateGithubIssueRequest.FromString,
+                    response_serializer=aether_dot_integrations_dot_v1_dot_integrations__service__pb2.CreateGithubIssueResponse.SerializeToString,
+            ),
+            'ListSlackChannels': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListSlackChannels,
+                    request_deserializer=aether_dot_integrations_dot_v1_dot_integrations__service__pb2.ListSlackChannelsRequest.FromString,
+                    response_serializer=aether_dot_integrations_dot_v1_dot_integrations__service__pb2.ListSlackChannelsResponse.SerializeToString,
+            ),
+            'ListDiscordGuilds': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListDiscordGuilds,
+                    request_deserializer=aether_dot_integrations_dot_v1_dot_integrations__service__pb2.ListDiscordGuildsRequest.FromString,
+                    response_serializer=aether_dot_integrations_dot_v1_dot_integrations__service__pb2.ListDiscordGuildsResponse.SerializeToString,
             ),
             'SendSlackMessage': grpc.unary_unary_rpc_method_handler(
                     servicer.SendSlackMessage,
@@ -393,7 +465,7 @@ class IntegrationService:
             target,
             '/aether.integrations.v1.IntegrationService/ReceiveWebhook',
             aether_dot_integrations_dot_v1_dot_integrations__service__pb2.ReceiveWebhookRequest.SerializeToString,
-            aether_dot_integrations_dot_v1_dot_integrations__service__pb2.ReceiveWebhookResponse.FromString,
+            google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
             options,
             channel_credentials,
             insecure,
@@ -421,6 +493,87 @@ class IntegrationService:
             '/aether.integrations.v1.IntegrationService/ListGithubRepos',
             aether_dot_integrations_dot_v1_dot_integrations__service__pb2.ListGithubReposRequest.SerializeToString,
             aether_dot_integrations_dot_v1_dot_integrations__service__pb2.ListGithubReposResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateGithubIssue(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aether.integrations.v1.IntegrationService/CreateGithubIssue',
+            aether_dot_integrations_dot_v1_dot_integrations__service__pb2.CreateGithubIssueRequest.SerializeToString,
+            aether_dot_integrations_dot_v1_dot_integrations__service__pb2.CreateGithubIssueResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListSlackChannels(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aether.integrations.v1.IntegrationService/ListSlackChannels',
+            aether_dot_integrations_dot_v1_dot_integrations__service__pb2.ListSlackChannelsRequest.SerializeToString,
+            aether_dot_integrations_dot_v1_dot_integrations__service__pb2.ListSlackChannelsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListDiscordGuilds(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aether.integrations.v1.IntegrationService/ListDiscordGuilds',
+            aether_dot_integrations_dot_v1_dot_integrations__service__pb2.ListDiscordGuildsRequest.SerializeToString,
+            aether_dot_integrations_dot_v1_dot_integrations__service__pb2.ListDiscordGuildsResponse.FromString,
             options,
             channel_credentials,
             insecure,
