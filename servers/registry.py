@@ -12,6 +12,7 @@ DOMAINS: dict[str, str] = {
     "tasks": "servers.tasks.main",
     "analytics": "servers.analytics.main",
     "ai": "servers.ai.main",
+    "containers": "servers.containers.main",
 }
 
 
