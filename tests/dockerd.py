@@ -13,6 +13,7 @@ root (nsfs) is unmounted.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import io
 import os
@@ -177,13 +178,30 @@ class LocalDocker:
         )
         _wait(lambda: _listens(self.registry_port), "docker-registry", self._registry, log)
 
-    def push(self, repository: str, tag: str, extra: dict[str, bytes] | None = None) -> str:
+    async def cli(self, *args: str, stdin: bytes | None = None, check: bool = True) -> str:
+        """The docker CLI off the event loop (the in-process servers must keep
+        answering Envoy's health checks while a test drives the engine)."""
+        proc = await asyncio.create_subprocess_exec(
+            DOCKER,
+            "-H",
+            self.host,
+            *args,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        out, err = await asyncio.wait_for(proc.communicate(stdin), 120)
+        if check and proc.returncode:
+            raise RuntimeError(f"docker {' '.join(args)}: {err.decode()}")
+        return out.decode().strip()
+
+    async def push(self, repository: str, tag: str, extra: dict[str, bytes] | None = None) -> str:
         """Import a busybox image (with `extra` files, so its layer is its own)
         and push it to the registry as repository:tag; the local copy is removed."""
         reference = f"{self.registry}/{repository}:{tag}"
-        self.docker("import", "-", reference, stdin=_rootfs_tar(extra or {}))
-        self.docker("push", reference)
-        self.docker("rmi", reference)
+        await self.cli("import", "-", reference, stdin=_rootfs_tar(extra or {}))
+        await self.cli("push", reference)
+        await self.cli("rmi", reference)
         return reference
 
     def drop_layers(self, repository: str) -> None:
@@ -194,11 +212,11 @@ class LocalDocker:
         for layer in layers.iterdir():
             shutil.rmtree(blobs / layer.name[:2] / layer.name)
 
-    def run(self, *command: str, name: str | None = None, labels: tuple[str, ...] = (MANAGED,)) -> str:
+    async def run(self, *command: str, name: str | None = None, labels: tuple[str, ...] = (MANAGED,)) -> str:
         """A running busybox container; returns its full id."""
         args = ["run", "-d", "--init", "--network=none", f"--name={name or 'aether-' + uuid.uuid4().hex[:8]}"]
         args += [f"--label={label}" for label in labels]
-        return self.docker(*args, IMAGE, *(command or ("sleep", "600")))
+        return await self.cli(*args, IMAGE, *(command or ("sleep", "600")))
 
     def containers(self) -> list[str]:
         return self.docker("ps", "-aq", "--no-trunc").split()
@@ -233,7 +251,8 @@ class LocalDocker:
     @property
     def leftovers(self) -> list[str]:
         """What stop() could not clean up (empty after a clean stop)."""
-        alive = [p.args[0] for p in (self._dockerd, self._registry) if p is not None and p.poll() is None]
+        processes = (("dockerd", self._dockerd), ("docker-registry", self._registry))
+        alive = [name for name, p in processes if p is not None and p.poll() is None]
         return alive + _mounts_under(self.root) + ([str(self.root)] if self.root.exists() else [])
 
 

@@ -89,9 +89,9 @@ async def test_containers_without_the_label_are_invisible_and_untouchable(
     stub: Stub, admin: Metadata, engine: LocalDocker
 ) -> None:
     tag = uuid.uuid4().hex[:6]
-    managed = engine.run(name=f"managed-{tag}")
-    outside = engine.run(name=f"outside-{tag}", labels=())
-    wrong = engine.run(name=f"wrong-{tag}", labels=("aether.managed=false",))
+    managed = await engine.run(name=f"managed-{tag}")
+    outside = await engine.run(name=f"outside-{tag}", labels=())
+    wrong = await engine.run(name=f"wrong-{tag}", labels=("aether.managed=false",))
 
     listed = await stub.ListContainers(pb.ListContainersRequest(all=True, name=tag), metadata=admin)
     assert [c.id for c in listed.containers] == [managed]
@@ -113,7 +113,10 @@ async def test_containers_without_the_label_are_invisible_and_untouchable(
         ):
             assert await code_of(call) == grpc.StatusCode.NOT_FOUND
     # untouched: still running, still there
-    assert engine.docker("inspect", "-f", "{{.State.Running}}", outside, wrong).split() == ["true", "true"]
+    assert (await engine.cli("inspect", "-f", "{{.State.Running}}", outside, wrong)).split() == [
+        "true",
+        "true",
+    ]
 
     by_prefix = await stub.GetContainer(pb.GetContainerRequest(id=managed[:12]), metadata=admin)
     by_name = await stub.GetContainer(pb.GetContainerRequest(id=f"managed-{tag}"), metadata=admin)
@@ -126,8 +129,8 @@ async def test_containers_without_the_label_are_invisible_and_untouchable(
 
 async def test_list_pages_sorts_and_filters(stub: Stub, admin: Metadata, engine: LocalDocker) -> None:
     tag = uuid.uuid4().hex[:6]
-    ids = [engine.run(name=f"page-{tag}-{n}") for n in range(3)]
-    engine.docker("stop", "-t", "0", ids[2])
+    ids = [await engine.run(name=f"page-{tag}-{n}") for n in range(3)]
+    await engine.cli("stop", "-t", "0", ids[2])
 
     running = await stub.ListContainers(pb.ListContainersRequest(name=tag), metadata=admin)
     assert {c.id for c in running.containers} == set(ids[:2])
@@ -155,7 +158,7 @@ async def test_list_pages_sorts_and_filters(stub: Stub, admin: Metadata, engine:
 async def test_lifecycle_on_a_real_container_is_audited(
     stub: Stub, admin: Metadata, engine: LocalDocker, database_url: str
 ) -> None:
-    cid = engine.run(name=f"life-{uuid.uuid4().hex[:6]}")
+    cid = await engine.run(name=f"life-{uuid.uuid4().hex[:6]}")
 
     stopped = await stub.StopContainer(
         pb.StopContainerRequest(id=cid[:12], timeout_seconds=1), metadata=admin
@@ -205,8 +208,16 @@ async def test_lifecycle_on_a_real_container_is_audited(
 async def test_logs_tail_demultiplexes_stdout_and_stderr(
     stub: Stub, admin: Metadata, engine: LocalDocker
 ) -> None:
-    cid = engine.run("sh", "-c", "echo out-1; echo err-1 >&2; echo out-2; exec sleep 600")
-    await eventually(lambda: len(engine.docker("logs", cid).split()) == 2, "logged")  # stdout half
+    cid = await engine.run("sh", "-c", "echo out-1; echo err-1 >&2; echo out-2; exec sleep 600")
+    for _ in range(200):  # until the container wrote all three
+        if (
+            len(
+                await collect(stub.StreamContainerLogs(pb.StreamContainerLogsRequest(id=cid), metadata=admin))
+            )
+            == 4
+        ):
+            break
+        await asyncio.sleep(0.05)
 
     async def lines(**fields: Any) -> tuple[list[tuple[int, str]], pb.StreamContainerLogsFinal]:
         messages = await collect(
@@ -235,7 +246,7 @@ async def test_logs_tail_demultiplexes_stdout_and_stderr(
 async def test_logs_follow_streams_new_lines_and_cancel_closes_the_engine_stream(
     stub: Stub, admin: Metadata, engine: LocalDocker
 ) -> None:
-    cid = engine.run("sh", "-c", "i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.2; done")
+    cid = await engine.run("sh", "-c", "i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.2; done")
     call = stub.StreamContainerLogs(
         pb.StreamContainerLogsRequest(id=cid, follow=True, tail=0), metadata=admin
     )
@@ -253,17 +264,17 @@ async def test_logs_follow_streams_new_lines_and_cancel_closes_the_engine_stream
 async def test_logs_follow_ends_when_the_container_stops(
     stub: Stub, admin: Metadata, engine: LocalDocker
 ) -> None:
-    cid = engine.run("sh", "-c", "echo first; exec sleep 600")
+    cid = await engine.run("sh", "-c", "echo first; exec sleep 600")
     call = stub.StreamContainerLogs(pb.StreamContainerLogsRequest(id=cid, follow=True), metadata=admin)
     first = await call.read()
     assert first.line.text == "first"
-    engine.docker("stop", "-t", "0", cid)
+    await engine.cli("stop", "-t", "0", cid)
     rest = await rest_of(call)
     assert rest[-1].final.reason == pb.LOGS_END_REASON_CONTAINER_STOPPED and rest[-1].final.lines >= 1
 
 
 async def test_stats_one_shot_and_streamed(stub: Stub, admin: Metadata, engine: LocalDocker) -> None:
-    cid = engine.run("sh", "-c", "while true; do :; done")  # keeps a CPU busy
+    cid = await engine.run("sh", "-c", "while true; do :; done")  # keeps a CPU busy
     one = await stub.GetContainerStats(pb.GetContainerStatsRequest(id=cid[:12]), metadata=admin)
     assert one.id == cid and one.name.startswith("aether-") and one.pids >= 2
     assert one.online_cpus >= 1 and one.cpu_percent > 0
@@ -282,7 +293,7 @@ async def test_stats_one_shot_and_streamed(stub: Stub, admin: Metadata, engine: 
     call.cancel()
     await eventually(lambda: open_streams("stats") == 0, "closed after the cancel")
 
-    engine.docker("stop", "-t", "0", cid)
+    await engine.cli("stop", "-t", "0", cid)
     assert await code_of(stub.GetContainerStats(pb.GetContainerStatsRequest(id=cid), metadata=admin)) == (
         grpc.StatusCode.FAILED_PRECONDITION
     )
@@ -291,10 +302,10 @@ async def test_stats_one_shot_and_streamed(stub: Stub, admin: Metadata, engine: 
 async def test_stats_stream_ends_when_the_container_stops(
     stub: Stub, admin: Metadata, engine: LocalDocker
 ) -> None:
-    cid = engine.run()
+    cid = await engine.run()
     call = stub.StreamContainerStats(pb.StreamContainerStatsRequest(id=cid), metadata=admin)
     assert (await call.read()).sample.id == cid
-    engine.docker("stop", "-t", "0", cid)
+    await engine.cli("stop", "-t", "0", cid)
     rest = await rest_of(call)
     assert rest[-1].final.reason == pb.STATS_END_REASON_CONTAINER_STOPPED
     assert rest[-1].final.samples == 1 + len(rest) - 1
@@ -315,7 +326,7 @@ async def test_images_list(stub: Stub, admin: Metadata, engine: LocalDocker) -> 
 async def test_pull_streams_progress_and_ends_with_the_image(
     stub: Stub, admin: Metadata, engine: LocalDocker, database_url: str
 ) -> None:
-    reference = engine.push("aether/pulled", "1", {"etc/pulled": b"yes"})
+    reference = await engine.push("aether/pulled", "1", {"etc/pulled": b"yes"})
     repository = reference.rsplit(":", 1)[0]
     try:
         messages = await collect(
@@ -336,7 +347,7 @@ async def test_pull_streams_progress_and_ends_with_the_image(
         finally:
             await pool.close()
     finally:
-        engine.docker("rmi", reference, check=False)
+        await engine.cli("rmi", reference, check=False)
     assert open_streams("pull") == 0
 
 
@@ -346,7 +357,7 @@ async def test_pull_failures_are_error_statuses(stub: Stub, admin: Metadata, eng
         await collect(stub.PullImage(pb.PullImageRequest(image=missing, tag="1"), metadata=admin))
     assert caught.value.code() == grpc.StatusCode.NOT_FOUND
 
-    broken = engine.push("aether/broken", "1", {"etc/broken": b"soon"})
+    broken = await engine.push("aether/broken", "1", {"etc/broken": b"soon"})
     engine.drop_layers("aether/broken")
     call = stub.PullImage(pb.PullImageRequest(image=broken.rsplit(":", 1)[0], tag="1"), metadata=admin)
     received = []
@@ -357,7 +368,7 @@ async def test_pull_failures_are_error_statuses(stub: Stub, admin: Metadata, eng
     assert received and all(m.WhichOneof("event") == "progress" for m in received)
     error = rich_error(caught.value)
     assert error.code == grpc.StatusCode.UNAVAILABLE and "unknown blob" in error.message
-    assert engine.docker("images", "-q", broken) == ""
+    assert await engine.cli("images", "-q", broken) == ""
 
 
 async def test_bad_input_is_invalid_argument(stub: Stub, admin: Metadata, engine: LocalDocker) -> None:
@@ -468,7 +479,7 @@ async def test_engine_down_is_unavailable_naming_docker_host(
 async def test_allow_lists_are_settings(
     start_server: Callable[..., Awaitable[Stub]], admin: Metadata, engine: LocalDocker
 ) -> None:
-    outside = engine.run(labels=())
+    outside = await engine.run(labels=())
     everything = await start_server(CONTAINERS_LABEL_FILTER_ENABLED="false")
     seen = await everything.GetContainer(pb.GetContainerRequest(id=outside[:12]), metadata=admin)
     assert seen.id == outside
@@ -487,7 +498,7 @@ async def test_logs_stop_at_the_maximum_duration(
     start_server: Callable[..., Awaitable[Stub]], admin: Metadata, engine: LocalDocker
 ) -> None:
     short = await start_server(CONTAINERS_STREAM_MAX_SECONDS="1")
-    cid = engine.run("sh", "-c", "echo only; exec sleep 600")
+    cid = await engine.run("sh", "-c", "echo only; exec sleep 600")
     messages = await collect(
         short.StreamContainerLogs(pb.StreamContainerLogsRequest(id=cid, follow=True), metadata=admin)
     )
