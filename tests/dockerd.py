@@ -42,9 +42,15 @@ APPLETS = ("sh", "echo", "sleep", "cat", "yes", "seq", "true", "head", "dd")
 
 def missing() -> str | None:
     """Why these tests cannot run here, or None."""
-    for what, path in (("dockerd", DOCKERD), ("docker", DOCKER), ("busybox-static", BUSYBOX)):
+    needed = (
+        ("dockerd", DOCKERD),
+        ("docker", DOCKER),
+        ("docker-registry", REGISTRY),
+        ("busybox-static", BUSYBOX),
+    )
+    for what, path in needed:
         if not os.access(path, os.X_OK):
-            return f"{what} is not installed (apt-get install docker.io busybox-static; see .ci/run)"
+            return f"{what} is not installed (.ci/run installs docker.io, docker-registry, busybox-static)"
     if os.geteuid() != 0:
         return "dockerd needs root"
     return None
