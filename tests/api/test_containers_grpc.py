@@ -440,7 +440,9 @@ async def start_server(app_server: tuple[str, list[str]]) -> AsyncIterator[Calla
 
     async def start(**env: str) -> Stub:
         saved = dict(os.environ)
-        os.environ.update(AUTH_ADDR=app_server[0], **env)
+        # small: PostgreSQL's connections are shared with every other test server
+        small = {"DATABASE_POOL_MAX": "2", "BUS_RELAY": "false", "MIGRATE_ON_START": "false"}
+        os.environ.update(AUTH_ADDR=app_server[0], **small, **env)
         try:  # settings are read from the environment while the server builds
             server = Server([registry.load("containers")], PlatformSettings())
             port = await server.start()
@@ -476,7 +478,7 @@ async def test_engine_down_is_unavailable_naming_docker_host(
     )
 
 
-async def test_allow_lists_are_settings(
+async def test_allow_lists_and_stream_limits_are_settings(
     start_server: Callable[..., Awaitable[Stub]], admin: Metadata, engine: LocalDocker
 ) -> None:
     outside = await engine.run(labels=())
@@ -486,24 +488,25 @@ async def test_allow_lists_are_settings(
     info = await everything.GetDaemonInfo(pb.GetDaemonInfoRequest(), metadata=admin)
     assert info.label_filter == ""
 
-    hub_only = await start_server(CONTAINERS_ALLOWED_REGISTRIES="docker.io", CONTAINERS_LABEL_FILTER="team=a")
-    pull = hub_only.PullImage(pb.PullImageRequest(image=f"{engine.registry}/aether/any"), metadata=admin)
+    strict = await start_server(
+        CONTAINERS_ALLOWED_REGISTRIES="docker.io",
+        CONTAINERS_LABEL_FILTER="team=a",
+        CONTAINERS_STREAM_MAX_SECONDS="1",
+    )
+    pull = strict.PullImage(pb.PullImageRequest(image=f"{engine.registry}/aether/any"), metadata=admin)
     assert await code_of(collect(pull)) == grpc.StatusCode.PERMISSION_DENIED
-    assert await code_of(hub_only.GetContainer(pb.GetContainerRequest(id=outside), metadata=admin)) == (
+    managed = await engine.run("sh", "-c", "echo only; exec sleep 600")  # aether.managed, not team=a
+    assert await code_of(strict.GetContainer(pb.GetContainerRequest(id=managed), metadata=admin)) == (
         grpc.StatusCode.NOT_FOUND
     )
 
-
-async def test_logs_stop_at_the_maximum_duration(
-    start_server: Callable[..., Awaitable[Stub]], admin: Metadata, engine: LocalDocker
-) -> None:
-    short = await start_server(CONTAINERS_STREAM_MAX_SECONDS="1")
-    cid = await engine.run("sh", "-c", "echo only; exec sleep 600")
+    # streams end at the maximum duration
+    cid = await engine.run("sh", "-c", "echo only; exec sleep 600", labels=("team=a",))
     messages = await collect(
-        short.StreamContainerLogs(pb.StreamContainerLogsRequest(id=cid, follow=True), metadata=admin)
+        strict.StreamContainerLogs(pb.StreamContainerLogsRequest(id=cid, follow=True), metadata=admin)
     )
     assert [m.line.text for m in messages[:-1]] == ["only"]
     assert (messages[-1].final.reason, messages[-1].final.lines) == (pb.LOGS_END_REASON_MAX_DURATION, 1)
-    stats = await collect(short.StreamContainerStats(pb.StreamContainerStatsRequest(id=cid), metadata=admin))
+    stats = await collect(strict.StreamContainerStats(pb.StreamContainerStatsRequest(id=cid), metadata=admin))
     assert stats[-1].final.reason == pb.STATS_END_REASON_MAX_DURATION
     assert open_streams("logs") == open_streams("stats") == 0
