@@ -19,6 +19,7 @@ from prometheus_client import Gauge
 
 from servers.containers import docker_json
 from servers.containers.domain import (
+    STDOUT,
     Container,
     DaemonInfo,
     Image,
@@ -28,7 +29,7 @@ from servers.containers.domain import (
     PullProgress,
     Stats,
 )
-from servers.containers.frames import LineSplitter, demultiplex, raw_chunks
+from servers.containers.frames import FrameParser, LineSplitter
 from servers.containers.stats import stats_of
 from servers.platform.errors import AetherError, FailedPrecondition, InvalidArgument, NotFound, Unavailable
 
@@ -130,7 +131,10 @@ class DockerEngine:
         with self._errors(f"remove {container_id[:12]}"):
             await self._docker.containers.container(container_id).delete(force=force, v=volumes)
 
-    async def logs(self, container_id: str, query: LogsQuery, tty: bool) -> AsyncGenerator[LogLine, None]:
+    async def logs(
+        self, container_id: str, query: LogsQuery, tty: bool
+    ) -> AsyncGenerator[list[LogLine], None]:
+        """The log's lines, in batches of what each read from the engine completed."""
         params: dict[str, Any] = {
             "stdout": query.stdout,
             "stderr": query.stderr,
@@ -142,18 +146,17 @@ class DockerEngine:
             params["since"] = f"{query.since.timestamp():.9f}"
         if query.until and not query.follow:
             params["until"] = f"{query.until.timestamp():.9f}"
-        lines = LineSplitter(query.timestamps)
+        frames, lines = FrameParser(), LineSplitter(query.timestamps)
         with OPEN_STREAMS.labels("logs").track_inprogress(), self._errors(f"logs of {container_id[:12]}"):
             path = f"containers/{container_id}/logs"
             async with self._docker._query(path, params=params, timeout=_STREAMING) as response:
-                content = response.content
-                frames = raw_chunks(content.readany) if tty else demultiplex(content.readexactly)
-                async with contextlib.aclosing(frames):
-                    async for stream, data in frames:
-                        for line in lines.feed(stream, data):
-                            yield line
-            for line in lines.flush():
-                yield line
+                while data := await response.content.readany():
+                    parts = [(STDOUT, data)] if tty else frames.feed(data)  # a TTY's log is one raw stream
+                    if batch := [line for stream, chunk in parts for line in lines.feed(stream, chunk)]:
+                        yield batch
+            frames.close()
+            if rest := lines.flush():
+                yield rest
 
     async def stats(self, container_id: str) -> Stats:
         with self._errors(f"stats of {container_id[:12]}"):

@@ -8,9 +8,7 @@ lines, so each stream keeps its own partial line until its newline comes.
 
 from __future__ import annotations
 
-import asyncio
 import struct
-from collections.abc import AsyncGenerator, Awaitable, Callable
 from datetime import datetime
 
 from servers.containers.docker_json import timestamp
@@ -21,28 +19,32 @@ STREAM_TYPES = {0: STDOUT, 1: STDOUT, 2: STDERR}  # 0 is stdin, which the engine
 MAX_LINE_BYTES = 64 * 1024
 
 
-async def demultiplex(
-    read_exactly: Callable[[int], Awaitable[bytes]],
-) -> AsyncGenerator[tuple[str, bytes], None]:
-    """(stream, payload) per frame until the engine closes the stream."""
-    while True:
-        try:
-            header = await read_exactly(HEADER.size)
-        except asyncio.IncompleteReadError as end:
-            if end.partial:
-                raise ValueError("log stream ended inside a frame header") from end
-            return
-        kind, length = HEADER.unpack(header)
-        if kind not in STREAM_TYPES:
-            raise ValueError(f"not a multiplexed log stream (frame type {kind})")
-        if length:
-            yield STREAM_TYPES[kind], await read_exactly(length)
+class FrameParser:
+    """Cuts whatever the engine sent so far into (stream, payload) frames; a
+    frame cut across reads waits for its rest. Parsing a whole read at once
+    (rather than two awaits per frame) is what keeps up with a chatty container."""
 
+    def __init__(self) -> None:
+        self._buffer = b""
 
-async def raw_chunks(read_any: Callable[[], Awaitable[bytes]]) -> AsyncGenerator[tuple[str, bytes], None]:
-    """A TTY container's stream: all of it is stdout."""
-    while chunk := await read_any():
-        yield STDOUT, chunk
+    def feed(self, data: bytes) -> list[tuple[str, bytes]]:
+        buffer, at, frames = self._buffer + data, 0, []
+        while len(buffer) - at >= HEADER.size:
+            kind, length = HEADER.unpack_from(buffer, at)
+            if kind not in STREAM_TYPES:
+                raise ValueError(f"not a multiplexed log stream (frame type {kind})")
+            end = at + HEADER.size + length
+            if end > len(buffer):
+                break
+            if length:
+                frames.append((STREAM_TYPES[kind], buffer[at + HEADER.size : end]))
+            at = end
+        self._buffer = buffer[at:]
+        return frames
+
+    def close(self) -> None:
+        if self._buffer:
+            raise ValueError("log stream ended inside a frame")
 
 
 class LineSplitter:

@@ -50,7 +50,7 @@ class Engine(Protocol):
     async def stop(self, container_id: str, timeout_seconds: int | None) -> None: ...
     async def restart(self, container_id: str, timeout_seconds: int | None) -> None: ...
     async def remove(self, container_id: str, force: bool, volumes: bool) -> None: ...
-    def logs(self, container_id: str, query: LogsQuery, tty: bool) -> AsyncGenerator[LogLine, None]: ...
+    def logs(self, container_id: str, query: LogsQuery, tty: bool) -> AsyncGenerator[list[LogLine], None]: ...
     async def stats(self, container_id: str) -> Stats: ...
     def stats_stream(self, container_id: str) -> AsyncGenerator[Stats, None]: ...
     async def images(self, all: bool, reference: str) -> list[Image]: ...
@@ -136,15 +136,16 @@ class ContainerUseCases:
         container = await self._resolve(reference)
         deadline, sent = self._deadline(), 0
         tty = container.details is not None and container.details.tty
-        async with contextlib.aclosing(self._engine.logs(container.id, query, tty)) as lines:
+        async with contextlib.aclosing(self._engine.logs(container.id, query, tty)) as batches:
             try:
                 while True:
                     async with asyncio.timeout_at(deadline):  # around the read only, never a yield
-                        line = await anext(lines, None)
-                    if line is None:
+                        batch = await anext(batches, None)
+                    if batch is None:
                         break
-                    sent += 1
-                    yield line
+                    for line in batch:
+                        sent += 1
+                        yield line
             except TimeoutError:
                 yield StreamEnd("max_duration", sent)
                 return

@@ -81,8 +81,8 @@ class FakeEngine:
         finally:
             self.open_streams -= 1
 
-    def logs(self, container_id: str, query: LogsQuery, tty: bool) -> AsyncGenerator[LogLine, None]:
-        return self._stream(list(self.lines))  # type: ignore[return-value]
+    def logs(self, container_id: str, query: LogsQuery, tty: bool) -> AsyncGenerator[list[LogLine], None]:
+        return self._stream([[line] for line in self.lines])  # type: ignore[return-value]
 
     def stats_stream(self, container_id: str) -> AsyncGenerator[Stats, None]:
         sample = Stats(container_id, "web", T0, 1.0, 1, 1, 2, 50.0, 0, 0, 0, 0, 1)
