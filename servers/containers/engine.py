@@ -55,13 +55,18 @@ class DockerEngine:
         await self._docker.close()
 
     @contextlib.contextmanager
-    def _errors(self, what: str) -> Iterator[None]:
+    def _errors(self, what: str, refused: type[AetherError] = Unavailable) -> Iterator[None]:
+        """`refused`: what an engine-side 5xx means for this call (a start the
+        engine cannot do is FAILED_PRECONDITION, not an outage)."""
         try:
             yield
         except DockerStreamError as e:
             raise self._stream_error(what, e.message) from e
         except DockerError as e:
-            raise self._error(what, e) from e
+            error = self._error(what, e)
+            if 500 <= e.status < UNREACHABLE and isinstance(error, Unavailable):
+                error = refused(f"{what}: {e.message}")
+            raise error from e
         except (aiohttp.ClientError, TimeoutError, OSError) as e:
             raise self._unreachable(f"{type(e).__name__}: {e}") from e
 
@@ -116,7 +121,7 @@ class DockerEngine:
             )
 
     async def start(self, container_id: str) -> None:
-        with self._errors(f"start {container_id[:12]}"):
+        with self._errors(f"start {container_id[:12]}", refused=FailedPrecondition):
             await self._docker.containers.container(container_id).start()
 
     async def stop(self, container_id: str, timeout_seconds: int | None) -> None:
@@ -124,7 +129,7 @@ class DockerEngine:
             await self._docker.containers.container(container_id).stop(t=timeout_seconds, timeout=None)
 
     async def restart(self, container_id: str, timeout_seconds: int | None) -> None:
-        with self._errors(f"restart {container_id[:12]}"):
+        with self._errors(f"restart {container_id[:12]}", refused=FailedPrecondition):
             await self._docker.containers.container(container_id).restart(t=timeout_seconds, timeout=None)
 
     async def remove(self, container_id: str, force: bool, volumes: bool) -> None:
