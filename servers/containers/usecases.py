@@ -34,7 +34,7 @@ from servers.containers.domain import (
     resolve,
     select,
 )
-from servers.platform.errors import FailedPrecondition, NotFound
+from servers.platform.errors import FailedPrecondition, NotFound, Unavailable
 from servers.platform.paging import Page, PageRequest
 from servers.platform.uow import UnitOfWork
 
@@ -190,9 +190,17 @@ class ContainerUseCases:
         raises, so a failed pull never looks like a finished one."""
         check_registry(repository, self._registries)
         reference = image_reference(repository, tag, digest)
-        last = ""
+        last, deadline = "", self._deadline()
         async with contextlib.aclosing(self._engine.pull(repository, tag, digest, platform)) as progress:
-            async for message in progress:
+            while True:
+                try:
+                    async with asyncio.timeout_at(deadline):  # a registry that stalls cannot hold it
+                        message = await anext(progress, None)
+                except TimeoutError:
+                    limit = f"{self._max_stream_seconds:g}"
+                    raise Unavailable(f"pull of {reference} did not finish within {limit} s") from None
+                if message is None:
+                    break
                 last = message.status
                 yield message
         image = await self._engine.image(reference)

@@ -97,6 +97,8 @@ class FakeEngine:
         yield PullProgress("Pulling fs layer", "abc")
         if self.pull_error:
             raise self.pull_error
+        if self.hang:
+            await asyncio.Event().wait()
         yield PullProgress("Status: Downloaded newer image")
 
     async def image(self, reference: str) -> Image:
@@ -204,3 +206,13 @@ async def test_a_pull_that_fails_in_the_stream_is_an_error_and_not_audited() -> 
         async for item in uc.pull("127.0.0.1:5000/app", "1", "", ""):
             received.append(item)
     assert received == [PullProgress("Pulling fs layer", "abc")] and len(uow.committed) == 1
+
+
+async def test_a_pull_that_stalls_ends_at_the_deadline() -> None:
+    engine = FakeEngine()
+    engine.hang = True
+    uc, uow = make(engine, max_stream_seconds=0.2)
+    with pytest.raises(Unavailable, match="did not finish within 0.2 s"):
+        async for _ in uc.pull("app", "", "", ""):
+            pass
+    assert uow.committed == []
