@@ -26,7 +26,7 @@ class ContainersSettings(PlatformSettings):
     containers_label_filter_enabled: bool = True
     # Registry hosts pulls may use, comma-separated ("docker.io" for Docker Hub); empty = any.
     containers_allowed_registries: str = ""
-    # Longest a logs-follow or stats stream runs before it ends (the client reconnects).
+    # Longest a logs-follow or stats stream runs before it ends (the client reconnects), and a pull.
     containers_stream_max_seconds: float = 3600.0
     # Timeout of one non-streaming engine request.
     containers_engine_timeout_seconds: float = 30.0
