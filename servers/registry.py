@@ -17,6 +17,7 @@ DOMAINS: dict[str, str] = {
     "code": "servers.code.main",
     "rag": "servers.rag.main",
     "integrations": "servers.integrations.main",
+    "containers": "servers.containers.main",
 }
 
 

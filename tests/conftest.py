@@ -16,7 +16,7 @@ import contextlib
 import socket
 import tempfile
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from servers.platform.secrets import new_secret_key
 from servers.platform.telemetry import configure_tracing
+from tests.dockerd import TEST_ROOT as DOCKER_ROOT
 from tests.fakes.ai_providers import FakeProviders
 from tests.fakes.chat_providers import FakeChatProviders
 
@@ -88,6 +89,7 @@ os.environ.update(
     )
     + ",/aether.auth.v1.AuthService/Validate=3/60",
     RAG_CHROMA_PATH=tempfile.mkdtemp(prefix="aether-test-chroma-"),
+    DOCKER_HOST=f"unix://{DOCKER_ROOT}/docker.sock",  # the `docker_engine` fixture's dockerd
 )
 
 # Every span of the test process lands here (tests/api/test_tracing.py reads it).
@@ -221,6 +223,18 @@ async def start_ai_server(app_server: tuple[str, list[str]]) -> AsyncIterator[Ca
     yield start
     for server in started:
         await server.stop()
+
+
+@pytest.fixture(scope="session")
+def docker_engine() -> Iterator[Any]:
+    """A real dockerd (and image registry) of the tests' own, at the test servers'
+    DOCKER_HOST (tests/dockerd.py); skips where Docker is not installed."""
+    from tests.dockerd import local_docker, missing
+
+    if reason := missing():
+        pytest.skip(reason)
+    with local_docker(DOCKER_ROOT) as engine:
+        yield engine
 
 
 @pytest.fixture(scope="session")

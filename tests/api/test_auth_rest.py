@@ -115,7 +115,7 @@ async def test_malformed_json_is_400(http: httpx.AsyncClient) -> None:
 async def test_unknown_path_is_404_status_json(http: httpx.AsyncClient) -> None:
     r = await http.get("/api/v1/auth/nope")
     assert r.status_code == 404 and r.json()["code"] == 5
-    assert (await http.get("/api/v1/containers")).status_code == 404  # not served yet: not routed
+    assert (await http.get("/api/v1/no-such-domain")).status_code == 404  # not routed
 
 
 async def test_missing_and_bad_tokens_are_401(http: httpx.AsyncClient, forge_token) -> None:

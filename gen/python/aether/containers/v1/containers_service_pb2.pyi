@@ -23,10 +23,19 @@ class LogsEndReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     LOGS_END_REASON_ALL_SENT: _ClassVar[LogsEndReason]
     LOGS_END_REASON_CONTAINER_STOPPED: _ClassVar[LogsEndReason]
     LOGS_END_REASON_MAX_DURATION: _ClassVar[LogsEndReason]
+
+class StatsEndReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    STATS_END_REASON_UNSPECIFIED: _ClassVar[StatsEndReason]
+    STATS_END_REASON_CONTAINER_STOPPED: _ClassVar[StatsEndReason]
+    STATS_END_REASON_MAX_DURATION: _ClassVar[StatsEndReason]
 LOGS_END_REASON_UNSPECIFIED: LogsEndReason
 LOGS_END_REASON_ALL_SENT: LogsEndReason
 LOGS_END_REASON_CONTAINER_STOPPED: LogsEndReason
 LOGS_END_REASON_MAX_DURATION: LogsEndReason
+STATS_END_REASON_UNSPECIFIED: StatsEndReason
+STATS_END_REASON_CONTAINER_STOPPED: StatsEndReason
+STATS_END_REASON_MAX_DURATION: StatsEndReason
 
 class ListContainersRequest(_message.Message):
     __slots__ = ("all", "page", "limit", "sort", "order", "name", "state")
@@ -188,6 +197,28 @@ class GetContainerStatsRequest(_message.Message):
     id: str
     def __init__(self, id: _Optional[str] = ...) -> None: ...
 
+class StreamContainerStatsRequest(_message.Message):
+    __slots__ = ("id",)
+    ID_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    def __init__(self, id: _Optional[str] = ...) -> None: ...
+
+class StreamContainerStatsResponse(_message.Message):
+    __slots__ = ("sample", "final")
+    SAMPLE_FIELD_NUMBER: _ClassVar[int]
+    FINAL_FIELD_NUMBER: _ClassVar[int]
+    sample: _container_pb2.ContainerStats
+    final: StreamContainerStatsFinal
+    def __init__(self, sample: _Optional[_Union[_container_pb2.ContainerStats, _Mapping]] = ..., final: _Optional[_Union[StreamContainerStatsFinal, _Mapping]] = ...) -> None: ...
+
+class StreamContainerStatsFinal(_message.Message):
+    __slots__ = ("reason", "samples")
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    SAMPLES_FIELD_NUMBER: _ClassVar[int]
+    reason: StatsEndReason
+    samples: int
+    def __init__(self, reason: _Optional[_Union[StatsEndReason, str]] = ..., samples: _Optional[int] = ...) -> None: ...
+
 class ListImagesRequest(_message.Message):
     __slots__ = ("all", "page", "limit", "reference")
     ALL_FIELD_NUMBER: _ClassVar[int]
@@ -251,3 +282,15 @@ class PullImageFinal(_message.Message):
 class GetDaemonInfoRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
+
+class PingDaemonRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class PingDaemonResponse(_message.Message):
+    __slots__ = ("ok", "api_version")
+    OK_FIELD_NUMBER: _ClassVar[int]
+    API_VERSION_FIELD_NUMBER: _ClassVar[int]
+    ok: bool
+    api_version: str
+    def __init__(self, ok: _Optional[bool] = ..., api_version: _Optional[str] = ...) -> None: ...

@@ -83,6 +83,11 @@ class ContainerServiceStub:
                 request_serializer=aether_dot_containers_dot_v1_dot_containers__service__pb2.GetContainerStatsRequest.SerializeToString,
                 response_deserializer=aether_dot_containers_dot_v1_dot_container__pb2.ContainerStats.FromString,
                 _registered_method=True)
+        self.StreamContainerStats = channel.unary_stream(
+                '/aether.containers.v1.ContainerService/StreamContainerStats',
+                request_serializer=aether_dot_containers_dot_v1_dot_containers__service__pb2.StreamContainerStatsRequest.SerializeToString,
+                response_deserializer=aether_dot_containers_dot_v1_dot_containers__service__pb2.StreamContainerStatsResponse.FromString,
+                _registered_method=True)
         self.ListImages = channel.unary_unary(
                 '/aether.containers.v1.ContainerService/ListImages',
                 request_serializer=aether_dot_containers_dot_v1_dot_containers__service__pb2.ListImagesRequest.SerializeToString,
@@ -97,6 +102,11 @@ class ContainerServiceStub:
                 '/aether.containers.v1.ContainerService/GetDaemonInfo',
                 request_serializer=aether_dot_containers_dot_v1_dot_containers__service__pb2.GetDaemonInfoRequest.SerializeToString,
                 response_deserializer=aether_dot_containers_dot_v1_dot_container__pb2.DaemonInfo.FromString,
+                _registered_method=True)
+        self.PingDaemon = channel.unary_unary(
+                '/aether.containers.v1.ContainerService/PingDaemon',
+                request_serializer=aether_dot_containers_dot_v1_dot_containers__service__pb2.PingDaemonRequest.SerializeToString,
+                response_deserializer=aether_dot_containers_dot_v1_dot_containers__service__pb2.PingDaemonResponse.FromString,
                 _registered_method=True)
 
 
@@ -195,6 +205,20 @@ class ContainerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def StreamContainerStats(self, request, context):
+        """StreamContainerStats streams resource-usage snapshots of a running
+        container at the engine's rate (about one a second), each computed as in
+        GetContainerStats (the first has cpu_percent 0: it has no previous
+        reading). Exactly one `final` message ends the stream, saying why: the
+        container stopped, or the server's maximum stream duration was reached; a
+        client that cancels gets no `final`.
+        Returns NOT_FOUND if no visible container matches, and
+        FAILED_PRECONDITION if the container is not running.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ListImages(self, request, context):
         """ListImages lists the images stored on the daemon, newest first. The path
         is a literal that also fits GET /api/v1/containers/{id}; the literal wins,
@@ -226,6 +250,15 @@ class ContainerServiceServicer:
         filter). The path is a literal that also fits GET
         /api/v1/containers/{id}; the literal wins, and container ids/names may not
         be "info".
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PingDaemon(self, request, context):
+        """PingDaemon checks that the Docker daemon answers (Docker's _ping) and
+        reports its API version. The path sits under "info", which no container
+        id or name may be.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -274,6 +307,11 @@ def add_ContainerServiceServicer_to_server(servicer, server):
                     request_deserializer=aether_dot_containers_dot_v1_dot_containers__service__pb2.GetContainerStatsRequest.FromString,
                     response_serializer=aether_dot_containers_dot_v1_dot_container__pb2.ContainerStats.SerializeToString,
             ),
+            'StreamContainerStats': grpc.unary_stream_rpc_method_handler(
+                    servicer.StreamContainerStats,
+                    request_deserializer=aether_dot_containers_dot_v1_dot_containers__service__pb2.StreamContainerStatsRequest.FromString,
+                    response_serializer=aether_dot_containers_dot_v1_dot_containers__service__pb2.StreamContainerStatsResponse.SerializeToString,
+            ),
             'ListImages': grpc.unary_unary_rpc_method_handler(
                     servicer.ListImages,
                     request_deserializer=aether_dot_containers_dot_v1_dot_containers__service__pb2.ListImagesRequest.FromString,
@@ -288,6 +326,11 @@ def add_ContainerServiceServicer_to_server(servicer, server):
                     servicer.GetDaemonInfo,
                     request_deserializer=aether_dot_containers_dot_v1_dot_containers__service__pb2.GetDaemonInfoRequest.FromString,
                     response_serializer=aether_dot_containers_dot_v1_dot_container__pb2.DaemonInfo.SerializeToString,
+            ),
+            'PingDaemon': grpc.unary_unary_rpc_method_handler(
+                    servicer.PingDaemon,
+                    request_deserializer=aether_dot_containers_dot_v1_dot_containers__service__pb2.PingDaemonRequest.FromString,
+                    response_serializer=aether_dot_containers_dot_v1_dot_containers__service__pb2.PingDaemonResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -525,6 +568,33 @@ class ContainerService:
             _registered_method=True)
 
     @staticmethod
+    def StreamContainerStats(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/aether.containers.v1.ContainerService/StreamContainerStats',
+            aether_dot_containers_dot_v1_dot_containers__service__pb2.StreamContainerStatsRequest.SerializeToString,
+            aether_dot_containers_dot_v1_dot_containers__service__pb2.StreamContainerStatsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
     def ListImages(request,
             target,
             options=(),
@@ -595,6 +665,33 @@ class ContainerService:
             '/aether.containers.v1.ContainerService/GetDaemonInfo',
             aether_dot_containers_dot_v1_dot_containers__service__pb2.GetDaemonInfoRequest.SerializeToString,
             aether_dot_containers_dot_v1_dot_container__pb2.DaemonInfo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PingDaemon(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aether.containers.v1.ContainerService/PingDaemon',
+            aether_dot_containers_dot_v1_dot_containers__service__pb2.PingDaemonRequest.SerializeToString,
+            aether_dot_containers_dot_v1_dot_containers__service__pb2.PingDaemonResponse.FromString,
             options,
             channel_credentials,
             insecure,
