@@ -49,6 +49,7 @@ from dataclasses import dataclass
 
 import betterproto2
 import grpc
+from collections.abc import Sequence
 
 from ....message_pool import default_message_pool
 
@@ -1480,7 +1481,7 @@ class ContainerServiceStub:
     def __init__(self, channel: grpc.Channel):
         self._channel = channel
 
-    def list_containers(self, message: "ListContainersRequest") -> "ListContainersResponse":
+    def list_containers(self, message: "ListContainersRequest", *, timeout: "float | None" = None, metadata: "Sequence[tuple[str, str]] | None" = None) -> "ListContainersResponse":
         """
         ListContainers lists the running containers, or all of them with all=true,
         newest first by default.
@@ -1491,9 +1492,9 @@ class ContainerServiceStub:
             "/aether.containers.v1.ContainerService/ListContainers",
             ListContainersRequest.SerializeToString,
             ListContainersResponse.FromString,
-        )(message)
+        )(message, timeout=timeout, metadata=metadata)
 
-    def get_container(self, message: "GetContainerRequest") -> "Container":
+    def get_container(self, message: "GetContainerRequest", *, timeout: "float | None" = None, metadata: "Sequence[tuple[str, str]] | None" = None) -> "Container":
         """
         GetContainer inspects one container, by id, id prefix or name.
         Returns NOT_FOUND if no visible container matches, and INVALID_ARGUMENT if
@@ -1504,9 +1505,9 @@ class ContainerServiceStub:
             "/aether.containers.v1.ContainerService/GetContainer",
             GetContainerRequest.SerializeToString,
             Container.FromString,
-        )(message)
+        )(message, timeout=timeout, metadata=metadata)
 
-    def start_container(self, message: "StartContainerRequest") -> "StartContainerResponse":
+    def start_container(self, message: "StartContainerRequest", *, timeout: "float | None" = None, metadata: "Sequence[tuple[str, str]] | None" = None) -> "StartContainerResponse":
         """
         StartContainer starts a stopped container. Starting a running container
         succeeds with message "already running".
@@ -1519,9 +1520,9 @@ class ContainerServiceStub:
             "/aether.containers.v1.ContainerService/StartContainer",
             StartContainerRequest.SerializeToString,
             StartContainerResponse.FromString,
-        )(message)
+        )(message, timeout=timeout, metadata=metadata)
 
-    def stop_container(self, message: "StopContainerRequest") -> "StopContainerResponse":
+    def stop_container(self, message: "StopContainerRequest", *, timeout: "float | None" = None, metadata: "Sequence[tuple[str, str]] | None" = None) -> "StopContainerResponse":
         """
         StopContainer stops a running container: SIGTERM (or its stop signal),
         then SIGKILL after the timeout. Stopping a stopped container succeeds with
@@ -1533,9 +1534,9 @@ class ContainerServiceStub:
             "/aether.containers.v1.ContainerService/StopContainer",
             StopContainerRequest.SerializeToString,
             StopContainerResponse.FromString,
-        )(message)
+        )(message, timeout=timeout, metadata=metadata)
 
-    def restart_container(self, message: "RestartContainerRequest") -> "RestartContainerResponse":
+    def restart_container(self, message: "RestartContainerRequest", *, timeout: "float | None" = None, metadata: "Sequence[tuple[str, str]] | None" = None) -> "RestartContainerResponse":
         """
         RestartContainer stops (as StopContainer) and starts a container.
         Returns NOT_FOUND if no visible container matches, and
@@ -1546,9 +1547,9 @@ class ContainerServiceStub:
             "/aether.containers.v1.ContainerService/RestartContainer",
             RestartContainerRequest.SerializeToString,
             RestartContainerResponse.FromString,
-        )(message)
+        )(message, timeout=timeout, metadata=metadata)
 
-    def delete_container(self, message: "DeleteContainerRequest") -> "DeleteContainerResponse":
+    def delete_container(self, message: "DeleteContainerRequest", *, timeout: "float | None" = None, metadata: "Sequence[tuple[str, str]] | None" = None) -> "DeleteContainerResponse":
         """
         DeleteContainer removes a container (docker rm), optionally with its
         anonymous volumes.
@@ -1560,10 +1561,10 @@ class ContainerServiceStub:
             "/aether.containers.v1.ContainerService/DeleteContainer",
             DeleteContainerRequest.SerializeToString,
             DeleteContainerResponse.FromString,
-        )(message)
+        )(message, timeout=timeout, metadata=metadata)
 
     def stream_container_logs(
-        self, message: "StreamContainerLogsRequest"
+        self, message: "StreamContainerLogsRequest", *, timeout: "float | None" = None, metadata: "Sequence[tuple[str, str]] | None" = None
     ) -> "Iterator[StreamContainerLogsResponse]":
         """
         StreamContainerLogs streams a container's log, one `line` message per
@@ -1581,9 +1582,9 @@ class ContainerServiceStub:
             "/aether.containers.v1.ContainerService/StreamContainerLogs",
             StreamContainerLogsRequest.SerializeToString,
             StreamContainerLogsResponse.FromString,
-        )(message)
+        )(message, timeout=timeout, metadata=metadata)
 
-    def get_container_stats(self, message: "GetContainerStatsRequest") -> "ContainerStats":
+    def get_container_stats(self, message: "GetContainerStatsRequest", *, timeout: "float | None" = None, metadata: "Sequence[tuple[str, str]] | None" = None) -> "ContainerStats":
         """
         GetContainerStats returns one resource-usage snapshot of a running
         container (Docker stats with stream=false): CPU percent, memory usage and
@@ -1596,9 +1597,9 @@ class ContainerServiceStub:
             "/aether.containers.v1.ContainerService/GetContainerStats",
             GetContainerStatsRequest.SerializeToString,
             ContainerStats.FromString,
-        )(message)
+        )(message, timeout=timeout, metadata=metadata)
 
-    def list_images(self, message: "ListImagesRequest") -> "ListImagesResponse":
+    def list_images(self, message: "ListImagesRequest", *, timeout: "float | None" = None, metadata: "Sequence[tuple[str, str]] | None" = None) -> "ListImagesResponse":
         """
         ListImages lists the images stored on the daemon, newest first. The path
         is a literal that also fits GET /api/v1/containers/{id}; the literal wins,
@@ -1610,9 +1611,9 @@ class ContainerServiceStub:
             "/aether.containers.v1.ContainerService/ListImages",
             ListImagesRequest.SerializeToString,
             ListImagesResponse.FromString,
-        )(message)
+        )(message, timeout=timeout, metadata=metadata)
 
-    def pull_image(self, message: "PullImageRequest") -> "Iterator[PullImageResponse]":
+    def pull_image(self, message: "PullImageRequest", *, timeout: "float | None" = None, metadata: "Sequence[tuple[str, str]] | None" = None) -> "Iterator[PullImageResponse]":
         """
         PullImage pulls an image from its registry with the daemon's (or the
         server's configured) registry credentials; the request never carries
@@ -1629,9 +1630,9 @@ class ContainerServiceStub:
             "/aether.containers.v1.ContainerService/PullImage",
             PullImageRequest.SerializeToString,
             PullImageResponse.FromString,
-        )(message)
+        )(message, timeout=timeout, metadata=metadata)
 
-    def get_daemon_info(self, message: "GetDaemonInfoRequest | None" = None) -> "DaemonInfo":
+    def get_daemon_info(self, message: "GetDaemonInfoRequest | None" = None, *, timeout: "float | None" = None, metadata: "Sequence[tuple[str, str]] | None" = None) -> "DaemonInfo":
         """
         GetDaemonInfo describes the Docker daemon: versions, host resources and
         container and image counts (daemon-wide, not limited by the label
@@ -1647,7 +1648,7 @@ class ContainerServiceStub:
             "/aether.containers.v1.ContainerService/GetDaemonInfo",
             GetDaemonInfoRequest.SerializeToString,
             DaemonInfo.FromString,
-        )(message)
+        )(message, timeout=timeout, metadata=metadata)
 
 
 from ....google import protobuf as ___google__protobuf__

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 
 import betterproto2
 import grpc
+from collections.abc import Sequence
 
 from ....message_pool import default_message_pool
 
@@ -851,7 +852,7 @@ class IntegrationServiceStub:
     def __init__(self, channel: grpc.Channel):
         self._channel = channel
 
-    def list_integrations(self, message: "ListIntegrationsRequest") -> "ListIntegrationsResponse":
+    def list_integrations(self, message: "ListIntegrationsRequest", *, timeout: "float | None" = None, metadata: "Sequence[tuple[str, str]] | None" = None) -> "ListIntegrationsResponse":
         """
         ListIntegrations lists the caller's integrations, newest first by default;
         admins pass user_id to list another user's. Credentials are never included.
@@ -863,9 +864,9 @@ class IntegrationServiceStub:
             "/aether.integrations.v1.IntegrationService/ListIntegrations",
             ListIntegrationsRequest.SerializeToString,
             ListIntegrationsResponse.FromString,
-        )(message)
+        )(message, timeout=timeout, metadata=metadata)
 
-    def get_integration(self, message: "GetIntegrationRequest") -> "Integration":
+    def get_integration(self, message: "GetIntegrationRequest", *, timeout: "float | None" = None, metadata: "Sequence[tuple[str, str]] | None" = None) -> "Integration":
         """
         GetIntegration returns one integration (without its credentials).
         Returns NOT_FOUND if it does not exist or is not the caller's (unless the
@@ -876,9 +877,9 @@ class IntegrationServiceStub:
             "/aether.integrations.v1.IntegrationService/GetIntegration",
             GetIntegrationRequest.SerializeToString,
             Integration.FromString,
-        )(message)
+        )(message, timeout=timeout, metadata=metadata)
 
-    def connect_integration(self, message: "ConnectIntegrationRequest") -> "ConnectIntegrationResponse":
+    def connect_integration(self, message: "ConnectIntegrationRequest", *, timeout: "float | None" = None, metadata: "Sequence[tuple[str, str]] | None" = None) -> "ConnectIntegrationResponse":
         """
         ConnectIntegration connects a provider account: it verifies the
         credentials with one call to the provider (e.g. GitHub GET /user, Slack
@@ -895,9 +896,9 @@ class IntegrationServiceStub:
             "/aether.integrations.v1.IntegrationService/ConnectIntegration",
             ConnectIntegrationRequest.SerializeToString,
             ConnectIntegrationResponse.FromString,
-        )(message)
+        )(message, timeout=timeout, metadata=metadata)
 
-    def delete_integration(self, message: "DeleteIntegrationRequest") -> "DeleteIntegrationResponse":
+    def delete_integration(self, message: "DeleteIntegrationRequest", *, timeout: "float | None" = None, metadata: "Sequence[tuple[str, str]] | None" = None) -> "DeleteIntegrationResponse":
         """
         DeleteIntegration disconnects an integration and erases its stored
         credentials; its webhook URL stops accepting deliveries. Tokens are not
@@ -910,9 +911,9 @@ class IntegrationServiceStub:
             "/aether.integrations.v1.IntegrationService/DeleteIntegration",
             DeleteIntegrationRequest.SerializeToString,
             DeleteIntegrationResponse.FromString,
-        )(message)
+        )(message, timeout=timeout, metadata=metadata)
 
-    def receive_webhook(self, message: "ReceiveWebhookRequest") -> "ReceiveWebhookResponse":
+    def receive_webhook(self, message: "ReceiveWebhookRequest", *, timeout: "float | None" = None, metadata: "Sequence[tuple[str, str]] | None" = None) -> "ReceiveWebhookResponse":
         """
         ReceiveWebhook accepts a provider's webhook delivery for an integration.
         It is public: the provider's signature is the authentication. The raw
@@ -945,9 +946,9 @@ class IntegrationServiceStub:
             "/aether.integrations.v1.IntegrationService/ReceiveWebhook",
             ReceiveWebhookRequest.SerializeToString,
             ReceiveWebhookResponse.FromString,
-        )(message)
+        )(message, timeout=timeout, metadata=metadata)
 
-    def list_github_repos(self, message: "ListGithubReposRequest") -> "ListGithubReposResponse":
+    def list_github_repos(self, message: "ListGithubReposRequest", *, timeout: "float | None" = None, metadata: "Sequence[tuple[str, str]] | None" = None) -> "ListGithubReposResponse":
         """
         ListGithubRepos lists the repositories a GitHub integration's token can
         see, fetched from GitHub.
@@ -961,9 +962,9 @@ class IntegrationServiceStub:
             "/aether.integrations.v1.IntegrationService/ListGithubRepos",
             ListGithubReposRequest.SerializeToString,
             ListGithubReposResponse.FromString,
-        )(message)
+        )(message, timeout=timeout, metadata=metadata)
 
-    def send_slack_message(self, message: "SendSlackMessageRequest") -> "SendSlackMessageResponse":
+    def send_slack_message(self, message: "SendSlackMessageRequest", *, timeout: "float | None" = None, metadata: "Sequence[tuple[str, str]] | None" = None) -> "SendSlackMessageResponse":
         """
         SendSlackMessage posts a message to a Slack channel with a Slack
         integration's bot token (chat.postMessage).
@@ -978,9 +979,9 @@ class IntegrationServiceStub:
             "/aether.integrations.v1.IntegrationService/SendSlackMessage",
             SendSlackMessageRequest.SerializeToString,
             SendSlackMessageResponse.FromString,
-        )(message)
+        )(message, timeout=timeout, metadata=metadata)
 
-    def send_discord_message(self, message: "SendDiscordMessageRequest") -> "SendDiscordMessageResponse":
+    def send_discord_message(self, message: "SendDiscordMessageRequest", *, timeout: "float | None" = None, metadata: "Sequence[tuple[str, str]] | None" = None) -> "SendDiscordMessageResponse":
         """
         SendDiscordMessage posts a message to a Discord channel with a Discord
         integration's bot token.
@@ -995,7 +996,7 @@ class IntegrationServiceStub:
             "/aether.integrations.v1.IntegrationService/SendDiscordMessage",
             SendDiscordMessageRequest.SerializeToString,
             SendDiscordMessageResponse.FromString,
-        )(message)
+        )(message, timeout=timeout, metadata=metadata)
 
 
 from ....google import api as ___google__api__
