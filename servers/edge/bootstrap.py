@@ -31,6 +31,7 @@ from servers.edge.filters import CORS_FILTER, cors_policy, http_filters
 from servers.edge.local_replies import local_reply_config
 from servers.edge.routes import body_limit, build_routes
 from servers.edge.settings import EdgeSettings
+from servers.edge.static_routes import largest_static_body, static_routes
 
 # envoy-data-plane's generated modules trip pydantic deprecation warnings at import.
 with warnings.catch_warnings():
@@ -114,14 +115,22 @@ def write_bootstrap(descriptor_path: Path | str, settings: EdgeSettings, out: Pa
 def _http_connection_manager(
     descriptor_path: Path, routed: Sequence[Rpc], services: Sequence[str], settings: EdgeSettings
 ) -> HttpConnectionManager:
-    virtual_host = VirtualHost(name="aether", domains=["*"], routes=build_routes(routed, settings))
+    routes = build_routes(routed, settings)
+    # The edge's own files go before the RPC routes, after the CORS preflight route (if any).
+    first = 1 if settings.cors_allowed_origins else 0
+    routes[first:first] = static_routes()
+    virtual_host = VirtualHost(name="aether", domains=["*"], routes=routes)
     if settings.cors_allowed_origins:
         virtual_host.typed_per_filter_config = {CORS_FILTER: Any.pack(cors_policy(settings))}
     largest_body = max((body_limit(rpc, settings) for rpc in routed), default=settings.max_request_bytes)
     return HttpConnectionManager(
         codec_type=HttpConnectionManagerCodecType.AUTO,
         stat_prefix="aether_edge",
-        route_config=RouteConfiguration(name=ROUTE_CONFIG_NAME, virtual_hosts=[virtual_host]),
+        route_config=RouteConfiguration(
+            name=ROUTE_CONFIG_NAME,
+            virtual_hosts=[virtual_host],
+            max_direct_response_body_size_bytes=largest_static_body(),
+        ),
         http_filters=http_filters(descriptor_path, services, settings, max_request_body_size=largest_body),
         access_log=[access_log(settings.access_log_path)],
         local_reply_config=local_reply_config(),
