@@ -35,6 +35,15 @@ def python_clients() -> list[Client]:
     ]
 
 
+def grpcurl_client() -> Client:
+    return Client("grpcurl", (sys.executable, str(EXAMPLES / "grpcurl" / "scenario.py")))
+
+
+def grpcurl_missing() -> str | None:
+    on_path = f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"
+    return None if shutil.which("grpcurl", path=on_path) else "grpcurl not installed (make install)"
+
+
 def rest_client() -> Client:
     return Client("rest-httpx", (sys.executable, str(EXAMPLES / "rest" / "scenario.py")))
 

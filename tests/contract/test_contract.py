@@ -1,6 +1,6 @@
 """One scenario (register, login, me, create/list/get/update/complete a task, a NOT_FOUND and an
 INVALID_ARGUMENT with BadRequest details), run by every shipped client against one stack:
-REST through Envoy (the reference), and the Python grpcio stubs, the betterproto2 SDK, Go
+REST through Envoy (the reference), and grpcurl (-protoset), the Python grpcio stubs, the betterproto2 SDK, Go
 (grpc-go, gen/go) and Node/TypeScript (connect-node, gen/ts) both directly and through
 Envoy's native gRPC routes. Results are normalized (ids, times, tokens masked) and must be
 identical: a difference is a broken contract in one language."""
@@ -20,6 +20,8 @@ from tests.contract.clients import (
     Client,
     go_env,
     go_missing,
+    grpcurl_client,
+    grpcurl_missing,
     node_missing,
     python_clients,
     rest_client,
@@ -119,4 +121,15 @@ async def test_node_ts_client_matches_rest(
     ts_client: Client, target: str, reference: dict[str, Any], app_server: tuple[str, list[str]], edge: str
 ) -> None:
     result = await _scenario(ts_client, {"AETHER_ADDR": _grpc_address(target, app_server, edge)})
+    assert result == reference
+
+
+@pytest.mark.parametrize("target", TARGETS)
+async def test_grpcurl_matches_rest(
+    target: str, reference: dict[str, Any], app_server: tuple[str, list[str]], edge: str
+) -> None:
+    reason = grpcurl_missing()
+    if reason:
+        pytest.skip(reason)
+    result = await _scenario(grpcurl_client(), {"AETHER_ADDR": _grpc_address(target, app_server, edge)})
     assert result == reference
