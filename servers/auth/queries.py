@@ -25,9 +25,13 @@ class AuthQueries:
         return (user_from_row(row), row["password_hash"]) if row else None
 
     async def get_user(self, user_id: str) -> User | None:
+        try:
+            key = uuid.UUID(user_id)
+        except ValueError:  # not a user's subject, e.g. a service token's "service:<name>"
+            return None
         row = await self.pool.fetchrow(
             f"SELECT {USER_COLUMNS} FROM auth.users WHERE id = $1",  # noqa: S608
-            uuid.UUID(user_id),
+            key,
         )
         return user_from_row(row) if row else None
 

@@ -1,23 +1,35 @@
 """Regenerate everything under gen/ from protos/ (`aether gen`, `make gen`).
 
-Outputs:
+Outputs (each a package of its own, see servers/devtools/packaging.py):
 - gen/python/          grpcio stubs + .pyi, importable as `aether.<domain>.v1`
                        (and `buf.validate` for the validation annotations);
                        google/api and google/rpc come from googleapis-common-protos.
-- gen/sdk/python/aether_sdk/  the betterproto2 dataclass client SDK (`buf generate`,
+- gen/sdk/python/      the betterproto2 dataclass client SDK `aether_sdk` (`buf generate`,
                        buf.gen.yaml), including google.rpc for decoding error details.
+- gen/go/              the Go module github.com/aether-dev/aether/gen/go (protoc-gen-go +
+                       protoc-gen-go-grpc, buf.gen.go.yaml), buf/validate included.
+- gen/ts/              the npm package @aether-dev/api (protoc-gen-es: ES modules + .d.ts).
 - gen/descriptors/aether.binpb  the buf image (a FileDescriptorSet incl. imports
                        such as google/rpc/error_details) that Envoy transcodes with.
+- gen/openapi/openapi.json  OpenAPI 3 of the REST surface (servers/devtools/openapi.py).
+
+Everything is generated into a staging directory first and swapped in only when every
+generator succeeded, so a failed run leaves gen/ as it was.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import sys
 import sysconfig
+from importlib.metadata import version
 from pathlib import Path
+
+from servers.devtools import packaging
+from servers.devtools.sdk_calls import add_call_options
 
 ROOT = Path(__file__).resolve().parents[2]
 PROTOS = ROOT / "protos"
@@ -26,6 +38,10 @@ GEN = ROOT / "gen"
 PY_OUT = GEN / "python"
 SDK_OUT = GEN / "sdk" / "python" / "aether_sdk"
 DESCRIPTOR = GEN / "descriptors" / "aether.binpb"
+OPENAPI = GEN / "openapi" / "openapi.json"
+STAGING = ROOT / ".gen-staging"
+# What one run replaces, relative to the repository root.
+OUTPUTS = ("gen/python", "gen/sdk/python", "gen/go", "gen/ts", "gen/descriptors", "gen/openapi")
 
 
 def _bin(name: str) -> str:
@@ -52,6 +68,13 @@ def _tool_env() -> dict[str, str]:
     return {**os.environ, "PATH": f"{scripts}:{os.environ.get('PATH', '/usr/bin:/bin')}"}
 
 
+def _run(*cmd: str) -> None:
+    """Run a generator quietly (betterproto2 narrates every file); show its output on failure."""
+    result = subprocess.run(cmd, cwd=ROOT, env=_tool_env(), capture_output=True, text=True)
+    if result.returncode:
+        raise RuntimeError(f"{' '.join(cmd)} failed:\n{result.stdout}{result.stderr}")
+
+
 def _mark_packages(root: Path) -> None:
     """Give every generated directory an __init__.py so it is a regular package."""
     for directory in [root, *(p for p in root.rglob("*") if p.is_dir())]:
@@ -59,33 +82,92 @@ def _mark_packages(root: Path) -> None:
             (directory / "__init__.py").touch()
 
 
-def _fresh(path: Path) -> Path:
-    shutil.rmtree(path, ignore_errors=True)
-    path.mkdir(parents=True)
-    return path
+def _require_tools() -> None:
+    """The local plugins: Debian's Go plugins, protoc-gen-es from the committed npm lockfile."""
+    missing = [name for name in ("protoc-gen-go", "protoc-gen-go-grpc") if shutil.which(name) is None]
+    if missing:
+        raise RuntimeError(
+            f"{', '.join(missing)} not found: apt-get install protoc-gen-go protoc-gen-go-grpc"
+        )
+    if not (ROOT / "node_modules" / ".bin" / "protoc-gen-es").exists():
+        if shutil.which("npm") is None:
+            raise RuntimeError("npm not found (Node.js is needed for gen/ts): apt-get install nodejs npm")
+        _run("npm", "ci", "--no-audit", "--no-fund")
+
+
+def _generate_into(stage: Path) -> None:
+    own = _own_protos()
+    gen = stage / "gen"
+    py_out = gen / "python"
+    py_out.mkdir(parents=True)
+    _protoc(
+        f"--python_out={py_out}",
+        f"--pyi_out={py_out}",
+        f"--grpc_python_out={py_out}",
+        *own,
+        "buf/validate/validate.proto",
+    )
+    for package in ("aether", "buf"):
+        _mark_packages(py_out / package)
+    packaging.write_stubs_pyproject(py_out)
+
+    _run(_bin("buf"), "generate", "-o", str(stage))  # buf.gen.yaml: SDK and TypeScript
+    sdk_out = gen / "sdk" / "python"
+    add_call_options(sdk_out / "aether_sdk")
+    packaging.write_sdk_pyproject(sdk_out, version("betterproto2-compiler"))
+    packaging.write_ts_package(gen / "ts")
+
+    go_paths = ["--path", "protos/aether", "--path", "protos/third_party/buf"]
+    _run(_bin("buf"), "generate", "--template", "buf.gen.go.yaml", *go_paths, "-o", str(stage))
+    packaging.write_go_mod(gen / "go")
+
+    descriptor = gen / "descriptors" / DESCRIPTOR.name
+    descriptor.parent.mkdir(parents=True)
+    _run(_bin("buf"), "build", "--exclude-source-info", "-o", str(descriptor))
+
+    # The OpenAPI document wants the comments: a second image with source info, not kept.
+    from servers.devtools.openapi import build_openapi
+
+    with_docs = stage / "with-source-info.binpb"
+    _run(_bin("buf"), "build", "-o", str(with_docs))
+    openapi = gen / "openapi" / OPENAPI.name
+    openapi.parent.mkdir(parents=True)
+    document = build_openapi(with_docs.read_bytes())
+    openapi.write_text(json.dumps(document, indent=2, sort_keys=False) + "\n")
+
+
+def _swap_in(stage: Path) -> None:
+    """Replace each output with its staged version; put the old ones back if a rename fails."""
+    backup = stage / "previous"
+    moved: list[str] = []
+    try:
+        for output in OUTPUTS:
+            current, staged, kept = ROOT / output, stage / output, backup / output
+            kept.parent.mkdir(parents=True, exist_ok=True)
+            if current.exists():
+                current.rename(kept)
+            moved.append(output)
+            current.parent.mkdir(parents=True, exist_ok=True)
+            staged.rename(current)
+    except OSError:
+        for output in moved:
+            shutil.rmtree(ROOT / output, ignore_errors=True)
+            if (backup / output).exists():
+                (backup / output).rename(ROOT / output)
+        raise
 
 
 def generate() -> None:
-    """Regenerate gen/ from scratch."""
-    own = _own_protos()
-    validate = "buf/validate/validate.proto"
-
-    _fresh(PY_OUT)
-    _protoc(f"--python_out={PY_OUT}", f"--pyi_out={PY_OUT}", f"--grpc_python_out={PY_OUT}", *own, validate)
-    for package in ("aether", "buf"):
-        _mark_packages(PY_OUT / package)
-
-    _fresh(SDK_OUT)
-    # buf.gen.yaml: the betterproto2 plugin from the venv; it narrates every file, so keep quiet.
-    subprocess.run([_bin("buf"), "generate"], check=True, cwd=ROOT, env=_tool_env(), capture_output=True)
-
-    DESCRIPTOR.parent.mkdir(parents=True, exist_ok=True)
-    subprocess.run(
-        [_bin("buf"), "build", "--exclude-source-info", "-o", str(DESCRIPTOR)], check=True, cwd=ROOT
-    )
-    print(
-        f"generated {PY_OUT.relative_to(ROOT)}, {SDK_OUT.relative_to(ROOT)}, {DESCRIPTOR.relative_to(ROOT)}"
-    )
+    """Regenerate gen/ from scratch, atomically per output directory."""
+    _require_tools()
+    shutil.rmtree(STAGING, ignore_errors=True)
+    STAGING.mkdir()
+    try:
+        _generate_into(STAGING)
+        _swap_in(STAGING)
+    finally:
+        shutil.rmtree(STAGING, ignore_errors=True)
+    print("generated " + ", ".join(OUTPUTS))
 
 
 if __name__ == "__main__":

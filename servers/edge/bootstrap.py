@@ -32,6 +32,7 @@ from servers.edge.filters import CORS_FILTER, cors_policy, http_filters
 from servers.edge.local_replies import local_reply_config
 from servers.edge.routes import body_limit, build_routes
 from servers.edge.settings import EdgeSettings
+from servers.edge.static_routes import largest_static_body, static_routes
 from servers.platform.rate_limits import CLIENT_ADDRESS_HEADER
 
 # envoy-data-plane's generated modules trip pydantic deprecation warnings at import.
@@ -127,10 +128,14 @@ def _http_connection_manager(
     unserved: Sequence[str],
     settings: EdgeSettings,
 ) -> HttpConnectionManager:
+    routes = build_routes(routed, settings, unserved)
+    # The edge's own files go before the RPC routes, after the CORS preflight route (if any).
+    first = 1 if settings.cors_allowed_origins else 0
+    routes[first:first] = static_routes()
     virtual_host = VirtualHost(
         name="aether",
         domains=["*"],
-        routes=build_routes(routed, settings, unserved),
+        routes=routes,
         # With use_remote_address, the downstream address is the connection's peer, or the
         # X-Forwarded-For entry xff_num_trusted_hops from the right.
         request_headers_to_add=[
@@ -148,7 +153,11 @@ def _http_connection_manager(
     return HttpConnectionManager(
         codec_type=HttpConnectionManagerCodecType.AUTO,
         stat_prefix="aether_edge",
-        route_config=RouteConfiguration(name=ROUTE_CONFIG_NAME, virtual_hosts=[virtual_host]),
+        route_config=RouteConfiguration(
+            name=ROUTE_CONFIG_NAME,
+            virtual_hosts=[virtual_host],
+            max_direct_response_body_size_bytes=largest_static_body(),
+        ),
         http_filters=http_filters(descriptor_path, services, settings, max_request_body_size=largest_body),
         access_log=[access_log(settings.access_log_path)],
         local_reply_config=local_reply_config(),

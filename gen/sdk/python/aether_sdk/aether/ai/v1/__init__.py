@@ -37,6 +37,7 @@ from dataclasses import dataclass
 
 import betterproto2
 import grpc
+from collections.abc import Sequence
 
 from ....message_pool import default_message_pool
 
@@ -926,7 +927,7 @@ class AiServiceStub:
     def __init__(self, channel: grpc.Channel):
         self._channel = channel
 
-    def chat(self, message: "ChatRequest") -> "ChatResponse":
+    def chat(self, message: "ChatRequest", *, timeout: "float | None" = None, metadata: "Sequence[tuple[str, str]] | None" = None) -> "ChatResponse":
         """
         Chat sends a message (with optional prior conversation) to a model and
         returns the whole answer. It emits "ai.request.received" and
@@ -940,9 +941,9 @@ class AiServiceStub:
             "/aether.ai.v1.AiService/Chat",
             ChatRequest.SerializeToString,
             ChatResponse.FromString,
-        )(message)
+        )(message, timeout=timeout, metadata=metadata)
 
-    def stream_chat(self, message: "StreamChatRequest") -> "Iterator[StreamChatResponse]":
+    def stream_chat(self, message: "StreamChatRequest", *, timeout: "float | None" = None, metadata: "Sequence[tuple[str, str]] | None" = None) -> "Iterator[StreamChatResponse]":
         """
         StreamChat is Chat with the answer streamed as it is generated: zero or
         more chunk messages, then exactly one final message. Over REST, Envoy
@@ -960,9 +961,9 @@ class AiServiceStub:
             "/aether.ai.v1.AiService/StreamChat",
             StreamChatRequest.SerializeToString,
             StreamChatResponse.FromString,
-        )(message)
+        )(message, timeout=timeout, metadata=metadata)
 
-    def list_models(self, message: "ListModelsRequest") -> "ListModelsResponse":
+    def list_models(self, message: "ListModelsRequest", *, timeout: "float | None" = None, metadata: "Sequence[tuple[str, str]] | None" = None) -> "ListModelsResponse":
         """
         ListModels returns the configured models with their live status, and
         the caller's current default model.
@@ -973,9 +974,9 @@ class AiServiceStub:
             "/aether.ai.v1.AiService/ListModels",
             ListModelsRequest.SerializeToString,
             ListModelsResponse.FromString,
-        )(message)
+        )(message, timeout=timeout, metadata=metadata)
 
-    def switch_model(self, message: "SwitchModelRequest") -> "SwitchModelResponse":
+    def switch_model(self, message: "SwitchModelRequest", *, timeout: "float | None" = None, metadata: "Sequence[tuple[str, str]] | None" = None) -> "SwitchModelResponse":
         """
         SwitchModel sets the caller's default chat model, used when a request
         names no model.
@@ -988,9 +989,9 @@ class AiServiceStub:
             "/aether.ai.v1.AiService/SwitchModel",
             SwitchModelRequest.SerializeToString,
             SwitchModelResponse.FromString,
-        )(message)
+        )(message, timeout=timeout, metadata=metadata)
 
-    def get_usage(self, message: "GetUsageRequest") -> "GetUsageResponse":
+    def get_usage(self, message: "GetUsageRequest", *, timeout: "float | None" = None, metadata: "Sequence[tuple[str, str]] | None" = None) -> "GetUsageResponse":
         """
         GetUsage reports the caller's AI usage and estimated cost in a time
         range (admins: everyone's, or one user's with user_id), from the usage
@@ -1005,9 +1006,9 @@ class AiServiceStub:
             "/aether.ai.v1.AiService/GetUsage",
             GetUsageRequest.SerializeToString,
             GetUsageResponse.FromString,
-        )(message)
+        )(message, timeout=timeout, metadata=metadata)
 
-    def create_embeddings(self, message: "CreateEmbeddingsRequest") -> "CreateEmbeddingsResponse":
+    def create_embeddings(self, message: "CreateEmbeddingsRequest", *, timeout: "float | None" = None, metadata: "Sequence[tuple[str, str]] | None" = None) -> "CreateEmbeddingsResponse":
         """
         CreateEmbeddings turns one text (text) or a batch (texts) into vectors.
         The default model is the local all-MiniLM-L6-v2 (384 dimensions), which
@@ -1021,7 +1022,7 @@ class AiServiceStub:
             "/aether.ai.v1.AiService/CreateEmbeddings",
             CreateEmbeddingsRequest.SerializeToString,
             CreateEmbeddingsResponse.FromString,
-        )(message)
+        )(message, timeout=timeout, metadata=metadata)
 
 
 from ....google import protobuf as ___google__protobuf__

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 
 import betterproto2
 import grpc
+from collections.abc import Sequence
 
 from ....message_pool import default_message_pool
 
@@ -833,7 +834,7 @@ class AnalyticsServiceStub:
     def __init__(self, channel: grpc.Channel):
         self._channel = channel
 
-    def record_event(self, message: "RecordEventRequest") -> "RecordEventResponse":
+    def record_event(self, message: "RecordEventRequest", *, timeout: "float | None" = None, metadata: "Sequence[tuple[str, str]] | None" = None) -> "RecordEventResponse":
         """
         RecordEvent stores one usage event. The event is attributed to the caller
         unless user_id names another user, which needs analytics:admin. Retrying
@@ -847,9 +848,9 @@ class AnalyticsServiceStub:
             "/aether.analytics.v1.AnalyticsService/RecordEvent",
             RecordEventRequest.SerializeToString,
             RecordEventResponse.FromString,
-        )(message)
+        )(message, timeout=timeout, metadata=metadata)
 
-    def get_usage(self, message: "GetUsageRequest") -> "GetUsageResponse":
+    def get_usage(self, message: "GetUsageRequest", *, timeout: "float | None" = None, metadata: "Sequence[tuple[str, str]] | None" = None) -> "GetUsageResponse":
         """
         GetUsage counts activity per time bucket between start_date and
         end_date. Without analytics:admin the counts cover only the caller's own
@@ -865,9 +866,9 @@ class AnalyticsServiceStub:
             "/aether.analytics.v1.AnalyticsService/GetUsage",
             GetUsageRequest.SerializeToString,
             GetUsageResponse.FromString,
-        )(message)
+        )(message, timeout=timeout, metadata=metadata)
 
-    def get_errors(self, message: "GetErrorsRequest") -> "GetErrorsResponse":
+    def get_errors(self, message: "GetErrorsRequest", *, timeout: "float | None" = None, metadata: "Sequence[tuple[str, str]] | None" = None) -> "GetErrorsResponse":
         """
         GetErrors summarizes the errors services reported (ErrorReported events)
         and returns them grouped by service, severity, error type and message,
@@ -881,9 +882,9 @@ class AnalyticsServiceStub:
             "/aether.analytics.v1.AnalyticsService/GetErrors",
             GetErrorsRequest.SerializeToString,
             GetErrorsResponse.FromString,
-        )(message)
+        )(message, timeout=timeout, metadata=metadata)
 
-    def get_health(self, message: "GetHealthRequest | None" = None) -> "GetHealthResponse":
+    def get_health(self, message: "GetHealthRequest | None" = None, *, timeout: "float | None" = None, metadata: "Sequence[tuple[str, str]] | None" = None) -> "GetHealthResponse":
         """
         GetHealth reports overall system health from live gRPC health checks of
         every service plus host resource usage. Public, for load balancers and
@@ -898,9 +899,9 @@ class AnalyticsServiceStub:
             "/aether.analytics.v1.AnalyticsService/GetHealth",
             GetHealthRequest.SerializeToString,
             GetHealthResponse.FromString,
-        )(message)
+        )(message, timeout=timeout, metadata=metadata)
 
-    def get_dashboard(self, message: "GetDashboardRequest") -> "GetDashboardResponse":
+    def get_dashboard(self, message: "GetDashboardRequest", *, timeout: "float | None" = None, metadata: "Sequence[tuple[str, str]] | None" = None) -> "GetDashboardResponse":
         """
         GetDashboard returns the numbers for the operations dashboard: the
         current period's counts and system health, percent change against the
@@ -914,7 +915,7 @@ class AnalyticsServiceStub:
             "/aether.analytics.v1.AnalyticsService/GetDashboard",
             GetDashboardRequest.SerializeToString,
             GetDashboardResponse.FromString,
-        )(message)
+        )(message, timeout=timeout, metadata=metadata)
 
 
 from ....google import protobuf as ___google__protobuf__

@@ -45,6 +45,7 @@ from dataclasses import dataclass
 
 import betterproto2
 import grpc
+from collections.abc import Sequence
 
 from ....message_pool import default_message_pool
 
@@ -734,7 +735,7 @@ class AuthServiceStub:
     def __init__(self, channel: grpc.Channel):
         self._channel = channel
 
-    def register(self, message: "RegisterRequest") -> "RegisterResponse":
+    def register(self, message: "RegisterRequest", *, timeout: "float | None" = None, metadata: "Sequence[tuple[str, str]] | None" = None) -> "RegisterResponse":
         """
         Register creates an account with the "user" role.
         Returns INVALID_ARGUMENT for a malformed email or a weak password, and
@@ -745,9 +746,9 @@ class AuthServiceStub:
             "/aether.auth.v1.AuthService/Register",
             RegisterRequest.SerializeToString,
             RegisterResponse.FromString,
-        )(message)
+        )(message, timeout=timeout, metadata=metadata)
 
-    def login(self, message: "LoginRequest") -> "LoginResponse":
+    def login(self, message: "LoginRequest", *, timeout: "float | None" = None, metadata: "Sequence[tuple[str, str]] | None" = None) -> "LoginResponse":
         """
         Login exchanges email and password for an access and a refresh token.
         Returns UNAUTHENTICATED (INVALID_CREDENTIALS) for a wrong email or password
@@ -759,9 +760,9 @@ class AuthServiceStub:
             "/aether.auth.v1.AuthService/Login",
             LoginRequest.SerializeToString,
             LoginResponse.FromString,
-        )(message)
+        )(message, timeout=timeout, metadata=metadata)
 
-    def refresh(self, message: "RefreshRequest") -> "RefreshResponse":
+    def refresh(self, message: "RefreshRequest", *, timeout: "float | None" = None, metadata: "Sequence[tuple[str, str]] | None" = None) -> "RefreshResponse":
         """
         Refresh exchanges a refresh token for a new access token and a new
         (rotated) refresh token; the old one stops working.
@@ -774,9 +775,9 @@ class AuthServiceStub:
             "/aether.auth.v1.AuthService/Refresh",
             RefreshRequest.SerializeToString,
             RefreshResponse.FromString,
-        )(message)
+        )(message, timeout=timeout, metadata=metadata)
 
-    def validate(self, message: "ValidateRequest") -> "ValidateResponse":
+    def validate(self, message: "ValidateRequest", *, timeout: "float | None" = None, metadata: "Sequence[tuple[str, str]] | None" = None) -> "ValidateResponse":
         """
         Validate checks an access token (signature, expiry, issuer, audience,
         revocation) and reports its subject. An invalid token is a normal
@@ -787,9 +788,9 @@ class AuthServiceStub:
             "/aether.auth.v1.AuthService/Validate",
             ValidateRequest.SerializeToString,
             ValidateResponse.FromString,
-        )(message)
+        )(message, timeout=timeout, metadata=metadata)
 
-    def logout(self, message: "LogoutRequest") -> "LogoutResponse":
+    def logout(self, message: "LogoutRequest", *, timeout: "float | None" = None, metadata: "Sequence[tuple[str, str]] | None" = None) -> "LogoutResponse":
         """
         Logout revokes the caller's current access token and the family of the
         given refresh token (or every session of the caller with all_sessions).
@@ -800,9 +801,9 @@ class AuthServiceStub:
             "/aether.auth.v1.AuthService/Logout",
             LogoutRequest.SerializeToString,
             LogoutResponse.FromString,
-        )(message)
+        )(message, timeout=timeout, metadata=metadata)
 
-    def get_me(self, message: "GetMeRequest | None" = None) -> "User":
+    def get_me(self, message: "GetMeRequest | None" = None, *, timeout: "float | None" = None, metadata: "Sequence[tuple[str, str]] | None" = None) -> "User":
         """
         GetMe returns the caller's account.
         Returns UNAUTHENTICATED without a valid access token.
@@ -815,9 +816,9 @@ class AuthServiceStub:
             "/aether.auth.v1.AuthService/GetMe",
             GetMeRequest.SerializeToString,
             User.FromString,
-        )(message)
+        )(message, timeout=timeout, metadata=metadata)
 
-    def get_jwks(self, message: "GetJwksRequest | None" = None) -> "GetJwksResponse":
+    def get_jwks(self, message: "GetJwksRequest | None" = None, *, timeout: "float | None" = None, metadata: "Sequence[tuple[str, str]] | None" = None) -> "GetJwksResponse":
         """
         GetJwks publishes the public keys that verify access tokens, as a standard
         JWK Set. Retired keys stay listed until every token they signed expired.
@@ -830,7 +831,7 @@ class AuthServiceStub:
             "/aether.auth.v1.AuthService/GetJwks",
             GetJwksRequest.SerializeToString,
             GetJwksResponse.FromString,
-        )(message)
+        )(message, timeout=timeout, metadata=metadata)
 
 
 class ServiceTokenServiceStub:
@@ -849,7 +850,7 @@ class ServiceTokenServiceStub:
     def __init__(self, channel: grpc.Channel):
         self._channel = channel
 
-    def issue_service_token(self, message: "IssueServiceTokenRequest") -> "IssueServiceTokenResponse":
+    def issue_service_token(self, message: "IssueServiceTokenRequest", *, timeout: "float | None" = None, metadata: "Sequence[tuple[str, str]] | None" = None) -> "IssueServiceTokenResponse":
         """
         IssueServiceToken mints an access token for the service principal
         "service:<service>" acting on behalf of `on_behalf_of`, with that user's
@@ -864,7 +865,7 @@ class ServiceTokenServiceStub:
             "/aether.auth.v1.ServiceTokenService/IssueServiceToken",
             IssueServiceTokenRequest.SerializeToString,
             IssueServiceTokenResponse.FromString,
-        )(message)
+        )(message, timeout=timeout, metadata=metadata)
 
 
 class UserAdminServiceStub:

@@ -37,6 +37,7 @@ from dataclasses import dataclass
 
 import betterproto2
 import grpc
+from collections.abc import Sequence
 
 from ....message_pool import default_message_pool
 
@@ -978,7 +979,7 @@ class CodeServiceStub:
     def __init__(self, channel: grpc.Channel):
         self._channel = channel
 
-    def review_code(self, message: "ReviewCodeRequest") -> "ReviewCodeResponse":
+    def review_code(self, message: "ReviewCodeRequest", *, timeout: "float | None" = None, metadata: "Sequence[tuple[str, str]] | None" = None) -> "ReviewCodeResponse":
         """
         ReviewCode reviews a piece of code: issues with their location and rule,
         general suggestions, security findings, a 0-100 score and complexity. The
@@ -999,9 +1000,9 @@ class CodeServiceStub:
             "/aether.code.v1.CodeService/ReviewCode",
             ReviewCodeRequest.SerializeToString,
             ReviewCodeResponse.FromString,
-        )(message)
+        )(message, timeout=timeout, metadata=metadata)
 
-    def refactor_code(self, message: "RefactorCodeRequest") -> "RefactorCodeResponse":
+    def refactor_code(self, message: "RefactorCodeRequest", *, timeout: "float | None" = None, metadata: "Sequence[tuple[str, str]] | None" = None) -> "RefactorCodeResponse":
         """
         RefactorCode rewrites code following an instruction ("extract the
         validation into a function") and explains the changes. Nothing is stored.
@@ -1015,9 +1016,9 @@ class CodeServiceStub:
             "/aether.code.v1.CodeService/RefactorCode",
             RefactorCodeRequest.SerializeToString,
             RefactorCodeResponse.FromString,
-        )(message)
+        )(message, timeout=timeout, metadata=metadata)
 
-    def generate_tests(self, message: "GenerateTestsRequest") -> "GenerateTestsResponse":
+    def generate_tests(self, message: "GenerateTestsRequest", *, timeout: "float | None" = None, metadata: "Sequence[tuple[str, str]] | None" = None) -> "GenerateTestsResponse":
         """
         GenerateTests writes unit tests for the given code in a test framework.
         The generated Python must parse and is formatted with ruff; nothing is
@@ -1034,9 +1035,9 @@ class CodeServiceStub:
             "/aether.code.v1.CodeService/GenerateTests",
             GenerateTestsRequest.SerializeToString,
             GenerateTestsResponse.FromString,
-        )(message)
+        )(message, timeout=timeout, metadata=metadata)
 
-    def run_tests(self, message: "RunTestsRequest") -> "Iterator[RunTestsResponse]":
+    def run_tests(self, message: "RunTestsRequest", *, timeout: "float | None" = None, metadata: "Sequence[tuple[str, str]] | None" = None) -> "Iterator[RunTestsResponse]":
         """
         RunTests runs the client's test files with an allow-listed test runner in
         an isolated, throw-away workspace (a bubblewrap sandbox): no network, no
@@ -1067,9 +1068,9 @@ class CodeServiceStub:
             "/aether.code.v1.CodeService/RunTests",
             RunTestsRequest.SerializeToString,
             RunTestsResponse.FromString,
-        )(message)
+        )(message, timeout=timeout, metadata=metadata)
 
-    def analyze_complexity(self, message: "AnalyzeComplexityRequest") -> "AnalyzeComplexityResponse":
+    def analyze_complexity(self, message: "AnalyzeComplexityRequest", *, timeout: "float | None" = None, metadata: "Sequence[tuple[str, str]] | None" = None) -> "AnalyzeComplexityResponse":
         """
         AnalyzeComplexity measures code statically (no AI): cyclomatic and
         cognitive complexity, maintainability index, lines of code, a complexity
@@ -1082,9 +1083,9 @@ class CodeServiceStub:
             "/aether.code.v1.CodeService/AnalyzeComplexity",
             AnalyzeComplexityRequest.SerializeToString,
             AnalyzeComplexityResponse.FromString,
-        )(message)
+        )(message, timeout=timeout, metadata=metadata)
 
-    def list_reviews(self, message: "ListReviewsRequest") -> "ListReviewsResponse":
+    def list_reviews(self, message: "ListReviewsRequest", *, timeout: "float | None" = None, metadata: "Sequence[tuple[str, str]] | None" = None) -> "ListReviewsResponse":
         """
         ListReviews lists the caller's stored reviews (see ReviewCode), newest
         first by default. Admins may list another user's reviews with user_id.
@@ -1096,7 +1097,7 @@ class CodeServiceStub:
             "/aether.code.v1.CodeService/ListReviews",
             ListReviewsRequest.SerializeToString,
             ListReviewsResponse.FromString,
-        )(message)
+        )(message, timeout=timeout, metadata=metadata)
 
     def get_review(self, message: "GetReviewRequest") -> "Review":
         """

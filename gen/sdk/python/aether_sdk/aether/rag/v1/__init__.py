@@ -35,6 +35,7 @@ from dataclasses import dataclass
 
 import betterproto2
 import grpc
+from collections.abc import Sequence
 
 from ....message_pool import default_message_pool
 
@@ -914,7 +915,7 @@ class RagServiceStub:
     def __init__(self, channel: grpc.Channel):
         self._channel = channel
 
-    def ingest_document(self, message: "IngestDocumentRequest") -> "Iterator[IngestDocumentResponse]":
+    def ingest_document(self, message: "IngestDocumentRequest", *, timeout: "float | None" = None, metadata: "Sequence[tuple[str, str]] | None" = None) -> "Iterator[IngestDocumentResponse]":
         """
         IngestDocument adds a document to the caller's knowledge base from text,
         markdown, PDF bytes or a URL. The stream reports `progress`: the first
@@ -947,9 +948,9 @@ class RagServiceStub:
             "/aether.rag.v1.RagService/IngestDocument",
             IngestDocumentRequest.SerializeToString,
             IngestDocumentResponse.FromString,
-        )(message)
+        )(message, timeout=timeout, metadata=metadata)
 
-    def search_documents(self, message: "SearchDocumentsRequest") -> "SearchDocumentsResponse":
+    def search_documents(self, message: "SearchDocumentsRequest", *, timeout: "float | None" = None, metadata: "Sequence[tuple[str, str]] | None" = None) -> "SearchDocumentsResponse":
         """
         SearchDocuments finds the chunks of the caller's documents closest in
         meaning to a query, best first.
@@ -961,9 +962,9 @@ class RagServiceStub:
             "/aether.rag.v1.RagService/SearchDocuments",
             SearchDocumentsRequest.SerializeToString,
             SearchDocumentsResponse.FromString,
-        )(message)
+        )(message, timeout=timeout, metadata=metadata)
 
-    def list_documents(self, message: "ListDocumentsRequest") -> "ListDocumentsResponse":
+    def list_documents(self, message: "ListDocumentsRequest", *, timeout: "float | None" = None, metadata: "Sequence[tuple[str, str]] | None" = None) -> "ListDocumentsResponse":
         """
         ListDocuments lists the caller's documents, newest first by default;
         admins pass user_id to list another user's.
@@ -975,9 +976,9 @@ class RagServiceStub:
             "/aether.rag.v1.RagService/ListDocuments",
             ListDocumentsRequest.SerializeToString,
             ListDocumentsResponse.FromString,
-        )(message)
+        )(message, timeout=timeout, metadata=metadata)
 
-    def get_document(self, message: "GetDocumentRequest") -> "Document":
+    def get_document(self, message: "GetDocumentRequest", *, timeout: "float | None" = None, metadata: "Sequence[tuple[str, str]] | None" = None) -> "Document":
         """
         GetDocument returns one document's metadata.
         Returns NOT_FOUND if it does not exist or is not the caller's (unless the
@@ -988,9 +989,9 @@ class RagServiceStub:
             "/aether.rag.v1.RagService/GetDocument",
             GetDocumentRequest.SerializeToString,
             Document.FromString,
-        )(message)
+        )(message, timeout=timeout, metadata=metadata)
 
-    def delete_document(self, message: "DeleteDocumentRequest") -> "DeleteDocumentResponse":
+    def delete_document(self, message: "DeleteDocumentRequest", *, timeout: "float | None" = None, metadata: "Sequence[tuple[str, str]] | None" = None) -> "DeleteDocumentResponse":
         """
         DeleteDocument deletes a document and all its chunks and embeddings.
         Returns NOT_FOUND if it does not exist or is not the caller's (unless the
@@ -1002,9 +1003,9 @@ class RagServiceStub:
             "/aether.rag.v1.RagService/DeleteDocument",
             DeleteDocumentRequest.SerializeToString,
             DeleteDocumentResponse.FromString,
-        )(message)
+        )(message, timeout=timeout, metadata=metadata)
 
-    def ask_question(self, message: "AskQuestionRequest") -> "AskQuestionResponse":
+    def ask_question(self, message: "AskQuestionRequest", *, timeout: "float | None" = None, metadata: "Sequence[tuple[str, str]] | None" = None) -> "AskQuestionResponse":
         """
         AskQuestion answers a question from the caller's documents: it retrieves
         the top_k closest chunks, asks a model through the AI Gateway to answer
@@ -1021,7 +1022,7 @@ class RagServiceStub:
             "/aether.rag.v1.RagService/AskQuestion",
             AskQuestionRequest.SerializeToString,
             AskQuestionResponse.FromString,
-        )(message)
+        )(message, timeout=timeout, metadata=metadata)
 
 
 from ....google import protobuf as ___google__protobuf__

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 
 import betterproto2
 import grpc
+from collections.abc import Sequence
 
 from ....message_pool import default_message_pool
 
@@ -872,7 +873,7 @@ class TaskServiceStub:
     def __init__(self, channel: grpc.Channel):
         self._channel = channel
 
-    def create_task(self, message: "CreateTaskRequest") -> "Task":
+    def create_task(self, message: "CreateTaskRequest", *, timeout: "float | None" = None, metadata: "Sequence[tuple[str, str]] | None" = None) -> "Task":
         """
         CreateTask creates a task owned by the caller, with status "pending" and
         version 1, and emits "task.created". Retrying with the same request_id
@@ -885,9 +886,9 @@ class TaskServiceStub:
             "/aether.tasks.v1.TaskService/CreateTask",
             CreateTaskRequest.SerializeToString,
             Task.FromString,
-        )(message)
+        )(message, timeout=timeout, metadata=metadata)
 
-    def list_tasks(self, message: "ListTasksRequest") -> "ListTasksResponse":
+    def list_tasks(self, message: "ListTasksRequest", *, timeout: "float | None" = None, metadata: "Sequence[tuple[str, str]] | None" = None) -> "ListTasksResponse":
         """
         ListTasks returns one page of the caller's tasks (all tasks for admins)
         matching every given filter, without comments and history.
@@ -899,9 +900,9 @@ class TaskServiceStub:
             "/aether.tasks.v1.TaskService/ListTasks",
             ListTasksRequest.SerializeToString,
             ListTasksResponse.FromString,
-        )(message)
+        )(message, timeout=timeout, metadata=metadata)
 
-    def get_task_stats(self, message: "GetTaskStatsRequest") -> "GetTaskStatsResponse":
+    def get_task_stats(self, message: "GetTaskStatsRequest", *, timeout: "float | None" = None, metadata: "Sequence[tuple[str, str]] | None" = None) -> "GetTaskStatsResponse":
         """
         GetTaskStats summarizes the caller's tasks (or another user's, or
         everyone's, for admins) created in a time range.
@@ -915,9 +916,9 @@ class TaskServiceStub:
             "/aether.tasks.v1.TaskService/GetTaskStats",
             GetTaskStatsRequest.SerializeToString,
             GetTaskStatsResponse.FromString,
-        )(message)
+        )(message, timeout=timeout, metadata=metadata)
 
-    def get_task(self, message: "GetTaskRequest") -> "Task":
+    def get_task(self, message: "GetTaskRequest", *, timeout: "float | None" = None, metadata: "Sequence[tuple[str, str]] | None" = None) -> "Task":
         """
         GetTask returns one task with its comments and history.
         Returns NOT_FOUND if the task does not exist or is not visible to the
@@ -928,9 +929,9 @@ class TaskServiceStub:
             "/aether.tasks.v1.TaskService/GetTask",
             GetTaskRequest.SerializeToString,
             Task.FromString,
-        )(message)
+        )(message, timeout=timeout, metadata=metadata)
 
-    def update_task(self, message: "UpdateTaskRequest") -> "Task":
+    def update_task(self, message: "UpdateTaskRequest", *, timeout: "float | None" = None, metadata: "Sequence[tuple[str, str]] | None" = None) -> "Task":
         """
         UpdateTask changes the given mutable fields of a task and leaves every
         other field as it is; each changed field is recorded in the history and
@@ -951,9 +952,9 @@ class TaskServiceStub:
             "/aether.tasks.v1.TaskService/UpdateTask",
             UpdateTaskRequest.SerializeToString,
             Task.FromString,
-        )(message)
+        )(message, timeout=timeout, metadata=metadata)
 
-    def delete_task(self, message: "DeleteTaskRequest") -> "DeleteTaskResponse":
+    def delete_task(self, message: "DeleteTaskRequest", *, timeout: "float | None" = None, metadata: "Sequence[tuple[str, str]] | None" = None) -> "DeleteTaskResponse":
         """
         DeleteTask deletes a task with its comments and history and emits
         "task.deleted". Only the creator or an admin may delete a task.
@@ -966,9 +967,9 @@ class TaskServiceStub:
             "/aether.tasks.v1.TaskService/DeleteTask",
             DeleteTaskRequest.SerializeToString,
             DeleteTaskResponse.FromString,
-        )(message)
+        )(message, timeout=timeout, metadata=metadata)
 
-    def complete_task(self, message: "CompleteTaskRequest") -> "CompleteTaskResponse":
+    def complete_task(self, message: "CompleteTaskRequest", *, timeout: "float | None" = None, metadata: "Sequence[tuple[str, str]] | None" = None) -> "CompleteTaskResponse":
         """
         CompleteTask marks a task "completed" by the caller, sets progress to 100
         and emits "task.completed". Completing an already completed task is a
@@ -982,9 +983,9 @@ class TaskServiceStub:
             "/aether.tasks.v1.TaskService/CompleteTask",
             CompleteTaskRequest.SerializeToString,
             CompleteTaskResponse.FromString,
-        )(message)
+        )(message, timeout=timeout, metadata=metadata)
 
-    def add_comment(self, message: "AddCommentRequest") -> "Comment":
+    def add_comment(self, message: "AddCommentRequest", *, timeout: "float | None" = None, metadata: "Sequence[tuple[str, str]] | None" = None) -> "Comment":
         """
         AddComment posts a comment on a task, records it in the history and
         returns the new comment. Retrying with the same request_id returns the
@@ -997,7 +998,7 @@ class TaskServiceStub:
             "/aether.tasks.v1.TaskService/AddComment",
             AddCommentRequest.SerializeToString,
             Comment.FromString,
-        )(message)
+        )(message, timeout=timeout, metadata=metadata)
 
 
 from ....google import protobuf as ___google__protobuf__

@@ -1,0 +1,113 @@
+"""The generated OpenAPI document: a valid OpenAPI 3.1 that lists every REST binding of every
+served RPC, served by Envoy with the API docs page (Swagger UI), which a headless Chromium
+renders with every served service listed (its screenshot is kept as a test artifact)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+from pathlib import Path
+
+import httpx
+import pytest
+from openapi_spec_validator import validate
+
+from servers.devtools.codegen import DESCRIPTOR, OPENAPI
+from servers.edge.descriptors import load_descriptor_set, rpcs
+
+ARTIFACTS = Path(os.environ.get("AETHER_TEST_ARTIFACTS", "test-artifacts"))
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def _document() -> dict:
+    return json.loads(OPENAPI.read_text())
+
+
+def test_the_document_is_valid_openapi() -> None:
+    validate(_document())
+
+
+async def test_every_served_rpc_is_an_operation(app_server: tuple[str, list[str]]) -> None:
+    paths = _document()["paths"]
+    operations = {op["operationId"] for methods in paths.values() for op in methods.values()}
+    served = [rpc for rpc in rpcs(load_descriptor_set(DESCRIPTOR), app_server[1]) if rpc.bindings]
+    assert served
+    for rpc in served:
+        assert f"{rpc.service.rsplit('.', 1)[1]}_{rpc.name}" in operations, rpc.full_name
+
+
+def test_the_contract_details_are_carried_over() -> None:
+    document = _document()
+    schemas = document["components"]["schemas"]
+    task = schemas["aether.tasks.v1.Task"]["properties"]
+    assert task["id"]["readOnly"] is True  # field_behavior OUTPUT_ONLY
+    assert task["createdAt"]["format"] == "date-time"
+    assert schemas["google.rpc.Status"]["properties"]["details"]["items"]["properties"]["@type"]
+    create = document["paths"]["/api/v1/tasks"]["post"]
+    body = create["requestBody"]["content"]["application/json"]["schema"]
+    assert "title" in body["required"]  # field_behavior REQUIRED
+    assert create["summary"].startswith("CreateTask creates a task")  # the proto comment
+    assert create["responses"]["404"]["content"]["application/json"]["schema"]["$ref"].endswith(
+        "google.rpc.Status"
+    )
+    login = document["paths"]["/api/v1/auth/login"]["post"]
+    assert login["security"] == []  # access.public
+    streams = [
+        op
+        for methods in document["paths"].values()
+        for op in methods.values()
+        if "application/x-ndjson" in op["responses"]["200"]["content"]
+    ]
+    assert streams, "server-streaming RPCs are documented as NDJSON"
+
+
+async def test_envoy_serves_the_document_and_the_docs_page(edge: str) -> None:
+    async with httpx.AsyncClient(base_url=edge) as http:
+        document = await http.get("/api/v1/openapi.json")
+        assert document.status_code == 200
+        assert document.headers["content-type"] == "application/json"
+        assert document.json() == _document()
+        page = await http.get("/api/docs")
+        assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+        bundle = await http.get("/api/docs/swagger-ui-bundle.js")
+        assert bundle.status_code == 200 and "SwaggerUIBundle" in bundle.text
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no Chromium (apt-get install chromium)")
+async def test_the_docs_page_lists_every_served_service(
+    edge: str, app_server: tuple[str, list[str]], tmp_path: Path
+) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    screenshot = ARTIFACTS / "api-docs.png"
+    flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        "--window-size=1280,2400",
+        "--virtual-time-budget=15000",  # lets Swagger UI fetch and render the document
+    ]
+    dom = await _chromium(*flags, "--dump-dom", f"{edge}/api/docs")
+    await _chromium(*flags, f"--screenshot={screenshot}", f"{edge}/api/docs")
+    served = [name.rsplit(".", 1)[1] for name in app_server[1]]
+    with_routes = {tag["name"] for tag in _document()["tags"]}
+    for service in served:
+        if service in with_routes:
+            assert f'id="operations-tag-{service}"' in dom, service
+    assert screenshot.stat().st_size > 10_000
+
+
+async def _chromium(*args: str) -> str:
+    assert CHROMIUM is not None
+    process = await asyncio.create_subprocess_exec(
+        CHROMIUM, *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    out, err = await asyncio.wait_for(process.communicate(), timeout=120)
+    assert process.returncode == 0, err.decode()[-2000:]
+    return out.decode()
