@@ -1275,9 +1275,11 @@ type CreateEmbeddingsRequest struct {
 	sizeCache     protoimpl.SizeCache
 	unknownFields protoimpl.UnknownFields
 
-	// A single text to embed, up to 32000 characters.
+	// A single text to embed, up to 32000 characters (the server's cap,
+	// AI_EMBEDDING_MAX_CHARS_PER_TEXT, is lower: 8192 by default).
 	Text string `protobuf:"bytes,1,opt,name=text,proto3" json:"text,omitempty"`
-	// A batch of 1-256 texts to embed, each 1-32000 characters.
+	// A batch of 1-256 texts to embed, each 1-32000 characters (the server's
+	// caps are lower: 64 texts of 8192 characters by default).
 	Texts []string `protobuf:"bytes,2,rep,name=texts,proto3" json:"texts,omitempty"`
 	// Embedding model id; empty means "all-MiniLM-L6-v2" (local, 384
 	// dimensions).

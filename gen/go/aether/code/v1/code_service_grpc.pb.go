@@ -21,10 +21,15 @@ type CodeServiceClient interface {
 	// general suggestions, security findings, a 0-100 score and complexity. The
 	// review is stored in the caller's history (see ListReviews) and emits
 	// "code.review.completed".
+	// The findings come from static analyzers run on the content (ruff, bandit,
+	// radon and complexipy for Python), each under its own time and memory
+	// limit, plus the AI Gateway's suggestions (as the caller, so their AI
+	// limits and usage apply). An analyzer that could not finish is reported in
+	// `analyzers` and makes the review `partial`; without an AI model, or when
+	// the AI Gateway cannot answer, the review still returns the analyzers'
+	// findings and `ai` says why the AI part was skipped.
 	// Returns INVALID_ARGUMENT if the code is empty or too large or the language
-	// is unsupported or cannot be detected, FAILED_PRECONDITION (NOT_CONFIGURED)
-	// if no AI provider is configured, RESOURCE_EXHAUSTED if the caller's AI rate
-	// limit is exceeded, and UNAVAILABLE if the AI Gateway cannot answer.
+	// is unsupported or cannot be detected.
 	ReviewCode(ctx context.Context, in *ReviewCodeRequest, opts ...grpc.CallOption) (*ReviewCodeResponse, error)
 	// RefactorCode rewrites code following an instruction ("extract the
 	// validation into a function") and explains the changes. Nothing is stored.
@@ -34,7 +39,9 @@ type CodeServiceClient interface {
 	// is exceeded, and UNAVAILABLE if the AI Gateway cannot answer.
 	RefactorCode(ctx context.Context, in *RefactorCodeRequest, opts ...grpc.CallOption) (*RefactorCodeResponse, error)
 	// GenerateTests writes unit tests for the given code in a test framework.
-	// Nothing is stored and nothing is run (see RunTests).
+	// The generated Python must parse and is formatted with ruff; nothing is
+	// stored, and the tests are only collected (not run) in the sandbox to count
+	// them (see RunTests to run them).
 	// Returns INVALID_ARGUMENT if the code is empty or too large, the language is
 	// unsupported or the framework does not fit the language,
 	// FAILED_PRECONDITION (NOT_CONFIGURED) if no AI provider is configured,
@@ -42,8 +49,9 @@ type CodeServiceClient interface {
 	// UNAVAILABLE if the AI Gateway cannot answer.
 	GenerateTests(ctx context.Context, in *GenerateTestsRequest, opts ...grpc.CallOption) (*GenerateTestsResponse, error)
 	// RunTests runs the client's test files with an allow-listed test runner in
-	// an isolated, throw-away workspace: no network, no access to the server's
-	// files, CPU, memory, process and time limits. The request never carries a
+	// an isolated, throw-away workspace (a bubblewrap sandbox): no network, no
+	// access to the server's files, CPU, memory, process, output and time
+	// limits. The request never carries a
 	// shell command or a server path; the server builds the runner's argument
 	// list itself from the typed options.
 	//
@@ -59,8 +67,10 @@ type CodeServiceClient interface {
 	// Returns INVALID_ARGUMENT if a file path is not a safe relative path, a file
 	// is too large, or an option is not allowed; RESOURCE_EXHAUSTED if the
 	// request exceeds 8 MiB (HTTP 413) or the caller or the server has too many
-	// runs in progress; FAILED_PRECONDITION (NOT_CONFIGURED) if the runner is
-	// not installed on the server; UNAVAILABLE if no sandbox can be started.
+	// runs in progress; FAILED_PRECONDITION (NOT_CONFIGURED) if the sandbox
+	// (bubblewrap) or the runner is not installed on the server, naming what is
+	// missing (code is never run unsandboxed); UNAVAILABLE if no sandbox can be
+	// started.
 	RunTests(ctx context.Context, in *RunTestsRequest, opts ...grpc.CallOption) (CodeService_RunTestsClient, error)
 	// AnalyzeComplexity measures code statically (no AI): cyclomatic and
 	// cognitive complexity, maintainability index, lines of code, a complexity
@@ -73,6 +83,10 @@ type CodeServiceClient interface {
 	// Returns INVALID_ARGUMENT for a bad page, limit, sort or order, and
 	// PERMISSION_DENIED if a non-admin asks for another user's reviews.
 	ListReviews(ctx context.Context, in *ListReviewsRequest, opts ...grpc.CallOption) (*ListReviewsResponse, error)
+	// GetReview returns one stored review of the caller's (or, for an admin,
+	// anyone's). Returns NOT_FOUND if it does not exist or belongs to another
+	// user.
+	GetReview(ctx context.Context, in *GetReviewRequest, opts ...grpc.CallOption) (*Review, error)
 }
 
 type codeServiceClient struct {
@@ -160,6 +174,15 @@ func (c *codeServiceClient) ListReviews(ctx context.Context, in *ListReviewsRequ
 	return out, nil
 }
 
+func (c *codeServiceClient) GetReview(ctx context.Context, in *GetReviewRequest, opts ...grpc.CallOption) (*Review, error) {
+	out := new(Review)
+	err := c.cc.Invoke(ctx, "/aether.code.v1.CodeService/GetReview", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // CodeServiceServer is the server API for CodeService service.
 // All implementations must embed UnimplementedCodeServiceServer
 // for forward compatibility
@@ -168,10 +191,15 @@ type CodeServiceServer interface {
 	// general suggestions, security findings, a 0-100 score and complexity. The
 	// review is stored in the caller's history (see ListReviews) and emits
 	// "code.review.completed".
+	// The findings come from static analyzers run on the content (ruff, bandit,
+	// radon and complexipy for Python), each under its own time and memory
+	// limit, plus the AI Gateway's suggestions (as the caller, so their AI
+	// limits and usage apply). An analyzer that could not finish is reported in
+	// `analyzers` and makes the review `partial`; without an AI model, or when
+	// the AI Gateway cannot answer, the review still returns the analyzers'
+	// findings and `ai` says why the AI part was skipped.
 	// Returns INVALID_ARGUMENT if the code is empty or too large or the language
-	// is unsupported or cannot be detected, FAILED_PRECONDITION (NOT_CONFIGURED)
-	// if no AI provider is configured, RESOURCE_EXHAUSTED if the caller's AI rate
-	// limit is exceeded, and UNAVAILABLE if the AI Gateway cannot answer.
+	// is unsupported or cannot be detected.
 	ReviewCode(context.Context, *ReviewCodeRequest) (*ReviewCodeResponse, error)
 	// RefactorCode rewrites code following an instruction ("extract the
 	// validation into a function") and explains the changes. Nothing is stored.
@@ -181,7 +209,9 @@ type CodeServiceServer interface {
 	// is exceeded, and UNAVAILABLE if the AI Gateway cannot answer.
 	RefactorCode(context.Context, *RefactorCodeRequest) (*RefactorCodeResponse, error)
 	// GenerateTests writes unit tests for the given code in a test framework.
-	// Nothing is stored and nothing is run (see RunTests).
+	// The generated Python must parse and is formatted with ruff; nothing is
+	// stored, and the tests are only collected (not run) in the sandbox to count
+	// them (see RunTests to run them).
 	// Returns INVALID_ARGUMENT if the code is empty or too large, the language is
 	// unsupported or the framework does not fit the language,
 	// FAILED_PRECONDITION (NOT_CONFIGURED) if no AI provider is configured,
@@ -189,8 +219,9 @@ type CodeServiceServer interface {
 	// UNAVAILABLE if the AI Gateway cannot answer.
 	GenerateTests(context.Context, *GenerateTestsRequest) (*GenerateTestsResponse, error)
 	// RunTests runs the client's test files with an allow-listed test runner in
-	// an isolated, throw-away workspace: no network, no access to the server's
-	// files, CPU, memory, process and time limits. The request never carries a
+	// an isolated, throw-away workspace (a bubblewrap sandbox): no network, no
+	// access to the server's files, CPU, memory, process, output and time
+	// limits. The request never carries a
 	// shell command or a server path; the server builds the runner's argument
 	// list itself from the typed options.
 	//
@@ -206,8 +237,10 @@ type CodeServiceServer interface {
 	// Returns INVALID_ARGUMENT if a file path is not a safe relative path, a file
 	// is too large, or an option is not allowed; RESOURCE_EXHAUSTED if the
 	// request exceeds 8 MiB (HTTP 413) or the caller or the server has too many
-	// runs in progress; FAILED_PRECONDITION (NOT_CONFIGURED) if the runner is
-	// not installed on the server; UNAVAILABLE if no sandbox can be started.
+	// runs in progress; FAILED_PRECONDITION (NOT_CONFIGURED) if the sandbox
+	// (bubblewrap) or the runner is not installed on the server, naming what is
+	// missing (code is never run unsandboxed); UNAVAILABLE if no sandbox can be
+	// started.
 	RunTests(*RunTestsRequest, CodeService_RunTestsServer) error
 	// AnalyzeComplexity measures code statically (no AI): cyclomatic and
 	// cognitive complexity, maintainability index, lines of code, a complexity
@@ -220,6 +253,10 @@ type CodeServiceServer interface {
 	// Returns INVALID_ARGUMENT for a bad page, limit, sort or order, and
 	// PERMISSION_DENIED if a non-admin asks for another user's reviews.
 	ListReviews(context.Context, *ListReviewsRequest) (*ListReviewsResponse, error)
+	// GetReview returns one stored review of the caller's (or, for an admin,
+	// anyone's). Returns NOT_FOUND if it does not exist or belongs to another
+	// user.
+	GetReview(context.Context, *GetReviewRequest) (*Review, error)
 	mustEmbedUnimplementedCodeServiceServer()
 }
 
@@ -244,6 +281,9 @@ func (UnimplementedCodeServiceServer) AnalyzeComplexity(context.Context, *Analyz
 }
 func (UnimplementedCodeServiceServer) ListReviews(context.Context, *ListReviewsRequest) (*ListReviewsResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method ListReviews not implemented")
+}
+func (UnimplementedCodeServiceServer) GetReview(context.Context, *GetReviewRequest) (*Review, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method GetReview not implemented")
 }
 func (UnimplementedCodeServiceServer) mustEmbedUnimplementedCodeServiceServer() {}
 
@@ -369,6 +409,24 @@ func _CodeService_ListReviews_Handler(srv interface{}, ctx context.Context, dec 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _CodeService_GetReview_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetReviewRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CodeServiceServer).GetReview(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/aether.code.v1.CodeService/GetReview",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CodeServiceServer).GetReview(ctx, req.(*GetReviewRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 var _CodeService_serviceDesc = grpc.ServiceDesc{
 	ServiceName: "aether.code.v1.CodeService",
 	HandlerType: (*CodeServiceServer)(nil),
@@ -392,6 +450,10 @@ var _CodeService_serviceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListReviews",
 			Handler:    _CodeService_ListReviews_Handler,
+		},
+		{
+			MethodName: "GetReview",
+			Handler:    _CodeService_GetReview_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -276,6 +276,12 @@ type Review struct {
 	CodeSha256 string `protobuf:"bytes,10,opt,name=code_sha256,json=codeSha256,proto3" json:"code_sha256,omitempty"`
 	// When the review was made.
 	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	// True if an analyzer could not finish (see ReviewCodeResponse.partial).
+	Partial bool `protobuf:"varint,12,opt,name=partial,proto3" json:"partial,omitempty"`
+	// Each analyzer that ran (or could not) on the code.
+	Analyzers []*AnalyzerRun `protobuf:"bytes,13,rep,name=analyzers,proto3" json:"analyzers,omitempty"`
+	// Whether AI suggestions are part of the review.
+	Ai *AiReview `protobuf:"bytes,14,opt,name=ai,proto3" json:"ai,omitempty"`
 }
 
 func (x *Review) Reset() {
@@ -387,6 +393,191 @@ func (x *Review) GetCreatedAt() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Review) GetPartial() bool {
+	if x != nil {
+		return x.Partial
+	}
+	return false
+}
+
+func (x *Review) GetAnalyzers() []*AnalyzerRun {
+	if x != nil {
+		return x.Analyzers
+	}
+	return nil
+}
+
+func (x *Review) GetAi() *AiReview {
+	if x != nil {
+		return x.Ai
+	}
+	return nil
+}
+
+// AnalyzerRun is one static analyzer's run over the reviewed code.
+type AnalyzerRun struct {
+	state         protoimpl.MessageState
+	sizeCache     protoimpl.SizeCache
+	unknownFields protoimpl.UnknownFields
+
+	// The analyzer: "ruff", "bandit" or "radon".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// "ok" (finished), "timeout" (its time limit), "memory" (its memory limit)
+	// or "failed" (it crashed or its output was unreadable).
+	Status string `protobuf:"bytes,2,opt,name=status,proto3" json:"status,omitempty"`
+	// Findings it contributed after de-duplication.
+	Findings int32 `protobuf:"varint,3,opt,name=findings,proto3" json:"findings,omitempty"`
+	// What went wrong, for a status other than "ok".
+	Detail string `protobuf:"bytes,4,opt,name=detail,proto3" json:"detail,omitempty"`
+	// Its wall-clock time in milliseconds.
+	DurationMs int32 `protobuf:"varint,5,opt,name=duration_ms,json=durationMs,proto3" json:"duration_ms,omitempty"`
+}
+
+func (x *AnalyzerRun) Reset() {
+	*x = AnalyzerRun{}
+	if protoimpl.UnsafeEnabled {
+		mi := &file_aether_code_v1_review_proto_msgTypes[3]
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		ms.StoreMessageInfo(mi)
+	}
+}
+
+func (x *AnalyzerRun) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AnalyzerRun) ProtoMessage() {}
+
+func (x *AnalyzerRun) ProtoReflect() protoreflect.Message {
+	mi := &file_aether_code_v1_review_proto_msgTypes[3]
+	if protoimpl.UnsafeEnabled && x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AnalyzerRun.ProtoReflect.Descriptor instead.
+func (*AnalyzerRun) Descriptor() ([]byte, []int) {
+	return file_aether_code_v1_review_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *AnalyzerRun) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *AnalyzerRun) GetStatus() string {
+	if x != nil {
+		return x.Status
+	}
+	return ""
+}
+
+func (x *AnalyzerRun) GetFindings() int32 {
+	if x != nil {
+		return x.Findings
+	}
+	return 0
+}
+
+func (x *AnalyzerRun) GetDetail() string {
+	if x != nil {
+		return x.Detail
+	}
+	return ""
+}
+
+func (x *AnalyzerRun) GetDurationMs() int32 {
+	if x != nil {
+		return x.DurationMs
+	}
+	return 0
+}
+
+// AiReview says whether the AI Gateway's suggestions are part of a review.
+type AiReview struct {
+	state         protoimpl.MessageState
+	sizeCache     protoimpl.SizeCache
+	unknownFields protoimpl.UnknownFields
+
+	// "used" (suggestions merged), "skipped" (no AI model is configured) or
+	// "failed" (the AI Gateway could not answer: rate limit, budget, outage).
+	Status string `protobuf:"bytes,1,opt,name=status,proto3" json:"status,omitempty"`
+	// The model that answered, for "used".
+	Model string `protobuf:"bytes,2,opt,name=model,proto3" json:"model,omitempty"`
+	// Why the AI part was skipped or failed, e.g. the gateway's message naming
+	// the setting to configure.
+	Detail string `protobuf:"bytes,3,opt,name=detail,proto3" json:"detail,omitempty"`
+	// Findings the AI contributed after de-duplication with the analyzers'.
+	Findings int32 `protobuf:"varint,4,opt,name=findings,proto3" json:"findings,omitempty"`
+}
+
+func (x *AiReview) Reset() {
+	*x = AiReview{}
+	if protoimpl.UnsafeEnabled {
+		mi := &file_aether_code_v1_review_proto_msgTypes[4]
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		ms.StoreMessageInfo(mi)
+	}
+}
+
+func (x *AiReview) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AiReview) ProtoMessage() {}
+
+func (x *AiReview) ProtoReflect() protoreflect.Message {
+	mi := &file_aether_code_v1_review_proto_msgTypes[4]
+	if protoimpl.UnsafeEnabled && x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AiReview.ProtoReflect.Descriptor instead.
+func (*AiReview) Descriptor() ([]byte, []int) {
+	return file_aether_code_v1_review_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *AiReview) GetStatus() string {
+	if x != nil {
+		return x.Status
+	}
+	return ""
+}
+
+func (x *AiReview) GetModel() string {
+	if x != nil {
+		return x.Model
+	}
+	return ""
+}
+
+func (x *AiReview) GetDetail() string {
+	if x != nil {
+		return x.Detail
+	}
+	return ""
+}
+
+func (x *AiReview) GetFindings() int32 {
+	if x != nil {
+		return x.Findings
+	}
+	return 0
+}
+
 var File_aether_code_v1_review_proto protoreflect.FileDescriptor
 
 var file_aether_code_v1_review_proto_rawDesc = []byte{
@@ -411,7 +602,7 @@ var file_aether_code_v1_review_proto_rawDesc = []byte{
 	0x0a, 0x63, 0x79, 0x63, 0x6c, 0x6f, 0x6d, 0x61, 0x74, 0x69, 0x63, 0x18, 0x01, 0x20, 0x01, 0x28,
 	0x05, 0x52, 0x0a, 0x63, 0x79, 0x63, 0x6c, 0x6f, 0x6d, 0x61, 0x74, 0x69, 0x63, 0x12, 0x1c, 0x0a,
 	0x09, 0x63, 0x6f, 0x67, 0x6e, 0x69, 0x74, 0x69, 0x76, 0x65, 0x18, 0x02, 0x20, 0x01, 0x28, 0x05,
-	0x52, 0x09, 0x63, 0x6f, 0x67, 0x6e, 0x69, 0x74, 0x69, 0x76, 0x65, 0x22, 0xf2, 0x03, 0x0a, 0x06,
+	0x52, 0x09, 0x63, 0x6f, 0x67, 0x6e, 0x69, 0x74, 0x69, 0x76, 0x65, 0x22, 0x83, 0x05, 0x0a, 0x06,
 	0x52, 0x65, 0x76, 0x69, 0x65, 0x77, 0x12, 0x14, 0x0a, 0x02, 0x69, 0x64, 0x18, 0x01, 0x20, 0x01,
 	0x28, 0x09, 0x42, 0x04, 0xe2, 0x41, 0x01, 0x03, 0x52, 0x02, 0x69, 0x64, 0x12, 0x1d, 0x0a, 0x07,
 	0x75, 0x73, 0x65, 0x72, 0x5f, 0x69, 0x64, 0x18, 0x02, 0x20, 0x01, 0x28, 0x09, 0x42, 0x04, 0xe2,
@@ -443,6 +634,31 @@ var file_aether_code_v1_review_proto_rawDesc = []byte{
 	0x01, 0x28, 0x0b, 0x32, 0x1a, 0x2e, 0x67, 0x6f, 0x6f, 0x67, 0x6c, 0x65, 0x2e, 0x70, 0x72, 0x6f,
 	0x74, 0x6f, 0x62, 0x75, 0x66, 0x2e, 0x54, 0x69, 0x6d, 0x65, 0x73, 0x74, 0x61, 0x6d, 0x70, 0x42,
 	0x04, 0xe2, 0x41, 0x01, 0x03, 0x52, 0x09, 0x63, 0x72, 0x65, 0x61, 0x74, 0x65, 0x64, 0x41, 0x74,
+	0x12, 0x1e, 0x0a, 0x07, 0x70, 0x61, 0x72, 0x74, 0x69, 0x61, 0x6c, 0x18, 0x0c, 0x20, 0x01, 0x28,
+	0x08, 0x42, 0x04, 0xe2, 0x41, 0x01, 0x03, 0x52, 0x07, 0x70, 0x61, 0x72, 0x74, 0x69, 0x61, 0x6c,
+	0x12, 0x3f, 0x0a, 0x09, 0x61, 0x6e, 0x61, 0x6c, 0x79, 0x7a, 0x65, 0x72, 0x73, 0x18, 0x0d, 0x20,
+	0x03, 0x28, 0x0b, 0x32, 0x1b, 0x2e, 0x61, 0x65, 0x74, 0x68, 0x65, 0x72, 0x2e, 0x63, 0x6f, 0x64,
+	0x65, 0x2e, 0x76, 0x31, 0x2e, 0x41, 0x6e, 0x61, 0x6c, 0x79, 0x7a, 0x65, 0x72, 0x52, 0x75, 0x6e,
+	0x42, 0x04, 0xe2, 0x41, 0x01, 0x03, 0x52, 0x09, 0x61, 0x6e, 0x61, 0x6c, 0x79, 0x7a, 0x65, 0x72,
+	0x73, 0x12, 0x2e, 0x0a, 0x02, 0x61, 0x69, 0x18, 0x0e, 0x20, 0x01, 0x28, 0x0b, 0x32, 0x18, 0x2e,
+	0x61, 0x65, 0x74, 0x68, 0x65, 0x72, 0x2e, 0x63, 0x6f, 0x64, 0x65, 0x2e, 0x76, 0x31, 0x2e, 0x41,
+	0x69, 0x52, 0x65, 0x76, 0x69, 0x65, 0x77, 0x42, 0x04, 0xe2, 0x41, 0x01, 0x03, 0x52, 0x02, 0x61,
+	0x69, 0x22, 0x8e, 0x01, 0x0a, 0x0b, 0x41, 0x6e, 0x61, 0x6c, 0x79, 0x7a, 0x65, 0x72, 0x52, 0x75,
+	0x6e, 0x12, 0x12, 0x0a, 0x04, 0x6e, 0x61, 0x6d, 0x65, 0x18, 0x01, 0x20, 0x01, 0x28, 0x09, 0x52,
+	0x04, 0x6e, 0x61, 0x6d, 0x65, 0x12, 0x16, 0x0a, 0x06, 0x73, 0x74, 0x61, 0x74, 0x75, 0x73, 0x18,
+	0x02, 0x20, 0x01, 0x28, 0x09, 0x52, 0x06, 0x73, 0x74, 0x61, 0x74, 0x75, 0x73, 0x12, 0x1a, 0x0a,
+	0x08, 0x66, 0x69, 0x6e, 0x64, 0x69, 0x6e, 0x67, 0x73, 0x18, 0x03, 0x20, 0x01, 0x28, 0x05, 0x52,
+	0x08, 0x66, 0x69, 0x6e, 0x64, 0x69, 0x6e, 0x67, 0x73, 0x12, 0x16, 0x0a, 0x06, 0x64, 0x65, 0x74,
+	0x61, 0x69, 0x6c, 0x18, 0x04, 0x20, 0x01, 0x28, 0x09, 0x52, 0x06, 0x64, 0x65, 0x74, 0x61, 0x69,
+	0x6c, 0x12, 0x1f, 0x0a, 0x0b, 0x64, 0x75, 0x72, 0x61, 0x74, 0x69, 0x6f, 0x6e, 0x5f, 0x6d, 0x73,
+	0x18, 0x05, 0x20, 0x01, 0x28, 0x05, 0x52, 0x0a, 0x64, 0x75, 0x72, 0x61, 0x74, 0x69, 0x6f, 0x6e,
+	0x4d, 0x73, 0x22, 0x6c, 0x0a, 0x08, 0x41, 0x69, 0x52, 0x65, 0x76, 0x69, 0x65, 0x77, 0x12, 0x16,
+	0x0a, 0x06, 0x73, 0x74, 0x61, 0x74, 0x75, 0x73, 0x18, 0x01, 0x20, 0x01, 0x28, 0x09, 0x52, 0x06,
+	0x73, 0x74, 0x61, 0x74, 0x75, 0x73, 0x12, 0x14, 0x0a, 0x05, 0x6d, 0x6f, 0x64, 0x65, 0x6c, 0x18,
+	0x02, 0x20, 0x01, 0x28, 0x09, 0x52, 0x05, 0x6d, 0x6f, 0x64, 0x65, 0x6c, 0x12, 0x16, 0x0a, 0x06,
+	0x64, 0x65, 0x74, 0x61, 0x69, 0x6c, 0x18, 0x03, 0x20, 0x01, 0x28, 0x09, 0x52, 0x06, 0x64, 0x65,
+	0x74, 0x61, 0x69, 0x6c, 0x12, 0x1a, 0x0a, 0x08, 0x66, 0x69, 0x6e, 0x64, 0x69, 0x6e, 0x67, 0x73,
+	0x18, 0x04, 0x20, 0x01, 0x28, 0x05, 0x52, 0x08, 0x66, 0x69, 0x6e, 0x64, 0x69, 0x6e, 0x67, 0x73,
 	0x2a, 0xa5, 0x01, 0x0a, 0x0f, 0x43, 0x6f, 0x6d, 0x70, 0x6c, 0x65, 0x78, 0x69, 0x74, 0x79, 0x4c,
 	0x65, 0x76, 0x65, 0x6c, 0x12, 0x20, 0x0a, 0x1c, 0x43, 0x4f, 0x4d, 0x50, 0x4c, 0x45, 0x58, 0x49,
 	0x54, 0x59, 0x5f, 0x4c, 0x45, 0x56, 0x45, 0x4c, 0x5f, 0x55, 0x4e, 0x53, 0x50, 0x45, 0x43, 0x49,
@@ -473,24 +689,28 @@ func file_aether_code_v1_review_proto_rawDescGZIP() []byte {
 }
 
 var file_aether_code_v1_review_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_aether_code_v1_review_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
+var file_aether_code_v1_review_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
 var file_aether_code_v1_review_proto_goTypes = []interface{}{
 	(ComplexityLevel)(0),          // 0: aether.code.v1.ComplexityLevel
 	(*Issue)(nil),                 // 1: aether.code.v1.Issue
 	(*Complexity)(nil),            // 2: aether.code.v1.Complexity
 	(*Review)(nil),                // 3: aether.code.v1.Review
-	(*timestamppb.Timestamp)(nil), // 4: google.protobuf.Timestamp
+	(*AnalyzerRun)(nil),           // 4: aether.code.v1.AnalyzerRun
+	(*AiReview)(nil),              // 5: aether.code.v1.AiReview
+	(*timestamppb.Timestamp)(nil), // 6: google.protobuf.Timestamp
 }
 var file_aether_code_v1_review_proto_depIdxs = []int32{
 	1, // 0: aether.code.v1.Review.issues:type_name -> aether.code.v1.Issue
 	1, // 1: aether.code.v1.Review.security_issues:type_name -> aether.code.v1.Issue
 	2, // 2: aether.code.v1.Review.complexity:type_name -> aether.code.v1.Complexity
-	4, // 3: aether.code.v1.Review.created_at:type_name -> google.protobuf.Timestamp
-	4, // [4:4] is the sub-list for method output_type
-	4, // [4:4] is the sub-list for method input_type
-	4, // [4:4] is the sub-list for extension type_name
-	4, // [4:4] is the sub-list for extension extendee
-	0, // [0:4] is the sub-list for field type_name
+	6, // 3: aether.code.v1.Review.created_at:type_name -> google.protobuf.Timestamp
+	4, // 4: aether.code.v1.Review.analyzers:type_name -> aether.code.v1.AnalyzerRun
+	5, // 5: aether.code.v1.Review.ai:type_name -> aether.code.v1.AiReview
+	6, // [6:6] is the sub-list for method output_type
+	6, // [6:6] is the sub-list for method input_type
+	6, // [6:6] is the sub-list for extension type_name
+	6, // [6:6] is the sub-list for extension extendee
+	0, // [0:6] is the sub-list for field type_name
 }
 
 func init() { file_aether_code_v1_review_proto_init() }
@@ -535,6 +755,30 @@ func file_aether_code_v1_review_proto_init() {
 				return nil
 			}
 		}
+		file_aether_code_v1_review_proto_msgTypes[3].Exporter = func(v interface{}, i int) interface{} {
+			switch v := v.(*AnalyzerRun); i {
+			case 0:
+				return &v.state
+			case 1:
+				return &v.sizeCache
+			case 2:
+				return &v.unknownFields
+			default:
+				return nil
+			}
+		}
+		file_aether_code_v1_review_proto_msgTypes[4].Exporter = func(v interface{}, i int) interface{} {
+			switch v := v.(*AiReview); i {
+			case 0:
+				return &v.state
+			case 1:
+				return &v.sizeCache
+			case 2:
+				return &v.unknownFields
+			default:
+				return nil
+			}
+		}
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -542,7 +786,7 @@ func file_aether_code_v1_review_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: file_aether_code_v1_review_proto_rawDesc,
 			NumEnums:      1,
-			NumMessages:   3,
+			NumMessages:   5,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

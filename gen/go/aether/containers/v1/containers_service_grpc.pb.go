@@ -61,6 +61,15 @@ type ContainerServiceClient interface {
 	// Returns NOT_FOUND if no visible container matches, and
 	// FAILED_PRECONDITION if the container is not running.
 	GetContainerStats(ctx context.Context, in *GetContainerStatsRequest, opts ...grpc.CallOption) (*ContainerStats, error)
+	// StreamContainerStats streams resource-usage snapshots of a running
+	// container at the engine's rate (about one a second), each computed as in
+	// GetContainerStats (the first has cpu_percent 0: it has no previous
+	// reading). Exactly one `final` message ends the stream, saying why: the
+	// container stopped, or the server's maximum stream duration was reached; a
+	// client that cancels gets no `final`.
+	// Returns NOT_FOUND if no visible container matches, and
+	// FAILED_PRECONDITION if the container is not running.
+	StreamContainerStats(ctx context.Context, in *StreamContainerStatsRequest, opts ...grpc.CallOption) (ContainerService_StreamContainerStatsClient, error)
 	// ListImages lists the images stored on the daemon, newest first. The path
 	// is a literal that also fits GET /api/v1/containers/{id}; the literal wins,
 	// and container ids/names may not be "images".
@@ -82,6 +91,10 @@ type ContainerServiceClient interface {
 	// /api/v1/containers/{id}; the literal wins, and container ids/names may not
 	// be "info".
 	GetDaemonInfo(ctx context.Context, in *GetDaemonInfoRequest, opts ...grpc.CallOption) (*DaemonInfo, error)
+	// PingDaemon checks that the Docker daemon answers (Docker's _ping) and
+	// reports its API version. The path sits under "info", which no container
+	// id or name may be.
+	PingDaemon(ctx context.Context, in *PingDaemonRequest, opts ...grpc.CallOption) (*PingDaemonResponse, error)
 }
 
 type containerServiceClient struct {
@@ -187,6 +200,38 @@ func (c *containerServiceClient) GetContainerStats(ctx context.Context, in *GetC
 	return out, nil
 }
 
+func (c *containerServiceClient) StreamContainerStats(ctx context.Context, in *StreamContainerStatsRequest, opts ...grpc.CallOption) (ContainerService_StreamContainerStatsClient, error) {
+	stream, err := c.cc.NewStream(ctx, &_ContainerService_serviceDesc.Streams[1], "/aether.containers.v1.ContainerService/StreamContainerStats", opts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &containerServiceStreamContainerStatsClient{stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+type ContainerService_StreamContainerStatsClient interface {
+	Recv() (*StreamContainerStatsResponse, error)
+	grpc.ClientStream
+}
+
+type containerServiceStreamContainerStatsClient struct {
+	grpc.ClientStream
+}
+
+func (x *containerServiceStreamContainerStatsClient) Recv() (*StreamContainerStatsResponse, error) {
+	m := new(StreamContainerStatsResponse)
+	if err := x.ClientStream.RecvMsg(m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
 func (c *containerServiceClient) ListImages(ctx context.Context, in *ListImagesRequest, opts ...grpc.CallOption) (*ListImagesResponse, error) {
 	out := new(ListImagesResponse)
 	err := c.cc.Invoke(ctx, "/aether.containers.v1.ContainerService/ListImages", in, out, opts...)
@@ -197,7 +242,7 @@ func (c *containerServiceClient) ListImages(ctx context.Context, in *ListImagesR
 }
 
 func (c *containerServiceClient) PullImage(ctx context.Context, in *PullImageRequest, opts ...grpc.CallOption) (ContainerService_PullImageClient, error) {
-	stream, err := c.cc.NewStream(ctx, &_ContainerService_serviceDesc.Streams[1], "/aether.containers.v1.ContainerService/PullImage", opts...)
+	stream, err := c.cc.NewStream(ctx, &_ContainerService_serviceDesc.Streams[2], "/aether.containers.v1.ContainerService/PullImage", opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -231,6 +276,15 @@ func (x *containerServicePullImageClient) Recv() (*PullImageResponse, error) {
 func (c *containerServiceClient) GetDaemonInfo(ctx context.Context, in *GetDaemonInfoRequest, opts ...grpc.CallOption) (*DaemonInfo, error) {
 	out := new(DaemonInfo)
 	err := c.cc.Invoke(ctx, "/aether.containers.v1.ContainerService/GetDaemonInfo", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *containerServiceClient) PingDaemon(ctx context.Context, in *PingDaemonRequest, opts ...grpc.CallOption) (*PingDaemonResponse, error) {
+	out := new(PingDaemonResponse)
+	err := c.cc.Invoke(ctx, "/aether.containers.v1.ContainerService/PingDaemon", in, out, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -285,6 +339,15 @@ type ContainerServiceServer interface {
 	// Returns NOT_FOUND if no visible container matches, and
 	// FAILED_PRECONDITION if the container is not running.
 	GetContainerStats(context.Context, *GetContainerStatsRequest) (*ContainerStats, error)
+	// StreamContainerStats streams resource-usage snapshots of a running
+	// container at the engine's rate (about one a second), each computed as in
+	// GetContainerStats (the first has cpu_percent 0: it has no previous
+	// reading). Exactly one `final` message ends the stream, saying why: the
+	// container stopped, or the server's maximum stream duration was reached; a
+	// client that cancels gets no `final`.
+	// Returns NOT_FOUND if no visible container matches, and
+	// FAILED_PRECONDITION if the container is not running.
+	StreamContainerStats(*StreamContainerStatsRequest, ContainerService_StreamContainerStatsServer) error
 	// ListImages lists the images stored on the daemon, newest first. The path
 	// is a literal that also fits GET /api/v1/containers/{id}; the literal wins,
 	// and container ids/names may not be "images".
@@ -306,6 +369,10 @@ type ContainerServiceServer interface {
 	// /api/v1/containers/{id}; the literal wins, and container ids/names may not
 	// be "info".
 	GetDaemonInfo(context.Context, *GetDaemonInfoRequest) (*DaemonInfo, error)
+	// PingDaemon checks that the Docker daemon answers (Docker's _ping) and
+	// reports its API version. The path sits under "info", which no container
+	// id or name may be.
+	PingDaemon(context.Context, *PingDaemonRequest) (*PingDaemonResponse, error)
 	mustEmbedUnimplementedContainerServiceServer()
 }
 
@@ -337,6 +404,9 @@ func (UnimplementedContainerServiceServer) StreamContainerLogs(*StreamContainerL
 func (UnimplementedContainerServiceServer) GetContainerStats(context.Context, *GetContainerStatsRequest) (*ContainerStats, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method GetContainerStats not implemented")
 }
+func (UnimplementedContainerServiceServer) StreamContainerStats(*StreamContainerStatsRequest, ContainerService_StreamContainerStatsServer) error {
+	return status.Errorf(codes.Unimplemented, "method StreamContainerStats not implemented")
+}
 func (UnimplementedContainerServiceServer) ListImages(context.Context, *ListImagesRequest) (*ListImagesResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method ListImages not implemented")
 }
@@ -345,6 +415,9 @@ func (UnimplementedContainerServiceServer) PullImage(*PullImageRequest, Containe
 }
 func (UnimplementedContainerServiceServer) GetDaemonInfo(context.Context, *GetDaemonInfoRequest) (*DaemonInfo, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method GetDaemonInfo not implemented")
+}
+func (UnimplementedContainerServiceServer) PingDaemon(context.Context, *PingDaemonRequest) (*PingDaemonResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method PingDaemon not implemented")
 }
 func (UnimplementedContainerServiceServer) mustEmbedUnimplementedContainerServiceServer() {}
 
@@ -506,6 +579,27 @@ func _ContainerService_GetContainerStats_Handler(srv interface{}, ctx context.Co
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ContainerService_StreamContainerStats_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(StreamContainerStatsRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(ContainerServiceServer).StreamContainerStats(m, &containerServiceStreamContainerStatsServer{stream})
+}
+
+type ContainerService_StreamContainerStatsServer interface {
+	Send(*StreamContainerStatsResponse) error
+	grpc.ServerStream
+}
+
+type containerServiceStreamContainerStatsServer struct {
+	grpc.ServerStream
+}
+
+func (x *containerServiceStreamContainerStatsServer) Send(m *StreamContainerStatsResponse) error {
+	return x.ServerStream.SendMsg(m)
+}
+
 func _ContainerService_ListImages_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(ListImagesRequest)
 	if err := dec(in); err != nil {
@@ -563,6 +657,24 @@ func _ContainerService_GetDaemonInfo_Handler(srv interface{}, ctx context.Contex
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ContainerService_PingDaemon_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PingDaemonRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ContainerServiceServer).PingDaemon(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/aether.containers.v1.ContainerService/PingDaemon",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ContainerServiceServer).PingDaemon(ctx, req.(*PingDaemonRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 var _ContainerService_serviceDesc = grpc.ServiceDesc{
 	ServiceName: "aether.containers.v1.ContainerService",
 	HandlerType: (*ContainerServiceServer)(nil),
@@ -603,11 +715,20 @@ var _ContainerService_serviceDesc = grpc.ServiceDesc{
 			MethodName: "GetDaemonInfo",
 			Handler:    _ContainerService_GetDaemonInfo_Handler,
 		},
+		{
+			MethodName: "PingDaemon",
+			Handler:    _ContainerService_PingDaemon_Handler,
+		},
 	},
 	Streams: []grpc.StreamDesc{
 		{
 			StreamName:    "StreamContainerLogs",
 			Handler:       _ContainerService_StreamContainerLogs_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "StreamContainerStats",
+			Handler:       _ContainerService_StreamContainerStats_Handler,
 			ServerStreams: true,
 		},
 		{

@@ -4,6 +4,7 @@ package integrationsv1
 
 import (
 	context "context"
+	httpbody "google.golang.org/genproto/googleapis/api/httpbody"
 	grpc "google.golang.org/grpc"
 	codes "google.golang.org/grpc/codes"
 	status "google.golang.org/grpc/status"
@@ -58,8 +59,12 @@ type IntegrationServiceClient interface {
 	//
 	// A verified delivery is logged, emits "integration.webhook.received" and
 	// triggers the configured actions (e.g. an opened GitHub pull request creates
-	// a task and posts to the user's Slack). Slack URL verification and Discord
-	// PING are answered in `challenge` and `type`.
+	// a task and posts to the user's Slack), which run afterwards from the outbox
+	// so the provider gets its answer within its deadline. The answer is in the
+	// provider's format: Slack URL verification {"challenge": ...}, Discord PING
+	// exactly {"type":1}, a Slack slash command or Discord command an immediate
+	// reply (the result follows as a message), anything else a
+	// ReceiveWebhookResponse as JSON.
 	// The request may be up to 25 MiB, so every GitHub delivery fits (GitHub
 	// caps webhook payloads at 25 MB); other RPCs keep the 1 MiB default.
 	// Returns UNAUTHENTICATED if the integration does not exist or is disabled,
@@ -67,7 +72,7 @@ type IntegrationServiceClient interface {
 	// cannot be probed); INVALID_ARGUMENT if the body cannot be parsed (JSON,
 	// or Slack's form-encoded payloads); RESOURCE_EXHAUSTED if the request
 	// exceeds 25 MiB (HTTP 413) or deliveries exceed the rate limit.
-	ReceiveWebhook(ctx context.Context, in *ReceiveWebhookRequest, opts ...grpc.CallOption) (*ReceiveWebhookResponse, error)
+	ReceiveWebhook(ctx context.Context, in *ReceiveWebhookRequest, opts ...grpc.CallOption) (*httpbody.HttpBody, error)
 	// ListGithubRepos lists the repositories a GitHub integration's token can
 	// see, fetched from GitHub.
 	// Returns NOT_FOUND if the integration does not exist or is not the
@@ -75,6 +80,28 @@ type IntegrationServiceClient interface {
 	// active, RESOURCE_EXHAUSTED if GitHub's rate limit is exhausted (RetryInfo
 	// says until when), and UNAVAILABLE if GitHub cannot be reached.
 	ListGithubRepos(ctx context.Context, in *ListGithubReposRequest, opts ...grpc.CallOption) (*ListGithubReposResponse, error)
+	// CreateGithubIssue opens an issue in a repository with a GitHub
+	// integration's token.
+	// Returns NOT_FOUND if the integration does not exist or is not the
+	// caller's, FAILED_PRECONDITION if it is not a GitHub integration or is not
+	// active or GitHub refuses (e.g. 404 for a repository the token cannot see,
+	// 410 with issues disabled), RESOURCE_EXHAUSTED if GitHub's rate limit is
+	// exhausted, and UNAVAILABLE if GitHub cannot be reached.
+	CreateGithubIssue(ctx context.Context, in *CreateGithubIssueRequest, opts ...grpc.CallOption) (*CreateGithubIssueResponse, error)
+	// ListSlackChannels lists the conversations a Slack integration's bot can
+	// see (conversations.list, following its cursors).
+	// Returns NOT_FOUND if the integration does not exist or is not the
+	// caller's, FAILED_PRECONDITION if it is not a Slack integration or is not
+	// active or Slack refuses (e.g. missing_scope), RESOURCE_EXHAUSTED if Slack
+	// rate-limits the call, and UNAVAILABLE if Slack cannot be reached.
+	ListSlackChannels(ctx context.Context, in *ListSlackChannelsRequest, opts ...grpc.CallOption) (*ListSlackChannelsResponse, error)
+	// ListDiscordGuilds lists the guilds (servers) a Discord integration's bot
+	// is in.
+	// Returns NOT_FOUND if the integration does not exist or is not the
+	// caller's, FAILED_PRECONDITION if it is not a Discord integration or is not
+	// active, RESOURCE_EXHAUSTED if Discord rate-limits the call, and
+	// UNAVAILABLE if Discord cannot be reached.
+	ListDiscordGuilds(ctx context.Context, in *ListDiscordGuildsRequest, opts ...grpc.CallOption) (*ListDiscordGuildsResponse, error)
 	// SendSlackMessage posts a message to a Slack channel with a Slack
 	// integration's bot token (chat.postMessage).
 	// Returns NOT_FOUND if the integration does not exist or is not the
@@ -137,8 +164,8 @@ func (c *integrationServiceClient) DeleteIntegration(ctx context.Context, in *De
 	return out, nil
 }
 
-func (c *integrationServiceClient) ReceiveWebhook(ctx context.Context, in *ReceiveWebhookRequest, opts ...grpc.CallOption) (*ReceiveWebhookResponse, error) {
-	out := new(ReceiveWebhookResponse)
+func (c *integrationServiceClient) ReceiveWebhook(ctx context.Context, in *ReceiveWebhookRequest, opts ...grpc.CallOption) (*httpbody.HttpBody, error) {
+	out := new(httpbody.HttpBody)
 	err := c.cc.Invoke(ctx, "/aether.integrations.v1.IntegrationService/ReceiveWebhook", in, out, opts...)
 	if err != nil {
 		return nil, err
@@ -149,6 +176,33 @@ func (c *integrationServiceClient) ReceiveWebhook(ctx context.Context, in *Recei
 func (c *integrationServiceClient) ListGithubRepos(ctx context.Context, in *ListGithubReposRequest, opts ...grpc.CallOption) (*ListGithubReposResponse, error) {
 	out := new(ListGithubReposResponse)
 	err := c.cc.Invoke(ctx, "/aether.integrations.v1.IntegrationService/ListGithubRepos", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *integrationServiceClient) CreateGithubIssue(ctx context.Context, in *CreateGithubIssueRequest, opts ...grpc.CallOption) (*CreateGithubIssueResponse, error) {
+	out := new(CreateGithubIssueResponse)
+	err := c.cc.Invoke(ctx, "/aether.integrations.v1.IntegrationService/CreateGithubIssue", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *integrationServiceClient) ListSlackChannels(ctx context.Context, in *ListSlackChannelsRequest, opts ...grpc.CallOption) (*ListSlackChannelsResponse, error) {
+	out := new(ListSlackChannelsResponse)
+	err := c.cc.Invoke(ctx, "/aether.integrations.v1.IntegrationService/ListSlackChannels", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *integrationServiceClient) ListDiscordGuilds(ctx context.Context, in *ListDiscordGuildsRequest, opts ...grpc.CallOption) (*ListDiscordGuildsResponse, error) {
+	out := new(ListDiscordGuildsResponse)
+	err := c.cc.Invoke(ctx, "/aether.integrations.v1.IntegrationService/ListDiscordGuilds", in, out, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -218,8 +272,12 @@ type IntegrationServiceServer interface {
 	//
 	// A verified delivery is logged, emits "integration.webhook.received" and
 	// triggers the configured actions (e.g. an opened GitHub pull request creates
-	// a task and posts to the user's Slack). Slack URL verification and Discord
-	// PING are answered in `challenge` and `type`.
+	// a task and posts to the user's Slack), which run afterwards from the outbox
+	// so the provider gets its answer within its deadline. The answer is in the
+	// provider's format: Slack URL verification {"challenge": ...}, Discord PING
+	// exactly {"type":1}, a Slack slash command or Discord command an immediate
+	// reply (the result follows as a message), anything else a
+	// ReceiveWebhookResponse as JSON.
 	// The request may be up to 25 MiB, so every GitHub delivery fits (GitHub
 	// caps webhook payloads at 25 MB); other RPCs keep the 1 MiB default.
 	// Returns UNAUTHENTICATED if the integration does not exist or is disabled,
@@ -227,7 +285,7 @@ type IntegrationServiceServer interface {
 	// cannot be probed); INVALID_ARGUMENT if the body cannot be parsed (JSON,
 	// or Slack's form-encoded payloads); RESOURCE_EXHAUSTED if the request
 	// exceeds 25 MiB (HTTP 413) or deliveries exceed the rate limit.
-	ReceiveWebhook(context.Context, *ReceiveWebhookRequest) (*ReceiveWebhookResponse, error)
+	ReceiveWebhook(context.Context, *ReceiveWebhookRequest) (*httpbody.HttpBody, error)
 	// ListGithubRepos lists the repositories a GitHub integration's token can
 	// see, fetched from GitHub.
 	// Returns NOT_FOUND if the integration does not exist or is not the
@@ -235,6 +293,28 @@ type IntegrationServiceServer interface {
 	// active, RESOURCE_EXHAUSTED if GitHub's rate limit is exhausted (RetryInfo
 	// says until when), and UNAVAILABLE if GitHub cannot be reached.
 	ListGithubRepos(context.Context, *ListGithubReposRequest) (*ListGithubReposResponse, error)
+	// CreateGithubIssue opens an issue in a repository with a GitHub
+	// integration's token.
+	// Returns NOT_FOUND if the integration does not exist or is not the
+	// caller's, FAILED_PRECONDITION if it is not a GitHub integration or is not
+	// active or GitHub refuses (e.g. 404 for a repository the token cannot see,
+	// 410 with issues disabled), RESOURCE_EXHAUSTED if GitHub's rate limit is
+	// exhausted, and UNAVAILABLE if GitHub cannot be reached.
+	CreateGithubIssue(context.Context, *CreateGithubIssueRequest) (*CreateGithubIssueResponse, error)
+	// ListSlackChannels lists the conversations a Slack integration's bot can
+	// see (conversations.list, following its cursors).
+	// Returns NOT_FOUND if the integration does not exist or is not the
+	// caller's, FAILED_PRECONDITION if it is not a Slack integration or is not
+	// active or Slack refuses (e.g. missing_scope), RESOURCE_EXHAUSTED if Slack
+	// rate-limits the call, and UNAVAILABLE if Slack cannot be reached.
+	ListSlackChannels(context.Context, *ListSlackChannelsRequest) (*ListSlackChannelsResponse, error)
+	// ListDiscordGuilds lists the guilds (servers) a Discord integration's bot
+	// is in.
+	// Returns NOT_FOUND if the integration does not exist or is not the
+	// caller's, FAILED_PRECONDITION if it is not a Discord integration or is not
+	// active, RESOURCE_EXHAUSTED if Discord rate-limits the call, and
+	// UNAVAILABLE if Discord cannot be reached.
+	ListDiscordGuilds(context.Context, *ListDiscordGuildsRequest) (*ListDiscordGuildsResponse, error)
 	// SendSlackMessage posts a message to a Slack channel with a Slack
 	// integration's bot token (chat.postMessage).
 	// Returns NOT_FOUND if the integration does not exist or is not the
@@ -270,11 +350,20 @@ func (UnimplementedIntegrationServiceServer) ConnectIntegration(context.Context,
 func (UnimplementedIntegrationServiceServer) DeleteIntegration(context.Context, *DeleteIntegrationRequest) (*DeleteIntegrationResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method DeleteIntegration not implemented")
 }
-func (UnimplementedIntegrationServiceServer) ReceiveWebhook(context.Context, *ReceiveWebhookRequest) (*ReceiveWebhookResponse, error) {
+func (UnimplementedIntegrationServiceServer) ReceiveWebhook(context.Context, *ReceiveWebhookRequest) (*httpbody.HttpBody, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method ReceiveWebhook not implemented")
 }
 func (UnimplementedIntegrationServiceServer) ListGithubRepos(context.Context, *ListGithubReposRequest) (*ListGithubReposResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method ListGithubRepos not implemented")
+}
+func (UnimplementedIntegrationServiceServer) CreateGithubIssue(context.Context, *CreateGithubIssueRequest) (*CreateGithubIssueResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method CreateGithubIssue not implemented")
+}
+func (UnimplementedIntegrationServiceServer) ListSlackChannels(context.Context, *ListSlackChannelsRequest) (*ListSlackChannelsResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ListSlackChannels not implemented")
+}
+func (UnimplementedIntegrationServiceServer) ListDiscordGuilds(context.Context, *ListDiscordGuildsRequest) (*ListDiscordGuildsResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ListDiscordGuilds not implemented")
 }
 func (UnimplementedIntegrationServiceServer) SendSlackMessage(context.Context, *SendSlackMessageRequest) (*SendSlackMessageResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method SendSlackMessage not implemented")
@@ -403,6 +492,60 @@ func _IntegrationService_ListGithubRepos_Handler(srv interface{}, ctx context.Co
 	return interceptor(ctx, in, info, handler)
 }
 
+func _IntegrationService_CreateGithubIssue_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateGithubIssueRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(IntegrationServiceServer).CreateGithubIssue(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/aether.integrations.v1.IntegrationService/CreateGithubIssue",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(IntegrationServiceServer).CreateGithubIssue(ctx, req.(*CreateGithubIssueRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _IntegrationService_ListSlackChannels_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListSlackChannelsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(IntegrationServiceServer).ListSlackChannels(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/aether.integrations.v1.IntegrationService/ListSlackChannels",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(IntegrationServiceServer).ListSlackChannels(ctx, req.(*ListSlackChannelsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _IntegrationService_ListDiscordGuilds_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListDiscordGuildsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(IntegrationServiceServer).ListDiscordGuilds(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/aether.integrations.v1.IntegrationService/ListDiscordGuilds",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(IntegrationServiceServer).ListDiscordGuilds(ctx, req.(*ListDiscordGuildsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _IntegrationService_SendSlackMessage_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(SendSlackMessageRequest)
 	if err := dec(in); err != nil {
@@ -466,6 +609,18 @@ var _IntegrationService_serviceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListGithubRepos",
 			Handler:    _IntegrationService_ListGithubRepos_Handler,
+		},
+		{
+			MethodName: "CreateGithubIssue",
+			Handler:    _IntegrationService_CreateGithubIssue_Handler,
+		},
+		{
+			MethodName: "ListSlackChannels",
+			Handler:    _IntegrationService_ListSlackChannels_Handler,
+		},
+		{
+			MethodName: "ListDiscordGuilds",
+			Handler:    _IntegrationService_ListDiscordGuilds_Handler,
 		},
 		{
 			MethodName: "SendSlackMessage",

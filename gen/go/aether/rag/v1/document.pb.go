@@ -171,9 +171,10 @@ type Document struct {
 	Metadata *structpb.Struct `protobuf:"bytes,8,opt,name=metadata,proto3" json:"metadata,omitempty"`
 	// Number of chunks stored.
 	ChunkCount int32 `protobuf:"varint,9,opt,name=chunk_count,json=chunkCount,proto3" json:"chunk_count,omitempty"`
-	// Chunk size used, in characters.
+	// Chunk size used, in the embedding model's word pieces (all-MiniLM-L6-v2
+	// reads at most 256; see docs/rag.md).
 	ChunkSize int32 `protobuf:"varint,10,opt,name=chunk_size,json=chunkSize,proto3" json:"chunk_size,omitempty"`
-	// Overlap between consecutive chunks used, in characters.
+	// Overlap between consecutive chunks used, in word pieces.
 	ChunkOverlap int32 `protobuf:"varint,11,opt,name=chunk_overlap,json=chunkOverlap,proto3" json:"chunk_overlap,omitempty"`
 	// Size of the extracted text in bytes (UTF-8).
 	SizeBytes int64 `protobuf:"varint,12,opt,name=size_bytes,json=sizeBytes,proto3" json:"size_bytes,omitempty"`

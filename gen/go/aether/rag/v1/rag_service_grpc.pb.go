@@ -24,7 +24,9 @@ type RagServiceClient interface {
 	// stored Document ends it (a stream that ends without `final` was cut off).
 	// Cancelling the call aborts the ingest and removes what was stored. A retry
 	// with the same request_id streams just the final message for the document
-	// already ingested. The request may be up to 32 MiB (for PDF bytes; other
+	// already ingested, and content the caller already has (the same
+	// content_sha256) streams just the final message with that document,
+	// adding no chunks. The request may be up to 32 MiB (for PDF bytes; other
 	// RPCs keep the 1 MiB default).
 	//
 	// A URL is fetched server-side with SSRF checks: http and https only; the
@@ -168,7 +170,9 @@ type RagServiceServer interface {
 	// stored Document ends it (a stream that ends without `final` was cut off).
 	// Cancelling the call aborts the ingest and removes what was stored. A retry
 	// with the same request_id streams just the final message for the document
-	// already ingested. The request may be up to 32 MiB (for PDF bytes; other
+	// already ingested, and content the caller already has (the same
+	// content_sha256) streams just the final message with that document,
+	// adding no chunks. The request may be up to 32 MiB (for PDF bytes; other
 	// RPCs keep the 1 MiB default).
 	//
 	// A URL is fetched server-side with SSRF checks: http and https only; the

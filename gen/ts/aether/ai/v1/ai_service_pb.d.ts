@@ -690,14 +690,16 @@ export declare const ModelUsageSchema: GenMessage<ModelUsage>;
  */
 export declare type CreateEmbeddingsRequest = Message<"aether.ai.v1.CreateEmbeddingsRequest"> & {
   /**
-   * A single text to embed, up to 32000 characters.
+   * A single text to embed, up to 32000 characters (the server's cap,
+   * AI_EMBEDDING_MAX_CHARS_PER_TEXT, is lower: 8192 by default).
    *
    * @generated from field: string text = 1;
    */
   text: string;
 
   /**
-   * A batch of 1-256 texts to embed, each 1-32000 characters.
+   * A batch of 1-256 texts to embed, each 1-32000 characters (the server's
+   * caps are lower: 64 texts of 8192 characters by default).
    *
    * @generated from field: repeated string texts = 2;
    */

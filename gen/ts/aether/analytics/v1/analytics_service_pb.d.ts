@@ -19,16 +19,19 @@ export declare const file_aether_analytics_v1_analytics_service: GenFile;
  */
 export declare type RecordEventRequest = Message<"aether.analytics.v1.RecordEventRequest"> & {
   /**
-   * Dotted lower-case event type, e.g. "page.viewed" or "task.created":
-   * 1-100 characters of [a-z0-9_] segments separated by dots.
+   * Dotted lower-case event type, e.g. "page.viewed": 1-100 characters of
+   * [a-z0-9_] segments separated by dots. Client events live in their own
+   * namespace: the type is stored as "client.<event_type>" (unless it already
+   * starts with "client."), so a client can never add to the counts of domain
+   * events such as "task.completed".
    *
    * @generated from field: string event_type = 1;
    */
   eventType: string;
 
   /**
-   * The user the event is about; empty means the caller. Another user's id
-   * needs analytics:admin.
+   * The user the event is about: empty or the caller's own id. Events are
+   * recorded only for the caller (PERMISSION_DENIED otherwise, admins included).
    *
    * @generated from field: string user_id = 2;
    */
@@ -43,8 +46,8 @@ export declare type RecordEventRequest = Message<"aether.analytics.v1.RecordEven
   metadata?: JsonObject | undefined;
 
   /**
-   * When the event happened, at most 5 minutes in the future (clock skew);
-   * unset means now.
+   * When the event happened: at most 24 hours ago and at most 5 minutes in
+   * the future (clock skew); unset means now.
    *
    * @generated from field: google.protobuf.Timestamp timestamp = 4;
    */
@@ -85,6 +88,13 @@ export declare type RecordEventResponse = Message<"aether.analytics.v1.RecordEve
    * @generated from field: string event_id = 2;
    */
   eventId: string;
+
+  /**
+   * The type the event was stored under, e.g. "client.page.viewed".
+   *
+   * @generated from field: string event_type = 3;
+   */
+  eventType: string;
 };
 
 /**

@@ -45,3 +45,39 @@ export declare type UserRegistered = Message<"aether.auth.v1.UserRegistered"> & 
  */
 export declare const UserRegisteredSchema: GenMessage<UserRegistered>;
 
+/**
+ * UserChanged is the payload of "user.roles_changed", "user.disabled",
+ * "user.enabled" and "user.deleted", emitted when an administrator changes an
+ * account; the user's tokens issued before the change are refused from then on.
+ *
+ * @generated from message aether.auth.v1.UserChanged
+ */
+export declare type UserChanged = Message<"aether.auth.v1.UserChanged"> & {
+  /**
+   * The user's id.
+   *
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+
+  /**
+   * The user's roles after the change (empty for "user.deleted").
+   *
+   * @generated from field: repeated string roles = 2;
+   */
+  roles: string[];
+
+  /**
+   * The id of the administrator who made the change.
+   *
+   * @generated from field: string changed_by = 3;
+   */
+  changedBy: string;
+};
+
+/**
+ * Describes the message aether.auth.v1.UserChanged.
+ * Use `create(UserChangedSchema)` to create a new message.
+ */
+export declare const UserChangedSchema: GenMessage<UserChanged>;
+

@@ -8,7 +8,7 @@ import { fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
  * Describes the file aether/auth/v1/events.proto.
  */
 export const file_aether_auth_v1_events = /*@__PURE__*/
-  fileDesc("ChthZXRoZXIvYXV0aC92MS9ldmVudHMucHJvdG8SDmFldGhlci5hdXRoLnYxIj8KDlVzZXJSZWdpc3RlcmVkEg8KB3VzZXJfaWQYASABKAkSDQoFZW1haWwYAiABKAkSDQoFcm9sZXMYAyADKAlCO1o5Z2l0aHViLmNvbS9hZXRoZXItZGV2L2FldGhlci9nZW4vZ28vYWV0aGVyL2F1dGgvdjE7YXV0aHYxYgZwcm90bzM");
+  fileDesc("ChthZXRoZXIvYXV0aC92MS9ldmVudHMucHJvdG8SDmFldGhlci5hdXRoLnYxIj8KDlVzZXJSZWdpc3RlcmVkEg8KB3VzZXJfaWQYASABKAkSDQoFZW1haWwYAiABKAkSDQoFcm9sZXMYAyADKAkiQQoLVXNlckNoYW5nZWQSDwoHdXNlcl9pZBgBIAEoCRINCgVyb2xlcxgCIAMoCRISCgpjaGFuZ2VkX2J5GAMgASgJQjtaOWdpdGh1Yi5jb20vYWV0aGVyLWRldi9hZXRoZXIvZ2VuL2dvL2FldGhlci9hdXRoL3YxO2F1dGh2MWIGcHJvdG8z");
 
 /**
  * Describes the message aether.auth.v1.UserRegistered.
@@ -16,4 +16,11 @@ export const file_aether_auth_v1_events = /*@__PURE__*/
  */
 export const UserRegisteredSchema = /*@__PURE__*/
   messageDesc(file_aether_auth_v1_events, 0);
+
+/**
+ * Describes the message aether.auth.v1.UserChanged.
+ * Use `create(UserChangedSchema)` to create a new message.
+ */
+export const UserChangedSchema = /*@__PURE__*/
+  messageDesc(file_aether_auth_v1_events, 1);
 

@@ -59,6 +59,13 @@ export declare type User = Message<"aether.auth.v1.User"> & {
    * @generated from field: google.protobuf.Timestamp created_at = 6;
    */
   createdAt?: Timestamp | undefined;
+
+  /**
+   * Whether an administrator disabled the account (it cannot log in).
+   *
+   * @generated from field: bool disabled = 7;
+   */
+  disabled: boolean;
 };
 
 /**

@@ -4,7 +4,7 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import type { Message } from "@bufbuild/protobuf";
-import type { Complexity, ComplexityLevel, Issue, Review } from "./review_pb.js";
+import type { AiReview, AnalyzerRun, Complexity, ComplexityLevel, Issue, Review, ReviewSchema } from "./review_pb.js";
 import type { OutputStream } from "../../common/v1/output_pb.js";
 import type { Pagination } from "../../common/v1/pagination_pb.js";
 
@@ -12,6 +12,26 @@ import type { Pagination } from "../../common/v1/pagination_pb.js";
  * Describes the file aether/code/v1/code_service.proto.
  */
 export declare const file_aether_code_v1_code_service: GenFile;
+
+/**
+ * GetReviewRequest names a stored review.
+ *
+ * @generated from message aether.code.v1.GetReviewRequest
+ */
+export declare type GetReviewRequest = Message<"aether.code.v1.GetReviewRequest"> & {
+  /**
+   * The review id.
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+};
+
+/**
+ * Describes the message aether.code.v1.GetReviewRequest.
+ * Use `create(GetReviewRequestSchema)` to create a new message.
+ */
+export declare const GetReviewRequestSchema: GenMessage<GetReviewRequest>;
 
 /**
  * ReviewCodeRequest is the code to review.
@@ -111,6 +131,29 @@ export declare type ReviewCodeResponse = Message<"aether.code.v1.ReviewCodeRespo
    * @generated from field: string language = 7;
    */
   language: string;
+
+  /**
+   * Each analyzer that ran (or could not) on the code.
+   *
+   * @generated from field: repeated aether.code.v1.AnalyzerRun analyzers = 8;
+   */
+  analyzers: AnalyzerRun[];
+
+  /**
+   * True if an analyzer could not finish (time or memory limit, crash), so the
+   * findings cover only part of what was asked: "no issues" then means "none
+   * found by the analyzers that finished".
+   *
+   * @generated from field: bool partial = 9;
+   */
+  partial: boolean;
+
+  /**
+   * Whether AI suggestions are part of the review, and why not.
+   *
+   * @generated from field: aether.code.v1.AiReview ai = 10;
+   */
+  ai?: AiReview | undefined;
 };
 
 /**
@@ -211,9 +254,8 @@ export declare type GenerateTestsRequest = Message<"aether.code.v1.GenerateTests
   language: string;
 
   /**
-   * Test framework: "pytest", "unittest", "jest", "vitest", "mocha", "junit"
-   * or "gotest"; empty means the language's default (pytest for Python, jest
-   * for JavaScript/TypeScript, junit for Java, gotest for Go).
+   * Test framework: "pytest" or "unittest"; empty means pytest. The tests
+   * are checked to parse, formatted and collected in the sandbox.
    *
    * @generated from field: string framework = 3;
    */
@@ -240,7 +282,8 @@ export declare type GenerateTestsResponse = Message<"aether.code.v1.GenerateTest
   tests: string;
 
   /**
-   * Number of test cases in `tests`.
+   * Number of test cases in `tests`, as collected by the framework in the
+   * sandbox (0 if collection failed or no sandbox is available).
    *
    * @generated from field: int32 test_count = 2;
    */
@@ -290,8 +333,8 @@ export declare type RunTestsRequest = Message<"aether.code.v1.RunTestsRequest"> 
   files: { [key: string]: string };
 
   /**
-   * The test runner: "pytest", "unittest" (python -m unittest), "jest",
-   * "vitest" or "mocha".
+   * The test runner: "pytest", "unittest" (python -m unittest, through
+   * unittest-xml-reporting for its JUnit report) or "node" (node --test).
    *
    * @generated from field: string runner = 2;
    */
@@ -307,7 +350,7 @@ export declare type RunTestsRequest = Message<"aether.code.v1.RunTestsRequest"> 
 
   /**
    * Only run tests whose name matches this filter (pytest -k expression,
-   * unittest -k pattern, jest/vitest -t or mocha --grep pattern). Letters,
+   * unittest -k pattern, node --test-name-pattern). Letters,
    * digits, spaces and _ . : ( ) [ ] * | -, not starting with "-"; up to 200
    * characters.
    *
@@ -323,7 +366,8 @@ export declare type RunTestsRequest = Message<"aether.code.v1.RunTestsRequest"> 
   verbose: boolean;
 
   /**
-   * Stop at the first failing test (pytest -x, jest --bail ...).
+   * Stop at the first failing test (pytest -x, unittest -f; node has no such
+   * option and ignores it).
    *
    * @generated from field: bool fail_fast = 6;
    */
@@ -466,6 +510,14 @@ export declare type RunTestsFinal = Message<"aether.code.v1.RunTestsFinal"> & {
    * @generated from field: bool output_truncated = 7;
    */
   outputTruncated: boolean;
+
+  /**
+   * The limit that ended the run, if one did: "timeout" (wall clock),
+   * "cpu", "memory", "output" (too much output) or empty.
+   *
+   * @generated from field: string limit_exceeded = 8;
+   */
+  limitExceeded: string;
 };
 
 /**
@@ -768,10 +820,15 @@ export declare const CodeService: GenService<{
    * general suggestions, security findings, a 0-100 score and complexity. The
    * review is stored in the caller's history (see ListReviews) and emits
    * "code.review.completed".
+   * The findings come from static analyzers run on the content (ruff, bandit,
+   * radon and complexipy for Python), each under its own time and memory
+   * limit, plus the AI Gateway's suggestions (as the caller, so their AI
+   * limits and usage apply). An analyzer that could not finish is reported in
+   * `analyzers` and makes the review `partial`; without an AI model, or when
+   * the AI Gateway cannot answer, the review still returns the analyzers'
+   * findings and `ai` says why the AI part was skipped.
    * Returns INVALID_ARGUMENT if the code is empty or too large or the language
-   * is unsupported or cannot be detected, FAILED_PRECONDITION (NOT_CONFIGURED)
-   * if no AI provider is configured, RESOURCE_EXHAUSTED if the caller's AI rate
-   * limit is exceeded, and UNAVAILABLE if the AI Gateway cannot answer.
+   * is unsupported or cannot be detected.
    *
    * @generated from rpc aether.code.v1.CodeService.ReviewCode
    */
@@ -797,7 +854,9 @@ export declare const CodeService: GenService<{
   },
   /**
    * GenerateTests writes unit tests for the given code in a test framework.
-   * Nothing is stored and nothing is run (see RunTests).
+   * The generated Python must parse and is formatted with ruff; nothing is
+   * stored, and the tests are only collected (not run) in the sandbox to count
+   * them (see RunTests to run them).
    * Returns INVALID_ARGUMENT if the code is empty or too large, the language is
    * unsupported or the framework does not fit the language,
    * FAILED_PRECONDITION (NOT_CONFIGURED) if no AI provider is configured,
@@ -813,8 +872,9 @@ export declare const CodeService: GenService<{
   },
   /**
    * RunTests runs the client's test files with an allow-listed test runner in
-   * an isolated, throw-away workspace: no network, no access to the server's
-   * files, CPU, memory, process and time limits. The request never carries a
+   * an isolated, throw-away workspace (a bubblewrap sandbox): no network, no
+   * access to the server's files, CPU, memory, process, output and time
+   * limits. The request never carries a
    * shell command or a server path; the server builds the runner's argument
    * list itself from the typed options.
    *
@@ -830,8 +890,10 @@ export declare const CodeService: GenService<{
    * Returns INVALID_ARGUMENT if a file path is not a safe relative path, a file
    * is too large, or an option is not allowed; RESOURCE_EXHAUSTED if the
    * request exceeds 8 MiB (HTTP 413) or the caller or the server has too many
-   * runs in progress; FAILED_PRECONDITION (NOT_CONFIGURED) if the runner is
-   * not installed on the server; UNAVAILABLE if no sandbox can be started.
+   * runs in progress; FAILED_PRECONDITION (NOT_CONFIGURED) if the sandbox
+   * (bubblewrap) or the runner is not installed on the server, naming what is
+   * missing (code is never run unsandboxed); UNAVAILABLE if no sandbox can be
+   * started.
    *
    * @generated from rpc aether.code.v1.CodeService.RunTests
    */
@@ -866,6 +928,18 @@ export declare const CodeService: GenService<{
     methodKind: "unary";
     input: typeof ListReviewsRequestSchema;
     output: typeof ListReviewsResponseSchema;
+  },
+  /**
+   * GetReview returns one stored review of the caller's (or, for an admin,
+   * anyone's). Returns NOT_FOUND if it does not exist or belongs to another
+   * user.
+   *
+   * @generated from rpc aether.code.v1.CodeService.GetReview
+   */
+  getReview: {
+    methodKind: "unary";
+    input: typeof GetReviewRequestSchema;
+    output: typeof ReviewSchema;
   },
 }>;
 

@@ -186,6 +186,27 @@ export declare type Review = Message<"aether.code.v1.Review"> & {
    * @generated from field: google.protobuf.Timestamp created_at = 11;
    */
   createdAt?: Timestamp | undefined;
+
+  /**
+   * True if an analyzer could not finish (see ReviewCodeResponse.partial).
+   *
+   * @generated from field: bool partial = 12;
+   */
+  partial: boolean;
+
+  /**
+   * Each analyzer that ran (or could not) on the code.
+   *
+   * @generated from field: repeated aether.code.v1.AnalyzerRun analyzers = 13;
+   */
+  analyzers: AnalyzerRun[];
+
+  /**
+   * Whether AI suggestions are part of the review.
+   *
+   * @generated from field: aether.code.v1.AiReview ai = 14;
+   */
+  ai?: AiReview | undefined;
 };
 
 /**
@@ -193,6 +214,98 @@ export declare type Review = Message<"aether.code.v1.Review"> & {
  * Use `create(ReviewSchema)` to create a new message.
  */
 export declare const ReviewSchema: GenMessage<Review>;
+
+/**
+ * AnalyzerRun is one static analyzer's run over the reviewed code.
+ *
+ * @generated from message aether.code.v1.AnalyzerRun
+ */
+export declare type AnalyzerRun = Message<"aether.code.v1.AnalyzerRun"> & {
+  /**
+   * The analyzer: "ruff", "bandit" or "radon".
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * "ok" (finished), "timeout" (its time limit), "memory" (its memory limit)
+   * or "failed" (it crashed or its output was unreadable).
+   *
+   * @generated from field: string status = 2;
+   */
+  status: string;
+
+  /**
+   * Findings it contributed after de-duplication.
+   *
+   * @generated from field: int32 findings = 3;
+   */
+  findings: number;
+
+  /**
+   * What went wrong, for a status other than "ok".
+   *
+   * @generated from field: string detail = 4;
+   */
+  detail: string;
+
+  /**
+   * Its wall-clock time in milliseconds.
+   *
+   * @generated from field: int32 duration_ms = 5;
+   */
+  durationMs: number;
+};
+
+/**
+ * Describes the message aether.code.v1.AnalyzerRun.
+ * Use `create(AnalyzerRunSchema)` to create a new message.
+ */
+export declare const AnalyzerRunSchema: GenMessage<AnalyzerRun>;
+
+/**
+ * AiReview says whether the AI Gateway's suggestions are part of a review.
+ *
+ * @generated from message aether.code.v1.AiReview
+ */
+export declare type AiReview = Message<"aether.code.v1.AiReview"> & {
+  /**
+   * "used" (suggestions merged), "skipped" (no AI model is configured) or
+   * "failed" (the AI Gateway could not answer: rate limit, budget, outage).
+   *
+   * @generated from field: string status = 1;
+   */
+  status: string;
+
+  /**
+   * The model that answered, for "used".
+   *
+   * @generated from field: string model = 2;
+   */
+  model: string;
+
+  /**
+   * Why the AI part was skipped or failed, e.g. the gateway's message naming
+   * the setting to configure.
+   *
+   * @generated from field: string detail = 3;
+   */
+  detail: string;
+
+  /**
+   * Findings the AI contributed after de-duplication with the analyzers'.
+   *
+   * @generated from field: int32 findings = 4;
+   */
+  findings: number;
+};
+
+/**
+ * Describes the message aether.code.v1.AiReview.
+ * Use `create(AiReviewSchema)` to create a new message.
+ */
+export declare const AiReviewSchema: GenMessage<AiReview>;
 
 /**
  * ComplexityLevel rates how hard a piece of code is to understand, test and

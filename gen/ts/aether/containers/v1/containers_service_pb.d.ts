@@ -4,7 +4,7 @@
 
 import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import type { Message } from "@bufbuild/protobuf";
-import type { Container, ContainerSchema, ContainerState, ContainerStatsSchema, DaemonInfoSchema, Image } from "./container_pb.js";
+import type { Container, ContainerSchema, ContainerState, ContainerStats, ContainerStatsSchema, DaemonInfoSchema, Image } from "./container_pb.js";
 import type { Pagination } from "../../common/v1/pagination_pb.js";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import type { OutputStream } from "../../common/v1/output_pb.js";
@@ -576,6 +576,90 @@ export declare type GetContainerStatsRequest = Message<"aether.containers.v1.Get
 export declare const GetContainerStatsRequestSchema: GenMessage<GetContainerStatsRequest>;
 
 /**
+ * StreamContainerStatsRequest names the container.
+ *
+ * @generated from message aether.containers.v1.StreamContainerStatsRequest
+ */
+export declare type StreamContainerStatsRequest = Message<"aether.containers.v1.StreamContainerStatsRequest"> & {
+  /**
+   * Container id, unique id prefix or name (as in GetContainerRequest).
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+};
+
+/**
+ * Describes the message aether.containers.v1.StreamContainerStatsRequest.
+ * Use `create(StreamContainerStatsRequestSchema)` to create a new message.
+ */
+export declare const StreamContainerStatsRequestSchema: GenMessage<StreamContainerStatsRequest>;
+
+/**
+ * StreamContainerStatsResponse is one message of the StreamContainerStats
+ * stream: a sample, or the final message that ends the stream.
+ *
+ * @generated from message aether.containers.v1.StreamContainerStatsResponse
+ */
+export declare type StreamContainerStatsResponse = Message<"aether.containers.v1.StreamContainerStatsResponse"> & {
+  /**
+   * Which kind of message this is.
+   *
+   * @generated from oneof aether.containers.v1.StreamContainerStatsResponse.event
+   */
+  event: {
+    /**
+     * The next sample.
+     *
+     * @generated from field: aether.containers.v1.ContainerStats sample = 1;
+     */
+    value: ContainerStats;
+    case: "sample";
+  } | {
+    /**
+     * Why the stream ended; always the last message.
+     *
+     * @generated from field: aether.containers.v1.StreamContainerStatsFinal final = 2;
+     */
+    value: StreamContainerStatsFinal;
+    case: "final";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message aether.containers.v1.StreamContainerStatsResponse.
+ * Use `create(StreamContainerStatsResponseSchema)` to create a new message.
+ */
+export declare const StreamContainerStatsResponseSchema: GenMessage<StreamContainerStatsResponse>;
+
+/**
+ * StreamContainerStatsFinal ends a StreamContainerStats stream.
+ *
+ * @generated from message aether.containers.v1.StreamContainerStatsFinal
+ */
+export declare type StreamContainerStatsFinal = Message<"aether.containers.v1.StreamContainerStatsFinal"> & {
+  /**
+   * Why the stream ended.
+   *
+   * @generated from field: aether.containers.v1.StatsEndReason reason = 1;
+   */
+  reason: StatsEndReason;
+
+  /**
+   * Number of samples sent in this stream.
+   *
+   * @generated from field: int32 samples = 2;
+   */
+  samples: number;
+};
+
+/**
+ * Describes the message aether.containers.v1.StreamContainerStatsFinal.
+ * Use `create(StreamContainerStatsFinalSchema)` to create a new message.
+ */
+export declare const StreamContainerStatsFinalSchema: GenMessage<StreamContainerStatsFinal>;
+
+/**
  * ListImagesRequest selects a page of images.
  *
  * @generated from message aether.containers.v1.ListImagesRequest
@@ -810,6 +894,47 @@ export declare type GetDaemonInfoRequest = Message<"aether.containers.v1.GetDaem
 export declare const GetDaemonInfoRequestSchema: GenMessage<GetDaemonInfoRequest>;
 
 /**
+ * PingDaemonRequest has no fields.
+ *
+ * @generated from message aether.containers.v1.PingDaemonRequest
+ */
+export declare type PingDaemonRequest = Message<"aether.containers.v1.PingDaemonRequest"> & {
+};
+
+/**
+ * Describes the message aether.containers.v1.PingDaemonRequest.
+ * Use `create(PingDaemonRequestSchema)` to create a new message.
+ */
+export declare const PingDaemonRequestSchema: GenMessage<PingDaemonRequest>;
+
+/**
+ * PingDaemonResponse says the daemon answered.
+ *
+ * @generated from message aether.containers.v1.PingDaemonResponse
+ */
+export declare type PingDaemonResponse = Message<"aether.containers.v1.PingDaemonResponse"> & {
+  /**
+   * Always true on success (an unreachable daemon is UNAVAILABLE).
+   *
+   * @generated from field: bool ok = 1;
+   */
+  ok: boolean;
+
+  /**
+   * The daemon's Docker Engine API version, e.g. "1.41".
+   *
+   * @generated from field: string api_version = 2;
+   */
+  apiVersion: string;
+};
+
+/**
+ * Describes the message aether.containers.v1.PingDaemonResponse.
+ * Use `create(PingDaemonResponseSchema)` to create a new message.
+ */
+export declare const PingDaemonResponseSchema: GenMessage<PingDaemonResponse>;
+
+/**
  * LogsEndReason says why a StreamContainerLogs stream ended.
  *
  * @generated from enum aether.containers.v1.LogsEndReason
@@ -849,6 +974,39 @@ export enum LogsEndReason {
  * Describes the enum aether.containers.v1.LogsEndReason.
  */
 export declare const LogsEndReasonSchema: GenEnum<LogsEndReason>;
+
+/**
+ * StatsEndReason says why a StreamContainerStats stream ended.
+ *
+ * @generated from enum aether.containers.v1.StatsEndReason
+ */
+export enum StatsEndReason {
+  /**
+   * Never sent.
+   *
+   * @generated from enum value: STATS_END_REASON_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * The container stopped.
+   *
+   * @generated from enum value: STATS_END_REASON_CONTAINER_STOPPED = 1;
+   */
+  CONTAINER_STOPPED = 1,
+
+  /**
+   * The server's maximum stream duration was reached; reconnect to continue.
+   *
+   * @generated from enum value: STATS_END_REASON_MAX_DURATION = 2;
+   */
+  MAX_DURATION = 2,
+}
+
+/**
+ * Describes the enum aether.containers.v1.StatsEndReason.
+ */
+export declare const StatsEndReasonSchema: GenEnum<StatsEndReason>;
 
 /**
  * ContainerService (Docker Manager) manages the containers and images of one
@@ -972,6 +1130,23 @@ export declare const ContainerService: GenService<{
     output: typeof ContainerStatsSchema;
   },
   /**
+   * StreamContainerStats streams resource-usage snapshots of a running
+   * container at the engine's rate (about one a second), each computed as in
+   * GetContainerStats (the first has cpu_percent 0: it has no previous
+   * reading). Exactly one `final` message ends the stream, saying why: the
+   * container stopped, or the server's maximum stream duration was reached; a
+   * client that cancels gets no `final`.
+   * Returns NOT_FOUND if no visible container matches, and
+   * FAILED_PRECONDITION if the container is not running.
+   *
+   * @generated from rpc aether.containers.v1.ContainerService.StreamContainerStats
+   */
+  streamContainerStats: {
+    methodKind: "server_streaming";
+    input: typeof StreamContainerStatsRequestSchema;
+    output: typeof StreamContainerStatsResponseSchema;
+  },
+  /**
    * ListImages lists the images stored on the daemon, newest first. The path
    * is a literal that also fits GET /api/v1/containers/{id}; the literal wins,
    * and container ids/names may not be "images".
@@ -1015,6 +1190,18 @@ export declare const ContainerService: GenService<{
     methodKind: "unary";
     input: typeof GetDaemonInfoRequestSchema;
     output: typeof DaemonInfoSchema;
+  },
+  /**
+   * PingDaemon checks that the Docker daemon answers (Docker's _ping) and
+   * reports its API version. The path sits under "info", which no container
+   * id or name may be.
+   *
+   * @generated from rpc aether.containers.v1.ContainerService.PingDaemon
+   */
+  pingDaemon: {
+    methodKind: "unary";
+    input: typeof PingDaemonRequestSchema;
+    output: typeof PingDaemonResponseSchema;
   },
 }>;
 

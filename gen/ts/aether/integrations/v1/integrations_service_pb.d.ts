@@ -6,7 +6,7 @@ import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobu
 import type { JsonObject, Message } from "@bufbuild/protobuf";
 import type { GithubRepo, Integration, IntegrationSchema, IntegrationStatus } from "./integration_pb.js";
 import type { Pagination } from "../../common/v1/pagination_pb.js";
-import type { HttpBody } from "../../../google/api/httpbody_pb.js";
+import type { HttpBody, HttpBodySchema } from "../../../google/api/httpbody_pb.js";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 
 /**
@@ -126,19 +126,12 @@ export declare type GetIntegrationRequest = Message<"aether.integrations.v1.GetI
 export declare const GetIntegrationRequestSchema: GenMessage<GetIntegrationRequest>;
 
 /**
- * ConnectIntegrationRequest is a provider account to connect.
+ * ConnectIntegrationRequest is a provider account to connect: the provider is
+ * the credentials' type.
  *
  * @generated from message aether.integrations.v1.ConnectIntegrationRequest
  */
 export declare type ConnectIntegrationRequest = Message<"aether.integrations.v1.ConnectIntegrationRequest"> & {
-  /**
-   * The provider: "github", "slack" or "discord" (the values of
-   * Integration.type).
-   *
-   * @generated from field: string service = 1;
-   */
-  service: string;
-
   /**
    * Display name, up to 100 characters, unique among the caller's
    * integrations; empty means the provider's name plus the account, e.g.
@@ -149,23 +142,44 @@ export declare type ConnectIntegrationRequest = Message<"aether.integrations.v1.
   name: string;
 
   /**
-   * Secrets, write-only, stored encrypted. github: "token" (a personal access
-   * or installation token, required) and "webhook_secret" (needed to accept
-   * webhooks). slack: "bot_token" (xoxb-..., required) and "signing_secret"
-   * (needed to accept events). discord: "bot_token" (required), "public_key"
-   * (the application's hex Ed25519 key, needed to accept interactions) and
-   * "application_id". No other keys are accepted.
+   * The provider's secrets, write-only, stored encrypted; which one is set
+   * names the provider.
    *
-   * @generated from field: map<string, string> credentials = 3;
+   * @generated from oneof aether.integrations.v1.ConnectIntegrationRequest.credentials
    */
-  credentials: { [key: string]: string };
+  credentials: {
+    /**
+     * Connect a GitHub account.
+     *
+     * @generated from field: aether.integrations.v1.GithubCredentials github = 6;
+     */
+    value: GithubCredentials;
+    case: "github";
+  } | {
+    /**
+     * Connect a Slack workspace (a bot).
+     *
+     * @generated from field: aether.integrations.v1.SlackCredentials slack = 7;
+     */
+    value: SlackCredentials;
+    case: "slack";
+  } | {
+    /**
+     * Connect a Discord application (a bot).
+     *
+     * @generated from field: aether.integrations.v1.DiscordCredentials discord = 8;
+     */
+    value: DiscordCredentials;
+    case: "discord";
+  } | { case: undefined; value?: undefined };
 
   /**
    * Non-secret settings. github: "repositories" (list of "owner/name" whose
    * webhooks are acted on; empty means all), "create_tasks" (bool, default
-   * true), "notify_integration_id" (a Slack or Discord integration to post
-   * to); slack and discord: "default_channel". Never holds credentials or
-   * URLs: provider API bases come from server configuration.
+   * true), "notify_integration_id" (a Slack or Discord integration of the
+   * same owner to post to) and "notify_channel" (its channel; default its
+   * "default_channel"); slack and discord: "default_channel". Never holds
+   * credentials or URLs: provider API bases come from server configuration.
    *
    * @generated from field: google.protobuf.Struct config = 4;
    */
@@ -185,6 +199,95 @@ export declare type ConnectIntegrationRequest = Message<"aether.integrations.v1.
  * Use `create(ConnectIntegrationRequestSchema)` to create a new message.
  */
 export declare const ConnectIntegrationRequestSchema: GenMessage<ConnectIntegrationRequest>;
+
+/**
+ * GithubCredentials are a GitHub account's secrets.
+ *
+ * @generated from message aether.integrations.v1.GithubCredentials
+ */
+export declare type GithubCredentials = Message<"aether.integrations.v1.GithubCredentials"> & {
+  /**
+   * A personal access or installation token (verified with GET /user).
+   *
+   * @generated from field: string token = 1;
+   */
+  token: string;
+
+  /**
+   * The webhook secret configured at GitHub; needed to accept webhooks.
+   *
+   * @generated from field: string webhook_secret = 2;
+   */
+  webhookSecret: string;
+};
+
+/**
+ * Describes the message aether.integrations.v1.GithubCredentials.
+ * Use `create(GithubCredentialsSchema)` to create a new message.
+ */
+export declare const GithubCredentialsSchema: GenMessage<GithubCredentials>;
+
+/**
+ * SlackCredentials are a Slack bot's secrets.
+ *
+ * @generated from message aether.integrations.v1.SlackCredentials
+ */
+export declare type SlackCredentials = Message<"aether.integrations.v1.SlackCredentials"> & {
+  /**
+   * The bot token, "xoxb-..." (verified with auth.test).
+   *
+   * @generated from field: string bot_token = 1;
+   */
+  botToken: string;
+
+  /**
+   * The app's signing secret; needed to accept events and slash commands.
+   *
+   * @generated from field: string signing_secret = 2;
+   */
+  signingSecret: string;
+};
+
+/**
+ * Describes the message aether.integrations.v1.SlackCredentials.
+ * Use `create(SlackCredentialsSchema)` to create a new message.
+ */
+export declare const SlackCredentialsSchema: GenMessage<SlackCredentials>;
+
+/**
+ * DiscordCredentials are a Discord application's secrets and ids.
+ *
+ * @generated from message aether.integrations.v1.DiscordCredentials
+ */
+export declare type DiscordCredentials = Message<"aether.integrations.v1.DiscordCredentials"> & {
+  /**
+   * The bot token (verified with GET /users/@me).
+   *
+   * @generated from field: string bot_token = 1;
+   */
+  botToken: string;
+
+  /**
+   * The application's public key (64 hex digits, Ed25519); needed to accept
+   * interactions.
+   *
+   * @generated from field: string public_key = 2;
+   */
+  publicKey: string;
+
+  /**
+   * The application id (a snowflake); needed to answer interactions.
+   *
+   * @generated from field: string application_id = 3;
+   */
+  applicationId: string;
+};
+
+/**
+ * Describes the message aether.integrations.v1.DiscordCredentials.
+ * Use `create(DiscordCredentialsSchema)` to create a new message.
+ */
+export declare const DiscordCredentialsSchema: GenMessage<DiscordCredentials>;
 
 /**
  * ConnectIntegrationResponse identifies the new integration.
@@ -312,7 +415,8 @@ export declare type ReceiveWebhookRequest = Message<"aether.integrations.v1.Rece
 export declare const ReceiveWebhookRequestSchema: GenMessage<ReceiveWebhookRequest>;
 
 /**
- * ReceiveWebhookResponse says what the hub did with a delivery.
+ * ReceiveWebhookResponse says what the hub did with a delivery: the JSON body
+ * of ReceiveWebhook's answer where the provider expects no format of its own.
  *
  * @generated from message aether.integrations.v1.ReceiveWebhookResponse
  */
@@ -325,14 +429,17 @@ export declare type ReceiveWebhookResponse = Message<"aether.integrations.v1.Rec
   received: boolean;
 
   /**
-   * True if the delivery's event is one the hub acts on and its actions ran.
+   * True if the delivery's event is one the hub acts on; its actions run right
+   * after the answer, from the outbox.
    *
    * @generated from field: bool processed = 2;
    */
   processed: boolean;
 
   /**
-   * What was done, e.g. "task.created:<task id>" or "slack.message:<channel>".
+   * For a duplicate, what the first delivery's actions did so far, e.g.
+   * "task.created:<task id>" or "slack.message:<channel>"; empty for a new
+   * delivery (its actions have not run yet).
    *
    * @generated from field: repeated string actions_taken = 3;
    */
@@ -628,6 +735,279 @@ export declare type SendDiscordMessageResponse = Message<"aether.integrations.v1
 export declare const SendDiscordMessageResponseSchema: GenMessage<SendDiscordMessageResponse>;
 
 /**
+ * CreateGithubIssueRequest is an issue to open.
+ *
+ * @generated from message aether.integrations.v1.CreateGithubIssueRequest
+ */
+export declare type CreateGithubIssueRequest = Message<"aether.integrations.v1.CreateGithubIssueRequest"> & {
+  /**
+   * The GitHub integration's id.
+   *
+   * @generated from field: string integration_id = 1;
+   */
+  integrationId: string;
+
+  /**
+   * The repository, "owner/name".
+   *
+   * @generated from field: string repository = 2;
+   */
+  repository: string;
+
+  /**
+   * The issue title, 1-256 characters.
+   *
+   * @generated from field: string title = 3;
+   */
+  title: string;
+
+  /**
+   * The issue body (GitHub markdown).
+   *
+   * @generated from field: string body = 4;
+   */
+  body: string;
+
+  /**
+   * Optional idempotency key: a retry with the same key returns the first
+   * issue instead of opening another.
+   *
+   * @generated from field: string request_id = 5;
+   */
+  requestId: string;
+};
+
+/**
+ * Describes the message aether.integrations.v1.CreateGithubIssueRequest.
+ * Use `create(CreateGithubIssueRequestSchema)` to create a new message.
+ */
+export declare const CreateGithubIssueRequestSchema: GenMessage<CreateGithubIssueRequest>;
+
+/**
+ * CreateGithubIssueResponse identifies the new issue.
+ *
+ * @generated from message aether.integrations.v1.CreateGithubIssueResponse
+ */
+export declare type CreateGithubIssueResponse = Message<"aether.integrations.v1.CreateGithubIssueResponse"> & {
+  /**
+   * The issue number in its repository.
+   *
+   * @generated from field: int32 number = 1;
+   */
+  number: number;
+
+  /**
+   * Browser URL of the issue.
+   *
+   * @generated from field: string html_url = 2;
+   */
+  htmlUrl: string;
+};
+
+/**
+ * Describes the message aether.integrations.v1.CreateGithubIssueResponse.
+ * Use `create(CreateGithubIssueResponseSchema)` to create a new message.
+ */
+export declare const CreateGithubIssueResponseSchema: GenMessage<CreateGithubIssueResponse>;
+
+/**
+ * ListSlackChannelsRequest selects a page of a Slack integration's channels.
+ *
+ * @generated from message aether.integrations.v1.ListSlackChannelsRequest
+ */
+export declare type ListSlackChannelsRequest = Message<"aether.integrations.v1.ListSlackChannelsRequest"> & {
+  /**
+   * The Slack integration's id.
+   *
+   * @generated from field: string integration_id = 1;
+   */
+  integrationId: string;
+
+  /**
+   * 1-based page number; 0 means 1.
+   *
+   * @generated from field: int32 page = 2;
+   */
+  page: number;
+
+  /**
+   * Page size; 0 means 20, at most 100.
+   *
+   * @generated from field: int32 limit = 3;
+   */
+  limit: number;
+};
+
+/**
+ * Describes the message aether.integrations.v1.ListSlackChannelsRequest.
+ * Use `create(ListSlackChannelsRequestSchema)` to create a new message.
+ */
+export declare const ListSlackChannelsRequestSchema: GenMessage<ListSlackChannelsRequest>;
+
+/**
+ * SlackChannel is a Slack conversation the bot can see.
+ *
+ * @generated from message aether.integrations.v1.SlackChannel
+ */
+export declare type SlackChannel = Message<"aether.integrations.v1.SlackChannel"> & {
+  /**
+   * Slack's channel id, e.g. "C0123456789".
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * The channel name without "#".
+   *
+   * @generated from field: string name = 2;
+   */
+  name: string;
+
+  /**
+   * True if the bot is a member (and can post).
+   *
+   * @generated from field: bool is_member = 3;
+   */
+  isMember: boolean;
+
+  /**
+   * True for a private channel.
+   *
+   * @generated from field: bool is_private = 4;
+   */
+  isPrivate: boolean;
+};
+
+/**
+ * Describes the message aether.integrations.v1.SlackChannel.
+ * Use `create(SlackChannelSchema)` to create a new message.
+ */
+export declare const SlackChannelSchema: GenMessage<SlackChannel>;
+
+/**
+ * ListSlackChannelsResponse is one page of channels, by name.
+ *
+ * @generated from message aether.integrations.v1.ListSlackChannelsResponse
+ */
+export declare type ListSlackChannelsResponse = Message<"aether.integrations.v1.ListSlackChannelsResponse"> & {
+  /**
+   * The channels on this page.
+   *
+   * @generated from field: repeated aether.integrations.v1.SlackChannel channels = 1;
+   */
+  channels: SlackChannel[];
+
+  /**
+   * Page position and totals.
+   *
+   * @generated from field: aether.common.v1.Pagination pagination = 2;
+   */
+  pagination?: Pagination | undefined;
+};
+
+/**
+ * Describes the message aether.integrations.v1.ListSlackChannelsResponse.
+ * Use `create(ListSlackChannelsResponseSchema)` to create a new message.
+ */
+export declare const ListSlackChannelsResponseSchema: GenMessage<ListSlackChannelsResponse>;
+
+/**
+ * ListDiscordGuildsRequest selects a page of a Discord integration's guilds.
+ *
+ * @generated from message aether.integrations.v1.ListDiscordGuildsRequest
+ */
+export declare type ListDiscordGuildsRequest = Message<"aether.integrations.v1.ListDiscordGuildsRequest"> & {
+  /**
+   * The Discord integration's id.
+   *
+   * @generated from field: string integration_id = 1;
+   */
+  integrationId: string;
+
+  /**
+   * 1-based page number; 0 means 1.
+   *
+   * @generated from field: int32 page = 2;
+   */
+  page: number;
+
+  /**
+   * Page size; 0 means 20, at most 100.
+   *
+   * @generated from field: int32 limit = 3;
+   */
+  limit: number;
+};
+
+/**
+ * Describes the message aether.integrations.v1.ListDiscordGuildsRequest.
+ * Use `create(ListDiscordGuildsRequestSchema)` to create a new message.
+ */
+export declare const ListDiscordGuildsRequestSchema: GenMessage<ListDiscordGuildsRequest>;
+
+/**
+ * DiscordGuild is a Discord guild (server) the bot is in.
+ *
+ * @generated from message aether.integrations.v1.DiscordGuild
+ */
+export declare type DiscordGuild = Message<"aether.integrations.v1.DiscordGuild"> & {
+  /**
+   * Discord's guild id (a snowflake).
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * The guild name.
+   *
+   * @generated from field: string name = 2;
+   */
+  name: string;
+
+  /**
+   * True if the bot owns the guild.
+   *
+   * @generated from field: bool owner = 3;
+   */
+  owner: boolean;
+};
+
+/**
+ * Describes the message aether.integrations.v1.DiscordGuild.
+ * Use `create(DiscordGuildSchema)` to create a new message.
+ */
+export declare const DiscordGuildSchema: GenMessage<DiscordGuild>;
+
+/**
+ * ListDiscordGuildsResponse is one page of guilds, by name.
+ *
+ * @generated from message aether.integrations.v1.ListDiscordGuildsResponse
+ */
+export declare type ListDiscordGuildsResponse = Message<"aether.integrations.v1.ListDiscordGuildsResponse"> & {
+  /**
+   * The guilds on this page.
+   *
+   * @generated from field: repeated aether.integrations.v1.DiscordGuild guilds = 1;
+   */
+  guilds: DiscordGuild[];
+
+  /**
+   * Page position and totals.
+   *
+   * @generated from field: aether.common.v1.Pagination pagination = 2;
+   */
+  pagination?: Pagination | undefined;
+};
+
+/**
+ * Describes the message aether.integrations.v1.ListDiscordGuildsResponse.
+ * Use `create(ListDiscordGuildsResponseSchema)` to create a new message.
+ */
+export declare const ListDiscordGuildsResponseSchema: GenMessage<ListDiscordGuildsResponse>;
+
+/**
  * RepoVisibility is who can see a GitHub repository.
  *
  * @generated from enum aether.integrations.v1.RepoVisibility
@@ -746,8 +1126,12 @@ export declare const IntegrationService: GenService<{
    *
    * A verified delivery is logged, emits "integration.webhook.received" and
    * triggers the configured actions (e.g. an opened GitHub pull request creates
-   * a task and posts to the user's Slack). Slack URL verification and Discord
-   * PING are answered in `challenge` and `type`.
+   * a task and posts to the user's Slack), which run afterwards from the outbox
+   * so the provider gets its answer within its deadline. The answer is in the
+   * provider's format: Slack URL verification {"challenge": ...}, Discord PING
+   * exactly {"type":1}, a Slack slash command or Discord command an immediate
+   * reply (the result follows as a message), anything else a
+   * ReceiveWebhookResponse as JSON.
    * The request may be up to 25 MiB, so every GitHub delivery fits (GitHub
    * caps webhook payloads at 25 MB); other RPCs keep the 1 MiB default.
    * Returns UNAUTHENTICATED if the integration does not exist or is disabled,
@@ -761,7 +1145,7 @@ export declare const IntegrationService: GenService<{
   receiveWebhook: {
     methodKind: "unary";
     input: typeof ReceiveWebhookRequestSchema;
-    output: typeof ReceiveWebhookResponseSchema;
+    output: typeof HttpBodySchema;
   },
   /**
    * ListGithubRepos lists the repositories a GitHub integration's token can
@@ -777,6 +1161,52 @@ export declare const IntegrationService: GenService<{
     methodKind: "unary";
     input: typeof ListGithubReposRequestSchema;
     output: typeof ListGithubReposResponseSchema;
+  },
+  /**
+   * CreateGithubIssue opens an issue in a repository with a GitHub
+   * integration's token.
+   * Returns NOT_FOUND if the integration does not exist or is not the
+   * caller's, FAILED_PRECONDITION if it is not a GitHub integration or is not
+   * active or GitHub refuses (e.g. 404 for a repository the token cannot see,
+   * 410 with issues disabled), RESOURCE_EXHAUSTED if GitHub's rate limit is
+   * exhausted, and UNAVAILABLE if GitHub cannot be reached.
+   *
+   * @generated from rpc aether.integrations.v1.IntegrationService.CreateGithubIssue
+   */
+  createGithubIssue: {
+    methodKind: "unary";
+    input: typeof CreateGithubIssueRequestSchema;
+    output: typeof CreateGithubIssueResponseSchema;
+  },
+  /**
+   * ListSlackChannels lists the conversations a Slack integration's bot can
+   * see (conversations.list, following its cursors).
+   * Returns NOT_FOUND if the integration does not exist or is not the
+   * caller's, FAILED_PRECONDITION if it is not a Slack integration or is not
+   * active or Slack refuses (e.g. missing_scope), RESOURCE_EXHAUSTED if Slack
+   * rate-limits the call, and UNAVAILABLE if Slack cannot be reached.
+   *
+   * @generated from rpc aether.integrations.v1.IntegrationService.ListSlackChannels
+   */
+  listSlackChannels: {
+    methodKind: "unary";
+    input: typeof ListSlackChannelsRequestSchema;
+    output: typeof ListSlackChannelsResponseSchema;
+  },
+  /**
+   * ListDiscordGuilds lists the guilds (servers) a Discord integration's bot
+   * is in.
+   * Returns NOT_FOUND if the integration does not exist or is not the
+   * caller's, FAILED_PRECONDITION if it is not a Discord integration or is not
+   * active, RESOURCE_EXHAUSTED if Discord rate-limits the call, and
+   * UNAVAILABLE if Discord cannot be reached.
+   *
+   * @generated from rpc aether.integrations.v1.IntegrationService.ListDiscordGuilds
+   */
+  listDiscordGuilds: {
+    methodKind: "unary";
+    input: typeof ListDiscordGuildsRequestSchema;
+    output: typeof ListDiscordGuildsResponseSchema;
   },
   /**
    * SendSlackMessage posts a message to a Slack channel with a Slack

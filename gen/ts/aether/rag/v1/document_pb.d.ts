@@ -87,14 +87,15 @@ export declare type Document = Message<"aether.rag.v1.Document"> & {
   chunkCount: number;
 
   /**
-   * Chunk size used, in characters.
+   * Chunk size used, in the embedding model's word pieces (all-MiniLM-L6-v2
+   * reads at most 256; see docs/rag.md).
    *
    * @generated from field: int32 chunk_size = 10;
    */
   chunkSize: number;
 
   /**
-   * Overlap between consecutive chunks used, in characters.
+   * Overlap between consecutive chunks used, in word pieces.
    *
    * @generated from field: int32 chunk_overlap = 11;
    */

@@ -77,15 +77,16 @@ export declare type IngestDocumentRequest = Message<"aether.rag.v1.IngestDocumen
   metadata?: JsonObject | undefined;
 
   /**
-   * Chunk size in characters, 100-8,000; 0 means 1,000.
+   * Chunk size in the embedding model's word pieces, 32-254 (all-MiniLM-L6-v2
+   * reads 256 including its two special tokens); 0 means 200.
    *
    * @generated from field: int32 chunk_size = 7;
    */
   chunkSize: number;
 
   /**
-   * Characters shared by consecutive chunks, 0-4,000 and less than the chunk
-   * size; unset means 200.
+   * Word pieces shared by consecutive chunks, 0-128 and less than the chunk
+   * size; unset means 40.
    *
    * @generated from field: optional int32 chunk_overlap = 8;
    */
@@ -98,6 +99,15 @@ export declare type IngestDocumentRequest = Message<"aether.rag.v1.IngestDocumen
    * @generated from field: string request_id = 9;
    */
   requestId: string;
+
+  /**
+   * Re-ingest: replace this document (the caller's) with the new content.
+   * Its chunks are swapped atomically: a search sees the old chunks or the
+   * new ones, never both or neither. Empty means a new document.
+   *
+   * @generated from field: string replace_document_id = 10;
+   */
+  replaceDocumentId: string;
 };
 
 /**
@@ -225,8 +235,10 @@ export declare type SearchDocumentsRequest = Message<"aether.rag.v1.SearchDocume
   topK: number;
 
   /**
-   * Metadata filter: a chunk matches if, for every key, its metadata value
-   * equals the given value (or is one of them, for a list). At most 32 keys.
+   * Metadata filter: a chunk matches if it matches every key. A key's value
+   * is a string, number or boolean (equals), a list (any of), or an object
+   * with one operator: {"$eq": v}, {"$ne": v}, {"$in": [..]}, {"$nin": [..]},
+   * {"$gt"|"$gte"|"$lt"|"$lte": number}. At most 32 keys (docs/rag.md).
    *
    * @generated from field: google.protobuf.Struct filters = 3;
    */
@@ -245,6 +257,14 @@ export declare type SearchDocumentsRequest = Message<"aether.rag.v1.SearchDocume
    * @generated from field: optional double min_score = 5;
    */
   minScore?: number | undefined;
+
+  /**
+   * How to retrieve; unspecified means dense (it wins on
+   * benchmarks/rag_eval.py, see docs/rag.md).
+   *
+   * @generated from field: aether.rag.v1.SearchMode mode = 6;
+   */
+  mode: SearchMode;
 };
 
 /**
@@ -320,6 +340,20 @@ export declare type SearchHit = Message<"aether.rag.v1.SearchHit"> & {
    * @generated from field: string document_title = 6;
    */
   documentTitle: string;
+
+  /**
+   * The chunk's id (unique across documents and re-ingests).
+   *
+   * @generated from field: string chunk_id = 7;
+   */
+  chunkId: string;
+
+  /**
+   * 1-based PDF page the chunk starts on; 0 for other sources.
+   *
+   * @generated from field: int32 page = 8;
+   */
+  page: number;
 };
 
 /**
@@ -534,6 +568,15 @@ export declare type AskQuestionRequest = Message<"aether.rag.v1.AskQuestionReque
    * @generated from field: repeated string document_ids = 5;
    */
   documentIds: string[];
+
+  /**
+   * Chunks scoring below this cosine similarity (0-1) are not used; unset
+   * means the server's RAG_ASK_MIN_SCORE (0.3). If none is left, the answer
+   * says it does not know, without calling a model.
+   *
+   * @generated from field: optional double min_score = 6;
+   */
+  minScore?: number | undefined;
 };
 
 /**
@@ -616,6 +659,20 @@ export declare type Citation = Message<"aether.rag.v1.Citation"> & {
    * @generated from field: int32 chunk_index = 5;
    */
   chunkIndex: number;
+
+  /**
+   * The chunk's id, as in SearchHit.
+   *
+   * @generated from field: string chunk_id = 6;
+   */
+  chunkId: string;
+
+  /**
+   * 1-based PDF page the chunk starts on; 0 for other sources.
+   *
+   * @generated from field: int32 page = 7;
+   */
+  page: number;
 };
 
 /**
@@ -679,6 +736,49 @@ export enum IngestStage {
 export declare const IngestStageSchema: GenEnum<IngestStage>;
 
 /**
+ * SearchMode is how chunks are retrieved.
+ *
+ * @generated from enum aether.rag.v1.SearchMode
+ */
+export enum SearchMode {
+  /**
+   * Not given: dense.
+   *
+   * @generated from enum value: SEARCH_MODE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Vector similarity in the user's Chroma collection; score is the cosine
+   * similarity.
+   *
+   * @generated from enum value: SEARCH_MODE_DENSE = 1;
+   */
+  DENSE = 1,
+
+  /**
+   * PostgreSQL full-text search (any of the query's words, ranked by
+   * ts_rank_cd); score is rank / (rank + 1).
+   *
+   * @generated from enum value: SEARCH_MODE_LEXICAL = 2;
+   */
+  LEXICAL = 2,
+
+  /**
+   * Dense and lexical fused by reciprocal rank fusion (k = 60); score is the
+   * cosine similarity of each fused chunk to the query.
+   *
+   * @generated from enum value: SEARCH_MODE_HYBRID = 3;
+   */
+  HYBRID = 3,
+}
+
+/**
+ * Describes the enum aether.rag.v1.SearchMode.
+ */
+export declare const SearchModeSchema: GenEnum<SearchMode>;
+
+/**
  * RagService (RAG) keeps a per-user knowledge base: it ingests documents
  * (chunked with overlap and embedded locally, stored in the user's vector
  * collection), searches them semantically and answers questions from them
@@ -696,7 +796,9 @@ export declare const RagService: GenService<{
    * stored Document ends it (a stream that ends without `final` was cut off).
    * Cancelling the call aborts the ingest and removes what was stored. A retry
    * with the same request_id streams just the final message for the document
-   * already ingested. The request may be up to 32 MiB (for PDF bytes; other
+   * already ingested, and content the caller already has (the same
+   * content_sha256) streams just the final message with that document,
+   * adding no chunks. The request may be up to 32 MiB (for PDF bytes; other
    * RPCs keep the 1 MiB default).
    *
    * A URL is fetched server-side with SSRF checks: http and https only; the

@@ -879,7 +879,7 @@ class UserAdminServiceStub:
     def __init__(self, channel: grpc.Channel):
         self._channel = channel
 
-    def list_users(self, message: "ListUsersRequest") -> "ListUsersResponse":
+    def list_users(self, message: "ListUsersRequest", *, timeout: "float | None" = None, metadata: "Sequence[tuple[str, str]] | None" = None) -> "ListUsersResponse":
         """
         ListUsers returns one page of accounts, newest first, optionally only
         those whose email contains `email_contains`.
@@ -889,9 +889,9 @@ class UserAdminServiceStub:
             "/aether.auth.v1.UserAdminService/ListUsers",
             ListUsersRequest.SerializeToString,
             ListUsersResponse.FromString,
-        )(message)
+        )(message, timeout=timeout, metadata=metadata)
 
-    def set_user_roles(self, message: "SetUserRolesRequest") -> "User":
+    def set_user_roles(self, message: "SetUserRolesRequest", *, timeout: "float | None" = None, metadata: "Sequence[tuple[str, str]] | None" = None) -> "User":
         """
         SetUserRoles replaces a user's roles. Returns NOT_FOUND for an unknown
         user and INVALID_ARGUMENT for an unknown role. An administrator cannot
@@ -903,9 +903,9 @@ class UserAdminServiceStub:
             "/aether.auth.v1.UserAdminService/SetUserRoles",
             SetUserRolesRequest.SerializeToString,
             User.FromString,
-        )(message)
+        )(message, timeout=timeout, metadata=metadata)
 
-    def disable_user(self, message: "DisableUserRequest") -> "User":
+    def disable_user(self, message: "DisableUserRequest", *, timeout: "float | None" = None, metadata: "Sequence[tuple[str, str]] | None" = None) -> "User":
         """
         DisableUser stops a user from logging in, refreshing or using any token
         already issued, and ends all their sessions. Returns NOT_FOUND for an
@@ -916,9 +916,9 @@ class UserAdminServiceStub:
             "/aether.auth.v1.UserAdminService/DisableUser",
             DisableUserRequest.SerializeToString,
             User.FromString,
-        )(message)
+        )(message, timeout=timeout, metadata=metadata)
 
-    def enable_user(self, message: "EnableUserRequest") -> "User":
+    def enable_user(self, message: "EnableUserRequest", *, timeout: "float | None" = None, metadata: "Sequence[tuple[str, str]] | None" = None) -> "User":
         """
         EnableUser lets a disabled user log in again. Returns NOT_FOUND for an
         unknown user.
@@ -928,9 +928,9 @@ class UserAdminServiceStub:
             "/aether.auth.v1.UserAdminService/EnableUser",
             EnableUserRequest.SerializeToString,
             User.FromString,
-        )(message)
+        )(message, timeout=timeout, metadata=metadata)
 
-    def revoke_user_sessions(self, message: "RevokeUserSessionsRequest") -> "RevokeUserSessionsResponse":
+    def revoke_user_sessions(self, message: "RevokeUserSessionsRequest", *, timeout: "float | None" = None, metadata: "Sequence[tuple[str, str]] | None" = None) -> "RevokeUserSessionsResponse":
         """
         RevokeUserSessions ends every session of a user (all refresh tokens) and
         refuses every access token issued so far. Returns NOT_FOUND for an
@@ -941,9 +941,9 @@ class UserAdminServiceStub:
             "/aether.auth.v1.UserAdminService/RevokeUserSessions",
             RevokeUserSessionsRequest.SerializeToString,
             RevokeUserSessionsResponse.FromString,
-        )(message)
+        )(message, timeout=timeout, metadata=metadata)
 
-    def delete_user(self, message: "DeleteUserRequest") -> "DeleteUserResponse":
+    def delete_user(self, message: "DeleteUserRequest", *, timeout: "float | None" = None, metadata: "Sequence[tuple[str, str]] | None" = None) -> "DeleteUserResponse":
         """
         DeleteUser deletes an account and its sessions; its tokens stop working
         at once. Returns NOT_FOUND for an unknown user and FAILED_PRECONDITION
@@ -954,7 +954,7 @@ class UserAdminServiceStub:
             "/aether.auth.v1.UserAdminService/DeleteUser",
             DeleteUserRequest.SerializeToString,
             DeleteUserResponse.FromString,
-        )(message)
+        )(message, timeout=timeout, metadata=metadata)
 
 
 class UserDirectoryServiceStub:
@@ -968,7 +968,7 @@ class UserDirectoryServiceStub:
     def __init__(self, channel: grpc.Channel):
         self._channel = channel
 
-    def find_users(self, message: "FindUsersRequest") -> "FindUsersResponse":
+    def find_users(self, message: "FindUsersRequest", *, timeout: "float | None" = None, metadata: "Sequence[tuple[str, str]] | None" = None) -> "FindUsersResponse":
         """
         FindUsers returns which of the given ids belong to existing accounts that
         are not disabled. Any authenticated caller may ask.
@@ -978,7 +978,7 @@ class UserDirectoryServiceStub:
             "/aether.auth.v1.UserDirectoryService/FindUsers",
             FindUsersRequest.SerializeToString,
             FindUsersResponse.FromString,
-        )(message)
+        )(message, timeout=timeout, metadata=metadata)
 
 
 from ....google import protobuf as ___google__protobuf__

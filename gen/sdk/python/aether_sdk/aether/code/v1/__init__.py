@@ -1099,7 +1099,7 @@ class CodeServiceStub:
             ListReviewsResponse.FromString,
         )(message, timeout=timeout, metadata=metadata)
 
-    def get_review(self, message: "GetReviewRequest") -> "Review":
+    def get_review(self, message: "GetReviewRequest", *, timeout: "float | None" = None, metadata: "Sequence[tuple[str, str]] | None" = None) -> "Review":
         """
         GetReview returns one stored review of the caller's (or, for an admin,
         anyone's). Returns NOT_FOUND if it does not exist or belongs to another
@@ -1110,7 +1110,7 @@ class CodeServiceStub:
             "/aether.code.v1.CodeService/GetReview",
             GetReviewRequest.SerializeToString,
             Review.FromString,
-        )(message)
+        )(message, timeout=timeout, metadata=metadata)
 
 
 from ....google import protobuf as ___google__protobuf__

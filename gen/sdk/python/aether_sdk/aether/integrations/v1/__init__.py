@@ -6,17 +6,26 @@
 __all__ = (
     "ConnectIntegrationRequest",
     "ConnectIntegrationResponse",
+    "CreateGithubIssueRequest",
+    "CreateGithubIssueResponse",
     "DeleteIntegrationRequest",
     "DeleteIntegrationResponse",
+    "DiscordCredentials",
+    "DiscordGuild",
     "GetIntegrationRequest",
+    "GithubCredentials",
     "GithubRepo",
     "Integration",
     "IntegrationServiceStub",
     "IntegrationStatus",
+    "ListDiscordGuildsRequest",
+    "ListDiscordGuildsResponse",
     "ListGithubReposRequest",
     "ListGithubReposResponse",
     "ListIntegrationsRequest",
     "ListIntegrationsResponse",
+    "ListSlackChannelsRequest",
+    "ListSlackChannelsResponse",
     "ReceiveWebhookRequest",
     "ReceiveWebhookResponse",
     "RepoVisibility",
@@ -24,6 +33,8 @@ __all__ = (
     "SendDiscordMessageResponse",
     "SendSlackMessageRequest",
     "SendSlackMessageResponse",
+    "SlackChannel",
+    "SlackCredentials",
     "WebhookReceived",
 )
 
@@ -125,13 +136,12 @@ class RepoVisibility(betterproto2.Enum):
 @dataclass(eq=False, repr=False)
 class ConnectIntegrationRequest(betterproto2.Message):
     """
-    ConnectIntegrationRequest is a provider account to connect.
-    """
+    ConnectIntegrationRequest is a provider account to connect: the provider is
+    the credentials' type.
 
-    service: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
-    """
-    The provider: "github", "slack" or "discord" (the values of
-    Integration.type).
+    Oneofs:
+        - credentials: The provider's secrets, write-only, stored encrypted; which one is set
+            names the provider.
     """
 
     name: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
@@ -141,18 +151,25 @@ class ConnectIntegrationRequest(betterproto2.Message):
     "GitHub octocat".
     """
 
-    credentials: "dict[str, str]" = betterproto2.field(
-        3,
-        betterproto2.TYPE_MAP,
-        map_meta=betterproto2.map_meta(betterproto2.TYPE_STRING, betterproto2.TYPE_STRING),
+    github: "GithubCredentials | None" = betterproto2.field(
+        6, betterproto2.TYPE_MESSAGE, optional=True, group="credentials"
     )
     """
-    Secrets, write-only, stored encrypted. github: "token" (a personal access
-    or installation token, required) and "webhook_secret" (needed to accept
-    webhooks). slack: "bot_token" (xoxb-..., required) and "signing_secret"
-    (needed to accept events). discord: "bot_token" (required), "public_key"
-    (the application's hex Ed25519 key, needed to accept interactions) and
-    "application_id". No other keys are accepted.
+    Connect a GitHub account.
+    """
+
+    slack: "SlackCredentials | None" = betterproto2.field(
+        7, betterproto2.TYPE_MESSAGE, optional=True, group="credentials"
+    )
+    """
+    Connect a Slack workspace (a bot).
+    """
+
+    discord: "DiscordCredentials | None" = betterproto2.field(
+        8, betterproto2.TYPE_MESSAGE, optional=True, group="credentials"
+    )
+    """
+    Connect a Discord application (a bot).
     """
 
     config: "___google__protobuf__.Struct | None" = betterproto2.field(
@@ -161,9 +178,10 @@ class ConnectIntegrationRequest(betterproto2.Message):
     """
     Non-secret settings. github: "repositories" (list of "owner/name" whose
     webhooks are acted on; empty means all), "create_tasks" (bool, default
-    true), "notify_integration_id" (a Slack or Discord integration to post
-    to); slack and discord: "default_channel". Never holds credentials or
-    URLs: provider API bases come from server configuration.
+    true), "notify_integration_id" (a Slack or Discord integration of the
+    same owner to post to) and "notify_channel" (its channel; default its
+    "default_channel"); slack and discord: "default_channel". Never holds
+    credentials or URLs: provider API bases come from server configuration.
     """
 
     request_id: "str" = betterproto2.field(5, betterproto2.TYPE_STRING)
@@ -214,6 +232,66 @@ default_message_pool.register_message(
 
 
 @dataclass(eq=False, repr=False)
+class CreateGithubIssueRequest(betterproto2.Message):
+    """
+    CreateGithubIssueRequest is an issue to open.
+    """
+
+    integration_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    The GitHub integration's id.
+    """
+
+    repository: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
+    """
+    The repository, "owner/name".
+    """
+
+    title: "str" = betterproto2.field(3, betterproto2.TYPE_STRING)
+    """
+    The issue title, 1-256 characters.
+    """
+
+    body: "str" = betterproto2.field(4, betterproto2.TYPE_STRING)
+    """
+    The issue body (GitHub markdown).
+    """
+
+    request_id: "str" = betterproto2.field(5, betterproto2.TYPE_STRING)
+    """
+    Optional idempotency key: a retry with the same key returns the first
+    issue instead of opening another.
+    """
+
+
+default_message_pool.register_message(
+    "aether.integrations.v1", "CreateGithubIssueRequest", CreateGithubIssueRequest
+)
+
+
+@dataclass(eq=False, repr=False)
+class CreateGithubIssueResponse(betterproto2.Message):
+    """
+    CreateGithubIssueResponse identifies the new issue.
+    """
+
+    number: "int" = betterproto2.field(1, betterproto2.TYPE_INT32)
+    """
+    The issue number in its repository.
+    """
+
+    html_url: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
+    """
+    Browser URL of the issue.
+    """
+
+
+default_message_pool.register_message(
+    "aether.integrations.v1", "CreateGithubIssueResponse", CreateGithubIssueResponse
+)
+
+
+@dataclass(eq=False, repr=False)
 class DeleteIntegrationRequest(betterproto2.Message):
     """
     DeleteIntegrationRequest names the integration to disconnect.
@@ -258,6 +336,57 @@ default_message_pool.register_message(
 
 
 @dataclass(eq=False, repr=False)
+class DiscordCredentials(betterproto2.Message):
+    """
+    DiscordCredentials are a Discord application's secrets and ids.
+    """
+
+    bot_token: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    The bot token (verified with GET /users/@me).
+    """
+
+    public_key: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
+    """
+    The application's public key (64 hex digits, Ed25519); needed to accept
+    interactions.
+    """
+
+    application_id: "str" = betterproto2.field(3, betterproto2.TYPE_STRING)
+    """
+    The application id (a snowflake); needed to answer interactions.
+    """
+
+
+default_message_pool.register_message("aether.integrations.v1", "DiscordCredentials", DiscordCredentials)
+
+
+@dataclass(eq=False, repr=False)
+class DiscordGuild(betterproto2.Message):
+    """
+    DiscordGuild is a Discord guild (server) the bot is in.
+    """
+
+    id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    Discord's guild id (a snowflake).
+    """
+
+    name: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
+    """
+    The guild name.
+    """
+
+    owner: "bool" = betterproto2.field(3, betterproto2.TYPE_BOOL)
+    """
+    True if the bot owns the guild.
+    """
+
+
+default_message_pool.register_message("aether.integrations.v1", "DiscordGuild", DiscordGuild)
+
+
+@dataclass(eq=False, repr=False)
 class GetIntegrationRequest(betterproto2.Message):
     """
     GetIntegrationRequest names the integration.
@@ -272,6 +401,26 @@ class GetIntegrationRequest(betterproto2.Message):
 default_message_pool.register_message(
     "aether.integrations.v1", "GetIntegrationRequest", GetIntegrationRequest
 )
+
+
+@dataclass(eq=False, repr=False)
+class GithubCredentials(betterproto2.Message):
+    """
+    GithubCredentials are a GitHub account's secrets.
+    """
+
+    token: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    A personal access or installation token (verified with GET /user).
+    """
+
+    webhook_secret: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
+    """
+    The webhook secret configured at GitHub; needed to accept webhooks.
+    """
+
+
+default_message_pool.register_message("aether.integrations.v1", "GithubCredentials", GithubCredentials)
 
 
 @dataclass(eq=False, repr=False)
@@ -425,6 +574,57 @@ default_message_pool.register_message("aether.integrations.v1", "Integration", I
 
 
 @dataclass(eq=False, repr=False)
+class ListDiscordGuildsRequest(betterproto2.Message):
+    """
+    ListDiscordGuildsRequest selects a page of a Discord integration's guilds.
+    """
+
+    integration_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    The Discord integration's id.
+    """
+
+    page: "int" = betterproto2.field(2, betterproto2.TYPE_INT32)
+    """
+    1-based page number; 0 means 1.
+    """
+
+    limit: "int" = betterproto2.field(3, betterproto2.TYPE_INT32)
+    """
+    Page size; 0 means 20, at most 100.
+    """
+
+
+default_message_pool.register_message(
+    "aether.integrations.v1", "ListDiscordGuildsRequest", ListDiscordGuildsRequest
+)
+
+
+@dataclass(eq=False, repr=False)
+class ListDiscordGuildsResponse(betterproto2.Message):
+    """
+    ListDiscordGuildsResponse is one page of guilds, by name.
+    """
+
+    guilds: "list[DiscordGuild]" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, repeated=True)
+    """
+    The guilds on this page.
+    """
+
+    pagination: "__common__v1__.Pagination | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
+    """
+    Page position and totals.
+    """
+
+
+default_message_pool.register_message(
+    "aether.integrations.v1", "ListDiscordGuildsResponse", ListDiscordGuildsResponse
+)
+
+
+@dataclass(eq=False, repr=False)
 class ListGithubReposRequest(betterproto2.Message):
     """
     ListGithubReposRequest selects a page of a GitHub integration's repositories.
@@ -559,6 +759,57 @@ default_message_pool.register_message(
 
 
 @dataclass(eq=False, repr=False)
+class ListSlackChannelsRequest(betterproto2.Message):
+    """
+    ListSlackChannelsRequest selects a page of a Slack integration's channels.
+    """
+
+    integration_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    The Slack integration's id.
+    """
+
+    page: "int" = betterproto2.field(2, betterproto2.TYPE_INT32)
+    """
+    1-based page number; 0 means 1.
+    """
+
+    limit: "int" = betterproto2.field(3, betterproto2.TYPE_INT32)
+    """
+    Page size; 0 means 20, at most 100.
+    """
+
+
+default_message_pool.register_message(
+    "aether.integrations.v1", "ListSlackChannelsRequest", ListSlackChannelsRequest
+)
+
+
+@dataclass(eq=False, repr=False)
+class ListSlackChannelsResponse(betterproto2.Message):
+    """
+    ListSlackChannelsResponse is one page of channels, by name.
+    """
+
+    channels: "list[SlackChannel]" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, repeated=True)
+    """
+    The channels on this page.
+    """
+
+    pagination: "__common__v1__.Pagination | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
+    """
+    Page position and totals.
+    """
+
+
+default_message_pool.register_message(
+    "aether.integrations.v1", "ListSlackChannelsResponse", ListSlackChannelsResponse
+)
+
+
+@dataclass(eq=False, repr=False)
 class ReceiveWebhookRequest(betterproto2.Message):
     """
     ReceiveWebhookRequest is one webhook delivery, byte for byte.
@@ -587,7 +838,8 @@ default_message_pool.register_message(
 @dataclass(eq=False, repr=False)
 class ReceiveWebhookResponse(betterproto2.Message):
     """
-    ReceiveWebhookResponse says what the hub did with a delivery.
+    ReceiveWebhookResponse says what the hub did with a delivery: the JSON body
+    of ReceiveWebhook's answer where the provider expects no format of its own.
     """
 
     received: "bool" = betterproto2.field(1, betterproto2.TYPE_BOOL)
@@ -597,12 +849,15 @@ class ReceiveWebhookResponse(betterproto2.Message):
 
     processed: "bool" = betterproto2.field(2, betterproto2.TYPE_BOOL)
     """
-    True if the delivery's event is one the hub acts on and its actions ran.
+    True if the delivery's event is one the hub acts on; its actions run right
+    after the answer, from the outbox.
     """
 
     actions_taken: "list[str]" = betterproto2.field(3, betterproto2.TYPE_STRING, repeated=True)
     """
-    What was done, e.g. "task.created:<task id>" or "slack.message:<channel>".
+    For a duplicate, what the first delivery's actions did so far, e.g.
+    "task.created:<task id>" or "slack.message:<channel>"; empty for a new
+    delivery (its actions have not run yet).
     """
 
     event: "str" = betterproto2.field(4, betterproto2.TYPE_STRING)
@@ -781,6 +1036,56 @@ default_message_pool.register_message(
 
 
 @dataclass(eq=False, repr=False)
+class SlackChannel(betterproto2.Message):
+    """
+    SlackChannel is a Slack conversation the bot can see.
+    """
+
+    id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    Slack's channel id, e.g. "C0123456789".
+    """
+
+    name: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
+    """
+    The channel name without "#".
+    """
+
+    is_member: "bool" = betterproto2.field(3, betterproto2.TYPE_BOOL)
+    """
+    True if the bot is a member (and can post).
+    """
+
+    is_private: "bool" = betterproto2.field(4, betterproto2.TYPE_BOOL)
+    """
+    True for a private channel.
+    """
+
+
+default_message_pool.register_message("aether.integrations.v1", "SlackChannel", SlackChannel)
+
+
+@dataclass(eq=False, repr=False)
+class SlackCredentials(betterproto2.Message):
+    """
+    SlackCredentials are a Slack bot's secrets.
+    """
+
+    bot_token: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    The bot token, "xoxb-..." (verified with auth.test).
+    """
+
+    signing_secret: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
+    """
+    The app's signing secret; needed to accept events and slash commands.
+    """
+
+
+default_message_pool.register_message("aether.integrations.v1", "SlackCredentials", SlackCredentials)
+
+
+@dataclass(eq=False, repr=False)
 class WebhookReceived(betterproto2.Message):
     """
     WebhookReceived is the payload of "integration.webhook.received", emitted
@@ -913,7 +1218,7 @@ class IntegrationServiceStub:
             DeleteIntegrationResponse.FromString,
         )(message, timeout=timeout, metadata=metadata)
 
-    def receive_webhook(self, message: "ReceiveWebhookRequest", *, timeout: "float | None" = None, metadata: "Sequence[tuple[str, str]] | None" = None) -> "ReceiveWebhookResponse":
+    def receive_webhook(self, message: "ReceiveWebhookRequest", *, timeout: "float | None" = None, metadata: "Sequence[tuple[str, str]] | None" = None) -> "___google__api__.HttpBody":
         """
         ReceiveWebhook accepts a provider's webhook delivery for an integration.
         It is public: the provider's signature is the authentication. The raw
@@ -931,8 +1236,12 @@ class IntegrationServiceStub:
 
         A verified delivery is logged, emits "integration.webhook.received" and
         triggers the configured actions (e.g. an opened GitHub pull request creates
-        a task and posts to the user's Slack). Slack URL verification and Discord
-        PING are answered in `challenge` and `type`.
+        a task and posts to the user's Slack), which run afterwards from the outbox
+        so the provider gets its answer within its deadline. The answer is in the
+        provider's format: Slack URL verification {"challenge": ...}, Discord PING
+        exactly {"type":1}, a Slack slash command or Discord command an immediate
+        reply (the result follows as a message), anything else a
+        ReceiveWebhookResponse as JSON.
         The request may be up to 25 MiB, so every GitHub delivery fits (GitHub
         caps webhook payloads at 25 MB); other RPCs keep the 1 MiB default.
         Returns UNAUTHENTICATED if the integration does not exist or is disabled,
@@ -945,7 +1254,7 @@ class IntegrationServiceStub:
         return self._channel.unary_unary(
             "/aether.integrations.v1.IntegrationService/ReceiveWebhook",
             ReceiveWebhookRequest.SerializeToString,
-            ReceiveWebhookResponse.FromString,
+            ___google__api__.HttpBody.FromString,
         )(message, timeout=timeout, metadata=metadata)
 
     def list_github_repos(self, message: "ListGithubReposRequest", *, timeout: "float | None" = None, metadata: "Sequence[tuple[str, str]] | None" = None) -> "ListGithubReposResponse":
@@ -962,6 +1271,55 @@ class IntegrationServiceStub:
             "/aether.integrations.v1.IntegrationService/ListGithubRepos",
             ListGithubReposRequest.SerializeToString,
             ListGithubReposResponse.FromString,
+        )(message, timeout=timeout, metadata=metadata)
+
+    def create_github_issue(self, message: "CreateGithubIssueRequest", *, timeout: "float | None" = None, metadata: "Sequence[tuple[str, str]] | None" = None) -> "CreateGithubIssueResponse":
+        """
+        CreateGithubIssue opens an issue in a repository with a GitHub
+        integration's token.
+        Returns NOT_FOUND if the integration does not exist or is not the
+        caller's, FAILED_PRECONDITION if it is not a GitHub integration or is not
+        active or GitHub refuses (e.g. 404 for a repository the token cannot see,
+        410 with issues disabled), RESOURCE_EXHAUSTED if GitHub's rate limit is
+        exhausted, and UNAVAILABLE if GitHub cannot be reached.
+        """
+
+        return self._channel.unary_unary(
+            "/aether.integrations.v1.IntegrationService/CreateGithubIssue",
+            CreateGithubIssueRequest.SerializeToString,
+            CreateGithubIssueResponse.FromString,
+        )(message, timeout=timeout, metadata=metadata)
+
+    def list_slack_channels(self, message: "ListSlackChannelsRequest", *, timeout: "float | None" = None, metadata: "Sequence[tuple[str, str]] | None" = None) -> "ListSlackChannelsResponse":
+        """
+        ListSlackChannels lists the conversations a Slack integration's bot can
+        see (conversations.list, following its cursors).
+        Returns NOT_FOUND if the integration does not exist or is not the
+        caller's, FAILED_PRECONDITION if it is not a Slack integration or is not
+        active or Slack refuses (e.g. missing_scope), RESOURCE_EXHAUSTED if Slack
+        rate-limits the call, and UNAVAILABLE if Slack cannot be reached.
+        """
+
+        return self._channel.unary_unary(
+            "/aether.integrations.v1.IntegrationService/ListSlackChannels",
+            ListSlackChannelsRequest.SerializeToString,
+            ListSlackChannelsResponse.FromString,
+        )(message, timeout=timeout, metadata=metadata)
+
+    def list_discord_guilds(self, message: "ListDiscordGuildsRequest", *, timeout: "float | None" = None, metadata: "Sequence[tuple[str, str]] | None" = None) -> "ListDiscordGuildsResponse":
+        """
+        ListDiscordGuilds lists the guilds (servers) a Discord integration's bot
+        is in.
+        Returns NOT_FOUND if the integration does not exist or is not the
+        caller's, FAILED_PRECONDITION if it is not a Discord integration or is not
+        active, RESOURCE_EXHAUSTED if Discord rate-limits the call, and
+        UNAVAILABLE if Discord cannot be reached.
+        """
+
+        return self._channel.unary_unary(
+            "/aether.integrations.v1.IntegrationService/ListDiscordGuilds",
+            ListDiscordGuildsRequest.SerializeToString,
+            ListDiscordGuildsResponse.FromString,
         )(message, timeout=timeout, metadata=metadata)
 
     def send_slack_message(self, message: "SendSlackMessageRequest", *, timeout: "float | None" = None, metadata: "Sequence[tuple[str, str]] | None" = None) -> "SendSlackMessageResponse":
