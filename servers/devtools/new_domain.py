@@ -157,7 +157,8 @@ COMPOSE_SERVICE = """\
 
 def add_to_compose(compose: Path, names: Names) -> bool:
     """Add the domain's service to docker-compose.yml, its upstream to Envoy's
-    command and depends_on, and its address to analytics' HEALTH_TARGETS.
+    command and depends_on, its address to analytics' HEALTH_TARGETS, and its
+    metrics to Prometheus' targets (deploy/prometheus.yml, beside the compose file).
     Returns False, changing nothing, if the file is not laid out as expected."""
     if not compose.exists():
         return False
@@ -165,12 +166,14 @@ def add_to_compose(compose: Path, names: Names) -> bool:
     d = names.domain
     envoy = text.find("\n  envoy:\n")
     upstreams = list(re.finditer(r"^      - --upstream=.*\n", text, re.MULTILINE))
-    depends = re.compile(r"^(    depends_on: \[)([^\]\n]*)\]", re.MULTILINE).search(text, max(envoy, 0))
+    depends = re.compile(r"^    depends_on:\n((?:      \w+: \{condition: \w+\}\n)+)", re.MULTILINE).search(
+        text, max(envoy, 0)
+    )
     targets = re.compile(r"^(\s+HEALTH_TARGETS: )(\S+)$", re.MULTILINE).search(text)
     if envoy < 0 or not upstreams or upstreams[-1].start() < envoy or depends is None or targets is None:
         return False
     edits = [  # applied from the end of the file backwards, so offsets stay valid
-        (depends.end(2), depends.end(2), f", {d}"),
+        (depends.end(1), depends.end(1), f"      {d}: {{condition: service_healthy}}\n"),
         (upstreams[-1].end(), upstreams[-1].end(), f"      - --upstream={names.service}={d}:50051\n"),
         (envoy + 1, envoy + 1, COMPOSE_SERVICE.format(domain=d)),
         (targets.end(2), targets.end(2), f",{d}={d}:50051"),
@@ -178,6 +181,10 @@ def add_to_compose(compose: Path, names: Names) -> bool:
     for start, end, insert in sorted(edits, reverse=True):
         text = text[:start] + insert + text[end:]
     compose.write_text(text)
+    prometheus = compose.parent / "deploy" / "prometheus.yml"
+    if prometheus.exists():
+        scrape = prometheus.read_text()
+        prometheus.write_text(re.sub(r'(- targets: \[[^\]]*":9464")\]', rf'\1, "{d}:9464"]', scrape, count=1))
     return True
 
 
