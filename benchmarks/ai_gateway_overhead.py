@@ -389,7 +389,10 @@ async def main() -> None:
         for proc in reversed(procs):
             proc.terminate()
         for proc in procs:
-            proc.wait(timeout=20)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:  # a saturated machine: don't leave it running
+                proc.kill()
         print(f"(logs: {logs})")
         if not os.environ.get("KEEP_LOGS"):
             shutil.rmtree(logs, ignore_errors=True)
