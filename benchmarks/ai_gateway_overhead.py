@@ -372,7 +372,11 @@ async def main() -> None:
             r.raise_for_status()  # the AI server never came up right: see its log
             # The local embedding model loads in the background at start: wait for it
             # (an embeddings call does), so its load doesn't share the cores with the measurement.
-            r = await client.post("/api/v1/ai/embeddings", json={"text": "warm up"}, headers=bearer)
+            for _ in range(20):  # on a busy machine the first calls may time out while it loads
+                r = await client.post("/api/v1/ai/embeddings", json={"text": "warm up"}, headers=bearer)
+                if r.status_code != 503:
+                    break
+                await asyncio.sleep(3)
             r.raise_for_status()
         if args.litellm:
             litellm = await start_litellm(args.litellm, f"{fake}/openai/v1", logs, procs)
@@ -391,7 +395,10 @@ async def main() -> None:
         for proc in reversed(procs):
             proc.terminate()
         for proc in procs:
-            proc.wait(timeout=20)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:  # a saturated machine: don't leave it running
+                proc.kill()
         print(f"(logs: {logs})")
         if not os.environ.get("KEEP_LOGS"):
             shutil.rmtree(logs, ignore_errors=True)
