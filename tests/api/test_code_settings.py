@@ -36,6 +36,7 @@ async def start_code_server(app_server: tuple[str, list[str]]) -> AsyncIterator[
     async def start(**env: str | None) -> code_service_pb2_grpc.CodeServiceStub:
         saved = dict(os.environ)
         os.environ["AUTH_ADDR"] = app_server[0]
+        os.environ["DATABASE_POOL_MAX"] = "2"  # the test PostgreSQL is shared: few connections each
         for key, value in env.items():
             if value is None:
                 os.environ.pop(key, None)
