@@ -195,4 +195,5 @@ def to_event(event: IntegrationEvent) -> OutgoingEvent:
                 actions_taken=list(actions),
                 payload=ParseDict(delivery.payload, struct_pb2.Struct()),
             )
-            return OutgoingEvent("integration.webhook.received", integration.id, payload)
+            # A webhook has no caller: the integration's owner is the actor.
+            return OutgoingEvent("integration.webhook.received", integration.id, payload, integration.user_id)

@@ -32,9 +32,12 @@ async def publish(
     return event.id
 
 
-def envelope(*, event_type: str, source: str, subject: str, payload: Message) -> event_pb2.Event:
+def envelope(
+    *, event_type: str, source: str, subject: str, payload: Message, actor_id: str = ""
+) -> event_pb2.Event:
     """The event with the current request's context (request id, caller, trace),
-    for a caller that writes it later with `insert` (e.g. in a batch)."""
+    for a caller that writes it later with `insert` (e.g. in a batch). `actor_id`
+    names the actor when there is no caller (e.g. a webhook acts for its owner)."""
     carrier: dict[str, str] = {}
     propagate.inject(carrier)  # the current trace continues in the consumer
     principal = principal_var.get()
@@ -51,7 +54,7 @@ def envelope(*, event_type: str, source: str, subject: str, payload: Message) ->
         request_id=request_id(),
         traceparent=carrier.get("traceparent", ""),
         tracestate=carrier.get("tracestate", ""),
-        actor_id=principal.user_id if principal else "",
+        actor_id=actor_id or (principal.user_id if principal else ""),
         payload=packed,
     )
     return event

@@ -39,6 +39,8 @@ class OutgoingEvent:
     type: str
     subject: str
     payload: Message
+    # The actor when the change has no caller (default: the caller).
+    actor_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -105,7 +107,11 @@ class PostgresUnitOfWork(Generic[R]):
         out = self._to_event(domain_event)
         return PreparedEvent(
             events.envelope(
-                event_type=out.type, source=self._source, subject=out.subject, payload=out.payload
+                event_type=out.type,
+                source=self._source,
+                subject=out.subject,
+                payload=out.payload,
+                actor_id=out.actor_id,
             )
         )
 

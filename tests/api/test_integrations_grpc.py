@@ -15,7 +15,8 @@ import asyncpg
 import grpc
 import pytest
 from aether.auth.v1 import auth_service_pb2, auth_service_pb2_grpc
-from aether.integrations.v1 import integration_pb2, integrations_service_pb2_grpc
+from aether.events.v1 import event_pb2
+from aether.integrations.v1 import events_pb2, integration_pb2, integrations_service_pb2_grpc
 from aether.integrations.v1 import integrations_service_pb2 as pb
 from aether.tasks.v1 import tasks_service_pb2, tasks_service_pb2_grpc
 from google.api import httpbody_pb2
@@ -426,6 +427,18 @@ async def test_pull_request_flow_exactly_once(
     assert first["event"] == "pull_request.opened"
     again = await webhook(stub, github_id, body, headers)  # the same delivery twice
     assert again["duplicate"] is True
+    events = await db.fetch(
+        """SELECT payload FROM platform.outbox
+           WHERE event_type = 'integration.webhook.received' AND subject = $1""",
+        github_id,
+    )
+    (envelope,) = [event_pb2.Event.FromString(r["payload"]) for r in events]
+    assert envelope.actor_id == alice.id and envelope.source == "integrations"
+    received = events_pb2.WebhookReceived()
+    envelope.payload.Unpack(received)
+    assert (received.user_id, received.service, received.event) == (alice.id, "github", "pull_request.opened")
+    assert received.delivery_id == headers["x-github-delivery"] and received.payload["number"] == 42
+    assert sig.GITHUB_SECRET not in str(received) and "x-hub-signature" not in str(received)
 
     async def done() -> bool:
         rows = await delivery_row(db, github_id)
