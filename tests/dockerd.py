@@ -32,6 +32,9 @@ DOCKERD = shutil.which("dockerd") or "/usr/sbin/dockerd"
 DOCKER = shutil.which("docker") or "/usr/bin/docker"
 REGISTRY = shutil.which("docker-registry") or "/usr/bin/docker-registry"
 BUSYBOX = shutil.which("busybox") or "/bin/busybox"
+# A safety net for a test run that is killed before its teardown: the kernel sends
+# SIGTERM to dockerd and the registry when the test process dies (util-linux setpriv).
+DIE_WITH_PARENT = ["setpriv", "--pdeathsig", "TERM"] if shutil.which("setpriv") else []
 IMAGE = "aether-test/busybox:latest"
 MANAGED = "aether.managed=true"
 # Where the test engine lives; its socket is the DOCKER_HOST of the test servers
@@ -151,6 +154,7 @@ class LocalDocker:
         log = self.root / "dockerd.log"
         self._dockerd = subprocess.Popen(
             [
+                *DIE_WITH_PARENT,
                 DOCKERD,
                 f"--host={self.host}",
                 f"--data-root={self.root / 'data'}",
@@ -180,7 +184,9 @@ class LocalDocker:
         )
         log = self.root / "registry.log"
         self._registry = subprocess.Popen(
-            [REGISTRY, "serve", str(config)], stdout=log.open("wb"), stderr=subprocess.STDOUT
+            [*DIE_WITH_PARENT, REGISTRY, "serve", str(config)],
+            stdout=log.open("wb"),
+            stderr=subprocess.STDOUT,
         )
         _wait(lambda: _listens(self.registry_port), "docker-registry", self._registry, log)
 
