@@ -28,9 +28,9 @@ from servers.edge.access_log import access_log
 from servers.edge.clusters import build_clusters
 from servers.edge.descriptors import Rpc, load_descriptor_set, rpcs, service_names
 from servers.edge.envoy_values import socket_address
-from servers.edge.filters import CORS_FILTER, cors_policy, http_filters
+from servers.edge.filters import CORS_FILTER, cors_policy, http_filters, transcoder
 from servers.edge.local_replies import local_reply_config
-from servers.edge.routes import body_limit, build_routes
+from servers.edge.routes import build_routes
 from servers.edge.settings import EdgeSettings
 from servers.edge.static_routes import largest_static_body, static_routes
 from servers.platform.rate_limits import CLIENT_ADDRESS_HEADER
@@ -128,7 +128,9 @@ def _http_connection_manager(
     unserved: Sequence[str],
     settings: EdgeSettings,
 ) -> HttpConnectionManager:
-    routes = build_routes(routed, settings, unserved)
+    routes = build_routes(
+        routed, settings, unserved, lambda limit: transcoder(descriptor_path, services, limit)
+    )
     # The edge's own files go before the RPC routes, after the CORS preflight route (if any).
     first = 1 if settings.cors_allowed_origins else 0
     routes[first:first] = static_routes()
@@ -149,7 +151,6 @@ def _http_connection_manager(
     )
     if settings.cors_allowed_origins:
         virtual_host.typed_per_filter_config = {CORS_FILTER: Any.pack(cors_policy(settings))}
-    largest_body = max((body_limit(rpc, settings) for rpc in routed), default=settings.max_request_bytes)
     return HttpConnectionManager(
         codec_type=HttpConnectionManagerCodecType.AUTO,
         stat_prefix="aether_edge",
@@ -158,7 +159,9 @@ def _http_connection_manager(
             virtual_hosts=[virtual_host],
             max_direct_response_body_size_bytes=largest_static_body(),
         ),
-        http_filters=http_filters(descriptor_path, services, settings, max_request_body_size=largest_body),
+        http_filters=http_filters(
+            descriptor_path, services, settings, max_request_body_size=settings.max_request_bytes
+        ),
         access_log=[access_log(settings.access_log_path)],
         local_reply_config=local_reply_config(),
         generate_request_id=True,

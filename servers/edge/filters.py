@@ -101,7 +101,7 @@ def http_filters(
     filters += [
         hf(JWT_FILTER, _jwt_authn(settings)),
         hf(BUFFER_FILTER, Buffer(max_request_bytes=settings.max_request_bytes)),
-        hf(TRANSCODER_FILTER, _transcoder(descriptor_path, services, max_request_body_size)),
+        hf(TRANSCODER_FILTER, transcoder(descriptor_path, services, max_request_body_size)),
         hf(ROUTER_FILTER, Router()),
     ]
     return filters
@@ -154,9 +154,12 @@ def _jwt_authn(settings: EdgeSettings) -> JwtAuthentication:
     )
 
 
-def _transcoder(
+def transcoder(
     descriptor_path: Path, services: Sequence[str], max_request_body_size: int
 ) -> GrpcJsonTranscoder:
+    """The transcoder's config. Its body limit is the one Envoy enforces on a REST body (the
+    buffer filter's per-route limit does not hold once the transcoder has set its own), so the
+    listener's carries the default and a route with a larger limit gets its own copy."""
     return GrpcJsonTranscoder(
         proto_descriptor=str(descriptor_path),
         services=list(services),

@@ -4,13 +4,13 @@ route per RPC, each with its JWT requirement and body limit (per-route filter co
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any as TypingAny
 
 from servers.edge.clusters import JWKS_CLUSTER, cluster_name
 from servers.edge.descriptors import Rpc
 from servers.edge.envoy_values import exact_header, seconds
-from servers.edge.filters import BUFFER_FILTER, JWT_FILTER, JWT_REQUIREMENT
+from servers.edge.filters import BUFFER_FILTER, JWT_FILTER, JWT_REQUIREMENT, TRANSCODER_FILTER
 from servers.edge.settings import EdgeSettings
 
 # envoy-data-plane's generated modules trip pydantic deprecation warnings at import.
@@ -47,8 +47,16 @@ def body_limit(rpc: Rpc, settings: EdgeSettings) -> int:
     return rpc.max_request_bytes or settings.max_request_bytes
 
 
+# A transcoder config holding REST bodies to the given limit (filters.transcoder, bound to the
+# descriptor set), for the routes whose limit is above the listener's.
+TranscoderFor = Callable[[int], TypingAny]
+
+
 def build_routes(
-    all_rpcs: Sequence[Rpc], settings: EdgeSettings, unserved: Sequence[str] = ()
+    all_rpcs: Sequence[Rpc],
+    settings: EdgeSettings,
+    unserved: Sequence[str] = (),
+    transcoder_for: TranscoderFor | None = None,
 ) -> list[Route]:
     """Envoy routes, most specific REST templates first, then the native gRPC routes, then
     immediate answers for the rest of native gRPC: `unserved` services (contracts only),
@@ -65,7 +73,7 @@ def build_routes(
             seen[key] = rpc.full_name
     rest: list[tuple[tuple[TypingAny, ...], Route]] = []
     for rpc in all_rpcs:
-        rest.extend(_rest_routes(rpc, settings))
+        rest.extend(_rest_routes(rpc, settings, transcoder_for))
     rest.sort(key=lambda item: item[0])
     routes = [_preflight_route()] if settings.cors_allowed_origins else []
     routes.extend(route for _, route in rest)
@@ -91,16 +99,22 @@ def _grpc_reply(name: str, prefix: str, status: int, message: str) -> Route:
     )
 
 
-def _per_route(rpc: Rpc, settings: EdgeSettings) -> dict[str, Any]:
+def _per_route(
+    rpc: Rpc, settings: EdgeSettings, transcoder_for: TranscoderFor | None = None
+) -> dict[str, Any]:
     jwt = PerRouteConfig(disabled=True) if rpc.public else PerRouteConfig(requirement_name=JWT_REQUIREMENT)
     # The buffer filter holds every body to its RPC's limit (413 above it), REST and native gRPC
     # alike. The transcoder's own limit cannot: it sees one chunk of the JSON at a time, so a large
     # body arriving in small chunks would pass it.
     buffer = BufferPerRoute(buffer=Buffer(max_request_bytes=body_limit(rpc, settings)))
-    return {
+    per_route = {
         JWT_FILTER: Any.pack(jwt),
         BUFFER_FILTER: Any.pack(buffer),
     }
+    limit = body_limit(rpc, settings)
+    if transcoder_for is not None and limit > settings.max_request_bytes:
+        per_route[TRANSCODER_FILTER] = Any.pack(transcoder_for(limit))
+    return per_route
 
 
 def _route_action(rpc: Rpc, settings: EdgeSettings) -> RouteAction:
@@ -115,7 +129,9 @@ def _route_action(rpc: Rpc, settings: EdgeSettings) -> RouteAction:
     )
 
 
-def _rest_routes(rpc: Rpc, settings: EdgeSettings) -> list[tuple[tuple[TypingAny, ...], Route]]:
+def _rest_routes(
+    rpc: Rpc, settings: EdgeSettings, transcoder_for: TranscoderFor | None = None
+) -> list[tuple[tuple[TypingAny, ...], Route]]:
     out = []
     for index, binding in enumerate(rpc.bindings):
         template = binding.path
@@ -128,7 +144,7 @@ def _rest_routes(rpc: Rpc, settings: EdgeSettings) -> list[tuple[tuple[TypingAny
             name=f"rest:{rpc.full_name}:{index}",
             match=match,
             route=_route_action(rpc, settings),
-            typed_per_filter_config=_per_route(rpc, settings),
+            typed_per_filter_config=_per_route(rpc, settings, transcoder_for),
         )
         out.append((template.sort_key(), route))
     return out
