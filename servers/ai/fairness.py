@@ -1,7 +1,8 @@
 """Fair turns on the local embedding model. It computes one batch at a time
 (torch already uses every core for one), so a queue in arrival order lets one
 user's burst of large batches starve everybody behind it. Here waiting
-requests are served round-robin across users, each user may have at most
+requests are served round-robin across users (the user whose last turn is
+longest ago goes next), each user may have at most
 `per_user` requests waiting or running (more: RESOURCE_EXHAUSTED with
 RetryInfo), and a request that cannot start before its deadline (or
 `max_wait` seconds) gives up with UNAVAILABLE + RetryInfo instead of hanging.
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -27,8 +28,10 @@ class FairQueue:
     def __init__(self, per_user: int, max_wait: float):
         self._per_user = per_user
         self._max_wait = max_wait
-        self._waiting: OrderedDict[str, deque[asyncio.Future[None]]] = OrderedDict()
+        self._waiting: dict[str, deque[asyncio.Future[None]]] = {}
         self._held: dict[str, int] = {}  # user -> requests waiting or running
+        self._served: dict[str, int] = {}  # user -> when they last got a turn (a counter)
+        self._turns = 0
         self._busy = False
 
     @asynccontextmanager
@@ -54,6 +57,7 @@ class FairQueue:
     async def _wait(self, user_id: str, patience: float) -> None:
         if not self._busy:
             self._busy = True
+            self._mark_served(user_id)
             return
         ready = asyncio.get_running_loop().create_future()
         self._waiting.setdefault(user_id, deque()).append(ready)
@@ -80,16 +84,23 @@ class FairQueue:
             if not queue:
                 del self._waiting[user_id]
 
+    def _mark_served(self, user_id: str) -> None:
+        self._turns += 1
+        self._served[user_id] = self._turns
+        if len(self._served) > 10_000:  # forget the oldest (only relative order matters)
+            del self._served[min(self._served, key=self._served.__getitem__)]
+
     def _next(self) -> None:
-        """Hand the model to the first waiting request of the next user in turn."""
+        """Hand the model to the oldest waiting request of the user whose last
+        turn is longest ago (never served: first)."""
         while self._waiting:
-            user_id, queue = next(iter(self._waiting.items()))
+            user_id = min(self._waiting, key=lambda u: self._served.get(u, 0))
+            queue = self._waiting[user_id]
             ready = queue.popleft()
-            if queue:
-                self._waiting.move_to_end(user_id)  # this user's next request queues behind the others
-            else:
+            if not queue:
                 del self._waiting[user_id]
             if not ready.done():
+                self._mark_served(user_id)
                 ready.set_result(None)
                 return
         self._busy = False

@@ -144,6 +144,7 @@ def test_me_with_a_valid_token(edge: Edge) -> None:
         "name": "Test User",
         "roles": ["user"],
         "permissions": [],  # zero values are printed: the full shape, always
+        "disabled": False,
     }
     # forward: true -- the server sees (and verifies) the token too.
     assert edge.servicer.seen_metadata[-1]["authorization"] == f"Bearer {token}"

@@ -37,7 +37,7 @@ def auth(pool: asyncpg.Pool, redis_client: aioredis.Redis) -> AuthUseCases:
         AuthQueries(pool),
         keys,
         LoginThrottle(redis_client),
-        TokenRevocations(redis_client),
+        TokenRevocations(redis_client, epoch_ttl_seconds=960),
         TokenVerifier(KeyCache(keys.jwks), "aether-auth", "aether"),
         TokenPolicy("aether-auth", "aether", timedelta(minutes=15), timedelta(days=30)),
     )
@@ -80,7 +80,7 @@ async def test_refresh_reuse_commits_the_revocation_and_writes_no_event(
 ) -> None:
     email = unique_email("uow-reuse")
     user = await auth.register(email, STRONG_PASSWORD, "Ada")
-    login = await auth.login(email, STRONG_PASSWORD)
+    login = await auth.login(email, STRONG_PASSWORD, "203.0.113.9")
     rotated = await auth.refresh(login.refresh_token)
     with pytest.raises(Unauthenticated) as reused:
         await auth.refresh(login.refresh_token)

@@ -38,7 +38,7 @@ async def test_waiting_requests_are_served_round_robin_across_users() -> None:
         for _ in range(5):
             await asyncio.sleep(0)
     await asyncio.gather(*tasks)
-    assert order == ["a1", "a2", "b1", "c1", "a3"]  # b and c do not wait for all of a's batch
+    assert order == ["a1", "b1", "c1", "a2", "a3"]  # b and c wait only for the batch already running
 
 
 async def test_one_user_may_hold_only_per_user_requests() -> None:
