@@ -27,7 +27,7 @@ class AuthQueries:
     async def get_user(self, user_id: str) -> User | None:
         try:
             key = uuid.UUID(user_id)
-        except ValueError:  # not a user's subject, e.g. a service token's "service:<name>"
+        except ValueError:  # a validly signed token whose subject is not a user id
             return None
         row = await self.pool.fetchrow(
             f"SELECT {USER_COLUMNS} FROM auth.users WHERE id = $1",  # noqa: S608

@@ -1,5 +1,5 @@
-"""GetMe with a validly signed token whose subject is not a user (a service token's
-"service:<name>"): NOT_FOUND, not an internal error (found by schemathesis, tests/docs)."""
+"""GetMe with a validly signed token whose subject is not a user id (not a UUID): NOT_FOUND,
+not an internal error (found by schemathesis, tests/docs)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from aether.auth.v1 import auth_service_pb2 as pb
 from aether.auth.v1 import auth_service_pb2_grpc as rpc
 
 
-async def test_get_me_with_a_service_subject_is_not_found(
+async def test_get_me_with_a_non_uuid_subject_is_not_found(
     auth_channel: grpc.aio.Channel, forge_token
 ) -> None:
-    token = await forge_token("service:analytics")
+    token = await forge_token("not-a-user-id")
     with pytest.raises(grpc.aio.AioRpcError) as error:
         await rpc.AuthServiceStub(auth_channel).GetMe(
             pb.GetMeRequest(), metadata=[("authorization", f"Bearer {token}")]
