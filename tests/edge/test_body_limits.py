@@ -70,11 +70,15 @@ def test_a_declared_limit_is_the_limit_of_the_rest_and_the_grpc_route(augmented:
     assert _buffer_limit(routes[f"grpc:{UPLOAD}"]) == UPLOAD_LIMIT
 
 
-def test_the_transcoder_never_undercuts_a_route(augmented: dict[str, Any]) -> None:
-    # The buffer filter enforces each route's limit; the transcoder's one global limit is the largest.
-    assert _http_filter(augmented, TRANSCODER_FILTER)["maxRequestBodySize"] == UPLOAD_LIMIT
-    auth_only = build_bootstrap(DESCRIPTOR, EdgeSettings(upstreams={AUTH: "127.0.0.1:50051"}))
-    assert _http_filter(auth_only, TRANSCODER_FILTER)["maxRequestBodySize"] == DEFAULT_MAX_REQUEST_BYTES
+def test_the_transcoder_holds_each_rest_route_to_its_own_limit(augmented: dict[str, Any]) -> None:
+    # The transcoder's limit is the one that holds for a REST body: the listener's is the default,
+    # and a route with a larger limit carries its own transcoder config with that limit.
+    assert _http_filter(augmented, TRANSCODER_FILTER)["maxRequestBodySize"] == DEFAULT_MAX_REQUEST_BYTES
+    routes = _routes(augmented)
+    upload = routes[f"rest:{UPLOAD}:0"]["typedPerFilterConfig"][TRANSCODER_FILTER]
+    assert upload["maxRequestBodySize"] == UPLOAD_LIMIT
+    others = [r for name, r in routes.items() if name.startswith("rest:") and UPLOAD not in name]
+    assert others and all(TRANSCODER_FILTER not in r.get("typedPerFilterConfig", {}) for r in others)
 
 
 def test_a_zero_limit_is_rejected(tmp_path: Path) -> None:
