@@ -18,7 +18,7 @@ from servers.edge import EdgeSettings, build_bootstrap, load_descriptor_set, rpc
 from servers.edge.filters import BUFFER_FILTER, TRANSCODER_FILTER
 from servers.edge.settings import DEFAULT_MAX_REQUEST_BYTES
 from servers.platform.access import max_request_bytes
-from tests.edge.conftest import DESCRIPTOR, Edge
+from tests.edge.conftest import Edge
 from tests.edge.fake_auth import SERVICE as AUTH
 from tests.edge.synthetic import ROUTED, UPLOAD_LIMIT, synthetic_file, thing_class
 
