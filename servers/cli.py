@@ -83,11 +83,9 @@ def _migrate(args: argparse.Namespace) -> None:
 
 def _gen(args: argparse.Namespace) -> None:
     _need("gen", "dev", "grpc_tools")
-    from servers.devtools import manifests
-    from servers.devtools.codegen import DESCRIPTOR, generate
+    from servers.devtools.codegen import generate
 
     generate()
-    manifests.write(DESCRIPTOR)  # the Kubernetes manifests follow servers/registry.py
 
 
 def _new_domain(args: argparse.Namespace) -> None:

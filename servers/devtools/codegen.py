@@ -167,7 +167,10 @@ def generate() -> None:
         _swap_in(STAGING)
     finally:
         shutil.rmtree(STAGING, ignore_errors=True)
-    print("generated " + ", ".join(OUTPUTS))
+    from servers.devtools import manifests  # the Kubernetes manifests follow servers/registry.py
+
+    manifests.write(DESCRIPTOR)
+    print("generated " + ", ".join(OUTPUTS) + ", deploy/k8s/aether.yaml")
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ import yaml
 
 from servers import registry
 from servers.embedded.dev import proto_upstreams
+from servers.platform.settings import PlatformSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "deploy" / "k8s" / "aether.yaml"
@@ -214,7 +215,12 @@ def _config() -> dict[str, Any]:
         "AMQP_URL": "amqp://guest:guest@rabbitmq:5672/",
         "OTEL_EXPORTER_OTLP_ENDPOINT": "http://otel-collector:4318",
         "LOG_JSON": "true",
-        **{f"{domain.upper()}_ADDR": f"aether-{domain}:{GRPC_PORT}" for domain in registry.DOMAINS},
+        # Where the service-to-service client finds each domain (PlatformSettings.<domain>_addr).
+        **{
+            f"{domain.upper()}_ADDR": f"aether-{domain}:{GRPC_PORT}"
+            for domain in registry.DOMAINS
+            if f"{domain}_addr" in PlatformSettings.model_fields
+        },
     }
     return {
         "apiVersion": "v1",

@@ -184,7 +184,7 @@ def add_to_compose(compose: Path, names: Names) -> bool:
     prometheus = compose.parent / "deploy" / "prometheus.yml"
     if prometheus.exists():
         scrape = prometheus.read_text()
-        prometheus.write_text(re.sub(r'(- targets: \[[^\]]*":9464")\]', rf'\1, "{d}:9464"]', scrape, count=1))
+        prometheus.write_text(re.sub(r'(- targets: \[[^\]]*:9464")\]', rf'\1, "{d}:9464"]', scrape, count=1))
     return True
 
 

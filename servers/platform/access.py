@@ -45,6 +45,18 @@ def access_rule(full_method: str) -> AccessRule:
     return AccessRule(public=rule.public, permissions=frozenset(rule.permissions))
 
 
+def method_max_request_bytes(full_method: str, default: int) -> int:
+    """The size limit of one RPC ("/pkg.Service/Method"): its declared
+    `(aether.common.v1.max_request_bytes)`, else ``default``."""
+    service, _, name = full_method.lstrip("/").rpartition("/")
+    extension = cast(Any, access_pb2.max_request_bytes)
+    try:
+        options = descriptor_pool.Default().FindServiceByName(service).FindMethodByName(name).GetOptions()
+    except KeyError:
+        return default
+    return int(options.Extensions[extension]) if options.HasExtension(extension) else default
+
+
 def max_request_bytes(service_names: Iterable[str], default: int) -> int:
     """The receive limit a server of ``service_names`` needs: ``default``, or the largest
     `(aether.common.v1.max_request_bytes)` one of their RPCs declares, if larger.

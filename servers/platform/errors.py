@@ -122,6 +122,13 @@ class RateLimited(AetherError):
         super().__init__(message, ErrorReason.RATE_LIMIT_EXCEEDED, retry_after_seconds=retry_after_seconds)
 
 
+class TooLarge(AetherError):
+    """A request above its method's size limit (gRPC's own check is per server, not per method)."""
+
+    def __init__(self, message: str):
+        super().__init__(message, ErrorReason.VALIDATION_ERROR)
+
+
 class Unavailable(AetherError):
     def __init__(
         self, message: str = "service temporarily unavailable", retry_after_seconds: float | None = None
@@ -139,6 +146,7 @@ STATUS_CODES: Mapping[type[AetherError], grpc.StatusCode] = {
     FailedPrecondition: grpc.StatusCode.FAILED_PRECONDITION,
     Conflict: grpc.StatusCode.ABORTED,
     RateLimited: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    TooLarge: grpc.StatusCode.RESOURCE_EXHAUSTED,
     Unavailable: grpc.StatusCode.UNAVAILABLE,
     AetherError: grpc.StatusCode.INTERNAL,
 }

@@ -30,7 +30,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import propagate
 from prometheus_client import Counter, Histogram
 
-from servers.platform.access import AccessRule, MissingAccessRule, access_rule
+from servers.platform.access import AccessRule, MissingAccessRule, access_rule, method_max_request_bytes
 from servers.platform.context import (
     Principal,
     ResponseHeaders,
@@ -47,6 +47,7 @@ from servers.platform.errors import (
     FieldViolation,
     InvalidArgument,
     PermissionDenied,
+    TooLarge,
     Unauthenticated,
     internal_status,
     outage_status,
@@ -242,10 +243,14 @@ class PlatformInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         rate_limits: RateLimits | None = None,
         *,
         attach_trace: bool = True,
+        message_limits: tuple[int, int] | None = None,
     ):
         # attach_trace: False when OpenTelemetry's own server interceptor runs first.
         self._attach_trace = attach_trace
         self._rate_limits = rate_limits
+        # (default per-method limit, the server's receive limit): gRPC holds every method to the
+        # server's, the largest one of its methods declares; the size step holds each to its own.
+        self._message_limits = message_limits
         self._auth = Authenticator(verifier, revocations)
         self._validator = RequestValidator()
         self._wrapped: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
@@ -274,6 +279,11 @@ class PlatformInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         except MissingAccessRule as missing:  # fail closed, on every call
             rule = missing
         bound = bool(path_bindings(method))
+        size_limit = 0
+        if self._message_limits is not None:
+            default, receive_limit = self._message_limits
+            own = method_max_request_bytes(method, default)
+            size_limit = own if own < receive_limit else 0  # 0: gRPC's own check is the method's
 
         async def admit(request: Any, context: grpc.aio.ServicerContext) -> None:
             """The steps before the handler: auth, the caller's rate limit, path bindings, validation."""
@@ -281,6 +291,8 @@ class PlatformInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
             if charge is not None:
                 await charge(method, context)
             if request is not None:
+                if size_limit and request.ByteSize() > size_limit:
+                    raise TooLarge(f"request too large: above this method's limit of {size_limit} bytes")
                 if bound:
                     check_path_bindings(method, request, context)
                 validate(request)

@@ -160,7 +160,11 @@ class Server:
         tracing = tracing_enabled()
         rate_limits = RateLimits.from_settings(res.redis, s)  # per caller, after the auth step
         platform = PlatformInterceptor(
-            verifier, RevocationList(res.redis), rate_limits, attach_trace=not tracing
+            verifier,
+            RevocationList(res.redis),
+            rate_limits,
+            attach_trace=not tracing,
+            message_limits=(s.max_message_bytes, receive_limit),
         )
         server = grpc.aio.server(
             interceptors=[aio_server_interceptor(), platform] if tracing else [platform],
