@@ -291,7 +291,7 @@ class PlatformInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
             if charge is not None:
                 await charge(method, context)
             if request is not None:
-                if size_limit and request.ByteSize() > size_limit:
+                if size_limit and isinstance(request, Message) and request.ByteSize() > size_limit:
                     raise TooLarge(f"request too large: above this method's limit of {size_limit} bytes")
                 if bound:
                     check_path_bindings(method, request, context)
