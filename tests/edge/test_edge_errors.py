@@ -96,7 +96,9 @@ async def test_reflection_through_the_edge_is_answered_at_once(default_edge: Rea
                 method,
                 request_serializer=reflection_pb2.ServerReflectionRequest.SerializeToString,
                 response_deserializer=reflection_pb2.ServerReflectionResponse.FromString,
-            )(iter([reflection_pb2.ServerReflectionRequest(list_services="")]), timeout=30)
+                # No request message: Envoy answers before reading any, and a message still being sent
+                # when its reply resets the stream is gRPC core's INTERNAL race, not the edge's answer.
+            )(iter(()), timeout=30)
             with pytest.raises(grpc.aio.AioRpcError) as refused:
                 async for _ in call:
                     pass
