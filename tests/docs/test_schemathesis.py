@@ -5,11 +5,18 @@ may be a 5xx, and every response must conform to the document (the error bodies 
 The shared in-process servers answer Envoy's health checks from the test's event loop; on a
 loaded machine a check can time out and Envoy then answers "no healthy upstream" (503) for a
 moment without reaching any server. Such a request is sent again once /readyz is 200: only
-the servers' own answers are judged."""
+the servers' own answers are judged.
+
+The fuzzer runs in its own interpreter: CPython 3.11.7 keeps one AST-constructor recursion
+counter per interpreter, and hypothesis (describing its lambdas) and the Code Assistant
+(parsing the fuzzed code) calling ast.parse from two threads corrupt it, a SystemError on
+either side (python/cpython#106905, fixed in 3.11.8)."""
 
 from __future__ import annotations
 
 import asyncio
+import json
+import sys
 import time
 from typing import Any
 
@@ -75,6 +82,16 @@ async def test_zero_server_errors_and_every_response_conforms(
     edge: str, app_server: tuple[str, list[str]], forge_token
 ) -> None:
     token = await forge_token("00000000-0000-4000-8000-00000000a11c")
-    # Synchronous HTTP in a thread: the servers under test run on this event loop.
-    tested = await asyncio.to_thread(_fuzz, edge, token, app_server[1])
+    fuzzer = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", __name__, edge, token, *app_server[1],
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )
+    output, _ = await fuzzer.communicate()
+    report = output.decode(errors="replace")
+    assert fuzzer.returncode == 0, report[-20_000:]
+    tested = json.loads(report.strip().splitlines()[-1])
     assert len(tested) >= 20, tested
+
+
+if __name__ == "__main__":
+    print(json.dumps(_fuzz(sys.argv[1], sys.argv[2], sys.argv[3:])))
