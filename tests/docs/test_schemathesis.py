@@ -83,8 +83,14 @@ async def test_zero_server_errors_and_every_response_conforms(
 ) -> None:
     token = await forge_token("00000000-0000-4000-8000-00000000a11c")
     fuzzer = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", __name__, edge, token, *app_server[1],
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        sys.executable,
+        "-m",
+        __name__,
+        edge,
+        token,
+        *app_server[1],
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
     )
     output, _ = await fuzzer.communicate()
     report = output.decode(errors="replace")
