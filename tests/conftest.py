@@ -307,7 +307,7 @@ async def edge(
 
     from servers.devtools.codegen import DESCRIPTOR
     from servers.edge import EdgeSettings, write_bootstrap
-    from tests.edge.envoy_runner import free_port, running_envoy
+    from tests.edge.envoy_runner import IN_PROCESS_HEALTH_CHECK_TIMEOUT, free_port, running_envoy
 
     workdir = tmp_path_factory.mktemp("edge")
     port = free_port()
@@ -317,6 +317,7 @@ async def edge(
         upstreams=dict.fromkeys(services, address),
         access_log_path=str(workdir / "access.log"),
         max_request_bytes=64 * 1024,
+        health_check_timeout_seconds=IN_PROCESS_HEALTH_CHECK_TIMEOUT,
     )
     config = write_bootstrap(DESCRIPTOR, settings, workdir / "envoy.json")
     base = f"http://127.0.0.1:{port}"

@@ -31,7 +31,7 @@ from servers.containers.domain import (
 )
 from servers.containers.frames import FrameParser, LineSplitter
 from servers.containers.stats import stats_of
-from servers.platform.errors import AetherError, FailedPrecondition, InvalidArgument, NotFound, Unavailable
+from servers.platform.errors import AetherError, InvalidArgument, NotFound, StateConflict, Unavailable
 
 # Engine streams (logs, stats, pulls) open right now: back to its value after
 # every stream, whether it ended, failed or was cancelled by the client.
@@ -81,7 +81,7 @@ class DockerEngine:
         if e.status == 404:
             return NotFound(f"{what}: {e.message}")
         if e.status == 409:
-            return FailedPrecondition(f"{what}: {e.message}")
+            return StateConflict(f"{what}: {e.message}")
         if e.status == 400:
             return InvalidArgument(f"{what}: {e.message}")
         if _MISSING.search(e.message):
@@ -121,7 +121,7 @@ class DockerEngine:
             )
 
     async def start(self, container_id: str) -> None:
-        with self._errors(f"start {container_id[:12]}", refused=FailedPrecondition):
+        with self._errors(f"start {container_id[:12]}", refused=StateConflict):
             await self._docker.containers.container(container_id).start()
 
     async def stop(self, container_id: str, timeout_seconds: int | None) -> None:
@@ -129,7 +129,7 @@ class DockerEngine:
             await self._docker.containers.container(container_id).stop(t=timeout_seconds, timeout=None)
 
     async def restart(self, container_id: str, timeout_seconds: int | None) -> None:
-        with self._errors(f"restart {container_id[:12]}", refused=FailedPrecondition):
+        with self._errors(f"restart {container_id[:12]}", refused=StateConflict):
             await self._docker.containers.container(container_id).restart(t=timeout_seconds, timeout=None)
 
     async def remove(self, container_id: str, force: bool, volumes: bool) -> None:

@@ -34,7 +34,7 @@ from servers.containers.domain import (
     resolve,
     select,
 )
-from servers.platform.errors import FailedPrecondition, NotFound, Unavailable
+from servers.platform.errors import NotFound, StateConflict, Unavailable
 from servers.platform.paging import Page, PageRequest
 from servers.platform.uow import UnitOfWork
 
@@ -123,7 +123,7 @@ class ContainerUseCases:
     async def delete(self, reference: str, force: bool, volumes: bool) -> Container:
         container = await self._resolve(reference)
         if container.running and not force:
-            raise FailedPrecondition(f"container {container.name} is running; stop it first or set force")
+            raise StateConflict(f"container {container.name} is running; stop it first or set force")
         await self._engine.remove(container.id, force, volumes)
         await self._record(ContainerDeleted(container, force))
         return container
@@ -176,7 +176,7 @@ class ContainerUseCases:
     async def _running(self, reference: str) -> Container:
         container = await self._resolve(reference)
         if not container.running:
-            raise FailedPrecondition(f"container {container.name} is not running ({container.state})")
+            raise StateConflict(f"container {container.name} is not running ({container.state})")
         return container
 
     async def images(self, all: bool, reference: str, page: PageRequest) -> Page[Image]:

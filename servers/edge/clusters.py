@@ -96,7 +96,7 @@ def _cluster(name: str, address: str, *, grpc_service: str | None, settings: Edg
     }
     cluster.health_checks = [
         HealthCheck(
-            timeout=seconds(1),
+            timeout=seconds(settings.health_check_timeout_seconds),
             interval=seconds(settings.health_check_interval_seconds),
             no_traffic_interval=seconds(1),
             unhealthy_interval=seconds(1),

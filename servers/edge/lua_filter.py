@@ -7,6 +7,10 @@
   the local-reply mappers (servers.edge.local_replies) mark them with ``x-aether-error-reason``;
   here a native gRPC reply gets ``grpc-status-details-bin``, the google.rpc.Status with ErrorInfo
   (reason, the platform's ERROR_DOMAIN) and RequestInfo that a server would have sent.
+* **REST statuses a server overrides** (servers.platform.errors.HTTP_STATUSES, e.g. 409 for a
+  FAILED_PRECONDITION that is a resource-state conflict): the server's ``x-aether-http-status``
+  trailer, a header of the transcoded reply, replaces ``:status`` of a non-gRPC response and is
+  dropped from every response.
 * **Security headers** on every response: ``X-Content-Type-Options: nosniff``, and
   ``Cache-Control: no-store`` unless the server set a Cache-Control (responses carry tokens and
   per-user data; the JWKS says it may be cached).
@@ -18,7 +22,7 @@ from __future__ import annotations
 
 import warnings
 
-from servers.platform.errors import ERROR_DOMAIN
+from servers.platform.errors import ERROR_DOMAIN, HTTP_STATUS_HEADER
 
 # envoy-data-plane's generated modules trip pydantic deprecation warnings at import.
 with warnings.catch_warnings():
@@ -84,6 +88,14 @@ end
 
 function envoy_on_response(handle)
   local headers = handle:headers()
+  local http_status = headers:get("__HTTP_STATUS_HEADER__")
+  if http_status ~= nil then
+    headers:remove("__HTTP_STATUS_HEADER__")
+    local content_type = headers:get("content-type") or ""
+    if content_type:sub(1, 16) ~= "application/grpc" and http_status:match("^[45]%d%d$") then
+      headers:replace(":status", http_status)
+    end
+  end
   local reason = headers:get("__REASON_HEADER__")
   if reason ~= nil then
     headers:remove("__REASON_HEADER__")
@@ -106,5 +118,9 @@ end
 
 
 def lua_filter_config() -> Lua:
-    source = _SOURCE.replace("__REASON_HEADER__", ERROR_REASON_HEADER).replace("__DOMAIN__", ERROR_DOMAIN)
+    source = (
+        _SOURCE.replace("__REASON_HEADER__", ERROR_REASON_HEADER)
+        .replace("__HTTP_STATUS_HEADER__", HTTP_STATUS_HEADER)
+        .replace("__DOMAIN__", ERROR_DOMAIN)
+    )
     return Lua(default_source_code=DataSource(inline_string=source))

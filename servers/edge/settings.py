@@ -48,6 +48,8 @@ class EdgeSettings:
     """Verified access tokens Envoy remembers per worker thread (skipping their signature
     check; expiry is still checked each time)."""
     health_check_interval_seconds: float = 2.0
+    health_check_timeout_seconds: float = 1.0
+    """Two checks in a row without an answer in this time take a server out of rotation."""
     max_downstream_connections: int = 50_000
     """Overload-manager cap on open client connections (Envoy warns when there is none)."""
     upstream_streams_per_connection: int = 4

@@ -112,6 +112,12 @@ class FailedPrecondition(AetherError):
         super().__init__(message, reason)
 
 
+class StateConflict(FailedPrecondition):
+    """The resource's current state refuses the request (a running container removed
+    without force): FAILED_PRECONDITION to gRPC clients, but 409 over REST, where Envoy's
+    code table would say 400 ("fix your request") when the fix is to change the resource."""
+
+
 class Conflict(AetherError):
     def __init__(self, message: str):
         super().__init__(message, ErrorReason.CONFLICT)
@@ -150,6 +156,17 @@ STATUS_CODES: Mapping[type[AetherError], grpc.StatusCode] = {
     Unavailable: grpc.StatusCode.UNAVAILABLE,
     AetherError: grpc.StatusCode.INTERNAL,
 }
+
+
+# REST statuses that differ from Envoy's gRPC-code table. The server names them in the
+# HTTP_STATUS_HEADER trailer; the edge's Lua filter (servers.edge.lua_filter) applies it.
+HTTP_STATUS_HEADER = "x-aether-http-status"
+HTTP_STATUSES: Mapping[type[AetherError], int] = {StateConflict: 409}
+
+
+def http_status_metadata(error: AetherError) -> tuple[tuple[str, str], ...]:
+    status = next((HTTP_STATUSES[cls] for cls in type(error).__mro__ if cls in HTTP_STATUSES), None)
+    return () if status is None else ((HTTP_STATUS_HEADER, str(status)),)
 
 
 def status_code_of(error: AetherError) -> grpc.StatusCode:

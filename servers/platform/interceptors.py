@@ -49,6 +49,7 @@ from servers.platform.errors import (
     PermissionDenied,
     TooLarge,
     Unauthenticated,
+    http_status_metadata,
     internal_status,
     outage_status,
     to_rpc_status,
@@ -133,9 +134,11 @@ async def abort_with(context: grpc.aio.ServicerContext, error: BaseException, me
     """The errors step: a domain error becomes its google.rpc.Status (errors.py's
     table), a backing service's outage UNAVAILABLE with RetryInfo, anything else a
     bare INTERNAL that leaks nothing. Headers not sent yet travel with it."""
+    extra: tuple[tuple[str, str], ...] = ()
     if isinstance(error, AetherError):
         log.info("rpc error", extra={"method": method, "reason": error.reason, "error": error.message})
         status = to_rpc_status(error, request_id())
+        extra = http_status_metadata(error)
     elif isinstance(error, OUTAGES):
         log.error("backing service unavailable", exc_info=error, extra={"method": method})
         status = outage_status(request_id())
@@ -145,7 +148,9 @@ async def abort_with(context: grpc.aio.ServicerContext, error: BaseException, me
     grpc_status = rpc_status.to_status(status)
     headers = response_headers_var.get()
     pending = tuple(headers.take()) if headers is not None else ()
-    await context.abort(grpc_status.code, grpc_status.details, pending + tuple(grpc_status.trailing_metadata))
+    await context.abort(
+        grpc_status.code, grpc_status.details, pending + extra + tuple(grpc_status.trailing_metadata)
+    )
 
 
 def observe(method: str, context: grpc.aio.ServicerContext, started: float) -> None:

@@ -10,8 +10,10 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
+import grpc
 import httpx
 import pytest
+from aether.containers.v1 import containers_service_pb2, containers_service_pb2_grpc
 
 from servers.containers.engine import OPEN_STREAMS
 from tests.dockerd import LocalDocker
@@ -138,7 +140,7 @@ async def test_list_inspect_and_the_allow_list(
 
 
 async def test_lifecycle_statuses(
-    http: httpx.AsyncClient, admin: dict[str, str], engine: LocalDocker
+    http: httpx.AsyncClient, admin: dict[str, str], engine: LocalDocker, edge: str
 ) -> None:
     cid = await engine.run()
     r = await http.post(f"{BASE}/{cid[:12]}/stop", json={"timeoutSeconds": 0}, headers=admin)
@@ -147,8 +149,17 @@ async def test_lifecycle_statuses(
     assert r.json()["state"] == "CONTAINER_STATE_RUNNING"
     r = await http.post(f"{BASE}/{cid}/restart", json={"timeoutSeconds": 0}, headers=admin)
     assert r.json()["message"] == "restarted"
-    # running without force: FAILED_PRECONDITION, which Envoy answers with 400
-    status_body(await http.delete(f"{BASE}/{cid}", headers=admin), 400, 9)
+    # running without force: FAILED_PRECONDITION, a state conflict: 409 over REST
+    refused = await http.delete(f"{BASE}/{cid}", headers=admin)
+    status_body(refused, 409, 9)
+    assert "x-aether-http-status" not in refused.headers  # the server's hint to the edge stays inside
+    async with grpc.aio.insecure_channel(edge.removeprefix("http://")) as channel:  # native, via Envoy
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await containers_service_pb2_grpc.ContainerServiceStub(channel).DeleteContainer(
+                containers_service_pb2.DeleteContainerRequest(id=cid), metadata=tuple(admin.items())
+            )
+    assert caught.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert "x-aether-http-status" not in dict(caught.value.trailing_metadata() or ())
     r = await http.delete(f"{BASE}/{cid}", params={"force": "true"}, headers=admin)
     assert r.json()["success"] is True and r.json()["id"] == cid
     status_body(await http.delete(f"{BASE}/{cid}", headers=admin), 404, 5)
@@ -207,7 +218,7 @@ async def test_stats_one_shot_and_stream(
                 break
     assert [s["id"] for s in samples] == [cid, cid] and samples[0]["readAt"] < samples[1]["readAt"]
     await engine.cli("stop", "-t", "0", cid)
-    status_body(await http.get(f"{BASE}/{cid}/stats", headers=admin), 400, 9)
+    status_body(await http.get(f"{BASE}/{cid}/stats", headers=admin), 409, 9)
 
 
 async def test_pull_progress_and_failures(

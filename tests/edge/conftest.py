@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from servers.edge import EdgeSettings, write_bootstrap
-from tests.edge.envoy_runner import free_port, running_envoy, wait_until
+from tests.edge.envoy_runner import IN_PROCESS_HEALTH_CHECK_TIMEOUT, free_port, running_envoy, wait_until
 from tests.edge.fake_auth import SERVICE, FakeAuthService, SigningKey, running_fake_upstream
 from tests.edge.synthetic import ROUTED, write_augmented_descriptor
 
@@ -112,6 +112,7 @@ async def start_edge(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[
     async def start(upstreams: dict[str, str], **fields: Any) -> RealEdge:
         workdir = tmp_path_factory.mktemp("real-edge")
         port = free_port()
+        fields.setdefault("health_check_timeout_seconds", IN_PROCESS_HEALTH_CHECK_TIMEOUT)
         settings = EdgeSettings(
             listen_port=port, upstreams=upstreams, access_log_path=str(workdir / "access.log"), **fields
         )

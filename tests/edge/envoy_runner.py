@@ -15,10 +15,22 @@ from servers.edge.runner import EnvoyOptions, envoy_command, validate_command
 from servers.embedded.child_process import CHILD_UMASK
 from servers.embedded.ports import free_port
 
-__all__ = ["TEST_ENVOY", "free_port", "running_envoy", "validate", "wait_until"]
+__all__ = [
+    "IN_PROCESS_HEALTH_CHECK_TIMEOUT",
+    "TEST_ENVOY",
+    "free_port",
+    "running_envoy",
+    "validate",
+    "wait_until",
+]
 
 TEST_ENVOY = EnvoyOptions(concurrency=1, log_level="warning", file_flush_interval_ms=100, drain_seconds=0)
 """One worker, a quick access-log flush (tests read it) and no drain wait on stop."""
+
+IN_PROCESS_HEALTH_CHECK_TIMEOUT = 10.0
+"""Health-check timeout of Envoys in front of the shared in-process servers: they answer from
+the test's event loop, which a test's own work can hold past the default second, and two late
+answers would turn the next requests into "no healthy upstream"."""
 
 
 def validate(command: Path | Sequence[str]) -> subprocess.CompletedProcess[str]:

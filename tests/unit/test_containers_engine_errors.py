@@ -9,7 +9,7 @@ import pytest
 from aiodocker.exceptions import DockerError, DockerStreamError
 
 from servers.containers.engine import DockerEngine
-from servers.platform.errors import AetherError, FailedPrecondition, InvalidArgument, NotFound, Unavailable
+from servers.platform.errors import AetherError, InvalidArgument, NotFound, StateConflict, Unavailable
 
 HOST = "unix:///run/none/docker.sock"
 
@@ -26,17 +26,17 @@ async def engine() -> AsyncIterator[DockerEngine]:
     [
         (
             DockerError(900, "Cannot connect to Docker Engine via x [No such file]"),
-            FailedPrecondition,
+            StateConflict,
             Unavailable,
         ),
         (DockerError(404, "No such container: abc"), Unavailable, NotFound),
-        (DockerError(409, "You cannot remove a running container"), Unavailable, FailedPrecondition),
+        (DockerError(409, "You cannot remove a running container"), Unavailable, StateConflict),
         (DockerError(400, "invalid reference format"), Unavailable, InvalidArgument),
         (DockerError(500, "manifest for x not found: manifest unknown"), Unavailable, NotFound),
         (
             DockerError(500, "driver failed programming external connectivity"),
-            FailedPrecondition,
-            FailedPrecondition,
+            StateConflict,
+            StateConflict,
         ),
         (DockerError(500, "something broke"), Unavailable, Unavailable),
         (DockerStreamError("pull access denied for x"), Unavailable, NotFound),
