@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import TypeVar
 
 import asyncpg
 import grpc
@@ -158,22 +159,26 @@ STATUS_CODES: Mapping[type[AetherError], grpc.StatusCode] = {
 }
 
 
+_T = TypeVar("_T")
+
 # REST statuses that differ from Envoy's gRPC-code table. The server names them in the
 # HTTP_STATUS_HEADER trailer; the edge's Lua filter (servers.edge.lua_filter) applies it.
 HTTP_STATUS_HEADER = "x-aether-http-status"
 HTTP_STATUSES: Mapping[type[AetherError], int] = {StateConflict: 409}
 
 
+def _most_specific(table: Mapping[type[AetherError], _T], error: AetherError) -> _T | None:
+    """The table's entry for the error's class or its nearest base class."""
+    return next((table[cls] for cls in type(error).__mro__ if cls in table), None)
+
+
 def http_status_metadata(error: AetherError) -> tuple[tuple[str, str], ...]:
-    status = next((HTTP_STATUSES[cls] for cls in type(error).__mro__ if cls in HTTP_STATUSES), None)
+    status = _most_specific(HTTP_STATUSES, error)
     return () if status is None else ((HTTP_STATUS_HEADER, str(status)),)
 
 
 def status_code_of(error: AetherError) -> grpc.StatusCode:
-    for cls in type(error).__mro__:
-        if cls in STATUS_CODES:
-            return STATUS_CODES[cls]
-    return grpc.StatusCode.INTERNAL
+    return _most_specific(STATUS_CODES, error) or grpc.StatusCode.INTERNAL
 
 
 def _pack(message: object) -> any_pb2.Any:
