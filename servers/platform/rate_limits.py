@@ -59,8 +59,11 @@ local allow_at = new_tat - period
 if now < allow_at then
   return {0, 0, math.ceil(allow_at - now), math.ceil(tat - now)}
 end
-redis.call('SET', KEYS[1], new_tat, 'PX', math.ceil(new_tat - now))
-return {1, math.floor((period - (new_tat - now)) / interval), 0, math.ceil(new_tat - now)}
+-- At least 1 ms: an interval below a double's resolution at epoch milliseconds (limits of
+-- millions a second) leaves new_tat == now, and PX 0 is an error.
+local ttl = math.max(1, math.ceil(new_tat - now))
+redis.call('SET', KEYS[1], new_tat, 'PX', ttl)
+return {1, math.floor((period - (new_tat - now)) / interval), 0, ttl}
 """
 
 

@@ -24,6 +24,7 @@ from servers import registry
 from servers.platform.rate_limits import Limit, RateLimiter
 from servers.platform.runtime import Server
 from servers.platform.settings import PlatformSettings
+from tests.conftest import TEST_REDIS
 from tests.edge.conftest import RealEdge
 from tests.helpers import bearer, rich_error
 
@@ -207,5 +208,19 @@ async def test_an_unreachable_redis_lets_requests_through(unused_tcp_port: int) 
     redis = Redis(port=unused_tcp_port, socket_connect_timeout=1)
     try:
         assert await RateLimiter(redis).charge(LOGIN, "ip:127.0.0.1", Limit(1, 60)) is None
+    finally:
+        await redis.aclose()
+
+
+async def test_a_limit_finer_than_a_millisecond_still_answers() -> None:
+    """A billion a second (benchmarks lift limits this way): the bucket's interval is below a
+    double's resolution at epoch milliseconds, which once made Redis refuse the script's PX 0."""
+    redis = Redis.from_url(TEST_REDIS)
+    try:
+        caller = f"user:{uuid.uuid4()}"
+        results = [
+            await RateLimiter(redis).charge(LIST_TASKS, caller, Limit(1_000_000_000, 1)) for _ in range(3)
+        ]
+        assert [r and r[0] for r in results] == [True, True, True]
     finally:
         await redis.aclose()
