@@ -128,7 +128,10 @@ class Server:
                     if d.migrations:
                         await migrate(pool, d.name, d.migrations)
         redis = Redis.from_url(s.redis_url) if s.redis_url else None
-        bus = EventBus.from_settings(s, pool) if pool is not None else None
+        # A domain's events carry its name as their source (its PostgresUnitOfWork); rarer
+        # ones (dead-letter reports) are published by the next wake-up or poll of any relay.
+        sources = [d.name for d in self.domains]
+        bus = EventBus.from_settings(s, pool, sources) if pool is not None else None
         return Resources(settings=s, pool=pool, redis=redis, bus=bus, clients=ServiceClients(s))
 
     async def start(self) -> int:

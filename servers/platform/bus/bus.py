@@ -59,8 +59,12 @@ class EventBus:
         *,
         amqp_url: str | None = None,
         dsn: str | None = None,
+        sources: Sequence[str] | None = None,
     ):
         self.pool = pool
+        # The outbox sources whose commits wake this relay (None: every source). Any other
+        # source's rows are published by their own server's relay, or found by the poll.
+        self._sources = frozenset(sources) if sources is not None else None
         self.config = config or BusConfig()
         self._dsn = dsn
         self.transport: Transport = (
@@ -74,9 +78,15 @@ class EventBus:
         self._listener: asyncpg.Connection | None = None
 
     @classmethod
-    def from_settings(cls, settings: PlatformSettings, pool: asyncpg.Pool) -> EventBus:
+    def from_settings(
+        cls, settings: PlatformSettings, pool: asyncpg.Pool, sources: Sequence[str] | None = None
+    ) -> EventBus:
         return cls(
-            pool, BusConfig.from_settings(settings), amqp_url=settings.amqp_url, dsn=settings.database_url
+            pool,
+            BusConfig.from_settings(settings),
+            amqp_url=settings.amqp_url,
+            dsn=settings.database_url,
+            sources=sources,
         )
 
     def subscribe(self, patterns: str | Sequence[str], handler: Handler, *, consumer: str) -> None:
@@ -176,10 +186,12 @@ class EventBus:
                 if wake in self._idle:
                     self._idle.remove(wake)
 
-    def _wake(self, *_: object) -> None:
-        """New outbox rows: wake one idle loop (more would only find the rows
-        locked, each at the cost of a transaction); when every loop is busy,
-        each looks again after its batch."""
+    def _wake(self, _conn: object, _pid: int, _channel: str, source: str) -> None:
+        """New outbox rows of `source`: wake one idle loop (more would only find the
+        rows locked, each at the cost of a transaction); when every loop is busy,
+        each looks again after its batch. Another server's sources wake nobody here."""
+        if self._sources is not None and source not in self._sources:
+            return
         if self._idle:
             self._idle.pop().set()
             return
