@@ -14,7 +14,12 @@ from typing import Any as TypingAny
 
 from servers.edge.clusters import JWKS_CLUSTER, cluster_name
 from servers.edge.envoy_values import exact_header, seconds
-from servers.edge.lua_filter import LUA_FILTER, lua_filter_config
+from servers.edge.lua_filter import (
+    LUA_FILTER,
+    TRAILER_HEADERS_FILTER,
+    lua_filter_config,
+    trailer_headers_filter_config,
+)
 from servers.edge.settings import EdgeSettings
 
 # envoy-data-plane's generated modules trip pydantic deprecation warnings at import.
@@ -102,6 +107,12 @@ def http_filters(
         hf(JWT_FILTER, _jwt_authn(settings)),
         hf(BUFFER_FILTER, Buffer(max_request_bytes=settings.max_request_bytes)),
         hf(TRANSCODER_FILTER, transcoder(descriptor_path, services, max_request_body_size)),
+        # Off unless a route enables it (the REST routes of unary RPCs, routes.py).
+        HttpFilter(
+            name=TRAILER_HEADERS_FILTER,
+            typed_config=Any.pack(trailer_headers_filter_config()),
+            disabled=True,
+        ),
         hf(ROUTER_FILTER, Router()),
     ]
     return filters

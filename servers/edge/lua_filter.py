@@ -1,4 +1,4 @@
-"""The edge's first HTTP filter (Envoy's Lua filter), for what no built-in filter does:
+"""The edge's Lua filters (Envoy's Lua filter), for what no built-in filter does:
 
 * **x-request-id**: a client's id is kept only if it is 1-128 of ``[A-Za-z0-9._:-]`` (the rule the
   servers apply, servers.platform.interceptors), else replaced; the response header, the error
@@ -16,6 +16,8 @@
   per-user data; the JWKS says it may be cached).
 
 It is first in the chain so that every local reply of a later filter passes its response side.
+A second one, next to the router, makes REST headers of a unary reply's X-RateLimit-* trailers
+(``TRAILER_HEADERS_FILTER``).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from servers.platform.errors import ERROR_DOMAIN, HTTP_STATUS_HEADER
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
     from envoy_data_plane.envoy.config.core.v3 import DataSource
-    from envoy_data_plane.envoy.extensions.filters.http.lua.v3 import Lua
+    from envoy_data_plane.envoy.extensions.filters.http.lua.v3 import Lua, LuaPerRoute
 
 LUA_FILTER = "envoy.filters.http.lua"
 ERROR_REASON_HEADER = "x-aether-error-reason"
@@ -115,6 +117,49 @@ function envoy_on_response(handle)
   end
 end
 """
+
+
+TRAILER_HEADERS_FILTER = "aether.edge.trailer_headers"
+"""A second Lua filter, next to the router (it sees the server's gRPC reply before the
+transcoder does), enabled only on the REST routes of unary RPCs (routes.py)."""
+
+# The servers send a unary reply's X-RateLimit-* in its trailers: headers sent ahead of the
+# message are a grpc batch of their own (about a tenth of a small RPC's server CPU). The
+# transcoder makes HTTP headers of grpc-status and grpc-message only, so the rate-limit
+# trailers are made headers here; a unary reply is small and the transcoder buffers it anyway.
+TRAILER_HEADERS = ("x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset")
+
+_TRAILER_HEADERS_SOURCE = (
+    """
+local names = {__NAMES__}
+
+function envoy_on_response(handle)
+  handle:body()  -- holds the headers until the reply's end, where the trailers are
+  local trailers = handle:trailers()
+  if trailers == nil then return end
+  local headers = handle:headers()
+  for _, name in ipairs(names) do
+    local value = trailers:get(name)
+    if value ~= nil then
+      headers:replace(name, value)
+      trailers:remove(name)
+    end
+  end
+end
+"""
+).replace("__NAMES__", ", ".join(f'"{name}"' for name in TRAILER_HEADERS))
+
+
+_TRAILER_HEADERS_CODE = "trailer_headers"
+
+
+def trailer_headers_filter_config() -> Lua:
+    return Lua(source_codes={_TRAILER_HEADERS_CODE: DataSource(inline_string=_TRAILER_HEADERS_SOURCE)})
+
+
+def trailer_headers_route_config() -> LuaPerRoute:
+    """What enables the (default-off) filter on a route."""
+    return LuaPerRoute(name=_TRAILER_HEADERS_CODE)
 
 
 def lua_filter_config() -> Lua:

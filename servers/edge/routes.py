@@ -11,6 +11,7 @@ from servers.edge.clusters import JWKS_CLUSTER, cluster_name
 from servers.edge.descriptors import Rpc
 from servers.edge.envoy_values import exact_header, seconds
 from servers.edge.filters import BUFFER_FILTER, JWT_FILTER, JWT_REQUIREMENT, TRANSCODER_FILTER
+from servers.edge.lua_filter import TRAILER_HEADERS_FILTER, trailer_headers_route_config
 from servers.edge.settings import EdgeSettings
 
 # envoy-data-plane's generated modules trip pydantic deprecation warnings at import.
@@ -140,11 +141,14 @@ def _rest_routes(
             match.path = template.template
         else:
             match.safe_regex = RegexMatcher(regex=template.regex)
+        per_route = _per_route(rpc, settings, transcoder_for)
+        if not (rpc.server_streaming or rpc.client_streaming):  # a stream is never buffered
+            per_route[TRAILER_HEADERS_FILTER] = Any.pack(trailer_headers_route_config())
         route = Route(
             name=f"rest:{rpc.full_name}:{index}",
             match=match,
             route=_route_action(rpc, settings),
-            typed_per_filter_config=_per_route(rpc, settings, transcoder_for),
+            typed_per_filter_config=per_route,
         )
         out.append((template.sort_key(), route))
     return out

@@ -225,6 +225,21 @@ def test_streaming_rpcs_have_no_route_timeout(augmented: dict[str, Any]) -> None
     assert routes[f"rest:{AUTH}.GetMe:0"]["route"]["timeout"] == "60s"
 
 
+def test_rate_limit_trailers_become_headers_on_unary_rest_routes_only(augmented: dict[str, Any]) -> None:
+    """The default-off second Lua filter buffers a reply: a stream must never meet it."""
+    from servers.edge.lua_filter import TRAILER_HEADERS_FILTER
+
+    routes = _routes(augmented)
+    names = [f["name"] for f in _hcm(augmented)["httpFilters"]]
+    assert names[-2:] == [TRAILER_HEADERS_FILTER, "envoy.filters.http.router"]
+    enabled = {
+        name for name, r in routes.items() if TRAILER_HEADERS_FILTER in r.get("typedPerFilterConfig", {})
+    }
+    assert f"rest:{AUTH}.GetMe:0" in enabled
+    assert f"rest:{ROUTED}.WatchThings:0" not in enabled
+    assert not {name for name in enabled if not name.startswith("rest:")}
+
+
 def test_clusters_are_http2_with_grpc_health_checks(augmented: dict[str, Any]) -> None:
     clusters = {c["name"]: c for c in augmented["staticResources"]["clusters"]}
     auth, routed = clusters[cluster_name(AUTH)], clusters[cluster_name(ROUTED)]
