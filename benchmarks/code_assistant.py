@@ -26,13 +26,14 @@ import statistics
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from servers.code.analyzers import Analyzers, Toolchain  # noqa: E402
-from servers.code.domain import AiOutcome, Source, assemble  # noqa: E402
+from servers.code.domain import AiOutcome, NewReview, Source, assemble  # noqa: E402
 from servers.code.sandbox.bwrap import INTERPRETER, Sandbox, SandboxLimits  # noqa: E402
 from servers.code.sandbox.runners import RunOptions, command  # noqa: E402
 
@@ -118,27 +119,45 @@ def leftovers(sandbox: Sandbox) -> dict[str, int]:
 
 
 async def bench_reviews(n: int) -> None:
+    """Python with bandit cold (an interpreter per review) and warm (its fork
+    server), interleaved so load changes hit both alike; then JavaScript."""
     bin_dir = Path(sys.executable).parent
-    analyzers = Analyzers(Toolchain(ruff=str(bin_dir / "ruff"), oxlint=str(bin_dir / "oxlint")))
-    for source in (
-        Source(three_hundred_lines(), "python", "snippet.py"),
-        Source(three_hundred_lines_of_js(), "javascript", "snippet.js"),
+    tools = Toolchain(ruff=str(bin_dir / "ruff"), oxlint=str(bin_dir / "oxlint"))
+    cold, warm = Analyzers(replace(tools, warm_bandit=False)), Analyzers(tools)
+    python = Source(three_hundred_lines(), "python", "snippet.py")
+    javascript = Source(three_hundred_lines_of_js(), "javascript", "snippet.js")
+    runs: dict[str, tuple[list[float], list[NewReview]]] = {}
+    cases = [("python, bandit cold", cold, python), ("python, bandit warm", warm, python)]
+    for _, analyzers, source in cases:  # warm the page cache and start the fork server
+        await analyzers.review(source)
+    for _ in range(n):
+        for name, analyzers, source in cases:
+            await time_review(runs.setdefault(name, ([], [])), analyzers, source)
+    await warm.review(javascript)
+    for _ in range(n):
+        await time_review(runs.setdefault("javascript", ([], [])), warm, javascript)
+    await warm.close()
+    for (name, _, source), (times, reviews) in zip(
+        [*cases, ("javascript", warm, javascript)], runs.values(), strict=True
     ):
-        await analyzers.review(source)  # warm the page cache
-        times = []
-        for _ in range(n):
-            started = time.perf_counter()
-            analysis = await analyzers.review(source)
-            review = assemble(source.code, source.language, analysis, AiOutcome("skipped"))
-            times.append(time.perf_counter() - started)
+        last = reviews[-1]
         print(
-            f"review, {len(source.code.splitlines())} lines of {source.language}, no AI, {n} runs: "
+            f"review, {len(source.code.splitlines())} lines of {name}, no AI, {n} runs: "
             f"p50 {pct(times, 0.5) * 1000:.0f} ms, p95 {pct(times, 0.95) * 1000:.0f} ms "
-            f"(score {review.score}, partial {review.partial}; "
-            + ", ".join(f"{r.name} {r.duration_ms} ms" for r in review.analyzers)
+            f"(score {last.score}, partial {last.partial}; "
+            + ", ".join(f"{r.name} {r.duration_ms} ms" for r in last.analyzers)
             + " in the last run)",
             flush=True,
         )
+
+
+async def time_review(
+    into: tuple[list[float], list[NewReview]], analyzers: Analyzers, source: Source
+) -> None:
+    started = time.perf_counter()
+    review = assemble(source.code, source.language, await analyzers.review(source), AiOutcome("skipped"))
+    into[0].append(time.perf_counter() - started)
+    into[1][:] = [review]
 
 
 async def run_once(sandbox: Sandbox, files: dict[str, str]) -> float:

@@ -18,6 +18,7 @@ from typing import Any
 from servers.code import oxlint
 from servers.code.domain import Analysis, AnalyzerRun, ComplexityReport, Finding, FunctionComplexity, Source
 from servers.code.processes import Finished, Limits, run_limited
+from servers.code.warm import WarmBandit
 
 # ruff's rule families for a review: errors, pyflakes, warnings, bugbear,
 # flake8-bandit (security), simplify, pyupgrade, naming, comprehensions.
@@ -40,6 +41,8 @@ class Toolchain:
     oxlint: str = "oxlint"
     python: str = sys.executable
     limits: Limits = DEFAULT_LIMITS
+    # bandit through its fork server (servers.code.warm): no interpreter start per review.
+    warm_bandit: bool = True
 
 
 def _ruff_severity(code: str) -> str:
@@ -127,6 +130,19 @@ class Analyzers:
 
     def __init__(self, tools: Toolchain):
         self._tools = tools
+        self._bandit = WarmBandit(tools.python, tools.limits) if tools.warm_bandit else None
+
+    async def close(self) -> None:
+        """Stop the warm bandit's fork server (on shutdown)."""
+        if self._bandit is not None:
+            await self._bandit.close()
+
+    async def _run_bandit(self, code: str) -> Finished:
+        if self._bandit is not None:
+            return await self._bandit.run(code.encode())
+        return await self._run(
+            [self._tools.python, "-I", "-m", "bandit", "--format=json", "--quiet", "-"], code
+        )
 
     async def _run(self, argv: list[str], code: str) -> Finished:
         return await run_limited(argv, code.encode(), self._tools.limits)
@@ -159,8 +175,7 @@ class Analyzers:
                  f"--select={RUFF_SELECT}", "--stdin-filename=snippet.py", "-"],
                 source.code,
             ),
-            self._run([self._tools.python, "-I", "-m", "bandit", "--format=json", "--quiet", "-"],
-                      source.code),
+            self._run_bandit(source.code),
         )  # fmt: skip
         return [
             _outcome("ruff", ruff, ruff_findings, ok_codes=(0, 1)),

@@ -35,6 +35,8 @@ class CodeSettings(PlatformSettings):
     code_analyzer_timeout_seconds: float = 10.0
     code_analyzer_memory_mb: int = 512
     code_analyzer_cpu_seconds: int = 10
+    # bandit in a warm fork server (a fork per review instead of an interpreter start).
+    code_analyzer_warm_bandit: bool = True
     # The sandbox of test runs: bubblewrap, where workspaces live, its cgroup parent.
     code_bwrap_path: str = "/usr/bin/bwrap"
     code_work_dir: str = str(Path(tempfile.gettempdir()) / "aether-code-runs")
@@ -84,6 +86,7 @@ async def build(res: Resources) -> Mount:
             limits=Limits(
                 s.code_analyzer_timeout_seconds, s.code_analyzer_memory_mb << 20, s.code_analyzer_cpu_seconds
             ),
+            warm_bandit=s.code_analyzer_warm_bandit,
         )
     )
     assistant = AiGateway(
@@ -102,7 +105,8 @@ async def build(res: Resources) -> Mount:
                 CodeServicer(reviews, work),
                 code_service_pb2_grpc.add_CodeServiceServicer_to_server,
             )
-        ]
+        ],
+        on_stop=[analyzers.close],
     )
 
 
