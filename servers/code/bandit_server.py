@@ -127,6 +127,8 @@ def serve(path: str, memory: int, cpu: int) -> None:
                     listener.close()
                     os.close(wake_r)
                     os.close(wake_w)
+                    for other in children.values():  # other reviews' connections are theirs alone
+                        other.close()
                     _child(conn, memory, cpu)
                 children[pid] = conn
             else:
