@@ -58,6 +58,11 @@ class WarmBandit:
             return task is not None
         return not task.cancelled() and task.exception() is None and self._alive()
 
+    @property
+    def server_pid(self) -> int | None:
+        """The fork server's pid while it runs."""
+        return self._proc.pid if self._alive() and self._proc is not None else None
+
     def _alive(self) -> bool:
         return self._proc is not None and self._proc.returncode is None
 
