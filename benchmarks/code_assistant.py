@@ -3,7 +3,8 @@ layer is measured by the other benchmarks):
 
 1. review latency of a 300-line Python file without AI: the three analyzers
    (ruff, bandit, radon + complexipy) under their limits, merged and scored;
-   p50/p95 over --reviews runs (goal: p95 < 1 s);
+   p50/p95 over --reviews runs (goal: p95 < 1 s); the same for a 300-line
+   JavaScript file (oxlint, lizard);
 2. sandbox overhead: an empty pytest run in the bubblewrap sandbox (cgroup,
    workspace, namespaces, report read-back, cleanup) minus the same pytest
    run as a bare child process, medians over --runs (goal: < 100 ms);
@@ -11,6 +12,7 @@ layer is measured by the other benchmarks):
    (processes, cgroups, workspaces, mounts) counted before and after.
 
     .venv/bin/python benchmarks/code_assistant.py [--reviews 30] [--runs 10] [--concurrency 20] [--seconds 60]
+        [--reviews-only]
 
 Needs root (cgroups) and /usr/bin/bwrap, like the server's test runs.
 """
@@ -24,13 +26,14 @@ import statistics
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from servers.code.analyzers import Analyzers, Toolchain  # noqa: E402
-from servers.code.domain import AiOutcome, assemble  # noqa: E402
+from servers.code.domain import AiOutcome, NewReview, Source, assemble  # noqa: E402
 from servers.code.sandbox.bwrap import INTERPRETER, Sandbox, SandboxLimits  # noqa: E402
 from servers.code.sandbox.runners import RunOptions, command  # noqa: E402
 
@@ -57,6 +60,31 @@ def three_hundred_lines() -> str:
         )
         i += 1
     parts.append("def run(cmd):\n    return subprocess.call(cmd, shell=True)\n")
+    return "".join(parts)
+
+
+def three_hundred_lines_of_js() -> str:
+    """The same module in JavaScript."""
+    parts = ["'use strict';\n\nconst { execSync } = require('child_process');\n\n"]
+    i = 0
+    while sum(p.count("\n") for p in parts) < 300:
+        parts.append(
+            f"function handler{i}(request, verbose = false) {{\n"
+            f"  let total = 0;\n"
+            f"  for (const item of request.items || []) {{\n"
+            f"    if (item > {i}) {{\n"
+            f"      total += item;\n"
+            f"    }} else if (item < 0) {{\n"
+            f"      total -= 1;\n"
+            f"    }}\n"
+            f"  }}\n"
+            f"  if (verbose) console.log('handler {i}', total);\n"
+            f"  return total;\n"
+            f"}}\n\n"
+        )
+        i += 1
+    parts.append("function run(cmd) {\n  return eval(cmd) || execSync(cmd);\n}\n")
+    parts.append(f"module.exports = {{ run, {', '.join(f'handler{n}' for n in range(i))} }};\n")
     return "".join(parts)
 
 
@@ -91,22 +119,45 @@ def leftovers(sandbox: Sandbox) -> dict[str, int]:
 
 
 async def bench_reviews(n: int) -> None:
-    ruff = str(Path(sys.executable).with_name("ruff"))
-    analyzers = Analyzers(Toolchain(ruff=ruff))
-    code = three_hundred_lines()
-    await analyzers.review(code)  # warm the page cache
-    times = []
+    """Python with bandit cold (an interpreter per review) and warm (its fork
+    server), interleaved so load changes hit both alike; then JavaScript."""
+    bin_dir = Path(sys.executable).parent
+    tools = Toolchain(ruff=str(bin_dir / "ruff"), oxlint=str(bin_dir / "oxlint"))
+    cold, warm = Analyzers(replace(tools, warm_bandit=False)), Analyzers(tools)
+    python = Source(three_hundred_lines(), "python", "snippet.py")
+    javascript = Source(three_hundred_lines_of_js(), "javascript", "snippet.js")
+    runs: dict[str, tuple[list[float], list[NewReview]]] = {}
+    cases = [("python, bandit cold", cold, python), ("python, bandit warm", warm, python)]
+    for _, analyzers, source in cases:  # warm the page cache and start the fork server
+        await analyzers.review(source)
     for _ in range(n):
-        started = time.perf_counter()
-        review = assemble(code, "python", await analyzers.review(code), AiOutcome("skipped"))
-        times.append(time.perf_counter() - started)
-    print(
-        f"review, {len(code.splitlines())} lines, no AI, {n} runs: p50 {pct(times, 0.5) * 1000:.0f} ms, "
-        f"p95 {pct(times, 0.95) * 1000:.0f} ms (score {review.score}, partial {review.partial}; "
-        + ", ".join(f"{r.name} {r.duration_ms} ms" for r in review.analyzers)
-        + " in the last run)",
-        flush=True,
-    )
+        for name, analyzers, source in cases:
+            await time_review(runs.setdefault(name, ([], [])), analyzers, source)
+    await warm.review(javascript)
+    for _ in range(n):
+        await time_review(runs.setdefault("javascript", ([], [])), warm, javascript)
+    await warm.close()
+    for (name, _, source), (times, reviews) in zip(
+        [*cases, ("javascript", warm, javascript)], runs.values(), strict=True
+    ):
+        last = reviews[-1]
+        print(
+            f"review, {len(source.code.splitlines())} lines of {name}, no AI, {n} runs: "
+            f"p50 {pct(times, 0.5) * 1000:.0f} ms, p95 {pct(times, 0.95) * 1000:.0f} ms "
+            f"(score {last.score}, partial {last.partial}; "
+            + ", ".join(f"{r.name} {r.duration_ms} ms" for r in last.analyzers)
+            + " in the last run)",
+            flush=True,
+        )
+
+
+async def time_review(
+    into: tuple[list[float], list[NewReview]], analyzers: Analyzers, source: Source
+) -> None:
+    started = time.perf_counter()
+    review = assemble(source.code, source.language, await analyzers.review(source), AiOutcome("skipped"))
+    into[0].append(time.perf_counter() - started)
+    into[1][:] = [review]
 
 
 async def run_once(sandbox: Sandbox, files: dict[str, str]) -> float:
@@ -171,7 +222,12 @@ async def main() -> None:
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--concurrency", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--reviews-only", action="store_true", help="only the review latencies")
     args = parser.parse_args()
+    if args.reviews_only:
+        print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs", flush=True)
+        await bench_reviews(args.reviews)
+        return
     sandbox = Sandbox(
         "/usr/bin/bwrap", Path(tempfile.gettempdir()) / "aether-code-bench", CGROUP_PARENT, SandboxLimits()
     )

@@ -9,10 +9,23 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from pathlib import PurePosixPath
 
 from servers.platform.errors import FieldViolation, InvalidArgument
 
-LANGUAGES = ("python",)  # what the analyzers, the formatter and the sandbox's collector cover
+# What review and complexity cover: Python (ruff, bandit, radon, complexipy),
+# JavaScript and TypeScript (oxlint, lizard).
+LANGUAGES = ("python", "javascript", "typescript")
+# What refactoring and test generation cover: the model's code must parse (ast),
+# is formatted by ruff format and its tests are collected by pytest/unittest.
+GENERATED_LANGUAGES = ("python",)
+# A file name's extension -> its language (detection when `language` is empty).
+EXTENSIONS = {
+    ".py": "python", ".pyi": "python",
+    ".js": "javascript", ".mjs": "javascript", ".cjs": "javascript", ".jsx": "javascript",
+    ".ts": "typescript", ".mts": "typescript", ".cts": "typescript", ".tsx": "typescript",
+}  # fmt: skip
+DEFAULT_EXTENSION = {"python": ".py", "javascript": ".js", "typescript": ".ts"}
 SEVERITIES = ("info", "warning", "error", "critical")
 # Points a finding of each severity costs (docs/code-assistant.md, "Score").
 PENALTY = {"info": 1, "warning": 3, "error": 8, "critical": 15}
@@ -35,6 +48,17 @@ class Finding:
     suggestion: str = ""
     source: str = ""  # the analyzer that found it ("ruff", "bandit", "radon", "ai")
     security: bool = False
+
+
+@dataclass(frozen=True)
+class Source:
+    """Code to analyze, its language and the file name the analyzers see:
+    "snippet" plus an extension of that language (the client's own extension
+    where it is one, so .tsx and .jsx keep JSX), never a client path."""
+
+    code: str
+    language: str
+    filename: str
 
 
 @dataclass(frozen=True)
@@ -75,8 +99,10 @@ class FunctionComplexity:
 
 @dataclass(frozen=True)
 class ComplexityReport:
-    """Measurements of one piece of code (radon for cyclomatic, maintainability
-    and lines of code; complexipy for cognitive complexity)."""
+    """Measurements of one piece of code: for Python radon (cyclomatic,
+    maintainability, lines of code) and complexipy (cognitive); for JavaScript
+    and TypeScript lizard (all four, the maintainability index by radon's
+    formula from lizard's numbers)."""
 
     cyclomatic: int
     cognitive: int
@@ -174,23 +200,64 @@ def check_text(name: str, text: str) -> None:
         )
 
 
-def resolve_language(language: str, code: str, field_name: str = "language") -> str:
-    """The request's language if supported; empty means detect it (Python if it parses)."""
+def resolve_language(language: str, code: str, filename: str = "", field_name: str = "language") -> str:
+    """The request's language if supported; empty means detect it: from the file
+    name's extension if one is given, else Python if the code parses."""
+    supported = ", ".join(LANGUAGES)
     if language:
         if language not in LANGUAGES:
             raise InvalidArgument(
                 f"language {language!r} is not supported",
-                [FieldViolation(field_name, f"must be one of: {', '.join(LANGUAGES)}")],
+                [FieldViolation(field_name, f"must be one of: {supported}")],
             )
         return language
+    if filename:
+        suffix = PurePosixPath(filename).suffix.lower()
+        if suffix not in EXTENSIONS:
+            raise InvalidArgument(
+                f"cannot detect the language of {filename!r}; set it",
+                [
+                    FieldViolation(
+                        "filename",
+                        f"has no known extension ({', '.join(EXTENSIONS)}); "
+                        f"set language to one of: {supported}",
+                    )
+                ],
+            )
+        return EXTENSIONS[suffix]
     try:
         ast.parse(code)
     except (SyntaxError, ValueError):
         raise InvalidArgument(
             "cannot detect the language; set it",
-            [FieldViolation(field_name, f"cannot be detected; set one of: {', '.join(LANGUAGES)}")],
+            [FieldViolation(field_name, f"cannot be detected; set one of: {supported}, or a filename")],
         ) from None
     return "python"
+
+
+def source_of(code: str, language: str, filename: str = "") -> Source:
+    """The code with its resolved language and the analyzers' file name."""
+    check_text("code", code)
+    language = resolve_language(language, code, filename)
+    suffix = PurePosixPath(filename).suffix.lower()
+    if EXTENSIONS.get(suffix) != language:
+        suffix = DEFAULT_EXTENSION[language]
+    return Source(code, language, f"snippet{suffix}")
+
+
+def require_generated_language(language: str, what: str, field_name: str = "language") -> None:
+    """Refactoring and test generation only where the result can be checked."""
+    if language not in GENERATED_LANGUAGES:
+        raise InvalidArgument(
+            f"{what} is not supported for {language}",
+            [
+                FieldViolation(
+                    field_name,
+                    f"{what} supports only: {', '.join(GENERATED_LANGUAGES)} "
+                    f"({language} can be reviewed and measured)",
+                )
+            ],
+        )
 
 
 def parse_python(code: str, field_name: str = "code") -> ast.Module:

@@ -31,10 +31,12 @@ class CodeSettings(PlatformSettings):
     # The AI Gateway model for reviews, refactoring and tests; empty = the caller's default.
     code_ai_model: str = ""
     code_ai_timeout_seconds: float = 30.0
-    # Each analyzer's limits (ruff, bandit, radon), per review.
+    # Each analyzer's limits (ruff, bandit, radon; oxlint, lizard), per review.
     code_analyzer_timeout_seconds: float = 10.0
     code_analyzer_memory_mb: int = 512
     code_analyzer_cpu_seconds: int = 10
+    # bandit in a warm fork server (a fork per review instead of an interpreter start).
+    code_analyzer_warm_bandit: bool = True
     # The sandbox of test runs: bubblewrap, where workspaces live, its cgroup parent.
     code_bwrap_path: str = "/usr/bin/bwrap"
     code_work_dir: str = str(Path(tempfile.gettempdir()) / "aether-code-runs")
@@ -67,21 +69,24 @@ def sandbox(s: CodeSettings) -> Sandbox:
     return Sandbox(s.code_bwrap_path, Path(s.code_work_dir), s.code_cgroup_parent, limits)
 
 
+def tool(name: str) -> str:
+    """An analyzer's executable: the one installed with this interpreter's packages, else on PATH."""
+    beside = Path(sys.executable).with_name(name)
+    return str(beside) if beside.exists() else shutil.which(name) or name
+
+
 async def build(res: Resources) -> Mount:
     s = CodeSettings()
     if res.pool is None:
         raise SystemExit("the code service needs DATABASE_URL")
-    ruff = (
-        str(Path(sys.executable).with_name("ruff"))
-        if Path(sys.executable).with_name("ruff").exists()
-        else shutil.which("ruff") or "ruff"
-    )
     analyzers = Analyzers(
         Toolchain(
-            ruff=ruff,
+            ruff=tool("ruff"),
+            oxlint=tool("oxlint"),
             limits=Limits(
                 s.code_analyzer_timeout_seconds, s.code_analyzer_memory_mb << 20, s.code_analyzer_cpu_seconds
             ),
+            warm_bandit=s.code_analyzer_warm_bandit,
         )
     )
     assistant = AiGateway(
@@ -100,7 +105,8 @@ async def build(res: Resources) -> Mount:
                 CodeServicer(reviews, work),
                 code_service_pb2_grpc.add_CodeServiceServicer_to_server,
             )
-        ]
+        ],
+        on_stop=[analyzers.close],
     )
 
 

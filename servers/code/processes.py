@@ -59,7 +59,12 @@ def limited_argv(argv: Sequence[str], limits: Limits) -> list[str]:
 
 
 async def run_limited(
-    argv: Sequence[str], stdin: bytes, limits: Limits, *, env: dict[str, str] | None = None
+    argv: Sequence[str],
+    stdin: bytes,
+    limits: Limits,
+    *,
+    env: dict[str, str] | None = None,
+    cwd: str | None = None,
 ) -> Finished:
     """Run `argv` with `stdin`, within `limits`; never raises for the child's failures."""
     started = time.monotonic()
@@ -70,19 +75,25 @@ async def run_limited(
         stderr=asyncio.subprocess.PIPE,
         start_new_session=True,  # its own process group, killed as one
         env=env if env is not None else {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"},
+        cwd=cwd,
     )
     try:
         out, err = await asyncio.wait_for(proc.communicate(stdin), limits.wall_seconds)
     except TimeoutError:
-        _kill_group(proc.pid)
+        kill_group(proc.pid)
         await proc.wait()
         return Finished("timeout", -1, b"", b"", _ms(started))
     finally:
         if proc.returncode is None:  # cancelled: leave nothing behind
-            _kill_group(proc.pid)
+            kill_group(proc.pid)
             with contextlib.suppress(ProcessLookupError):
                 await asyncio.shield(proc.wait())
-    rc = proc.returncode if proc.returncode is not None else -1
+    return ended(proc.returncode if proc.returncode is not None else -1, out, err, started)
+
+
+def ended(rc: int, out: bytes, err: bytes, started: float) -> Finished:
+    """How a run that exited with `rc` ended: killed at its CPU limit (SIGXCPU,
+    or SIGKILL past it) is a timeout, an allocation failure is memory."""
     if rc == -signal.SIGXCPU or rc == -signal.SIGKILL:
         return Finished("timeout", rc, out, err, _ms(started))
     if rc != 0 and any(marker in err for marker in _OUT_OF_MEMORY):
@@ -90,7 +101,7 @@ async def run_limited(
     return Finished("ok", rc, out, err, _ms(started))
 
 
-def _kill_group(pid: int) -> None:
+def kill_group(pid: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, signal.SIGKILL)
 

@@ -28,14 +28,14 @@ class CodeServicer(code_service_pb2_grpc.CodeServiceServicer):
         self, request: pb.ReviewCodeRequest, context: grpc.aio.ServicerContext
     ) -> pb.ReviewCodeResponse:
         review = await self._reviews.review(
-            request.code, request.language, request.context, request.request_id
+            request.code, request.language, request.context, request.request_id, request.filename
         )
         return mapping.review_response(review)
 
     async def AnalyzeComplexity(
         self, request: pb.AnalyzeComplexityRequest, context: grpc.aio.ServicerContext
     ) -> pb.AnalyzeComplexityResponse:
-        language, report = await self._reviews.complexity(request.code, request.language)
+        language, report = await self._reviews.complexity(request.code, request.language, request.filename)
         return mapping.complexity_response(language, report)
 
     async def ListReviews(
@@ -60,7 +60,9 @@ class CodeServicer(code_service_pb2_grpc.CodeServiceServicer):
     async def RefactorCode(
         self, request: pb.RefactorCodeRequest, context: grpc.aio.ServicerContext
     ) -> pb.RefactorCodeResponse:
-        done = await self._work.refactor(request.code, request.instruction, request.language)
+        done = await self._work.refactor(
+            request.code, request.instruction, request.language, request.filename
+        )
         return pb.RefactorCodeResponse(
             refactored_code=done.code, changes=list(done.changes), explanation=done.explanation
         )
@@ -68,7 +70,9 @@ class CodeServicer(code_service_pb2_grpc.CodeServiceServicer):
     async def GenerateTests(
         self, request: pb.GenerateTestsRequest, context: grpc.aio.ServicerContext
     ) -> pb.GenerateTestsResponse:
-        done = await self._work.generate_tests(request.code, request.language, request.framework)
+        done = await self._work.generate_tests(
+            request.code, request.language, request.framework, request.filename
+        )
         return pb.GenerateTestsResponse(
             tests=done.tests,
             test_count=done.test_count,

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from servers.code.ai import REFACTOR_PROMPT, TESTS_PROMPT
-from servers.code.domain import check_text, parse_python, resolve_language
+from servers.code.domain import parse_python, require_generated_language, source_of
 from servers.code.sandbox.bwrap import Chunk, Outcome
 from servers.code.sandbox.runners import RunOptions, collect_command, command
 from servers.code.sandbox.slots import RunSlots
@@ -78,9 +78,9 @@ class CodeWorkUseCases:
             async for item in self._sandbox.run(files, command(options, self._sandbox.python), wall_seconds):
                 yield item
 
-    async def refactor(self, code: str, instruction: str, language: str) -> Refactored:
-        check_text("code", code)
-        language = resolve_language(language, code)
+    async def refactor(self, code: str, instruction: str, language: str, filename: str = "") -> Refactored:
+        language = source_of(code, language, filename).language
+        require_generated_language(language, "refactoring")
         answer = await self._assistant.ask_json(
             REFACTOR_PROMPT.format(language=language, instruction=instruction, code=code)
         )
@@ -90,9 +90,11 @@ class CodeWorkUseCases:
             await self._analyzers.format(new_code), changes, str(answer.data.get("explanation", ""))
         )
 
-    async def generate_tests(self, code: str, language: str, framework: str) -> GeneratedTests:
-        check_text("code", code)
-        language = resolve_language(language, code)
+    async def generate_tests(
+        self, code: str, language: str, framework: str, filename: str = ""
+    ) -> GeneratedTests:
+        language = source_of(code, language, filename).language
+        require_generated_language(language, "test generation")
         framework = framework or "pytest"
         answer = await self._assistant.ask_json(
             TESTS_PROMPT.format(framework=framework, language=language, module="module", code=code)

@@ -16,10 +16,10 @@ from servers.code.domain import (
     NewReview,
     Review,
     ReviewCompleted,
+    Source,
     assemble,
-    check_text,
     parse_python,
-    resolve_language,
+    source_of,
 )
 from servers.platform.errors import (
     AetherError,
@@ -35,8 +35,8 @@ from servers.platform.uow import UnitOfWork
 
 
 class CodeAnalyzers(Protocol):
-    async def measure(self, code: str) -> tuple[AnalyzerRun, ComplexityReport | None]: ...
-    async def review(self, code: str) -> Analysis: ...
+    async def measure(self, source: Source) -> tuple[AnalyzerRun, ComplexityReport | None]: ...
+    async def review(self, source: Source) -> Analysis: ...
     async def format(self, code: str) -> str: ...
 
 
@@ -73,26 +73,28 @@ class ReviewUseCases:
         self._analyzers = analyzers
         self._assistant = assistant
 
-    async def complexity(self, code: str, language: str) -> tuple[str, ComplexityReport]:
-        check_text("code", code)
-        language = resolve_language(language, code)
-        parse_python(code)
-        run, report = await self._analyzers.measure(code)
+    async def complexity(self, code: str, language: str, filename: str = "") -> tuple[str, ComplexityReport]:
+        source = source_of(code, language, filename)
+        if source.language == "python":  # lizard tokenizes JS/TS without checking its syntax
+            parse_python(code)
+        run, report = await self._analyzers.measure(source)
         if report is None:
             raise Unavailable(f"the complexity analysis did not finish ({run.status}: {run.detail})", 1.0)
-        return language, report
+        return source.language, report
 
-    async def review(self, code: str, language: str, context: str, request_id: str) -> Review:
+    async def review(
+        self, code: str, language: str, context: str, request_id: str, filename: str = ""
+    ) -> Review:
         """Analyze, ask the AI, merge and score; store it and record ReviewCompleted.
         A repeated request_id returns the stored review (no new analysis or event)."""
-        check_text("code", code)
-        language = resolve_language(language, code)
+        source = source_of(code, language, filename)
+        language = source.language
         owner = current_viewer().user_id
         if request_id:
             async with self._uow() as tx:
                 if (earlier := await tx.repo.by_request_id(owner, request_id)) is not None:
                     return earlier
-        analysis = await self._analyzers.review(code)
+        analysis = await self._analyzers.review(source)
         ai = await self._ai_review(code, language, context, analysis)
         new = assemble(code, language, analysis, ai)
         async with self._uow() as tx:

@@ -1,6 +1,7 @@
 """CodeService over native gRPC against the shared in-process server: review with
-the real analyzers (planted problems), complexity equal to radon's (with a
-`match`), AI suggestions through the gateway (fake providers), history scoped
+the real analyzers (planted problems in Python and JavaScript), complexity equal
+to radon's (with a `match`) and to lizard's (JavaScript, TypeScript), AI
+suggestions through the gateway (fake providers), history scoped
 by owner with its outbox event, refactoring and test generation, a real pytest
 run, and bad input."""
 
@@ -14,12 +15,13 @@ from typing import Any
 
 import asyncpg
 import grpc
+import lizard
 import pytest
 from aether.code.v1 import code_service_pb2 as pb
 from aether.code.v1 import code_service_pb2_grpc
 from radon.visitors import ComplexityVisitor
 
-from tests.fakes.ai_providers import FakeProviders
+from tests.fakes.ai_providers import PROVIDERS, FakeProviders
 from tests.helpers import bearer, outbox_events, rich_error
 
 FIXTURES = Path(__file__).parent / "code_fixtures"
@@ -158,10 +160,105 @@ async def test_complexity_equals_radons_including_match(caller: MakeCaller) -> N
     assert reply.cognitive_complexity > 0
 
 
+def lizard_functions(code: str, filename: str) -> tuple[int, dict[str, tuple[int, int, int]]]:
+    """lizard's own NLOC of the file and (CCN, cognitive, line) per function."""
+    info = lizard.FileAnalyzer(lizard.get_extensions(["cognitive"])).analyze_source_code(filename, code)
+    return info.nloc, {
+        f.name.replace("::", "."): (f.cyclomatic_complexity, f.cognitive_complexity, f.start_line)
+        for f in info.function_list
+    }
+
+
+@pytest.mark.parametrize(
+    ("fixture", "filename", "language"),
+    [("complexity.js.txt", "src/shapes.js", "javascript"), ("complexity.ts.txt", "orders.ts", "typescript")],
+)
+async def test_js_and_ts_complexity_equals_lizards(
+    caller: MakeCaller, fixture: str, filename: str, language: str
+) -> None:
+    me = await caller()
+    code = (FIXTURES / fixture).read_text()
+    reply = await me.call("AnalyzeComplexity", pb.AnalyzeComplexityRequest(code=code, filename=filename))
+    assert reply.language == language  # detected from the extension
+    nloc, functions = lizard_functions(code, filename)
+    assert {f.name: (f.cyclomatic, f.cognitive, f.line) for f in reply.functions} == functions
+    assert reply.cyclomatic_complexity == sum(cc for cc, _, _ in functions.values())
+    assert reply.cognitive_complexity == sum(cog for _, cog, _ in functions.values())
+    assert reply.lines_of_code == nloc
+    assert 0 < reply.maintainability_index <= 100
+    assert reply.functions[0].cyclomatic == max(cc for cc, _, _ in functions.values())
+    # The fixtures' known numbers, so a lizard upgrade that changes them is noticed.
+    expected = {
+        "javascript": {"classify": 4, "route": 5, "parse": 7, "double": 1},
+        "typescript": {"shipping": 5, "reserve": 6, "label": 2},
+    }[language]
+    assert {name: cc for name, (cc, _, _) in functions.items()} == expected
+
+
+async def test_js_review_finds_the_planted_problems(caller: MakeCaller, ai: FakeProviders) -> None:
+    me = await caller()
+    code = (FIXTURES / "planted.js.txt").read_text()
+    reply = await me.call("ReviewCode", pb.ReviewCodeRequest(code=code, filename="handlers.js"))
+    assert reply.language == "javascript"
+    assert [(a.name, a.status) for a in reply.analyzers] == [("oxlint", "ok"), ("lizard", "ok")]
+    assert not reply.partial
+    lines = code.splitlines()
+
+    def line_of(text: str) -> int:
+        return next(n for n, line in enumerate(lines, 1) if text in line)
+
+    security = {(i.line, i.rule) for i in reply.security_issues}
+    assert {
+        (line_of("eval(userInput)"), "no-eval"),
+        (line_of("new Function("), "no-new-func"),
+        (line_of('"javascript:'), "no-script-url"),
+    } <= security, sorted(security)
+    issues = {(i.line, i.rule) for i in reply.issues}
+    assert {
+        (line_of("value == null"), "eqeqeq"),
+        (line_of("debugger;"), "no-debugger"),
+        (line_of("var result"), "no-var"),
+        (line_of("function tangled"), "lizard-cc"),  # cyclomatic over 10
+    } <= issues, sorted(issues)
+    _, functions = lizard_functions(code, "handlers.js")
+    assert reply.complexity.cyclomatic == sum(cc for cc, _, _ in functions.values())
+    assert 0 <= reply.score < 70
+
+
+async def test_ts_review_with_a_syntax_error_says_so(caller: MakeCaller, ai: FakeProviders) -> None:
+    me = await caller()
+    code = "export function ok(a: number): number {\n  return a;\n}\nfunction (:\n"
+    reply = await me.call("ReviewCode", pb.ReviewCodeRequest(code=code, language="typescript"))
+    assert reply.language == "typescript"
+    assert any(i.rule == "syntax-error" and i.line == 4 for i in reply.issues), reply.issues
+
+
+@pytest.mark.parametrize("method", ["RefactorCode", "GenerateTests"])
+@pytest.mark.parametrize(("language", "filename"), [("javascript", ""), ("", "app.ts")])
+async def test_js_and_ts_refactor_and_test_generation_are_refused(
+    caller: MakeCaller, ai: FakeProviders, method: str, language: str, filename: str
+) -> None:
+    me = await caller()
+    code = "export const add = (a, b) => a + b;\n"
+    request = (
+        pb.RefactorCodeRequest(code=code, instruction="simplify", language=language, filename=filename)
+        if method == "RefactorCode"
+        else pb.GenerateTestsRequest(code=code, language=language, filename=filename)
+    )
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await me.call(method, request)
+    rich = rich_error(err.value)
+    assert rich.code == grpc.StatusCode.INVALID_ARGUMENT
+    assert "supports only: python" in rich.field_violations["language"]
+    assert not any(ai.requests(p) for p in PROVIDERS)  # refused before asking the model
+
+
 @pytest.mark.parametrize(
     ("request_", "field"),
     [
         (pb.AnalyzeComplexityRequest(code="x = 1", language="cobol"), "language"),
+        (pb.AnalyzeComplexityRequest(code="puts 1", filename="main.rb"), "filename"),
+        (pb.AnalyzeComplexityRequest(code="x = 1", filename="x" * 256 + ".py"), "filename"),
         (pb.AnalyzeComplexityRequest(code="x = \x01\x02"), "code"),
         (pb.AnalyzeComplexityRequest(code="def (:"), "language"),
         (pb.AnalyzeComplexityRequest(code="x" * 262145), "code"),

@@ -1,5 +1,6 @@
 """CodeService as REST/JSON through a real Envoy in front of the shared server:
-the JSON names, review history and its scoping (404 for another user's), the
+the JSON names, review history and its scoping (404 for another user's), a
+JavaScript review and a TypeScript complexity equal to lizard's, the
 NDJSON test-run stream (output arrives while the run is still going; closing
 the stream ends the run) and bad input as 400 with field violations."""
 
@@ -15,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.api.test_code_grpc import lizard_functions
 from tests.api.test_code_sandbox import leftovers
 
 FIXTURES = Path(__file__).parent / "code_fixtures"
@@ -91,6 +93,30 @@ async def test_complexity_over_rest(caller: Caller) -> None:
     assert body["functions"][0]["name"] == "nested"
 
 
+async def test_a_javascript_review_over_rest(caller: Caller) -> None:
+    code = (FIXTURES / "planted.js.txt").read_text()
+    r = await caller.post("/review", {"code": code, "filename": "handlers.js"})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["language"] == "javascript" and body["partial"] is False
+    assert [(a["name"], a["status"]) for a in body["analyzers"]] == [("oxlint", "ok"), ("lizard", "ok")]
+    assert {"no-eval", "no-new-func", "no-script-url"} <= {i["rule"] for i in body["securityIssues"]}
+    _, functions = lizard_functions(code, "a.js")
+    assert body["complexity"]["cyclomatic"] == sum(cc for cc, _, _ in functions.values())
+
+
+async def test_typescript_complexity_over_rest_equals_lizards(caller: Caller) -> None:
+    code = (FIXTURES / "complexity.ts.txt").read_text()
+    r = await caller.post("/analyze/complexity", {"code": code, "language": "typescript"})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    nloc, functions = lizard_functions(code, "a.ts")
+    assert body["language"] == "typescript" and body["linesOfCode"] == nloc
+    measured = {f["name"]: (f["cyclomatic"], f.get("cognitive", 0), f["line"]) for f in body["functions"]}
+    assert measured == functions
+    assert body["cyclomaticComplexity"] == sum(cc for cc, _, _ in functions.values())
+
+
 async def test_run_streams_ndjson_while_running_and_closing_ends_it(caller: Caller) -> None:
     files = {
         "test_slow.py": "import os, time, unittest\n\nclass T(unittest.TestCase):\n"
@@ -124,6 +150,10 @@ async def test_a_finished_run_over_rest(caller: Caller) -> None:
     ("path", "body", "field"),
     [
         ("/review", {"code": "x = 1", "language": "klingon"}, "language"),
+        ("/review", {"code": "puts 1", "filename": "main.rb"}, "filename"),
+        ("/review", {"code": "const a = 1;"}, "language"),  # not Python, nothing to detect it by
+        ("/refactor", {"code": "let a;", "instruction": "tidy", "language": "javascript"}, "language"),
+        ("/test/generate", {"code": "let a: number;", "filename": "a.ts"}, "language"),
         ("/review", {"code": "x = 1\u0000\u0001"}, "code"),
         ("/review", {"code": "x = 1", "context": "c" * 10001}, "context"),
         ("/analyze/complexity", {"code": "\u0007\u0008 garbage \u0000"}, "code"),

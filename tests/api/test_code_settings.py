@@ -1,7 +1,8 @@
 """The Code Assistant under settings of its own, each an extra in-process code
 server (trusting the shared auth service): no AI model (reviews skip the AI
 part, refactoring names the setting), no bubblewrap (no test runs, never
-unsandboxed), and the concurrency caps, with a disconnect ending its run."""
+unsandboxed), the concurrency caps, with a disconnect ending its run, and an
+analyzer past its time limit (reported, nothing of it left running)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import grpc
+import psutil
 import pytest
 from aether.code.v1 import code_service_pb2 as pb
 from aether.code.v1 import code_service_pb2_grpc
@@ -118,3 +120,32 @@ async def test_concurrency_caps_and_a_disconnect_ends_the_run(
     quick = pb.RunTestsRequest(files={"test_b.py": "def test_b():\n    pass\n"}, runner="pytest")
     messages = [m async for m in stub.RunTests(quick, metadata=carol)]  # a slot is free again
     assert messages[-1].final.success
+
+
+def analyzer_runs() -> list[psutil.Process]:
+    """bandit runs still alive below this test process (not the fork servers themselves)."""
+    found = []
+    for child in psutil.Process().children(recursive=True):
+        try:
+            argv = " ".join(child.cmdline())
+            fork_server = "bandit_server" in argv and child.ppid() == os.getpid()  # what it forks is not ours
+            if child.status() != psutil.STATUS_ZOMBIE and "bandit" in argv and not fork_server:
+                found.append(child)
+        except psutil.Error:
+            continue
+    return found
+
+
+async def test_an_analyzer_past_its_time_limit_is_reported_and_leaves_nothing(
+    start_code_server: Callable[..., Any], md: Any
+) -> None:
+    stub = await start_code_server(CODE_ANALYZER_TIMEOUT_SECONDS="0.2")
+    code = "".join(f"def f{i}(x):\n    return eval(x) if x else exec(x)\n" for i in range(4000))
+    reply = await stub.ReviewCode(pb.ReviewCodeRequest(code=code), metadata=md)
+    bandit = next(a for a in reply.analyzers if a.name == "bandit")
+    assert bandit.status == "timeout" and "time limit" in bandit.detail and reply.partial
+    for _ in range(100):  # killed at once; poll until the kernel has it gone
+        if not analyzer_runs():
+            break
+        await asyncio.sleep(0.05)
+    assert not analyzer_runs()

@@ -20,8 +20,11 @@ from servers.code.domain import (
     NewReview,
     Review,
     ReviewCompleted,
+    Source,
     merge,
+    require_generated_language,
     score,
+    source_of,
 )
 from servers.code.sandbox import junit
 from servers.code.sandbox.workspace import check_files
@@ -64,6 +67,47 @@ def test_score_caps_repeats_of_one_rule_and_charges_complexity() -> None:
     report = ComplexityReport(23, 0, 50.0, 10, (FunctionComplexity("f", 1, 13, 0, 5),))
     assert score([finding("S105", severity="critical")], report) == 100 - 15 - 3
     assert score([finding(f"X{i}", severity="critical") for i in range(10)], None) == 0
+
+
+@pytest.mark.parametrize(
+    ("language", "filename", "code", "expected"),
+    [
+        ("", "src/app.js", "const a = 1;", Source("const a = 1;", "javascript", "snippet.js")),
+        ("", "lib/view.TSX", "x", Source("x", "typescript", "snippet.tsx")),  # JSX kept
+        ("", "tool.mjs", "x", Source("x", "javascript", "snippet.mjs")),
+        ("typescript", "a.js", "x", Source("x", "typescript", "snippet.ts")),  # language wins
+        ("", "", "x = 1\n", Source("x = 1\n", "python", "snippet.py")),  # parses as Python
+        ("javascript", "", "let a;", Source("let a;", "javascript", "snippet.js")),
+    ],
+)
+def test_the_language_comes_from_the_request_then_the_extension_then_parsing(
+    language: str, filename: str, code: str, expected: Source
+) -> None:
+    assert source_of(code, language, filename) == expected
+
+
+@pytest.mark.parametrize(
+    ("language", "filename", "code", "field"),
+    [
+        ("ruby", "", "puts 1", "language"),
+        ("", "main.rb", "puts 1", "filename"),
+        ("", "Makefile", "all:", "filename"),
+        ("", "", "const a = 1;", "language"),  # not Python, no extension to go by
+    ],
+)
+def test_an_unknown_language_names_the_field(language: str, filename: str, code: str, field: str) -> None:
+    with pytest.raises(InvalidArgument) as err:
+        source_of(code, language, filename)
+    assert [v.field for v in err.value.violations] == [field]
+
+
+def test_refactoring_and_test_generation_are_python_only() -> None:
+    require_generated_language("python", "refactoring")
+    for language in ("javascript", "typescript"):
+        with pytest.raises(InvalidArgument) as err:
+            require_generated_language(language, "test generation")
+        assert [v.field for v in err.value.violations] == ["language"]
+        assert "supports only: python" in err.value.violations[0].description
 
 
 def test_check_files_names_each_bad_path() -> None:
@@ -113,12 +157,12 @@ class FakeReviews:
 
 
 class FakeAnalyzers:
-    async def review(self, code: str) -> Analysis:
+    async def review(self, source: Source) -> Analysis:
         return Analysis(
             (finding("S307"),), (AnalyzerRun("ruff", "ok"), AnalyzerRun("bandit", "timeout")), None
         )
 
-    async def measure(self, code: str) -> tuple[AnalyzerRun, ComplexityReport | None]:
+    async def measure(self, source: Source) -> tuple[AnalyzerRun, ComplexityReport | None]:
         raise AssertionError("not used")
 
     async def format(self, code: str) -> str:

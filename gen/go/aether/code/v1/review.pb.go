@@ -420,7 +420,8 @@ type AnalyzerRun struct {
 	sizeCache     protoimpl.SizeCache
 	unknownFields protoimpl.UnknownFields
 
-	// The analyzer: "ruff", "bandit" or "radon".
+	// The analyzer: "ruff", "bandit" or "radon" for Python, "oxlint" or
+	// "lizard" for JavaScript and TypeScript.
 	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	// "ok" (finished), "timeout" (its time limit), "memory" (its memory limit)
 	// or "failed" (it crashed or its output was unreadable).

@@ -20,16 +20,18 @@ class GetReviewRequest(_message.Message):
     def __init__(self, id: _Optional[str] = ...) -> None: ...
 
 class ReviewCodeRequest(_message.Message):
-    __slots__ = ("code", "language", "context", "request_id")
+    __slots__ = ("code", "language", "context", "request_id", "filename")
     CODE_FIELD_NUMBER: _ClassVar[int]
     LANGUAGE_FIELD_NUMBER: _ClassVar[int]
     CONTEXT_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    FILENAME_FIELD_NUMBER: _ClassVar[int]
     code: str
     language: str
     context: str
     request_id: str
-    def __init__(self, code: _Optional[str] = ..., language: _Optional[str] = ..., context: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+    filename: str
+    def __init__(self, code: _Optional[str] = ..., language: _Optional[str] = ..., context: _Optional[str] = ..., request_id: _Optional[str] = ..., filename: _Optional[str] = ...) -> None: ...
 
 class ReviewCodeResponse(_message.Message):
     __slots__ = ("issues", "suggestions", "score", "security_issues", "complexity", "review_id", "language", "analyzers", "partial", "ai")
@@ -56,14 +58,16 @@ class ReviewCodeResponse(_message.Message):
     def __init__(self, issues: _Optional[_Iterable[_Union[_review_pb2.Issue, _Mapping]]] = ..., suggestions: _Optional[_Iterable[str]] = ..., score: _Optional[int] = ..., security_issues: _Optional[_Iterable[_Union[_review_pb2.Issue, _Mapping]]] = ..., complexity: _Optional[_Union[_review_pb2.Complexity, _Mapping]] = ..., review_id: _Optional[str] = ..., language: _Optional[str] = ..., analyzers: _Optional[_Iterable[_Union[_review_pb2.AnalyzerRun, _Mapping]]] = ..., partial: _Optional[bool] = ..., ai: _Optional[_Union[_review_pb2.AiReview, _Mapping]] = ...) -> None: ...
 
 class RefactorCodeRequest(_message.Message):
-    __slots__ = ("code", "instruction", "language")
+    __slots__ = ("code", "instruction", "language", "filename")
     CODE_FIELD_NUMBER: _ClassVar[int]
     INSTRUCTION_FIELD_NUMBER: _ClassVar[int]
     LANGUAGE_FIELD_NUMBER: _ClassVar[int]
+    FILENAME_FIELD_NUMBER: _ClassVar[int]
     code: str
     instruction: str
     language: str
-    def __init__(self, code: _Optional[str] = ..., instruction: _Optional[str] = ..., language: _Optional[str] = ...) -> None: ...
+    filename: str
+    def __init__(self, code: _Optional[str] = ..., instruction: _Optional[str] = ..., language: _Optional[str] = ..., filename: _Optional[str] = ...) -> None: ...
 
 class RefactorCodeResponse(_message.Message):
     __slots__ = ("refactored_code", "changes", "explanation")
@@ -76,14 +80,16 @@ class RefactorCodeResponse(_message.Message):
     def __init__(self, refactored_code: _Optional[str] = ..., changes: _Optional[_Iterable[str]] = ..., explanation: _Optional[str] = ...) -> None: ...
 
 class GenerateTestsRequest(_message.Message):
-    __slots__ = ("code", "language", "framework")
+    __slots__ = ("code", "language", "framework", "filename")
     CODE_FIELD_NUMBER: _ClassVar[int]
     LANGUAGE_FIELD_NUMBER: _ClassVar[int]
     FRAMEWORK_FIELD_NUMBER: _ClassVar[int]
+    FILENAME_FIELD_NUMBER: _ClassVar[int]
     code: str
     language: str
     framework: str
-    def __init__(self, code: _Optional[str] = ..., language: _Optional[str] = ..., framework: _Optional[str] = ...) -> None: ...
+    filename: str
+    def __init__(self, code: _Optional[str] = ..., language: _Optional[str] = ..., framework: _Optional[str] = ..., filename: _Optional[str] = ...) -> None: ...
 
 class GenerateTestsResponse(_message.Message):
     __slots__ = ("tests", "test_count", "coverage_estimate", "framework")
@@ -173,12 +179,14 @@ class TestSummary(_message.Message):
     def __init__(self, passed: _Optional[int] = ..., failed: _Optional[int] = ..., skipped: _Optional[int] = ..., total: _Optional[int] = ..., errors: _Optional[int] = ...) -> None: ...
 
 class AnalyzeComplexityRequest(_message.Message):
-    __slots__ = ("code", "language")
+    __slots__ = ("code", "language", "filename")
     CODE_FIELD_NUMBER: _ClassVar[int]
     LANGUAGE_FIELD_NUMBER: _ClassVar[int]
+    FILENAME_FIELD_NUMBER: _ClassVar[int]
     code: str
     language: str
-    def __init__(self, code: _Optional[str] = ..., language: _Optional[str] = ...) -> None: ...
+    filename: str
+    def __init__(self, code: _Optional[str] = ..., language: _Optional[str] = ..., filename: _Optional[str] = ...) -> None: ...
 
 class AnalyzeComplexityResponse(_message.Message):
     __slots__ = ("cyclomatic_complexity", "cognitive_complexity", "maintainability_index", "lines_of_code", "complexity_level", "recommendations", "functions", "language")

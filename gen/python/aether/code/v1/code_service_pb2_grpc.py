@@ -91,7 +91,8 @@ class CodeServiceServicer:
         review is stored in the caller's history (see ListReviews) and emits
         "code.review.completed".
         The findings come from static analyzers run on the content (ruff, bandit,
-        radon and complexipy for Python), each under its own time and memory
+        radon and complexipy for Python; oxlint and lizard for JavaScript and
+        TypeScript), each under its own time and memory
         limit, plus the AI Gateway's suggestions (as the caller, so their AI
         limits and usage apply). An analyzer that could not finish is reported in
         `analyzers` and makes the review `partial`; without an AI model, or when

@@ -47,8 +47,9 @@ export declare type ReviewCodeRequest = Message<"aether.code.v1.ReviewCodeReques
   code: string;
 
   /**
-   * Lower-case language name, e.g. "python", "javascript", "typescript", "go",
-   * "java", "rust", "cpp", "csharp"; empty means detect it from the code.
+   * Lower-case language name: "python", "javascript" or "typescript" (others
+   * are INVALID_ARGUMENT); empty means detect it from `filename`'s extension,
+   * else Python if the code parses.
    *
    * @generated from field: string language = 2;
    */
@@ -69,6 +70,17 @@ export declare type ReviewCodeRequest = Message<"aether.code.v1.ReviewCodeReques
    * @generated from field: string request_id = 4;
    */
   requestId: string;
+
+  /**
+   * Optional name of the file the code comes from, e.g. "src/app.ts": only
+   * its extension is used, to detect the language when `language` is empty
+   * (.py .pyi -> python; .js .mjs .cjs .jsx -> javascript; .ts .mts .cts .tsx
+   * -> typescript; .jsx and .tsx also enable JSX). Nothing is read from or
+   * written to this path. Up to 255 characters.
+   *
+   * @generated from field: string filename = 5;
+   */
+  filename: string;
 };
 
 /**
@@ -184,12 +196,25 @@ export declare type RefactorCodeRequest = Message<"aether.code.v1.RefactorCodeRe
   instruction: string;
 
   /**
-   * Lower-case language name, e.g. "python"; empty means detect it from the
-   * code.
+   * Lower-case language name; empty means detect it (from `filename`, else
+   * Python if the code parses). Only "python" can be refactored (the result
+   * is checked to parse and formatted); "javascript" and "typescript" are
+   * INVALID_ARGUMENT naming `language`.
    *
    * @generated from field: string language = 3;
    */
   language: string;
+
+  /**
+   * Optional name of the file the code comes from, e.g. "src/app.ts": only
+   * its extension is used, to detect the language when `language` is empty
+   * (.py .pyi -> python; .js .mjs .cjs .jsx -> javascript; .ts .mts .cts .tsx
+   * -> typescript; .jsx and .tsx also enable JSX). Nothing is read from or
+   * written to this path. Up to 255 characters.
+   *
+   * @generated from field: string filename = 4;
+   */
+  filename: string;
 };
 
 /**
@@ -246,8 +271,9 @@ export declare type GenerateTestsRequest = Message<"aether.code.v1.GenerateTests
   code: string;
 
   /**
-   * Lower-case language name, e.g. "python"; empty means detect it from the
-   * code.
+   * Lower-case language name; empty means detect it (from `filename`, else
+   * Python if the code parses). Only "python" is supported; "javascript" and
+   * "typescript" are INVALID_ARGUMENT naming `language`.
    *
    * @generated from field: string language = 2;
    */
@@ -260,6 +286,17 @@ export declare type GenerateTestsRequest = Message<"aether.code.v1.GenerateTests
    * @generated from field: string framework = 3;
    */
   framework: string;
+
+  /**
+   * Optional name of the file the code comes from, e.g. "src/app.ts": only
+   * its extension is used, to detect the language when `language` is empty
+   * (.py .pyi -> python; .js .mjs .cjs .jsx -> javascript; .ts .mts .cts .tsx
+   * -> typescript; .jsx and .tsx also enable JSX). Nothing is read from or
+   * written to this path. Up to 255 characters.
+   *
+   * @generated from field: string filename = 4;
+   */
+  filename: string;
 };
 
 /**
@@ -589,12 +626,23 @@ export declare type AnalyzeComplexityRequest = Message<"aether.code.v1.AnalyzeCo
   code: string;
 
   /**
-   * Lower-case language name, e.g. "python"; empty means detect it from the
-   * code.
+   * Lower-case language name: "python", "javascript" or "typescript"; empty
+   * means detect it (from `filename`, else Python if the code parses).
    *
    * @generated from field: string language = 2;
    */
   language: string;
+
+  /**
+   * Optional name of the file the code comes from, e.g. "src/app.ts": only
+   * its extension is used, to detect the language when `language` is empty
+   * (.py .pyi -> python; .js .mjs .cjs .jsx -> javascript; .ts .mts .cts .tsx
+   * -> typescript; .jsx and .tsx also enable JSX). Nothing is read from or
+   * written to this path. Up to 255 characters.
+   *
+   * @generated from field: string filename = 3;
+   */
+  filename: string;
 };
 
 /**
@@ -821,7 +869,8 @@ export declare const CodeService: GenService<{
    * review is stored in the caller's history (see ListReviews) and emits
    * "code.review.completed".
    * The findings come from static analyzers run on the content (ruff, bandit,
-   * radon and complexipy for Python), each under its own time and memory
+   * radon and complexipy for Python; oxlint and lizard for JavaScript and
+   * TypeScript), each under its own time and memory
    * limit, plus the AI Gateway's suggestions (as the caller, so their AI
    * limits and usage apply). An analyzer that could not finish is reported in
    * `analyzers` and makes the review `partial`; without an AI model, or when

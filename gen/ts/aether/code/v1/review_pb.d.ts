@@ -222,7 +222,8 @@ export declare const ReviewSchema: GenMessage<Review>;
  */
 export declare type AnalyzerRun = Message<"aether.code.v1.AnalyzerRun"> & {
   /**
-   * The analyzer: "ruff", "bandit" or "radon".
+   * The analyzer: "ruff", "bandit" or "radon" for Python, "oxlint" or
+   * "lizard" for JavaScript and TypeScript.
    *
    * @generated from field: string name = 1;
    */

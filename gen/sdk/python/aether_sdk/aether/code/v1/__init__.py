@@ -143,8 +143,17 @@ class AnalyzeComplexityRequest(betterproto2.Message):
 
     language: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
     """
-    Lower-case language name, e.g. "python"; empty means detect it from the
-    code.
+    Lower-case language name: "python", "javascript" or "typescript"; empty
+    means detect it (from `filename`, else Python if the code parses).
+    """
+
+    filename: "str" = betterproto2.field(3, betterproto2.TYPE_STRING)
+    """
+    Optional name of the file the code comes from, e.g. "src/app.ts": only
+    its extension is used, to detect the language when `language` is empty
+    (.py .pyi -> python; .js .mjs .cjs .jsx -> javascript; .ts .mts .cts .tsx
+    -> typescript; .jsx and .tsx also enable JSX). Nothing is read from or
+    written to this path. Up to 255 characters.
     """
 
 
@@ -214,7 +223,8 @@ class AnalyzerRun(betterproto2.Message):
 
     name: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
     """
-    The analyzer: "ruff", "bandit" or "radon".
+    The analyzer: "ruff", "bandit" or "radon" for Python, "oxlint" or
+    "lizard" for JavaScript and TypeScript.
     """
 
     status: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
@@ -359,14 +369,24 @@ class GenerateTestsRequest(betterproto2.Message):
 
     language: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
     """
-    Lower-case language name, e.g. "python"; empty means detect it from the
-    code.
+    Lower-case language name; empty means detect it (from `filename`, else
+    Python if the code parses). Only "python" is supported; "javascript" and
+    "typescript" are INVALID_ARGUMENT naming `language`.
     """
 
     framework: "str" = betterproto2.field(3, betterproto2.TYPE_STRING)
     """
     Test framework: "pytest" or "unittest"; empty means pytest. The tests
     are checked to parse, formatted and collected in the sandbox.
+    """
+
+    filename: "str" = betterproto2.field(4, betterproto2.TYPE_STRING)
+    """
+    Optional name of the file the code comes from, e.g. "src/app.ts": only
+    its extension is used, to detect the language when `language` is empty
+    (.py .pyi -> python; .js .mjs .cjs .jsx -> javascript; .ts .mts .cts .tsx
+    -> typescript; .jsx and .tsx also enable JSX). Nothing is read from or
+    written to this path. Up to 255 characters.
     """
 
 
@@ -548,8 +568,19 @@ class RefactorCodeRequest(betterproto2.Message):
 
     language: "str" = betterproto2.field(3, betterproto2.TYPE_STRING)
     """
-    Lower-case language name, e.g. "python"; empty means detect it from the
-    code.
+    Lower-case language name; empty means detect it (from `filename`, else
+    Python if the code parses). Only "python" can be refactored (the result
+    is checked to parse and formatted); "javascript" and "typescript" are
+    INVALID_ARGUMENT naming `language`.
+    """
+
+    filename: "str" = betterproto2.field(4, betterproto2.TYPE_STRING)
+    """
+    Optional name of the file the code comes from, e.g. "src/app.ts": only
+    its extension is used, to detect the language when `language` is empty
+    (.py .pyi -> python; .js .mjs .cjs .jsx -> javascript; .ts .mts .cts .tsx
+    -> typescript; .jsx and .tsx also enable JSX). Nothing is read from or
+    written to this path. Up to 255 characters.
     """
 
 
@@ -680,8 +711,9 @@ class ReviewCodeRequest(betterproto2.Message):
 
     language: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
     """
-    Lower-case language name, e.g. "python", "javascript", "typescript", "go",
-    "java", "rust", "cpp", "csharp"; empty means detect it from the code.
+    Lower-case language name: "python", "javascript" or "typescript" (others
+    are INVALID_ARGUMENT); empty means detect it from `filename`'s extension,
+    else Python if the code parses.
     """
 
     context: "str" = betterproto2.field(3, betterproto2.TYPE_STRING)
@@ -694,6 +726,15 @@ class ReviewCodeRequest(betterproto2.Message):
     """
     Optional idempotency key: a retry with the same key within 24 hours returns
     the stored review instead of reviewing (and billing) again.
+    """
+
+    filename: "str" = betterproto2.field(5, betterproto2.TYPE_STRING)
+    """
+    Optional name of the file the code comes from, e.g. "src/app.ts": only
+    its extension is used, to detect the language when `language` is empty
+    (.py .pyi -> python; .js .mjs .cjs .jsx -> javascript; .ts .mts .cts .tsx
+    -> typescript; .jsx and .tsx also enable JSX). Nothing is read from or
+    written to this path. Up to 255 characters.
     """
 
 
@@ -986,7 +1027,8 @@ class CodeServiceStub:
         review is stored in the caller's history (see ListReviews) and emits
         "code.review.completed".
         The findings come from static analyzers run on the content (ruff, bandit,
-        radon and complexipy for Python), each under its own time and memory
+        radon and complexipy for Python; oxlint and lizard for JavaScript and
+        TypeScript), each under its own time and memory
         limit, plus the AI Gateway's suggestions (as the caller, so their AI
         limits and usage apply). An analyzer that could not finish is reported in
         `analyzers` and makes the review `partial`; without an AI model, or when
