@@ -225,6 +225,35 @@ def test_streaming_rpcs_have_no_route_timeout(augmented: dict[str, Any]) -> None
     assert routes[f"rest:{AUTH}.GetMe:0"]["route"]["timeout"] == "60s"
 
 
+def test_every_binding_of_a_server_stream_has_an_sse_route_before_its_plain_one(
+    augmented: dict[str, Any],
+) -> None:
+    order = [r["name"] for r in _route_list(augmented)]
+    routes = _routes(augmented)
+    for index in (0, 1):  # WatchThings has an additional binding
+        plain, sse = (
+            routes[f"rest:{ROUTED}.WatchThings:{index}"],
+            routes[f"rest:{ROUTED}.WatchThings:{index}:sse"],
+        )
+        assert order.index(sse["name"]) == order.index(plain["name"]) - 1
+        assert sse["match"]["headers"] == [
+            *plain["match"]["headers"],
+            {"name": "accept", "stringMatch": {"contains": "text/event-stream", "ignoreCase": True}},
+        ]
+        assert {**sse["match"], "headers": None} == {**plain["match"], "headers": None}
+        assert sse["route"] == plain["route"]
+        transcoder = sse["typedPerFilterConfig"][TRANSCODER_FILTER]
+        assert transcoder["printOptions"]["streamSseStyleDelimited"] is True
+        # Otherwise the listener's config: the same services, names and limits.
+        listener = _filter(augmented, TRANSCODER_FILTER)
+        assert {k: v for k, v in transcoder.items() if k not in ("printOptions", "@type")} == {
+            k: v for k, v in listener.items() if k not in ("printOptions", "@type")
+        }
+    assert not [n for n in order if n.endswith(":sse") and "WatchThings" not in n]
+    # HTTP/1.1 clients get a stream's trailers: a mid-stream error's grpc-status.
+    assert _hcm(augmented)["httpProtocolOptions"] == {"enableTrailers": True}
+
+
 def test_clusters_are_http2_with_grpc_health_checks(augmented: dict[str, Any]) -> None:
     clusters = {c["name"]: c for c in augmented["staticResources"]["clusters"]}
     auth, routed = clusters[cluster_name(AUTH)], clusters[cluster_name(ROUTED)]
