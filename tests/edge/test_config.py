@@ -254,6 +254,20 @@ def test_every_binding_of_a_server_stream_has_an_sse_route_before_its_plain_one(
     assert _hcm(augmented)["httpProtocolOptions"] == {"enableTrailers": True}
 
 
+def test_every_server_stream_of_the_real_protos_has_sse_routes() -> None:
+    routed = rpcs(load_descriptor_set(DESCRIPTOR))
+    upstreams = {s: "127.0.0.1:50051" for s in {r.service for r in routed}}
+    names = set(_routes(build_bootstrap(DESCRIPTOR, EdgeSettings(upstreams=upstreams))))
+    streams = {
+        f"rest:{r.full_name}:{i}:sse" for r in routed if r.server_streaming for i in range(len(r.bindings))
+    }
+    assert {
+        "rest:aether.ai.v1.AiService.StreamChat:0:sse",
+        "rest:aether.rag.v1.RagService.IngestDocument:0:sse",
+    } <= streams
+    assert {n for n in names if n.endswith(":sse")} == streams
+
+
 def test_clusters_are_http2_with_grpc_health_checks(augmented: dict[str, Any]) -> None:
     clusters = {c["name"]: c for c in augmented["staticResources"]["clusters"]}
     auth, routed = clusters[cluster_name(AUTH)], clusters[cluster_name(ROUTED)]
