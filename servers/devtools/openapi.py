@@ -4,7 +4,8 @@ gen/openapi/openapi.json; Envoy serves it at /api/v1/openapi.json).
 Each google.api.http binding is an operation: path variables are path parameters, the
 body ("*" or one field) the JSON request body, every other scalar field of a GET/DELETE
 a query parameter (JSON names, as the transcoder reads them). Server-streaming RPCs answer
-with newline-delimited JSON (the transcoder's stream_newline_delimited). Every error is a
+with newline-delimited JSON sent as application/json (the transcoder's stream_newline_delimited),
+or Server-Sent Events as text/event-stream when asked (servers/edge/routes.py). Every error is a
 google.rpc.Status body. RPCs without access.public need a bearer JWT.
 """
 
@@ -127,9 +128,7 @@ def _operation(
         operation["parameters"] = parameters
     success = schemas.ref(output_type)
     if rpc.server_streaming:
-        ndjson = "A stream: one JSON message per line (newline-delimited JSON), as the server sends them"
-        content = {"application/x-ndjson": {"schema": success}}
-        operation["responses"] = {"200": {"description": ndjson, "content": content}}
+        operation["responses"] = {"200": _stream_response(success)}
     else:
         operation["responses"] = {
             "200": {"description": "OK", "content": {"application/json": {"schema": success}}}
@@ -147,6 +146,32 @@ def _operation(
     if rpc.public:
         operation["security"] = []
     return operation
+
+
+STREAM_DESCRIPTION = (
+    "A stream, each message sent as the server sends it. By default newline-delimited JSON: one "
+    "message per line, sent as `application/json` (Envoy's content type for it, not "
+    "`application/x-ndjson`). With `Accept: text/event-stream`, Server-Sent Events: "
+    "`data: <message>` and a blank line per message. An error before the first message is a "
+    "google.rpc.Status body with its HTTP status; an error after it ends the stream with the "
+    "`grpc-status` and `grpc-message` trailers (the 200 is already sent)."
+)
+
+
+def _stream_response(message: Schema) -> dict[str, Any]:
+    """A server stream's 200: NDJSON (`application/json`, the schema of one line) or SSE (the
+    schema of one event, its `data` one message as JSON)."""
+    event = {
+        "type": "object",
+        "properties": {
+            "data": {"type": "string", "contentMediaType": "application/json", "contentSchema": message}
+        },
+        "required": ["data"],
+    }
+    return {
+        "description": STREAM_DESCRIPTION,
+        "content": {"application/json": {"schema": message}, "text/event-stream": {"schema": event}},
+    }
 
 
 def _json_body(schema: Schema) -> dict[str, Any]:

@@ -43,6 +43,7 @@ with warnings.catch_warnings():
         HeaderValue,
         HeaderValueOption,
         HeaderValueOptionHeaderAppendAction,
+        Http1ProtocolOptions,
         Node,
     )
     from envoy_data_plane.envoy.config.listener.v3 import Filter, FilterChain, Listener
@@ -129,7 +130,7 @@ def _http_connection_manager(
     settings: EdgeSettings,
 ) -> HttpConnectionManager:
     routes = build_routes(
-        routed, settings, unserved, lambda limit: transcoder(descriptor_path, services, limit)
+        routed, settings, unserved, lambda limit, sse: transcoder(descriptor_path, services, limit, sse=sse)
     )
     # The edge's own files go before the RPC routes, after the CORS preflight route (if any).
     first = 1 if settings.cors_allowed_origins else 0
@@ -153,6 +154,10 @@ def _http_connection_manager(
         virtual_host.typed_per_filter_config = {CORS_FILTER: Any.pack(cors_policy(settings))}
     return HttpConnectionManager(
         codec_type=HttpConnectionManagerCodecType.AUTO,
+        # HTTP/1.1 REST clients get a stream's trailers (chunked encoding): after a mid-stream
+        # error, grpc-status / grpc-message (and grpc-status-details-bin) say what went wrong;
+        # the 200 and the messages before it are already sent. HTTP/2 clients get them anyway.
+        http_protocol_options=Http1ProtocolOptions(enable_trailers=True),
         stat_prefix="aether_edge",
         route_config=RouteConfiguration(
             name=ROUTE_CONFIG_NAME,

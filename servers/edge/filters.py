@@ -166,11 +166,15 @@ def _jwt_authn(settings: EdgeSettings) -> JwtAuthentication:
 
 
 def transcoder(
-    descriptor_path: Path, services: Sequence[str], max_request_body_size: int
+    descriptor_path: Path, services: Sequence[str], max_request_body_size: int, *, sse: bool = False
 ) -> GrpcJsonTranscoder:
     """The transcoder's config. Its body limit is the one Envoy enforces on a REST body (the
     buffer filter's per-route limit does not hold once the transcoder has set its own), so the
-    listener's carries the default and a route with a larger limit gets its own copy."""
+    listener's carries the default and a route with a larger limit gets its own copy.
+
+    ``sse``: server streams framed as Server-Sent Events (``data: <json>\\n\\n``, content-type
+    text/event-stream) instead of newline-delimited JSON; the config of the streams' SSE routes
+    (servers.edge.routes)."""
     return GrpcJsonTranscoder(
         proto_descriptor=str(descriptor_path),
         services=list(services),
@@ -180,7 +184,9 @@ def transcoder(
             # unset messages and `optional` fields are left out.
             preserve_proto_field_names=False,
             always_print_primitive_fields=True,
+            # NDJSON: one message per line (content-type application/json, Envoy's choice).
             stream_newline_delimited=True,
+            stream_sse_style_delimited=sse,
         ),
         convert_grpc_status=True,
         # HTML forms and most clients encode spaces in query strings as "+".

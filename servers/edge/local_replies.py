@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping
+from typing import Any as TypingAny
 
 from servers.edge.envoy_values import exact_header
 from servers.edge.filters import HEALTHZ_PATH, READYZ_PATH
@@ -66,6 +67,18 @@ LOCAL_REPLY_GRPC_CODES: Mapping[int, int] = {status: code for status, (code, _) 
 LOCAL_REPLY_DEFAULT = (2, ErrorReason.INTERNAL)  # UNKNOWN
 REQUEST_INFO = "type.googleapis.com/google.rpc.RequestInfo"
 ERROR_INFO = "type.googleapis.com/google.rpc.ErrorInfo"
+BAD_REQUEST = "type.googleapis.com/google.rpc.BadRequest"
+EDGE_JSON_DEPTH = 100
+"""Levels of objects and arrays (the body's own included) Envoy's transcoder parses in a REST
+body (its protobuf writer's recursion limit, measured on 1.40; docs/security.md): a deeper body,
+like a malformed one, is refused there (TRANSCODE_FAILURE) before any server sees it."""
+BODY_MESSAGE = (
+    "the request body is not JSON this method accepts: malformed, a value of the wrong type, "
+    f"or nested deeper than {EDGE_JSON_DEPTH} levels"
+)
+QUERY_MESSAGE = (
+    "a query parameter is not a field of this method's request, or its value is not of the field's type"
+)
 TOO_LARGE_MESSAGE = (
     "request too large: above this method's size limit "
     "(1 MiB unless its (aether.common.v1.max_request_bytes) says otherwise)"
@@ -79,6 +92,26 @@ def _status_body(code: int, reason: ErrorReason) -> SubstitutionFormatString:
     ]
     return SubstitutionFormatString(
         json_format=Struct.from_dict({"code": code, "message": "%LOCAL_REPLY_BODY%", "details": details}),
+        content_type="application/json",
+    )
+
+
+def _transcode_failure_body(message: str) -> SubstitutionFormatString:
+    """A REST request the transcoder could not turn into the request message: a field violation
+    on the request (field "") as a server's own validation would give, the parser's words only
+    in ErrorInfo.metadata.parserMessage (library text is no client message)."""
+    details: list[Mapping[str, TypingAny]] = [
+        {
+            "@type": ERROR_INFO,
+            "reason": ErrorReason.VALIDATION_ERROR.value,
+            "domain": ERROR_DOMAIN,
+            "metadata": {"parserMessage": "%LOCAL_REPLY_BODY%"},
+        },
+        {"@type": BAD_REQUEST, "fieldViolations": [{"field": "", "description": message}]},
+        {"@type": REQUEST_INFO, "requestId": "%REQ(X-REQUEST-ID)%"},
+    ]
+    return SubstitutionFormatString(
+        json_format=Struct.from_dict({"code": 3, "message": message, "details": details}),
         content_type="application/json",
     )
 
@@ -131,16 +164,28 @@ IS_NATIVE_GRPC = _and(
     _header_filter(HeaderMatcher(name="x-envoy-original-path", present_match=True, invert_match=True)),
 )
 
+
+def _code_details_start(prefix: str) -> AccessLogFilter:
+    return AccessLogFilter(
+        extension_filter=ExtensionFilter(
+            name="envoy.access_loggers.extension_filters.cel",
+            typed_config=Any.pack(
+                ExpressionFilter(expression=f"response.code_details.startsWith('{prefix}')")
+            ),
+        )
+    )
+
+
 # jwt_authn answers 403 for a token whose audience is wrong; it is as invalid a
 # token as a bad signature for us, so it becomes 401 like every other JWT failure.
-JWT_FORBIDDEN = AccessLogFilter(
-    extension_filter=ExtensionFilter(
-        name="envoy.access_loggers.extension_filters.cel",
-        typed_config=Any.pack(
-            ExpressionFilter(expression="response.code_details.startsWith('jwt_authn_access_denied')")
-        ),
-    )
-)
+JWT_FORBIDDEN = _code_details_start("jwt_authn_access_denied")
+
+
+# The transcoder could not read a REST body: `grpc_json_transcode_failure{CODE}` (its response
+# side's failure has the same details, as a 502). The early_ variant: the path or query string of
+# a request without a body (an unknown query parameter, a value of the wrong type).
+TRANSCODE_FAILURE = _code_details_start("grpc_json_transcode_failure{")
+EARLY_TRANSCODE_FAILURE = _code_details_start("early_grpc_json_transcode_failure{")
 
 # Native gRPC local replies: Envoy sends grpc-status from the HTTP code
 # (401->16, 403->7, 404->12, 429->14, 503->14); these fix the codes whose default
@@ -212,6 +257,14 @@ def local_reply_config() -> LocalReplyConfig:
             body_format_override=_status_body(*LOCAL_REPLIES[413]),
         ),
         _native_grpc(413, LOCAL_REPLIES[413][1], TOO_LARGE_MESSAGE),
+        ResponseMapper(
+            filter=_and(IS_REST, _status_filter(ComparisonFilterOp.EQ, 400), TRANSCODE_FAILURE),
+            body_format_override=_transcode_failure_body(BODY_MESSAGE),
+        ),
+        ResponseMapper(
+            filter=_and(IS_REST, _status_filter(ComparisonFilterOp.EQ, 400), EARLY_TRANSCODE_FAILURE),
+            body_format_override=_transcode_failure_body(QUERY_MESSAGE),
+        ),
     ]
     for status, (code, reason) in LOCAL_REPLIES.items():
         mappers.append(

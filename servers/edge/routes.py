@@ -1,5 +1,9 @@
 """Envoy routes derived from the RPCs: a REST route per google.api.http binding and a native gRPC
-route per RPC, each with its JWT requirement and body limit (per-route filter configs)."""
+route per RPC, each with its JWT requirement and body limit (per-route filter configs).
+
+A server-streaming RPC's binding gets a second REST route just before the plain one, taken when
+the request's Accept names text/event-stream: the same RPC with a transcoder config that frames
+the stream as Server-Sent Events; every other request gets newline-delimited JSON."""
 
 from __future__ import annotations
 
@@ -30,7 +34,7 @@ with warnings.catch_warnings():
     )
     from envoy_data_plane.envoy.extensions.filters.http.buffer.v3 import Buffer, BufferPerRoute
     from envoy_data_plane.envoy.extensions.filters.http.jwt_authn.v3 import PerRouteConfig
-    from envoy_data_plane.envoy.type.matcher.v3 import RegexMatcher
+    from envoy_data_plane.envoy.type.matcher.v3 import RegexMatcher, StringMatcher
     from envoy_data_plane.google.protobuf import Any
 
 REFLECTION_MESSAGE = (
@@ -48,9 +52,12 @@ def body_limit(rpc: Rpc, settings: EdgeSettings) -> int:
     return rpc.max_request_bytes or settings.max_request_bytes
 
 
-# A transcoder config holding REST bodies to the given limit (filters.transcoder, bound to the
-# descriptor set), for the routes whose limit is above the listener's.
-TranscoderFor = Callable[[int], TypingAny]
+# A transcoder config holding REST bodies to the given limit, SSE-framed streams or not
+# (filters.transcoder, bound to the descriptor set), for the routes whose limit is above the
+# listener's and for the SSE routes of server streams.
+TranscoderFor = Callable[[int, bool], TypingAny]
+
+SSE_MEDIA_TYPE = "text/event-stream"
 
 
 def build_routes(
@@ -101,7 +108,7 @@ def _grpc_reply(name: str, prefix: str, status: int, message: str) -> Route:
 
 
 def _per_route(
-    rpc: Rpc, settings: EdgeSettings, transcoder_for: TranscoderFor | None = None
+    rpc: Rpc, settings: EdgeSettings, transcoder_for: TranscoderFor | None = None, *, sse: bool = False
 ) -> dict[str, Any]:
     jwt = PerRouteConfig(disabled=True) if rpc.public else PerRouteConfig(requirement_name=JWT_REQUIREMENT)
     # The buffer filter holds every body to its RPC's limit (413 above it), REST and native gRPC
@@ -113,8 +120,8 @@ def _per_route(
         BUFFER_FILTER: Any.pack(buffer),
     }
     limit = body_limit(rpc, settings)
-    if transcoder_for is not None and limit > settings.max_request_bytes:
-        per_route[TRANSCODER_FILTER] = Any.pack(transcoder_for(limit))
+    if transcoder_for is not None and (sse or limit > settings.max_request_bytes):
+        per_route[TRANSCODER_FILTER] = Any.pack(transcoder_for(max(limit, settings.max_request_bytes), sse))
     return per_route
 
 
@@ -136,22 +143,34 @@ def _rest_routes(
     out = []
     for index, binding in enumerate(rpc.bindings):
         template = binding.path
-        match = RouteMatch(headers=[exact_header(":method", binding.method)])
-        if template.literal:
-            match.path = template.template
-        else:
-            match.safe_regex = RegexMatcher(regex=template.regex)
-        per_route = _per_route(rpc, settings, transcoder_for)
-        if not (rpc.server_streaming or rpc.client_streaming):  # a stream is never buffered
-            per_route[TRAILER_HEADERS_FILTER] = Any.pack(trailer_headers_route_config())
-        route = Route(
-            name=f"rest:{rpc.full_name}:{index}",
-            match=match,
-            route=_route_action(rpc, settings),
-            typed_per_filter_config=per_route,
-        )
-        out.append((template.sort_key(), route))
+        # SSE first (0): the plain route (1) would take its requests too.
+        variants = [True, False] if rpc.server_streaming else [False]
+        for sse in variants:
+            headers = [exact_header(":method", binding.method)]
+            if sse:
+                headers.append(_accepts_sse())
+            match = RouteMatch(headers=headers)
+            if template.literal:
+                match.path = template.template
+            else:
+                match.safe_regex = RegexMatcher(regex=template.regex)
+            per_route = _per_route(rpc, settings, transcoder_for, sse=sse)
+            if not (rpc.server_streaming or rpc.client_streaming):  # a stream is never buffered
+                per_route[TRAILER_HEADERS_FILTER] = Any.pack(trailer_headers_route_config())
+            route = Route(
+                name=f"rest:{rpc.full_name}:{index}" + (":sse" if sse else ""),
+                match=match,
+                route=_route_action(rpc, settings),
+                typed_per_filter_config=per_route,
+            )
+            out.append(((*template.sort_key(), 0 if sse else 1), route))
     return out
+
+
+def _accepts_sse() -> HeaderMatcher:
+    """Accept naming text/event-stream (alone or among others, any case): an SSE client, or
+    `curl -H 'accept: text/event-stream'`."""
+    return HeaderMatcher(name="accept", string_match=StringMatcher(contains=SSE_MEDIA_TYPE, ignore_case=True))
 
 
 def _grpc_route(rpc: Rpc, settings: EdgeSettings) -> Route:

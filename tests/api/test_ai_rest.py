@@ -12,18 +12,22 @@ REST client receives two values per header (the gateway's first), e.g.
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import time
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import unquote
 
 import httpx
 import pytest
+from google.rpc import error_details_pb2, status_pb2
 
 from servers.ai.providers.local import _load as load_local_model
-from tests.fakes.ai_providers import FakeProviders
+from tests.edge.http1 import http1
+from tests.fakes.ai_providers import FakeProviders, Fault
 
 GROQ = "llama-3.3-70b-versatile"  # alias "groq", the shared server's default; 30 requests/minute
 GROQ_RPM = 30
@@ -186,10 +190,64 @@ async def test_stream_is_newline_delimited_json(caller: Caller) -> None:
     }
 
 
-async def test_stream_errors_before_the_first_message_are_plain_error_bodies(caller: Caller) -> None:
-    r = await caller.post("/chat/stream", {"model": "gpt-99", "message": "hi"})
+async def test_stream_as_server_sent_events(caller: Caller) -> None:
+    """With Accept: text/event-stream the same stream comes as SSE: `data: <message>` and a
+    blank line per StreamChatResponse, content-type text/event-stream."""
+    async with caller.http.stream(
+        "POST",
+        "/api/v1/ai/chat/stream",
+        json={"model": "groq", "message": "stream these words"},
+        headers=caller.headers | {"accept": "text/event-stream"},
+    ) as r:
+        assert r.status_code == 200
+        assert r.headers["content-type"] == "text/event-stream"
+        lines = [line async for line in r.aiter_lines()]
+    assert lines[1::2] == [""] * (len(lines) // 2)  # each event ends with a blank line
+    messages = [json.loads(line.removeprefix("data: ")) for line in lines[::2]]
+    chunks, final = messages[:-1], messages[-1]
+    assert "".join(m["chunk"]["content"] for m in chunks) == "echo: stream these words"
+    assert final["final"]["done"] is True and final["final"]["requestId"] == r.headers["x-request-id"]
+
+
+async def test_a_stream_cut_mid_way_ends_with_the_error_in_its_trailers(
+    caller: Caller, fake_ai: FakeProviders
+) -> None:
+    """After the first chunk the 200 is sent: the error is the chunked encoding's trailers
+    (grpc-status, grpc-message, grpc-status-details-bin), read here by a bare HTTP/1.1 client
+    (httpx drops trailers); the body just ends, without `final`."""
+    fake_ai.script("groq", Fault.cut_after(2))
+    headers = caller.headers | {"accept": "text/event-stream", "content-type": "application/json"}
+    body = json.dumps({"model": "groq", "message": f"one two three {uuid.uuid4().hex}"}).encode()
+
+    def exchange() -> tuple[int, dict[str, str], list[Any], dict[str, str]]:
+        with http1(caller.http.base_url.port or 80, timeout=20) as ex:
+            ex.send("POST", "/api/v1/ai/chat/stream", headers, body)
+            return ex.status, ex.headers, list(ex.messages()), ex.trailers
+
+    # A thread: the in-process servers run on this event loop.
+    status, response_headers, messages, trailers = await asyncio.to_thread(exchange)
+    assert status == 200 and response_headers["content-type"] == "text/event-stream"
+    assert [set(m) for m in messages] == [{"chunk"}, {"chunk"}]
+    assert trailers["grpc-status"] == "14", trailers  # UNAVAILABLE
+    assert "mid-stream" in unquote(trailers["grpc-message"])
+    details = status_pb2.Status.FromString(base64.b64decode(trailers["grpc-status-details-bin"] + "=="))
+    assert details.code == 14
+    infos = [d for d in details.details if d.Is(error_details_pb2.RequestInfo.DESCRIPTOR)]
+    request_info = error_details_pb2.RequestInfo()
+    assert infos and infos[0].Unpack(request_info)
+    assert request_info.request_id == response_headers["x-request-id"]
+
+
+@pytest.mark.parametrize("accept", ["application/json", "text/event-stream"])
+async def test_stream_errors_before_the_first_message_are_plain_error_bodies(
+    caller: Caller, accept: str
+) -> None:
+    headers = caller.headers | {"accept": accept}
+    body = {"model": "gpt-99", "message": "hi"}
+    r = await caller.http.post("/api/v1/ai/chat/stream", json=body, headers=headers)
     assert_status_body(r, 404, 5)
-    r = await caller.post("/chat/stream", {"message": "hi", "options": {"temperature": 2.5}})
+    body = {"message": "hi", "options": {"temperature": 2.5}}
+    r = await caller.http.post("/api/v1/ai/chat/stream", json=body, headers=headers)
     assert_status_body(r, 400, 3)
     assert "options.temperature" in violations(r)
 

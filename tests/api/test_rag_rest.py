@@ -4,6 +4,7 @@ statuses, error bodies and isolation between users."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import uuid
@@ -12,7 +13,9 @@ from typing import Any
 
 import httpx
 import pytest
+from google.rpc import error_details_pb2, status_pb2
 
+from tests.edge.http1 import http1
 from tests.rag.pdfs import pdf_with_pages
 
 VOLCANO = "Volcanoes erupt lava and ash when magma reaches the surface through the crust."
@@ -167,3 +170,31 @@ async def test_the_readme_flow_with_a_registered_user(http: httpx.AsyncClient, f
         lines = [json.loads(line) async for line in r.aiter_lines() if line.strip()]
     assert lines[-1]["final"]["document"]["id"] == doc_id
     assert (await http.delete(f"/api/v1/rag/documents/{doc_id}", headers=headers)).status_code == 200
+
+
+async def test_ingest_as_server_sent_events_and_a_failure_mid_stream(caller, http: httpx.AsyncClient) -> None:
+    """Accept: text/event-stream frames the same messages as SSE; a PDF that cannot be read
+    fails after the first progress message: 200 already sent, so the status (and its field
+    violation) is in the stream's trailers, read by a bare HTTP/1.1 client."""
+    alice = await caller()
+    headers = alice.headers | {"accept": "text/event-stream", "content-type": "application/json"}
+
+    def ingest(body: dict[str, Any]) -> tuple[int, str, list[Any], dict[str, str]]:
+        with http1(http.base_url.port or 80, timeout=60) as ex:
+            ex.send("POST", "/api/v1/rag/documents", headers, json.dumps(body).encode())
+            return ex.status, ex.headers["content-type"], list(ex.messages()), ex.trailers
+
+    status, content_type, messages, trailers = await asyncio.to_thread(ingest, {"text": VOLCANO})
+    assert (status, content_type, trailers["grpc-status"]) == (200, "text/event-stream", "0")
+    assert all(set(m) == {"progress"} for m in messages[:-1])
+    assert messages[-1]["final"]["document"]["status"] == "DOCUMENT_STATUS_READY"
+
+    broken = base64.b64encode(b"%PDF-1.7\nnot really a pdf").decode()
+    status, content_type, messages, trailers = await asyncio.to_thread(ingest, {"pdf": broken})
+    assert (status, content_type) == (200, "text/event-stream")
+    assert messages and all(set(m) == {"progress"} for m in messages)  # no final
+    assert trailers["grpc-status"] == "3", trailers  # INVALID_ARGUMENT
+    details = status_pb2.Status.FromString(base64.b64decode(trailers["grpc-status-details-bin"] + "=="))
+    bad = error_details_pb2.BadRequest()
+    assert any(d.Unpack(bad) for d in details.details if d.Is(bad.DESCRIPTOR))
+    assert [v.field for v in bad.field_violations] == ["pdf"], bad

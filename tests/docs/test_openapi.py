@@ -50,9 +50,19 @@ def test_the_contract_details_are_carried_over() -> None:
         op
         for methods in document["paths"].values()
         for op in methods.values()
-        if "application/x-ndjson" in op["responses"]["200"]["content"]
+        if "text/event-stream" in op["responses"]["200"]["content"]
     ]
-    assert streams, "server-streaming RPCs are documented as NDJSON"
+    assert {op["operationId"] for op in streams} >= {"AiService_StreamChat", "RagService_IngestDocument"}
+    for op in streams:
+        # What Envoy sends: NDJSON as application/json (one message a line), or SSE events
+        # whose `data` is one message.
+        content = op["responses"]["200"]["content"]
+        assert set(content) == {"application/json", "text/event-stream"}, op["operationId"]
+        data = content["text/event-stream"]["schema"]["properties"]["data"]
+        assert data["contentMediaType"] == "application/json"
+        assert data["contentSchema"] == content["application/json"]["schema"]
+    stream_chat = document["paths"]["/api/v1/ai/chat/stream"]["post"]["responses"]["200"]["content"]
+    assert stream_chat["application/json"]["schema"]["$ref"].endswith("StreamChatResponse")
 
 
 async def test_envoy_serves_the_document_and_the_docs_page(edge: str) -> None:

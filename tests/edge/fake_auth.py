@@ -74,6 +74,7 @@ class FakeAuthService(auth_service_pb2_grpc.AuthServiceServicer):
     def __init__(self, key: SigningKey) -> None:
         self.key = key
         self.seen_metadata: list[dict[str, str]] = []
+        self.gates = Gates()  # of the EdgeTestService fake served beside it
 
     async def Register(
         self, request: auth_service_pb2.RegisterRequest, context: grpc.aio.ServicerContext
@@ -120,10 +121,30 @@ class FakeAuthService(auth_service_pb2_grpc.AuthServiceServicer):
         return auth_service_pb2.GetJwksResponse(keys=[self.key.jwk()])
 
 
-def edgetest_handler(descriptor: Path) -> grpc.GenericRpcHandler:
+WATCH_HOLD = "hold"
+"""WatchThings with this name sends Thing 0, then waits for `gates[id]` before Things 1 and 2."""
+WATCH_FAIL = "fail"
+"""WatchThings with this name sends Things 0 and 1, then fails (UNAVAILABLE, WATCH_FAILURE)."""
+WATCH_FAILURE = "the watch lost its backend"
+
+
+class Gates:
+    """Events a test sets (from its own thread) to let a held WatchThings go on."""
+
+    def __init__(self) -> None:
+        self._events: dict[str, threading.Event] = {}
+        self._lock = threading.Lock()
+
+    def __getitem__(self, key: str) -> threading.Event:
+        with self._lock:
+            return self._events.setdefault(key, threading.Event())
+
+
+def edgetest_handler(descriptor: Path, gates: Gates | None = None) -> grpc.GenericRpcHandler:
     """A fake of the synthetic EdgeTestService (tests/edge/synthetic.py), built from the
     descriptor set since it has no generated code."""
     thing = thing_class(descriptor)
+    gates = gates or Gates()
 
     async def get_thing(request: Any, context: grpc.aio.ServicerContext) -> Any:
         return thing(id=request.id, name=f"things/{request.id}", display_name=f"Thing {request.id}")
@@ -136,6 +157,11 @@ def edgetest_handler(descriptor: Path) -> grpc.GenericRpcHandler:
 
     async def watch_things(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
         for i in range(3):
+            if i == 1 and request.name == WATCH_HOLD:
+                gate = gates[request.id]
+                await asyncio.get_running_loop().run_in_executor(None, gate.wait, 30)
+            if i == 2 and request.name == WATCH_FAIL:
+                await context.abort(grpc.StatusCode.UNAVAILABLE, WATCH_FAILURE)
             yield thing(id=str(i), display_name=f"Thing {i}")
 
     def unary(fn: Any) -> grpc.RpcMethodHandler:
@@ -168,7 +194,7 @@ def running_fake_upstream(key: SigningKey, descriptor: Path) -> Iterator[tuple[s
     async def start() -> None:
         server = grpc.aio.server()
         auth_service_pb2_grpc.add_AuthServiceServicer_to_server(servicer, server)
-        server.add_generic_rpc_handlers((edgetest_handler(descriptor),))
+        server.add_generic_rpc_handlers((edgetest_handler(descriptor, servicer.gates),))
         health_servicer = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
         for name in (SERVICE, ROUTED):

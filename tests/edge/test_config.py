@@ -237,7 +237,51 @@ def test_rate_limit_trailers_become_headers_on_unary_rest_routes_only(augmented:
     }
     assert f"rest:{AUTH}.GetMe:0" in enabled
     assert f"rest:{ROUTED}.WatchThings:0" not in enabled
+    assert f"rest:{ROUTED}.WatchThings:0:sse" not in enabled
     assert not {name for name in enabled if not name.startswith("rest:")}
+
+
+def test_every_binding_of_a_server_stream_has_an_sse_route_before_its_plain_one(
+    augmented: dict[str, Any],
+) -> None:
+    order = [r["name"] for r in _route_list(augmented)]
+    routes = _routes(augmented)
+    for index in (0, 1):  # WatchThings has an additional binding
+        plain, sse = (
+            routes[f"rest:{ROUTED}.WatchThings:{index}"],
+            routes[f"rest:{ROUTED}.WatchThings:{index}:sse"],
+        )
+        assert order.index(sse["name"]) == order.index(plain["name"]) - 1
+        assert sse["match"]["headers"] == [
+            *plain["match"]["headers"],
+            {"name": "accept", "stringMatch": {"contains": "text/event-stream", "ignoreCase": True}},
+        ]
+        assert {**sse["match"], "headers": None} == {**plain["match"], "headers": None}
+        assert sse["route"] == plain["route"]
+        transcoder = sse["typedPerFilterConfig"][TRANSCODER_FILTER]
+        assert transcoder["printOptions"]["streamSseStyleDelimited"] is True
+        # Otherwise the listener's config: the same services, names and limits.
+        listener = _filter(augmented, TRANSCODER_FILTER)
+        assert {k: v for k, v in transcoder.items() if k not in ("printOptions", "@type")} == {
+            k: v for k, v in listener.items() if k not in ("printOptions", "@type")
+        }
+    assert not [n for n in order if n.endswith(":sse") and "WatchThings" not in n]
+    # HTTP/1.1 clients get a stream's trailers: a mid-stream error's grpc-status.
+    assert _hcm(augmented)["httpProtocolOptions"] == {"enableTrailers": True}
+
+
+def test_every_server_stream_of_the_real_protos_has_sse_routes() -> None:
+    routed = rpcs(load_descriptor_set(DESCRIPTOR))
+    upstreams = {s: "127.0.0.1:50051" for s in {r.service for r in routed}}
+    names = set(_routes(build_bootstrap(DESCRIPTOR, EdgeSettings(upstreams=upstreams))))
+    streams = {
+        f"rest:{r.full_name}:{i}:sse" for r in routed if r.server_streaming for i in range(len(r.bindings))
+    }
+    assert {
+        "rest:aether.ai.v1.AiService.StreamChat:0:sse",
+        "rest:aether.rag.v1.RagService.IngestDocument:0:sse",
+    } <= streams
+    assert {n for n in names if n.endswith(":sse")} == streams
 
 
 def test_clusters_are_http2_with_grpc_health_checks(augmented: dict[str, Any]) -> None:
