@@ -32,6 +32,11 @@ class PlatformSettings(BaseSettings):
     database_pool_max: int = 10
     redis_url: str | None = None
     migrate_on_start: bool = True
+    # Readiness follows PostgreSQL and Redis (servers/platform/readiness.py): a probe every this
+    # many seconds (0: never), NOT_SERVING after this many failed probes in a row.
+    dependency_check_seconds: float = 5.0
+    dependency_check_timeout_seconds: float = 5.0
+    dependency_check_failures: int = Field(default=2, ge=1)
 
     # Where servers fetch the JWT verification keys (AuthService.GetJwks over gRPC).
     auth_addr: str = "127.0.0.1:50051"
