@@ -13,6 +13,7 @@ import json
 import os
 import time
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -180,6 +181,60 @@ def _first(seen: list[Observation], test: Callable[[Observation], bool]) -> Obse
     return next((o for o in seen if test(o)), None)
 
 
+@dataclass
+class Load:
+    """Creates and lists tasks over gRPC from a few concurrent callers until stopped (at most
+    MAX_REQUESTS, paced), so queries are in flight when the dependency goes: every answer's
+    code is counted, and every task whose creation was answered OK is remembered."""
+
+    stack: Stack
+    token: str
+    codes: Counter[str] = field(default_factory=Counter)
+    created: set[str] = field(default_factory=set)
+    attempted: int = 0
+    _stop: asyncio.Event = field(default_factory=asyncio.Event)
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    CALLERS = 4
+    MAX_REQUESTS = 3000
+
+    def start(self) -> None:
+        self._tasks = [asyncio.create_task(self._caller(n)) for n in range(self.CALLERS)]
+
+    async def stop(self) -> None:
+        self._stop.set()
+        await asyncio.gather(*self._tasks)
+
+    async def _caller(self, n: int) -> None:
+        tasks = tasks_service_pb2_grpc.TaskServiceStub(self.stack.channel)
+        while not self._stop.is_set() and sum(self.codes.values()) < self.MAX_REQUESTS:
+            try:
+                if n % 2:
+                    await tasks.ListTasks(pb.ListTasksRequest(), metadata=bearer(self.token), timeout=5)
+                else:
+                    self.attempted += 1
+                    request = pb.CreateTaskRequest(title=f"under load {self.attempted}")
+                    task = await tasks.CreateTask(request, metadata=bearer(self.token), timeout=5)
+                    self.created.add(task.id)
+                self.codes["OK"] += 1
+            except grpc.aio.AioRpcError as error:
+                self.codes[error.code().name] += 1
+            await asyncio.sleep(0.01)
+
+
+async def _all_task_ids(stack: Stack, token: str) -> set[str]:
+    tasks = tasks_service_pb2_grpc.TaskServiceStub(stack.channel)
+    ids: set[str] = set()
+    page = 1
+    while True:
+        request = pb.ListTasksRequest(page=page, limit=100)
+        reply = await tasks.ListTasks(request, metadata=bearer(token), timeout=10)
+        ids |= {task.id for task in reply.tasks}
+        if len(reply.tasks) < 100:
+            return ids
+        page += 1
+
+
 @pytest.mark.parametrize("dependency", ["postgres", "redis"])
 async def test_losing_a_dependency_is_unavailable_not_ready_and_recovers(
     stack: Stack, forge_token: Callable[..., Any], dependency: str
@@ -189,7 +244,10 @@ async def test_losing_a_dependency_is_unavailable_not_ready_and_recovers(
         before = await _observe(stack, http, token)
         assert (before.grpc, before.rest, before.readiness) == ("OK", 200, SERVING), before
 
+        load = Load(stack, token)
+        load.start()
         proxy = stack.proxies[dependency]
+        await asyncio.sleep(0.5)  # load running before the cut
         cut_at = time.monotonic()
         await proxy.cut()
         marks: dict[str, float] = {}
@@ -216,6 +274,9 @@ async def test_losing_a_dependency_is_unavailable_not_ready_and_recovers(
             lambda seen: (seen[-1].grpc, seen[-1].rest, seen[-1].readiness, seen[-1].edge_ready)
             == ("OK", 200, SERVING, True),
         )
+        await asyncio.sleep(0.5)  # load running after the recovery
+        await load.stop()
+        listed = await _all_task_ids(stack, token)
 
     # Never INTERNAL / 500: the outage is the client's to retry.
     assert {o.grpc for o in during} <= {"OK", "UNAVAILABLE"}, [o.grpc for o in during]
@@ -226,11 +287,18 @@ async def test_losing_a_dependency_is_unavailable_not_ready_and_recovers(
     assert all(o.rest_code == 14 for o in during if o.rest == 503)  # google.rpc.Status UNAVAILABLE
     assert all(o.liveness == SERVING for o in during + after)  # never restarted for it
     assert {o.grpc for o in after} <= {"OK", "UNAVAILABLE"} and {o.rest for o in after} <= {200, 503}
+    # Under load too: only OK or UNAVAILABLE, and no task answered OK is lost.
+    assert set(load.codes) <= {"OK", "UNAVAILABLE"}, load.codes
+    assert load.created <= listed and len(listed) <= load.attempted
 
     figures = {
         "dependency": dependency,
         **{k: round(v, 2) for k, v in marks.items()},
         "recovery_s": round(recovery, 2),
         "observations": len(during) + len(after),
+        "load_requests": sum(load.codes.values()),
+        "load_by_code": dict(load.codes),
+        "tasks_created_ok": len(load.created),
+        "tasks_stored": len(listed),
     }
     print("outage figures:", json.dumps(figures))
