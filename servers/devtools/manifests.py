@@ -16,8 +16,10 @@ from typing import Any
 import yaml
 
 from servers import registry
+from servers.devtools.manifest_pods import UID, adapt
 from servers.embedded.dev import proto_upstreams
-from servers.platform.settings import PlatformSettings
+from servers.platform.readiness import LIVENESS_SERVICE
+from servers.platform.settings import EDGE_ENVIRONMENT, PlatformSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "deploy" / "k8s" / "aether.yaml"
@@ -26,7 +28,6 @@ IMAGE = "aether:latest"  # kustomization.yaml `images:` points it at a registry
 GRPC_PORT = 50051
 METRICS_PORT = 9464
 EDGE_PORT = 8080
-UID = 10001  # the Dockerfile's `aether` user
 
 # Settings every server reads from the shared ConfigMap/Secret (servers/platform/settings.py).
 CONFIG = "aether-config"
@@ -119,7 +120,14 @@ def _server(domain: str) -> list[dict[str, Any]]:
         ],
         "envFrom": _env_from(domain),
         "readinessProbe": {**probe, "initialDelaySeconds": 2},
-        "livenessProbe": {**probe, "initialDelaySeconds": 15, "failureThreshold": 3},
+        # Liveness asks a health name that stays SERVING while PostgreSQL or Redis is down (when
+        # readiness does not): restarting the pod would not bring them back.
+        "livenessProbe": {
+            "grpc": {"port": GRPC_PORT, "service": LIVENESS_SERVICE},
+            "periodSeconds": 10,
+            "initialDelaySeconds": 15,
+            "failureThreshold": 3,
+        },
         "resources": {
             "requests": {"cpu": "100m", "memory": "192Mi"},
             "limits": {"cpu": "1", "memory": "512Mi"},
@@ -129,11 +137,9 @@ def _server(domain: str) -> list[dict[str, Any]]:
         {"name": "grpc", "port": GRPC_PORT, "targetPort": "grpc", "appProtocol": "grpc"},
         {"name": "metrics", "port": METRICS_PORT, "targetPort": "metrics"},
     ]
-    return [
-        _deployment(domain, container, metrics=True),
-        _service(domain, ports),
-        *_scaling(domain),
-    ]
+    deployment = _deployment(domain, container, metrics=True)
+    adapt(domain, deployment)  # the code sandbox's namespaces, the Docker Manager's engine
+    return [deployment, _service(domain, ports), *_scaling(domain)]
 
 
 def _edge(service_names: list[str]) -> list[dict[str, Any]]:
@@ -152,6 +158,11 @@ def _edge(service_names: list[str]) -> list[dict[str, Any]]:
             "--run",
         ],
         "ports": [{"name": "http", "containerPort": EDGE_PORT}],
+        # The servers' collector (the ConfigMap's), for Envoy's spans; absent = no tracing.
+        "env": [
+            {"name": name, "valueFrom": {"configMapKeyRef": {"name": CONFIG, "key": name, "optional": True}}}
+            for name in EDGE_ENVIRONMENT
+        ],
         "readinessProbe": {**probe, "initialDelaySeconds": 2},
         "livenessProbe": {**probe, "initialDelaySeconds": 15},
         "resources": {

@@ -43,6 +43,15 @@ def main(argv: list[str] | None = None) -> int:
         help="proxies in front of Envoy whose X-Forwarded-For entries are believed (default 0)",
     )
     parser.add_argument(
+        "--otlp-endpoint",
+        # The servers' own setting (servers.platform.settings.EDGE_ENVIRONMENT).
+        default=os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT", ""),
+        metavar="URL",
+        help="OTLP/HTTP collector (http://host:4318) for Envoy's spans; default $OTEL_EXPORTER_OTLP_ENDPOINT,"
+        " unset = no spans",
+    )
+    parser.add_argument("--service-name", default="aether-edge", help="service.name of Envoy's spans")
+    parser.add_argument(
         "--validate",
         action="store_true",
         help="run `envoy --mode validate` on the result (with the flags --run uses)",
@@ -68,6 +77,8 @@ def main(argv: list[str] | None = None) -> int:
         cors_allowed_origins=tuple(args.cors_origin),
         access_log_path=args.access_log,
         xff_num_trusted_hops=args.xff_trusted_hops,
+        otlp_endpoint=args.otlp_endpoint,
+        trace_service_name=args.service_name,
     )
     out = write_bootstrap(args.descriptor, settings, args.out)
     print(out)

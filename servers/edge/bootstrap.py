@@ -33,6 +33,7 @@ from servers.edge.local_replies import local_reply_config
 from servers.edge.routes import build_routes
 from servers.edge.settings import EdgeSettings
 from servers.edge.static_routes import largest_static_body, static_routes
+from servers.edge.tracing import add_tracing, add_tracing_resources
 from servers.platform.rate_limits import CLIENT_ADDRESS_HEADER
 
 # envoy-data-plane's generated modules trip pydantic deprecation warnings at import.
@@ -73,6 +74,7 @@ def build_bootstrap_message(descriptor_path: Path, settings: EdgeSettings) -> Bo
     unserved = [name for name in service_names(descriptors) if name not in settings.upstreams]
 
     hcm = _http_connection_manager(descriptor_path, routed, services, unserved, settings)
+    add_tracing(hcm, settings)
     listener = Listener(
         name=LISTENER_NAME,
         address=socket_address(settings.listen_host, settings.listen_port),
@@ -100,6 +102,7 @@ def build_bootstrap_message(descriptor_path: Path, settings: EdgeSettings) -> Bo
             ]
         ),
     )
+    add_tracing_resources(bootstrap, settings)
     if settings.admin_port is not None:
         bootstrap.admin = Admin(address=socket_address("127.0.0.1", settings.admin_port))
     return bootstrap

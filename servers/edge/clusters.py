@@ -61,6 +61,11 @@ def build_clusters(settings: EdgeSettings) -> list[Cluster]:
     return clusters
 
 
+def http1_cluster(name: str, address: str, settings: EdgeSettings) -> Cluster:
+    """A plain HTTP/1.1 cluster without health checks (the JWKS and OTLP collector ones)."""
+    return _cluster(name, address, grpc_service=None, settings=settings)
+
+
 def _cluster(name: str, address: str, *, grpc_service: str | None, settings: EdgeSettings) -> Cluster:
     host, port = split_host_port(address)
     static = _is_ip(host)
@@ -79,7 +84,7 @@ def _cluster(name: str, address: str, *, grpc_service: str | None, settings: Edg
     )
     if not static:
         cluster.dns_lookup_family = ClusterDnsLookupFamily.V4_PREFERRED
-    if grpc_service is None:  # the JWKS cluster: plain HTTP/1.1, no health check
+    if grpc_service is None:  # the JWKS or collector cluster: plain HTTP/1.1, no health check
         return cluster
     cluster.typed_extension_protocol_options = {
         "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": Any.pack(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from servers.platform.settings import JWT_AUDIENCE, JWT_ISSUER
 
@@ -40,6 +41,16 @@ class EdgeSettings:
     X-Forwarded-For it sends. The address so found is what per-address rate limits key on
     (x-aether-client-address, servers/platform/rate_limits.py)."""
     access_log_path: str = "/dev/stdout"
+    otlp_endpoint: str = ""
+    """OTLP/HTTP collector base URL ("http://otel-collector:4318"), the servers'
+    OTEL_EXPORTER_OTLP_ENDPOINT: Envoy then makes a span per request and sends the servers its
+    trace context (servers.edge.tracing). Empty (the default): no spans; a client's traceparent
+    still passes through."""
+    trace_service_name: str = "aether-edge"
+    trace_sampling_percent: float = 100.0
+    """Share of requests without a sampled incoming trace that Envoy traces."""
+    trace_flush_seconds: float = 5.0
+    """How often Envoy sends its finished spans (Envoy's default: 5 s)."""
     unary_timeout_seconds: float = 60.0
     """Upstream timeout of unary RPCs; server-streaming RPCs have none (stream idle timeout applies)."""
     jwks_cache_seconds: int = 300
@@ -70,6 +81,10 @@ class EdgeSettings:
             raise ValueError("xff_num_trusted_hops must be >= 0")
         if self.max_request_bytes <= 0:
             raise ValueError("max_request_bytes must be positive")
+        if self.otlp_endpoint:
+            otlp_host_port(self.otlp_endpoint)
+        if not 0 <= self.trace_sampling_percent <= 100 or self.trace_flush_seconds <= 0:
+            raise ValueError("trace_sampling_percent must be in [0, 100] and trace_flush_seconds positive")
         for origin in self.cors_allowed_origins:
             if not origin or origin == "*" or origin.endswith("/"):
                 raise ValueError(f"CORS origins are exact, like https://app.example.com; got {origin!r}")
@@ -87,6 +102,20 @@ def split_host_port(address: str, *, what: str = "address") -> tuple[str, int]:
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]
     return host, int(port)
+
+
+def otlp_host_port(url: str) -> tuple[str, int]:
+    """ "http://host[:port]" (an OTLP/HTTP base URL, port 4318 by default) -> (host, port)."""
+    parsed = urlsplit(url)
+    if parsed.scheme != "http" or not parsed.hostname or parsed.path.strip("/") or parsed.query:
+        raise ValueError(f"otlp_endpoint: expected http://host[:port], got {url!r}")
+    try:
+        port = 4318 if parsed.port is None else parsed.port
+    except ValueError as exc:  # not a number, or above 65535
+        raise ValueError(f"otlp_endpoint: bad port in {url!r}") from exc
+    if port == 0:
+        raise ValueError(f"otlp_endpoint: bad port in {url!r}")
+    return parsed.hostname, port
 
 
 def _connect_host(listen_host: str) -> str:

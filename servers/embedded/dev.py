@@ -55,6 +55,7 @@ def edge_config_factory(
             cors_allowed_origins=env.origins,
             max_request_bytes=env.max_request_bytes,
             xff_num_trusted_hops=env.edge_xff_trusted_hops,
+            otlp_endpoint=env.otel_exporter_otlp_endpoint,
         )
         return write_bootstrap(descriptor_path, settings, out)
 

@@ -35,6 +35,7 @@ from servers.platform.db import create_pool, migrate
 from servers.platform.interceptors import PlatformInterceptor, RevocationList
 from servers.platform.logs import configure_logging
 from servers.platform.rate_limits import RateLimits
+from servers.platform.readiness import LIVENESS_SERVICE, DependencyWatch
 from servers.platform.settings import PlatformSettings
 from servers.platform.telemetry import configure_tracing, start_metrics_server, tracing_enabled
 from servers.platform.tokens import JwksFetcher, KeyCache, TokenVerifier
@@ -114,6 +115,7 @@ class Server:
         self._health = health.aio.HealthServicer()
         self._resources: Resources | None = None
         self._on_stop: list[Callable[[], Awaitable[None]]] = []
+        self._watch: DependencyWatch | None = None
 
     async def _open_resources(self) -> Resources:
         s = self.settings
@@ -181,6 +183,7 @@ class Server:
             service.add_to_server(service.servicer, server)
             await self._health.set(service.name, health_pb2.HealthCheckResponse.SERVING)
         await self._health.set("", health_pb2.HealthCheckResponse.SERVING)
+        await self._health.set(LIVENESS_SERVICE, health_pb2.HealthCheckResponse.SERVING)
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
         names = [svc.name for svc in services] + [health.SERVICE_NAME, reflection.SERVICE_NAME]
         reflection.enable_server_reflection(names, server)
@@ -194,6 +197,16 @@ class Server:
         res.clients.serve_locally(res.local_address, self.service_names)
         if res.bus is not None:
             await res.bus.start(relay=s.bus_relay)
+        self._watch = DependencyWatch(
+            self._health,
+            self.service_names,
+            res.pool,
+            res.redis,
+            interval=s.dependency_check_seconds,
+            timeout=s.dependency_check_timeout_seconds,
+            failures=s.dependency_check_failures,
+        )
+        self._watch.start()
         log.info("serving", extra={"address": f"{s.grpc_host}:{self.port}", "services": names})
         return self.port
 
@@ -202,6 +215,8 @@ class Server:
         within the grace period, then release resources."""
         if self._server is None:
             return
+        if self._watch is not None:
+            await self._watch.stop()
         await self._health.enter_graceful_shutdown()
         await self._server.stop(self.settings.shutdown_grace_seconds)
         self._server = None

@@ -32,6 +32,11 @@ class PlatformSettings(BaseSettings):
     database_pool_max: int = 10
     redis_url: str | None = None
     migrate_on_start: bool = True
+    # Readiness follows PostgreSQL and Redis (servers/platform/readiness.py): a probe every this
+    # many seconds (0: never), NOT_SERVING after this many failed probes in a row.
+    dependency_check_seconds: float = 5.0
+    dependency_check_timeout_seconds: float = 5.0
+    dependency_check_failures: int = Field(default=2, ge=1)
 
     # Where servers fetch the JWT verification keys (AuthService.GetJwks over gRPC).
     auth_addr: str = "127.0.0.1:50051"
@@ -98,6 +103,11 @@ class PlatformSettings(BaseSettings):
     service_name: str | None = Field(default=None, validation_alias="OTEL_SERVICE_NAME")
 
 
+EDGE_ENVIRONMENT = ("OTEL_EXPORTER_OTLP_ENDPOINT",)
+"""What `aether edge` reads from the environment (everything else is a flag): the servers' own
+collector setting, so one ConfigMap key or compose block traces Envoy and the servers alike."""
+
+
 class EdgeEnv(BaseSettings):
     """Edge (Envoy) settings for `aether dev`; `aether edge` takes the same as flags."""
 
@@ -109,6 +119,8 @@ class EdgeEnv(BaseSettings):
     max_request_bytes: int = 1_048_576
     # Proxies in front of Envoy whose X-Forwarded-For entries are believed (0: none).
     edge_xff_trusted_hops: int = 0
+    # The servers' OTLP/HTTP collector: Envoy's spans go there too (servers/edge/tracing.py).
+    otel_exporter_otlp_endpoint: str = ""
 
     @property
     def origins(self) -> tuple[str, ...]:

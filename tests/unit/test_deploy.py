@@ -17,7 +17,7 @@ from servers import registry
 from servers.devtools import manifests
 from servers.devtools.codegen import DESCRIPTOR
 from servers.edge.descriptors import load_descriptor_set, service_names
-from servers.platform.settings import PlatformSettings
+from servers.platform.settings import EDGE_ENVIRONMENT, PlatformSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
@@ -62,6 +62,44 @@ def test_every_registered_domain_is_deployed_behind_the_edge() -> None:
     routed = {arg.split("=", 2)[1] for arg in args if arg.startswith("--upstream=")}
     for domain in registry.DOMAINS:
         assert any(name.startswith(f"aether.{domain}.") for name in routed), domain
+
+
+def _pod(name: str) -> dict[str, Any]:
+    deployment = next(d for d in _documents() if d["kind"] == "Deployment" and d["metadata"]["name"] == name)
+    spec: dict[str, Any] = deployment["spec"]["template"]["spec"]
+    return spec
+
+
+def test_only_the_code_pod_may_make_namespaces_and_it_stays_unprivileged() -> None:
+    for domain in registry.DOMAINS:
+        spec = _pod(f"aether-{domain}")
+        security = spec["containers"][0]["securityContext"]
+        assert security["runAsNonRoot"] and security["capabilities"] == {"drop": ["ALL"]}
+        assert security["allowPrivilegeEscalation"] is False and security["readOnlyRootFilesystem"]
+        assert "privileged" not in security
+        if domain == "code":  # bubblewrap: its own user namespace, a fresh /proc, no syscall filter
+            assert spec["hostUsers"] is False
+            assert security["procMount"] == "Unmasked"
+            assert security["seccompProfile"] == {"type": "Unconfined"}
+            assert security["appArmorProfile"] == {"type": "Unconfined"}
+        else:
+            assert "hostUsers" not in spec and "procMount" not in security
+            assert security["seccompProfile"] == {"type": "RuntimeDefault"}
+
+
+def test_the_docker_manager_reaches_its_own_engine_over_a_pod_local_socket() -> None:
+    spec = _pod("aether-containers")
+    (dockerd,) = spec["initContainers"]
+    assert dockerd["restartPolicy"] == "Always"  # a native sidecar
+    assert dockerd["securityContext"] == {"privileged": True}
+    assert not any("tcp://" in arg for arg in dockerd["args"])
+    server = spec["containers"][0]
+    host = next(env["value"] for env in server["env"] if env["name"] == "DOCKER_HOST")
+    socket_dir = host.removeprefix("unix://").rsplit("/", 1)[0]
+    shared = {m["name"] for m in dockerd["volumeMounts"] if m["mountPath"] == socket_dir}
+    assert shared and shared == {m["name"] for m in server["volumeMounts"] if m["mountPath"] == socket_dir}
+    assert not any("hostPath" in volume for volume in spec["volumes"])  # never the node's engine
+    assert f"--group={server['securityContext']['runAsGroup']}" in dockerd["args"]
 
 
 def _setting_names(domain: str) -> set[str]:
@@ -117,6 +155,14 @@ def test_environment_names_are_real_settings(domain: str) -> None:
     manifest_unknown = _manifest_servers()[domain] - known
     assert not compose_unknown, f"docker-compose.yml sets what {domain} never reads: {compose_unknown}"
     assert not manifest_unknown, f"deploy/k8s sets what {domain} never reads: {manifest_unknown}"
+
+
+def test_edge_environment_names_are_what_aether_edge_reads() -> None:
+    """Envoy's container reads only the servers' collector setting (the rest are flags)."""
+    assert set(COMPOSE["services"]["envoy"].get("environment") or {}) <= set(EDGE_ENVIRONMENT)
+    container = _pod("aether-edge")["containers"][0]
+    assert "envFrom" not in container
+    assert {env["name"] for env in container["env"]} <= set(EDGE_ENVIRONMENT)
 
 
 def test_prometheus_scrapes_every_server() -> None:
