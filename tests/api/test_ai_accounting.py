@@ -228,7 +228,7 @@ async def test_requests_per_minute(gateway, new_caller) -> None:
     for i in range(5):
         call = alice.stub.Chat(pb.ChatRequest(model="acct-rpm", message=f"n{i}"), metadata=alice.md)
         await call
-        headers = dict(await call.initial_metadata())
+        headers = dict(await call.trailing_metadata())  # a unary reply's: its trailers
         assert headers["x-ratelimit-limit"] == "5"
         assert headers["x-ratelimit-remaining"] == str(4 - i)
     with pytest.raises(grpc.aio.AioRpcError) as caught:
