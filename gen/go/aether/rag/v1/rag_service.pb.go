@@ -100,7 +100,7 @@ const (
 	// similarity.
 	SearchMode_SEARCH_MODE_DENSE SearchMode = 1
 	// PostgreSQL full-text search (any of the query's words, ranked by
-	// ts_rank_cd); score is rank / (rank + 1).
+	// ts_rank); score is rank / (rank + 1).
 	SearchMode_SEARCH_MODE_LEXICAL SearchMode = 2
 	// Dense and lexical fused by reciprocal rank fusion (k = 60); score is the
 	// cosine similarity of each fused chunk to the query.

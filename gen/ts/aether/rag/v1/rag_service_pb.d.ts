@@ -895,7 +895,7 @@ export enum SearchMode {
 
   /**
    * PostgreSQL full-text search (any of the query's words, ranked by
-   * ts_rank_cd); score is rank / (rank + 1).
+   * ts_rank); score is rank / (rank + 1).
    *
    * @generated from enum value: SEARCH_MODE_LEXICAL = 2;
    */

@@ -168,7 +168,7 @@ class SearchMode(betterproto2.Enum):
     LEXICAL = 2
     """
     PostgreSQL full-text search (any of the query's words, ranked by
-    ts_rank_cd); score is rank / (rank + 1).
+    ts_rank); score is rank / (rank + 1).
     """
 
     HYBRID = 3
