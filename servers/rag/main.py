@@ -19,6 +19,7 @@ from servers.rag.fetch import UrlFetcher
 from servers.rag.gateway import AiGateway
 from servers.rag.ingest import Ingestion
 from servers.rag.queries import RagQueries
+from servers.rag.query_vectors import CachedQueryVectors
 from servers.rag.reconciler import Reconciler
 from servers.rag.retrieval import Retriever
 from servers.rag.service import RagServicer
@@ -40,6 +41,10 @@ class RagSettings(PlatformSettings):
     rag_tokenizer_path: str = ""
     # AskQuestion's minimum cosine similarity for a chunk to be used, unless the request sets one.
     rag_ask_min_score: float = 0.3
+    # Query vectors cached per user, keyed by model and text (servers/rag/query_vectors.py
+    # says why that is safe); 0 entries or 0 seconds turn the cache off.
+    rag_query_cache_entries: int = 1024
+    rag_query_cache_ttl_seconds: float = 600.0
     # URL ingest caps.
     rag_url_max_bytes: int = 10 * 1024 * 1024
     rag_url_timeout_seconds: float = 30.0
@@ -84,7 +89,13 @@ async def build(res: Resources) -> Mount:
         allow_hosts=s.allow_hosts,
     )
     chunker = Chunker(load_tokenizer(s.rag_tokenizer_path))
-    retriever = Retriever(gateway, index, queries)
+    query_vectors = CachedQueryVectors(
+        gateway,
+        s.rag_embedding_model,
+        max_entries=s.rag_query_cache_entries,
+        ttl_seconds=s.rag_query_cache_ttl_seconds,
+    )
+    retriever = Retriever(query_vectors, index, queries)
     reconciler = Reconciler(
         uow,
         index,

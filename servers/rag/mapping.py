@@ -9,13 +9,23 @@ from aether.rag.v1 import document_pb2, events_pb2
 from aether.rag.v1 import rag_service_pb2 as pb
 from google.protobuf import json_format, struct_pb2
 from google.protobuf.message import Message
+from google.rpc import status_pb2
 
-from servers.platform.errors import FieldViolation, InvalidArgument
+from servers.platform.context import request_id
+from servers.platform.errors import (
+    OUTAGES,
+    AetherError,
+    FieldViolation,
+    InvalidArgument,
+    internal_status,
+    outage_status,
+    to_rpc_status,
+)
 from servers.platform.pagination import pagination
 from servers.platform.paging import Page
 from servers.platform.timestamps import timestamp
 from servers.platform.uow import OutgoingEvent
-from servers.rag import ingest
+from servers.rag import batch, ingest
 from servers.rag.domain import (
     DEFAULT_CHUNK_OVERLAP,
     DEFAULT_CHUNK_SIZE,
@@ -117,17 +127,63 @@ def ingest_request(request: pb.IngestDocumentRequest) -> ingest.IngestRequest:
     )
 
 
+def _progress(item: ingest.Progress) -> pb.IngestDocumentProgress:
+    return pb.IngestDocumentProgress(
+        document_id=item.document_id,
+        stage=STAGES[item.stage],
+        chunks_embedded=item.chunks_embedded,
+        total_chunks=item.total_chunks,
+    )
+
+
 def progress_to_proto(item: ingest.Progress | Document) -> pb.IngestDocumentResponse:
     if isinstance(item, Document):
         return pb.IngestDocumentResponse(final=pb.IngestDocumentFinal(document=document_to_proto(item)))
-    return pb.IngestDocumentResponse(
-        progress=pb.IngestDocumentProgress(
-            document_id=item.document_id,
-            stage=STAGES[item.stage],
-            chunks_embedded=item.chunks_embedded,
-            total_chunks=item.total_chunks,
-        )
-    )
+    return pb.IngestDocumentResponse(progress=_progress(item))
+
+
+def batch_requests(request: pb.BatchIngestDocumentsRequest) -> list[ingest.IngestRequest]:
+    """Every document of the batch, or INVALID_ARGUMENT naming each bad one
+    (`documents[2].metadata.x`) before any is ingested."""
+    out: list[ingest.IngestRequest] = []
+    violations: list[FieldViolation] = []
+    for index, document in enumerate(request.documents):
+        try:
+            out.append(ingest_request(document))
+        except InvalidArgument as error:
+            where = f"documents[{index}]"
+            violations += [
+                FieldViolation(f"{where}.{v.field}" if v.field else where, v.description)
+                for v in error.violations
+            ] or [FieldViolation(where, error.message)]
+    if violations:
+        summary = "; ".join(f"{v.field}: {v.description}" for v in violations)
+        raise InvalidArgument(f"invalid request: {summary}", violations)
+    return out
+
+
+def failure_status(error: Exception) -> status_pb2.Status:
+    """The google.rpc.Status a call failing with `error` would have ended with
+    (the interceptor's mapping: domain error, outage, or a bare internal error)."""
+    if isinstance(error, AetherError):
+        return to_rpc_status(error, request_id())
+    if isinstance(error, OUTAGES):
+        return outage_status(request_id())
+    return internal_status(request_id())
+
+
+def batch_event_to_proto(event: batch.Item | batch.Done) -> pb.BatchIngestDocumentsResponse:
+    if isinstance(event, batch.Done):
+        final = pb.BatchIngestDocumentsFinal(succeeded=event.succeeded, failed=event.failed)
+        return pb.BatchIngestDocumentsResponse(final=final)
+    match event.event:
+        case Document() as doc:
+            item = pb.BatchIngestItem(index=event.index, document=document_to_proto(doc))
+        case Exception() as error:
+            item = pb.BatchIngestItem(index=event.index, error=failure_status(error))
+        case ingest.Progress() as progress:
+            item = pb.BatchIngestItem(index=event.index, progress=_progress(progress))
+    return pb.BatchIngestDocumentsResponse(item=item)
 
 
 def search_query(

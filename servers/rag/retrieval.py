@@ -8,6 +8,7 @@ from their stored vectors), so `min_score` means the same in dense and hybrid.""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Protocol
@@ -23,6 +24,10 @@ MIN_CANDIDATES = 20
 
 class Embedder(Protocol):
     async def embed(self, texts: Sequence[str]) -> tuple[list[list[float]], str]: ...
+
+
+class QueryVectors(Protocol):
+    async def vector(self, user_id: str, text: str) -> list[float]: ...
 
 
 class VectorIndex(Protocol):
@@ -54,8 +59,8 @@ def _cosine(a: Sequence[float], b: Sequence[float]) -> float:
 
 
 class Retriever:
-    def __init__(self, embedder: Embedder, index: VectorIndex, chunks: ChunkReads):
-        self._embedder = embedder
+    def __init__(self, queries: QueryVectors, index: VectorIndex, chunks: ChunkReads):
+        self._queries = queries
         self._index = index
         self._chunks = chunks
 
@@ -64,26 +69,31 @@ class Retriever:
             hits = await self._chunks.lexical(
                 user_id, query.text, query.top_k, query.conditions, query.document_ids
             )
+        elif query.mode == DENSE:
+            _, hits = await self._dense(user_id, query, query.top_k)
+            hits = hits[: query.top_k]
         else:
-            vector = (await self._embedder.embed([query.text]))[0][0]
-            if query.mode == DENSE:
-                hits = (await self._dense(user_id, vector, query, query.top_k))[: query.top_k]
-            else:
-                hits = await self._hybrid(user_id, vector, query)
+            hits = await self._hybrid(user_id, query)
         if query.min_score is not None:
             hits = [h for h in hits if h.score >= query.min_score]
         return hits
 
-    async def _dense(self, user_id: str, vector: list[float], query: SearchQuery, n: int) -> list[Hit]:
+    async def _dense(self, user_id: str, query: SearchQuery, n: int) -> tuple[list[float], list[Hit]]:
+        """The query's vector and its `n` nearest visible chunks."""
+        vector = await self._queries.vector(user_id, query.text)
         # Ask for a few more: vectors of unpublished or deleted chunks are dropped by `visible`.
         where = chroma_where(query.conditions, query.document_ids)
         matches = await self._index.query(user_id, vector, n + 10, where)
-        return await self._chunks.visible(user_id, [(m.id, m.similarity) for m in matches])
+        return vector, await self._chunks.visible(user_id, [(m.id, m.similarity) for m in matches])
 
-    async def _hybrid(self, user_id: str, vector: list[float], query: SearchQuery) -> list[Hit]:
+    async def _hybrid(self, user_id: str, query: SearchQuery) -> list[Hit]:
         n = max(query.top_k * CANDIDATES_PER_HIT, MIN_CANDIDATES)
-        dense = await self._dense(user_id, vector, query, n)
-        lexical = await self._chunks.lexical(user_id, query.text, n, query.conditions, query.document_ids)
+        # Neither needs the other's results: PostgreSQL's full-text query runs while the
+        # query is embedded and Chroma searched, so hybrid costs the slower of the two.
+        (vector, dense), lexical = await asyncio.gather(
+            self._dense(user_id, query, n),
+            self._chunks.lexical(user_id, query.text, n, query.conditions, query.document_ids),
+        )
         fused = rrf([[h.chunk_id for h in dense[:n]], [h.chunk_id for h in lexical]])[: query.top_k]
         by_id = {h.chunk_id: h for h in lexical} | {h.chunk_id: h for h in dense}
         dense_ids = {h.chunk_id for h in dense}

@@ -10,6 +10,7 @@ from aether.rag.v1 import rag_service_pb2 as pb
 
 from servers.platform.paging import PageRequest
 from servers.rag import mapping
+from servers.rag.batch import ingest_batch
 from servers.rag.ingest import Ingestion
 from servers.rag.usecases import RagUseCases
 
@@ -24,6 +25,13 @@ class RagServicer(rag_service_pb2_grpc.RagServiceServicer):
     ) -> AsyncIterator[pb.IngestDocumentResponse]:
         async for item in self._ingestion.run(mapping.ingest_request(request)):
             yield mapping.progress_to_proto(item)
+
+    async def BatchIngestDocuments(
+        self, request: pb.BatchIngestDocumentsRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[pb.BatchIngestDocumentsResponse]:
+        requests = mapping.batch_requests(request)  # every document checked before any is ingested
+        async for event in ingest_batch(self._ingestion, requests):
+            yield mapping.batch_event_to_proto(event)
 
     async def SearchDocuments(
         self, request: pb.SearchDocumentsRequest, context: grpc.aio.ServicerContext

@@ -316,5 +316,6 @@ def test_only_payload_rpcs_raise_the_request_size_limit(image: Image) -> None:
     assert limits == {
         "CodeService.RunTests": 8 * mib,
         "RagService.IngestDocument": 32 * mib,
+        "RagService.BatchIngestDocuments": 32 * mib,
         "IntegrationService.ReceiveWebhook": 25 * mib,
     }

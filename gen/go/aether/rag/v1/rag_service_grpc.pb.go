@@ -43,6 +43,22 @@ type RagServiceClient interface {
 	// if the request exceeds 32 MiB (HTTP 413); UNAVAILABLE if the URL cannot be
 	// reached or the vector store is down.
 	IngestDocument(ctx context.Context, in *IngestDocumentRequest, opts ...grpc.CallOption) (RagService_IngestDocumentClient, error)
+	// BatchIngestDocuments ingests up to 32 documents in one call, one after
+	// another in request order, each exactly as IngestDocument would (same
+	// sources, chunking, dedupe, request_id and replace_document_id, same
+	// permission). Every `item` message names its document by its 0-based
+	// index in the request and carries that document's progress, its stored
+	// document, or the google.rpc.Status it failed with: a failing document
+	// does not stop the others. Exactly one `final` message with the counts
+	// ends the stream (a stream that ends without `final` was cut off).
+	// Cancelling the call removes what the document in progress stored; the
+	// documents finished before it stay. The whole request may be up to 32 MiB.
+	// Returns INVALID_ARGUMENT up front, before any document is ingested, if
+	// there are no or more than 32 documents or any document breaks
+	// IngestDocument's field rules (the field violation names it, e.g.
+	// `documents[2].chunk_size`), and RESOURCE_EXHAUSTED if the request exceeds
+	// 32 MiB (HTTP 413).
+	BatchIngestDocuments(ctx context.Context, in *BatchIngestDocumentsRequest, opts ...grpc.CallOption) (RagService_BatchIngestDocumentsClient, error)
 	// SearchDocuments finds the chunks of the caller's documents closest in
 	// meaning to a query, best first.
 	// Returns INVALID_ARGUMENT for an empty or too long query, top_k out of
@@ -108,6 +124,38 @@ type ragServiceIngestDocumentClient struct {
 
 func (x *ragServiceIngestDocumentClient) Recv() (*IngestDocumentResponse, error) {
 	m := new(IngestDocumentResponse)
+	if err := x.ClientStream.RecvMsg(m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+func (c *ragServiceClient) BatchIngestDocuments(ctx context.Context, in *BatchIngestDocumentsRequest, opts ...grpc.CallOption) (RagService_BatchIngestDocumentsClient, error) {
+	stream, err := c.cc.NewStream(ctx, &_RagService_serviceDesc.Streams[1], "/aether.rag.v1.RagService/BatchIngestDocuments", opts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &ragServiceBatchIngestDocumentsClient{stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+type RagService_BatchIngestDocumentsClient interface {
+	Recv() (*BatchIngestDocumentsResponse, error)
+	grpc.ClientStream
+}
+
+type ragServiceBatchIngestDocumentsClient struct {
+	grpc.ClientStream
+}
+
+func (x *ragServiceBatchIngestDocumentsClient) Recv() (*BatchIngestDocumentsResponse, error) {
+	m := new(BatchIngestDocumentsResponse)
 	if err := x.ClientStream.RecvMsg(m); err != nil {
 		return nil, err
 	}
@@ -189,6 +237,22 @@ type RagServiceServer interface {
 	// if the request exceeds 32 MiB (HTTP 413); UNAVAILABLE if the URL cannot be
 	// reached or the vector store is down.
 	IngestDocument(*IngestDocumentRequest, RagService_IngestDocumentServer) error
+	// BatchIngestDocuments ingests up to 32 documents in one call, one after
+	// another in request order, each exactly as IngestDocument would (same
+	// sources, chunking, dedupe, request_id and replace_document_id, same
+	// permission). Every `item` message names its document by its 0-based
+	// index in the request and carries that document's progress, its stored
+	// document, or the google.rpc.Status it failed with: a failing document
+	// does not stop the others. Exactly one `final` message with the counts
+	// ends the stream (a stream that ends without `final` was cut off).
+	// Cancelling the call removes what the document in progress stored; the
+	// documents finished before it stay. The whole request may be up to 32 MiB.
+	// Returns INVALID_ARGUMENT up front, before any document is ingested, if
+	// there are no or more than 32 documents or any document breaks
+	// IngestDocument's field rules (the field violation names it, e.g.
+	// `documents[2].chunk_size`), and RESOURCE_EXHAUSTED if the request exceeds
+	// 32 MiB (HTTP 413).
+	BatchIngestDocuments(*BatchIngestDocumentsRequest, RagService_BatchIngestDocumentsServer) error
 	// SearchDocuments finds the chunks of the caller's documents closest in
 	// meaning to a query, best first.
 	// Returns INVALID_ARGUMENT for an empty or too long query, top_k out of
@@ -227,6 +291,9 @@ type UnimplementedRagServiceServer struct {
 
 func (UnimplementedRagServiceServer) IngestDocument(*IngestDocumentRequest, RagService_IngestDocumentServer) error {
 	return status.Errorf(codes.Unimplemented, "method IngestDocument not implemented")
+}
+func (UnimplementedRagServiceServer) BatchIngestDocuments(*BatchIngestDocumentsRequest, RagService_BatchIngestDocumentsServer) error {
+	return status.Errorf(codes.Unimplemented, "method BatchIngestDocuments not implemented")
 }
 func (UnimplementedRagServiceServer) SearchDocuments(context.Context, *SearchDocumentsRequest) (*SearchDocumentsResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method SearchDocuments not implemented")
@@ -274,6 +341,27 @@ type ragServiceIngestDocumentServer struct {
 }
 
 func (x *ragServiceIngestDocumentServer) Send(m *IngestDocumentResponse) error {
+	return x.ServerStream.SendMsg(m)
+}
+
+func _RagService_BatchIngestDocuments_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(BatchIngestDocumentsRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(RagServiceServer).BatchIngestDocuments(m, &ragServiceBatchIngestDocumentsServer{stream})
+}
+
+type RagService_BatchIngestDocumentsServer interface {
+	Send(*BatchIngestDocumentsResponse) error
+	grpc.ServerStream
+}
+
+type ragServiceBatchIngestDocumentsServer struct {
+	grpc.ServerStream
+}
+
+func (x *ragServiceBatchIngestDocumentsServer) Send(m *BatchIngestDocumentsResponse) error {
 	return x.ServerStream.SendMsg(m)
 }
 
@@ -396,6 +484,11 @@ var _RagService_serviceDesc = grpc.ServiceDesc{
 		{
 			StreamName:    "IngestDocument",
 			Handler:       _RagService_IngestDocument_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "BatchIngestDocuments",
+			Handler:       _RagService_BatchIngestDocuments_Handler,
 			ServerStreams: true,
 		},
 	},

@@ -5,6 +5,7 @@ from buf.validate import validate_pb2 as _validate_pb2
 from google.api import annotations_pb2 as _annotations_pb2
 from google.api import field_behavior_pb2 as _field_behavior_pb2
 from google.protobuf import struct_pb2 as _struct_pb2
+from google.rpc import status_pb2 as _status_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
@@ -89,6 +90,40 @@ class IngestDocumentFinal(_message.Message):
     DOCUMENT_FIELD_NUMBER: _ClassVar[int]
     document: _document_pb2.Document
     def __init__(self, document: _Optional[_Union[_document_pb2.Document, _Mapping]] = ...) -> None: ...
+
+class BatchIngestDocumentsRequest(_message.Message):
+    __slots__ = ("documents",)
+    DOCUMENTS_FIELD_NUMBER: _ClassVar[int]
+    documents: _containers.RepeatedCompositeFieldContainer[IngestDocumentRequest]
+    def __init__(self, documents: _Optional[_Iterable[_Union[IngestDocumentRequest, _Mapping]]] = ...) -> None: ...
+
+class BatchIngestDocumentsResponse(_message.Message):
+    __slots__ = ("item", "final")
+    ITEM_FIELD_NUMBER: _ClassVar[int]
+    FINAL_FIELD_NUMBER: _ClassVar[int]
+    item: BatchIngestItem
+    final: BatchIngestDocumentsFinal
+    def __init__(self, item: _Optional[_Union[BatchIngestItem, _Mapping]] = ..., final: _Optional[_Union[BatchIngestDocumentsFinal, _Mapping]] = ...) -> None: ...
+
+class BatchIngestItem(_message.Message):
+    __slots__ = ("index", "progress", "document", "error")
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    PROGRESS_FIELD_NUMBER: _ClassVar[int]
+    DOCUMENT_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    index: int
+    progress: IngestDocumentProgress
+    document: _document_pb2.Document
+    error: _status_pb2.Status
+    def __init__(self, index: _Optional[int] = ..., progress: _Optional[_Union[IngestDocumentProgress, _Mapping]] = ..., document: _Optional[_Union[_document_pb2.Document, _Mapping]] = ..., error: _Optional[_Union[_status_pb2.Status, _Mapping]] = ...) -> None: ...
+
+class BatchIngestDocumentsFinal(_message.Message):
+    __slots__ = ("succeeded", "failed")
+    SUCCEEDED_FIELD_NUMBER: _ClassVar[int]
+    FAILED_FIELD_NUMBER: _ClassVar[int]
+    succeeded: int
+    failed: int
+    def __init__(self, succeeded: _Optional[int] = ..., failed: _Optional[int] = ...) -> None: ...
 
 class SearchDocumentsRequest(_message.Message):
     __slots__ = ("query", "top_k", "filters", "document_ids", "min_score", "mode")

@@ -45,6 +45,11 @@ class RagServiceStub:
                 request_serializer=aether_dot_rag_dot_v1_dot_rag__service__pb2.IngestDocumentRequest.SerializeToString,
                 response_deserializer=aether_dot_rag_dot_v1_dot_rag__service__pb2.IngestDocumentResponse.FromString,
                 _registered_method=True)
+        self.BatchIngestDocuments = channel.unary_stream(
+                '/aether.rag.v1.RagService/BatchIngestDocuments',
+                request_serializer=aether_dot_rag_dot_v1_dot_rag__service__pb2.BatchIngestDocumentsRequest.SerializeToString,
+                response_deserializer=aether_dot_rag_dot_v1_dot_rag__service__pb2.BatchIngestDocumentsResponse.FromString,
+                _registered_method=True)
         self.SearchDocuments = channel.unary_unary(
                 '/aether.rag.v1.RagService/SearchDocuments',
                 request_serializer=aether_dot_rag_dot_v1_dot_rag__service__pb2.SearchDocumentsRequest.SerializeToString,
@@ -106,6 +111,27 @@ class RagServiceServicer:
         with a non-2xx status or an unsupported content type; RESOURCE_EXHAUSTED
         if the request exceeds 32 MiB (HTTP 413); UNAVAILABLE if the URL cannot be
         reached or the vector store is down.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def BatchIngestDocuments(self, request, context):
+        """BatchIngestDocuments ingests up to 32 documents in one call, one after
+        another in request order, each exactly as IngestDocument would (same
+        sources, chunking, dedupe, request_id and replace_document_id, same
+        permission). Every `item` message names its document by its 0-based
+        index in the request and carries that document's progress, its stored
+        document, or the google.rpc.Status it failed with: a failing document
+        does not stop the others. Exactly one `final` message with the counts
+        ends the stream (a stream that ends without `final` was cut off).
+        Cancelling the call removes what the document in progress stored; the
+        documents finished before it stay. The whole request may be up to 32 MiB.
+        Returns INVALID_ARGUMENT up front, before any document is ingested, if
+        there are no or more than 32 documents or any document breaks
+        IngestDocument's field rules (the field violation names it, e.g.
+        `documents[2].chunk_size`), and RESOURCE_EXHAUSTED if the request exceeds
+        32 MiB (HTTP 413).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -173,6 +199,11 @@ def add_RagServiceServicer_to_server(servicer, server):
                     request_deserializer=aether_dot_rag_dot_v1_dot_rag__service__pb2.IngestDocumentRequest.FromString,
                     response_serializer=aether_dot_rag_dot_v1_dot_rag__service__pb2.IngestDocumentResponse.SerializeToString,
             ),
+            'BatchIngestDocuments': grpc.unary_stream_rpc_method_handler(
+                    servicer.BatchIngestDocuments,
+                    request_deserializer=aether_dot_rag_dot_v1_dot_rag__service__pb2.BatchIngestDocumentsRequest.FromString,
+                    response_serializer=aether_dot_rag_dot_v1_dot_rag__service__pb2.BatchIngestDocumentsResponse.SerializeToString,
+            ),
             'SearchDocuments': grpc.unary_unary_rpc_method_handler(
                     servicer.SearchDocuments,
                     request_deserializer=aether_dot_rag_dot_v1_dot_rag__service__pb2.SearchDocumentsRequest.FromString,
@@ -231,6 +262,33 @@ class RagService:
             '/aether.rag.v1.RagService/IngestDocument',
             aether_dot_rag_dot_v1_dot_rag__service__pb2.IngestDocumentRequest.SerializeToString,
             aether_dot_rag_dot_v1_dot_rag__service__pb2.IngestDocumentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BatchIngestDocuments(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/aether.rag.v1.RagService/BatchIngestDocuments',
+            aether_dot_rag_dot_v1_dot_rag__service__pb2.BatchIngestDocumentsRequest.SerializeToString,
+            aether_dot_rag_dot_v1_dot_rag__service__pb2.BatchIngestDocumentsResponse.FromString,
             options,
             channel_credentials,
             insecure,

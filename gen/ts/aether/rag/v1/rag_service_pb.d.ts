@@ -5,6 +5,7 @@
 import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import type { JsonObject, Message } from "@bufbuild/protobuf";
 import type { Document, DocumentSchema, DocumentStatus, SourceType } from "./document_pb.js";
+import type { Status } from "../../../google/rpc/status_pb.js";
 import type { Pagination } from "../../common/v1/pagination_pb.js";
 
 /**
@@ -213,6 +214,142 @@ export declare type IngestDocumentFinal = Message<"aether.rag.v1.IngestDocumentF
  * Use `create(IngestDocumentFinalSchema)` to create a new message.
  */
 export declare const IngestDocumentFinalSchema: GenMessage<IngestDocumentFinal>;
+
+/**
+ * BatchIngestDocumentsRequest is several documents to add in one call.
+ *
+ * @generated from message aether.rag.v1.BatchIngestDocumentsRequest
+ */
+export declare type BatchIngestDocumentsRequest = Message<"aether.rag.v1.BatchIngestDocumentsRequest"> & {
+  /**
+   * The documents, 1-32, each as IngestDocument takes it.
+   *
+   * @generated from field: repeated aether.rag.v1.IngestDocumentRequest documents = 1;
+   */
+  documents: IngestDocumentRequest[];
+};
+
+/**
+ * Describes the message aether.rag.v1.BatchIngestDocumentsRequest.
+ * Use `create(BatchIngestDocumentsRequestSchema)` to create a new message.
+ */
+export declare const BatchIngestDocumentsRequestSchema: GenMessage<BatchIngestDocumentsRequest>;
+
+/**
+ * BatchIngestDocumentsResponse is one message of the BatchIngestDocuments
+ * stream: news of one document, or the final counts.
+ *
+ * @generated from message aether.rag.v1.BatchIngestDocumentsResponse
+ */
+export declare type BatchIngestDocumentsResponse = Message<"aether.rag.v1.BatchIngestDocumentsResponse"> & {
+  /**
+   * Which kind of message this is.
+   *
+   * @generated from oneof aether.rag.v1.BatchIngestDocumentsResponse.event
+   */
+  event: {
+    /**
+     * Progress, result or failure of one document.
+     *
+     * @generated from field: aether.rag.v1.BatchIngestItem item = 1;
+     */
+    value: BatchIngestItem;
+    case: "item";
+  } | {
+    /**
+     * The counts; always the last message.
+     *
+     * @generated from field: aether.rag.v1.BatchIngestDocumentsFinal final = 2;
+     */
+    value: BatchIngestDocumentsFinal;
+    case: "final";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message aether.rag.v1.BatchIngestDocumentsResponse.
+ * Use `create(BatchIngestDocumentsResponseSchema)` to create a new message.
+ */
+export declare const BatchIngestDocumentsResponseSchema: GenMessage<BatchIngestDocumentsResponse>;
+
+/**
+ * BatchIngestItem is news of one document of a batch.
+ *
+ * @generated from message aether.rag.v1.BatchIngestItem
+ */
+export declare type BatchIngestItem = Message<"aether.rag.v1.BatchIngestItem"> & {
+  /**
+   * The document's 0-based index in BatchIngestDocumentsRequest.documents.
+   *
+   * @generated from field: int32 index = 1;
+   */
+  index: number;
+
+  /**
+   * What happened to it.
+   *
+   * @generated from oneof aether.rag.v1.BatchIngestItem.outcome
+   */
+  outcome: {
+    /**
+     * How far its ingest got, as in IngestDocument.
+     *
+     * @generated from field: aether.rag.v1.IngestDocumentProgress progress = 2;
+     */
+    value: IngestDocumentProgress;
+    case: "progress";
+  } | {
+    /**
+     * The stored document (or the one it duplicates): its last message.
+     *
+     * @generated from field: aether.rag.v1.Document document = 3;
+     */
+    value: Document;
+    case: "document";
+  } | {
+    /**
+     * Why it failed (code, message and details, as an IngestDocument call
+     * would have failed): its last message.
+     *
+     * @generated from field: google.rpc.Status error = 4;
+     */
+    value: Status;
+    case: "error";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message aether.rag.v1.BatchIngestItem.
+ * Use `create(BatchIngestItemSchema)` to create a new message.
+ */
+export declare const BatchIngestItemSchema: GenMessage<BatchIngestItem>;
+
+/**
+ * BatchIngestDocumentsFinal ends a BatchIngestDocuments stream.
+ *
+ * @generated from message aether.rag.v1.BatchIngestDocumentsFinal
+ */
+export declare type BatchIngestDocumentsFinal = Message<"aether.rag.v1.BatchIngestDocumentsFinal"> & {
+  /**
+   * Documents stored (or found already stored).
+   *
+   * @generated from field: int32 succeeded = 1;
+   */
+  succeeded: number;
+
+  /**
+   * Documents that failed (each had an `error` item).
+   *
+   * @generated from field: int32 failed = 2;
+   */
+  failed: number;
+};
+
+/**
+ * Describes the message aether.rag.v1.BatchIngestDocumentsFinal.
+ * Use `create(BatchIngestDocumentsFinalSchema)` to create a new message.
+ */
+export declare const BatchIngestDocumentsFinalSchema: GenMessage<BatchIngestDocumentsFinal>;
 
 /**
  * SearchDocumentsRequest is a semantic query over the caller's documents.
@@ -758,7 +895,7 @@ export enum SearchMode {
 
   /**
    * PostgreSQL full-text search (any of the query's words, ranked by
-   * ts_rank_cd); score is rank / (rank + 1).
+   * ts_rank); score is rank / (rank + 1).
    *
    * @generated from enum value: SEARCH_MODE_LEXICAL = 2;
    */
@@ -821,6 +958,30 @@ export declare const RagService: GenService<{
     methodKind: "server_streaming";
     input: typeof IngestDocumentRequestSchema;
     output: typeof IngestDocumentResponseSchema;
+  },
+  /**
+   * BatchIngestDocuments ingests up to 32 documents in one call, one after
+   * another in request order, each exactly as IngestDocument would (same
+   * sources, chunking, dedupe, request_id and replace_document_id, same
+   * permission). Every `item` message names its document by its 0-based
+   * index in the request and carries that document's progress, its stored
+   * document, or the google.rpc.Status it failed with: a failing document
+   * does not stop the others. Exactly one `final` message with the counts
+   * ends the stream (a stream that ends without `final` was cut off).
+   * Cancelling the call removes what the document in progress stored; the
+   * documents finished before it stay. The whole request may be up to 32 MiB.
+   * Returns INVALID_ARGUMENT up front, before any document is ingested, if
+   * there are no or more than 32 documents or any document breaks
+   * IngestDocument's field rules (the field violation names it, e.g.
+   * `documents[2].chunk_size`), and RESOURCE_EXHAUSTED if the request exceeds
+   * 32 MiB (HTTP 413).
+   *
+   * @generated from rpc aether.rag.v1.RagService.BatchIngestDocuments
+   */
+  batchIngestDocuments: {
+    methodKind: "server_streaming";
+    input: typeof BatchIngestDocumentsRequestSchema;
+    output: typeof BatchIngestDocumentsResponseSchema;
   },
   /**
    * SearchDocuments finds the chunks of the caller's documents closest in

@@ -6,6 +6,10 @@
 __all__ = (
     "AskQuestionRequest",
     "AskQuestionResponse",
+    "BatchIngestDocumentsFinal",
+    "BatchIngestDocumentsRequest",
+    "BatchIngestDocumentsResponse",
+    "BatchIngestItem",
     "Citation",
     "DeleteDocumentRequest",
     "DeleteDocumentResponse",
@@ -164,7 +168,7 @@ class SearchMode(betterproto2.Enum):
     LEXICAL = 2
     """
     PostgreSQL full-text search (any of the query's words, ranked by
-    ts_rank_cd); score is rank / (rank + 1).
+    ts_rank); score is rank / (rank + 1).
     """
 
     HYBRID = 3
@@ -311,6 +315,113 @@ class AskQuestionResponse(betterproto2.Message):
 
 
 default_message_pool.register_message("aether.rag.v1", "AskQuestionResponse", AskQuestionResponse)
+
+
+@dataclass(eq=False, repr=False)
+class BatchIngestDocumentsFinal(betterproto2.Message):
+    """
+    BatchIngestDocumentsFinal ends a BatchIngestDocuments stream.
+    """
+
+    succeeded: "int" = betterproto2.field(1, betterproto2.TYPE_INT32)
+    """
+    Documents stored (or found already stored).
+    """
+
+    failed: "int" = betterproto2.field(2, betterproto2.TYPE_INT32)
+    """
+    Documents that failed (each had an `error` item).
+    """
+
+
+default_message_pool.register_message("aether.rag.v1", "BatchIngestDocumentsFinal", BatchIngestDocumentsFinal)
+
+
+@dataclass(eq=False, repr=False)
+class BatchIngestDocumentsRequest(betterproto2.Message):
+    """
+    BatchIngestDocumentsRequest is several documents to add in one call.
+    """
+
+    documents: "list[IngestDocumentRequest]" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, repeated=True)
+    """
+    The documents, 1-32, each as IngestDocument takes it.
+    """
+
+
+default_message_pool.register_message(
+    "aether.rag.v1", "BatchIngestDocumentsRequest", BatchIngestDocumentsRequest
+)
+
+
+@dataclass(eq=False, repr=False)
+class BatchIngestDocumentsResponse(betterproto2.Message):
+    """
+    BatchIngestDocumentsResponse is one message of the BatchIngestDocuments
+    stream: news of one document, or the final counts.
+
+    Oneofs:
+        - event: Which kind of message this is.
+    """
+
+    item: "BatchIngestItem | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True, group="event"
+    )
+    """
+    Progress, result or failure of one document.
+    """
+
+    final: "BatchIngestDocumentsFinal | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True, group="event"
+    )
+    """
+    The counts; always the last message.
+    """
+
+
+default_message_pool.register_message(
+    "aether.rag.v1", "BatchIngestDocumentsResponse", BatchIngestDocumentsResponse
+)
+
+
+@dataclass(eq=False, repr=False)
+class BatchIngestItem(betterproto2.Message):
+    """
+    BatchIngestItem is news of one document of a batch.
+
+    Oneofs:
+        - outcome: What happened to it.
+    """
+
+    index: "int" = betterproto2.field(1, betterproto2.TYPE_INT32)
+    """
+    The document's 0-based index in BatchIngestDocumentsRequest.documents.
+    """
+
+    progress: "IngestDocumentProgress | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True, group="outcome"
+    )
+    """
+    How far its ingest got, as in IngestDocument.
+    """
+
+    document: "Document | None" = betterproto2.field(
+        3, betterproto2.TYPE_MESSAGE, optional=True, group="outcome"
+    )
+    """
+    The stored document (or the one it duplicates): its last message.
+    """
+
+    error: "___google__rpc__.Status | None" = betterproto2.field(
+        4, betterproto2.TYPE_MESSAGE, optional=True, group="outcome"
+    )
+    """
+    Why it failed (code, message and details, as an IngestDocument call
+    would have failed): its last message.
+    """
+
+
+default_message_pool.register_message("aether.rag.v1", "BatchIngestItem", BatchIngestItem)
 
 
 @dataclass(eq=False, repr=False)
@@ -950,6 +1061,33 @@ class RagServiceStub:
             IngestDocumentResponse.FromString,
         )(message, timeout=timeout, metadata=metadata)
 
+    def batch_ingest_documents(
+        self, message: "BatchIngestDocumentsRequest", *, timeout: "float | None" = None, metadata: "Sequence[tuple[str, str]] | None" = None
+    ) -> "Iterator[BatchIngestDocumentsResponse]":
+        """
+        BatchIngestDocuments ingests up to 32 documents in one call, one after
+        another in request order, each exactly as IngestDocument would (same
+        sources, chunking, dedupe, request_id and replace_document_id, same
+        permission). Every `item` message names its document by its 0-based
+        index in the request and carries that document's progress, its stored
+        document, or the google.rpc.Status it failed with: a failing document
+        does not stop the others. Exactly one `final` message with the counts
+        ends the stream (a stream that ends without `final` was cut off).
+        Cancelling the call removes what the document in progress stored; the
+        documents finished before it stay. The whole request may be up to 32 MiB.
+        Returns INVALID_ARGUMENT up front, before any document is ingested, if
+        there are no or more than 32 documents or any document breaks
+        IngestDocument's field rules (the field violation names it, e.g.
+        `documents[2].chunk_size`), and RESOURCE_EXHAUSTED if the request exceeds
+        32 MiB (HTTP 413).
+        """
+
+        yield from self._channel.unary_stream(
+            "/aether.rag.v1.RagService/BatchIngestDocuments",
+            BatchIngestDocumentsRequest.SerializeToString,
+            BatchIngestDocumentsResponse.FromString,
+        )(message, timeout=timeout, metadata=metadata)
+
     def search_documents(self, message: "SearchDocumentsRequest", *, timeout: "float | None" = None, metadata: "Sequence[tuple[str, str]] | None" = None) -> "SearchDocumentsResponse":
         """
         SearchDocuments finds the chunks of the caller's documents closest in
@@ -1026,4 +1164,5 @@ class RagServiceStub:
 
 
 from ....google import protobuf as ___google__protobuf__
+from ....google import rpc as ___google__rpc__
 from ...common import v1 as __common__v1__
