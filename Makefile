@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: dev test install gen lint check-gen breaking constraints
+.PHONY: dev test install gen go-vendor lint check-gen breaking constraints
 
 # Every version is the one CI tested (constraints.txt); a change to either file reinstalls.
 $(VENV)/.installed: pyproject.toml constraints.txt
@@ -22,6 +22,9 @@ test: install  ## everything CI checks: gen freshness, buf, ruff, mypy, pytest
 
 gen: install
 	$(VENV)/bin/aether gen
+
+go-vendor: install  ## gen/go/vendor + examples/go/vendor from Debian's Go packages (not in git)
+	$(VENV)/bin/aether go-vendor
 
 lint: install
 	buf lint && buf format -d --exit-code && ruff check . && ruff format --check . && mypy

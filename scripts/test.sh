@@ -10,9 +10,9 @@ step() { printf '\n== %s\n' "$*"; }
 
 step "generated code is fresh (aether gen)"
 aether gen >/dev/null 2>&1
-if [ -n "$(git status --porcelain -- gen)" ]; then
-  git status --short -- gen | head -20
-  echo "gen/ is stale: run 'make gen' and commit the result" >&2
+if [ -n "$(git status --porcelain -- gen examples/go)" ]; then
+  git status --short -- gen examples/go | head -20
+  echo "gen/ or examples/go/go.mod is stale: run 'make gen' and commit the result" >&2
   exit 1
 fi
 

@@ -5,6 +5,8 @@ aether dev                 the whole system locally (embedded PostgreSQL + Redis
 aether serve auth          one server in this process (as in compose/Kubernetes)
 aether migrate [auth ...]  apply database migrations and exit
 aether gen                 regenerate gen/ from protos/
+aether go-vendor           write gen/go/vendor and examples/go/vendor from Debian's Go packages
+                           (offline module-mode Go builds; local, not in git)
 aether new-domain notes    generate a domain (protos, server, migrations, tests) from servers/_template
 aether edge --upstream aether.auth.v1.AuthService=auth:50051 --out envoy.json --run
                            generate the Envoy edge config (and run Envoy), as compose does
@@ -86,6 +88,16 @@ def _gen(args: argparse.Namespace) -> None:
     from servers.devtools.codegen import generate
 
     generate()
+
+
+def _go_vendor(args: argparse.Namespace) -> None:
+    from servers.devtools.go_vendor import vendor
+
+    try:
+        written = vendor()
+    except RuntimeError as error:  # Go or Debian's packages missing, or a stale go.mod
+        raise SystemExit(f"aether go-vendor: {error}") from None
+    print("wrote " + ", ".join(str(path) for path in written))
 
 
 def _new_domain(args: argparse.Namespace) -> None:
@@ -299,6 +311,10 @@ def main(argv: list[str] | None = None) -> None:
 
     gen = commands.add_parser("gen", help="regenerate gen/ (stubs, SDK, descriptors) from protos/")
     gen.set_defaults(run=_gen)
+    go_vendor = commands.add_parser(
+        "go-vendor", help="write gen/go/vendor and examples/go/vendor from Debian's /usr/share/gocode"
+    )
+    go_vendor.set_defaults(run=_go_vendor)
 
     new_domain = commands.add_parser("new-domain", help="generate a domain from servers/_template")
     new_domain.add_argument("name", help="the domain, lower_snake_case and usually plural, e.g. notes")

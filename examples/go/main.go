@@ -3,7 +3,10 @@
 // whose google.rpc.BadRequest details are decoded. Prints every result as proto3 JSON
 // (tests/contract compares it with the other languages).
 //
-//	AETHER_ADDR=127.0.0.1:50051 AETHER_EMAIL=ada@example.com go run ./examples/go
+//	cd examples/go && AETHER_ADDR=127.0.0.1:50051 AETHER_EMAIL=ada@example.com go run .
+//
+// Module mode offline: go.mod is `aether gen`'s, vendor/ is written by `aether go-vendor`
+// from Debian's packages (docs/clients.md).
 package main
 
 import (

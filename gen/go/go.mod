@@ -1,4 +1,6 @@
 // Written by `aether gen` (servers/devtools/packaging.py); do not edit.
+// Offline: `aether go-vendor` writes vendor/ from Debian's packages (not in git), then
+// `go build` uses it; online: `go mod tidy` fetches the modules from proxy.golang.org.
 module github.com/aether-dev/aether/gen/go
 
 go 1.19
@@ -7,4 +9,11 @@ require (
 	google.golang.org/genproto v0.0.0-20200413115906-b5235f65be36
 	google.golang.org/grpc v1.33.3
 	google.golang.org/protobuf v1.28.1
+)
+
+require (
+	github.com/golang/protobuf v1.5.2 // indirect
+	golang.org/x/net v0.7.0 // indirect
+	golang.org/x/sys v0.3.0 // indirect
+	golang.org/x/text v0.7.0 // indirect
 )

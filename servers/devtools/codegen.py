@@ -7,7 +7,9 @@ Outputs (each a package of its own, see servers/devtools/packaging.py):
 - gen/sdk/python/      the betterproto2 dataclass client SDK `aether_sdk` (`buf generate`,
                        buf.gen.yaml), including google.rpc for decoding error details.
 - gen/go/              the Go module github.com/aether-dev/aether/gen/go (protoc-gen-go +
-                       protoc-gen-go-grpc, buf.gen.go.yaml), buf/validate included.
+                       protoc-gen-go-grpc, buf.gen.go.yaml), buf/validate included, and its
+                       go.mod; examples/go's go.mod too. Their vendor/ trees are local
+                       build products of `aether go-vendor` (go_vendor.py), kept across runs.
 - gen/ts/              the npm package @aether-dev/api (protoc-gen-es: ES modules + .d.ts).
 - gen/descriptors/aether.binpb  the buf image (a FileDescriptorSet incl. imports
                        such as google/rpc/error_details) that Envoy transcodes with.
@@ -42,6 +44,7 @@ OPENAPI = GEN / "openapi" / "openapi.json"
 STAGING = ROOT / ".gen-staging"
 # What one run replaces, relative to the repository root.
 OUTPUTS = ("gen/python", "gen/sdk/python", "gen/go", "gen/ts", "gen/descriptors", "gen/openapi")
+GO_VENDOR = "gen/go/vendor"
 
 
 def _bin(name: str) -> str:
@@ -119,7 +122,7 @@ def _generate_into(stage: Path) -> None:
 
     go_paths = ["--path", "protos/aether", "--path", "protos/third_party/buf"]
     _run(_bin("buf"), "generate", "--template", "buf.gen.go.yaml", *go_paths, "-o", str(stage))
-    packaging.write_go_mod(gen / "go")
+    (gen / "go" / "go.mod").write_text(packaging.go_mod())
 
     descriptor = gen / "descriptors" / DESCRIPTOR.name
     descriptor.parent.mkdir(parents=True)
@@ -140,6 +143,9 @@ def _swap_in(stage: Path) -> None:
     """Replace each output with its staged version; put the old ones back if a rename fails."""
     backup = stage / "previous"
     moved: list[str] = []
+    # gen/go/vendor is `aether go-vendor`'s (ignored by git, not generated here): keep it.
+    if (ROOT / GO_VENDOR).is_dir():
+        (ROOT / GO_VENDOR).rename(stage / GO_VENDOR)
     try:
         for output in OUTPUTS:
             current, staged, kept = ROOT / output, stage / output, backup / output
@@ -157,6 +163,13 @@ def _swap_in(stage: Path) -> None:
         raise
 
 
+def _write_example_go_mod() -> None:
+    """examples/go's go.mod (a copy of the repository without examples/ has none to write)."""
+    example = ROOT / "examples" / "go"
+    if (example / "main.go").is_file():
+        (example / "go.mod").write_text(packaging.example_go_mod(example, ROOT / "gen" / "go"))
+
+
 def generate() -> None:
     """Regenerate gen/ from scratch, atomically per output directory."""
     _require_tools()
@@ -165,12 +178,13 @@ def generate() -> None:
     try:
         _generate_into(STAGING)
         _swap_in(STAGING)
+        _write_example_go_mod()
     finally:
         shutil.rmtree(STAGING, ignore_errors=True)
     from servers.devtools import manifests  # the Kubernetes manifests follow servers/registry.py
 
     manifests.write(DESCRIPTOR)
-    print("generated " + ", ".join(OUTPUTS) + ", deploy/k8s/aether.yaml")
+    print("generated " + ", ".join(OUTPUTS) + ", examples/go/go.mod, deploy/k8s/aether.yaml")
 
 
 if __name__ == "__main__":

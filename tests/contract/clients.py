@@ -13,6 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from servers.devtools.go_vendor import require_gocode
+from servers.devtools.packaging import GO_MODULE
+
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
 
@@ -49,25 +52,38 @@ def rest_client() -> Client:
 
 
 def go_missing() -> str | None:
-    if shutil.which("go") is None:
-        return "no Go toolchain (apt-get install golang-go golang-google-grpc-dev golang-google-protobuf-dev)"
-    if not Path("/usr/share/gocode/src/google.golang.org/grpc").is_dir():
-        return "no grpc-go in /usr/share/gocode (apt-get install golang-google-grpc-dev)"
+    """Why `aether go-vendor` cannot run here (Go or one of Debian's Go packages missing)."""
+    try:
+        require_gocode()
+    except RuntimeError as error:
+        return str(error)
     return None
 
 
-def go_env(gopath: Path) -> dict[str, str]:
-    """GOPATH mode with Debian's Go packages: the module is linked at its import path."""
-    link = gopath / "src" / "github.com" / "aether-dev" / "aether" / "gen"
-    link.parent.mkdir(parents=True, exist_ok=True)
-    if not link.exists():
-        link.symlink_to(ROOT / "gen")
+def go_module_env(home: Path) -> dict[str, str]:
+    """Module mode as a user has it, offline: no Go setting but a fresh cache (the go.mod files
+    are `aether gen`'s, vendor/ is `aether go-vendor`'s); GOPROXY=off proves that nothing is fetched."""
     return {
-        "GO111MODULE": "off",
+        "GO111MODULE": "",
         "GOPROXY": "off",
         "GOFLAGS": "",
-        "GOPATH": f"{gopath}:/usr/share/gocode",
-        "GOCACHE": str(gopath / "cache"),
+        "GOPATH": str(home / "gopath"),
+        "GOCACHE": str(home / "cache"),
+    }
+
+
+def go_gopath_env(home: Path) -> dict[str, str]:
+    """GOPATH mode with Debian's Go packages: the module's packages linked at their import
+    path, its vendor/ left out (GOPATH mode would make vendored copies distinct packages)."""
+    link = home / "gopath" / "src" / GO_MODULE
+    link.mkdir(parents=True, exist_ok=True)
+    for top in ("aether", "buf"):
+        if not (link / top).exists():
+            (link / top).symlink_to(ROOT / "gen" / "go" / top)
+    return {
+        **go_module_env(home),
+        "GO111MODULE": "off",
+        "GOPATH": f"{home / 'gopath'}:/usr/share/gocode",
     }
 
 

@@ -8,18 +8,19 @@ identical: a difference is a broken contract in one language."""
 from __future__ import annotations
 
 import shutil
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from servers import cli
 from tests.contract.clients import (
     EXAMPLES,
     ROOT,
     Client,
-    go_env,
+    go_gopath_env,
     go_missing,
+    go_module_env,
     grpcurl_client,
     grpcurl_missing,
     node_missing,
@@ -61,17 +62,45 @@ async def reference(edge: str) -> dict[str, Any]:
     return await _scenario(rest_client(), {"AETHER_URL": edge})
 
 
-@pytest.fixture(scope="module")
-async def go_client(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Client]:
+@pytest.fixture(scope="session")
+def go_vendored() -> None:
+    """`aether go-vendor`, as a user runs it once: gen/go/vendor and examples/go/vendor are
+    local build products (Debian's sources, not in git), so CI needs no other step."""
     reason = go_missing()
     if reason:
         pytest.skip(reason)
-    gopath = tmp_path_factory.mktemp("gopath")
-    env = go_env(gopath)
-    binary = gopath / "aether-example-go"
-    # Built from the shipped module with no extra flags: `go build` of examples/go.
-    await run(("go", "build", "-o", str(binary), "./examples/go"), env)
-    yield Client("go", (str(binary),))
+    cli.main(["go-vendor"])
+
+
+@pytest.fixture(scope="module")
+def go_home(go_vendored: None, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One Go build cache for the module's builds (each mode compiles its own copies)."""
+    return tmp_path_factory.mktemp("go")
+
+
+@pytest.fixture(scope="module")
+async def go_client(go_home: Path) -> Client:
+    binary = go_home / "aether-example-go"
+    # Built from the shipped module as a user would, offline in module mode with no flags:
+    # examples/go's go.mod (aether gen) and vendor/ (aether go-vendor) point at gen/go and
+    # Debian's packages.
+    await run(("go", "build", "-o", str(binary), "."), go_module_env(go_home), cwd=EXAMPLES / "go")
+    return Client("go", (str(binary),))
+
+
+async def test_the_go_module_builds_offline_on_its_own(go_home: Path) -> None:
+    """gen/go as the main module: every package, from its own vendor/, nothing fetched."""
+    env = go_module_env(go_home)
+    await run(("go", "build", "./..."), env, cwd=ROOT / "gen" / "go")
+    listed = await run(("go", "list", "-m"), env, cwd=ROOT / "gen" / "go")
+    assert listed.strip() == "github.com/aether-dev/aether/gen/go"
+
+
+async def test_the_go_example_builds_in_gopath_mode(go_home: Path) -> None:
+    """GOPATH mode (Debian's packages in /usr/share/gocode) keeps working for the module."""
+    binary = go_home / "aether-example-go-gopath"
+    await run(("go", "build", "-o", str(binary), "./examples/go"), go_gopath_env(go_home))
+    assert binary.stat().st_size > 0
 
 
 @pytest.fixture(scope="module")
