@@ -1,12 +1,46 @@
 """A TCP proxy in front of one real dependency (PostgreSQL, Redis) for one server under test:
 `cut()` drops every connection through it and refuses new ones, as a dependency that went
 away does; `restore()` listens again on the same port. The dependency itself, shared with
-every other test and helper, is never touched."""
+every other test and helper, is never touched. Also: a dependency URL rewritten to go through a
+proxy, and an in-process server of its own built with such settings."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+
+def through(url: str, proxy: FaultProxy) -> str:
+    """`url` (postgresql://, redis://, amqp://) with its host and port replaced by the proxy's."""
+    parts = urlsplit(url)
+    netloc = parts.netloc.rpartition("@")
+    auth = netloc[0] + netloc[1]
+    return urlunsplit(parts._replace(netloc=f"{auth}127.0.0.1:{proxy.port}"))
+
+
+def target(url: str, default_port: int) -> tuple[str, int]:
+    parts = urlsplit(url)
+    return parts.hostname or "127.0.0.1", parts.port or default_port
+
+
+async def start_server(domains: list[str], env: dict[str, str]) -> Any:
+    """A started in-process Server of `domains`, built with `env` over the test environment."""
+    from servers import registry
+    from servers.platform.runtime import Server
+    from servers.platform.settings import PlatformSettings
+
+    saved = dict(os.environ)
+    os.environ.update(env)
+    try:  # settings are read from the environment while the server builds
+        server = Server([registry.load(name) for name in domains], PlatformSettings())
+        await server.start()
+        return server
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 class FaultProxy:

@@ -34,6 +34,20 @@ OUTAGES: tuple[type[BaseException], ...] = (
 OUTAGE_RETRY_SECONDS = 1.0
 
 
+def is_outage(error: BaseException) -> bool:
+    """An outage, or an error raised while handling one: a PostgreSQL connection cut mid-transaction
+    surfaces as asyncpg's InterfaceError from Transaction.__aexit__ with the ConnectionDoesNotExistError
+    as its context (seen by tests/api/test_dependency_outages.py under load)."""
+    seen: BaseException | None = error
+    for _ in range(5):  # a short chain: the outage is at most a few handlers deep
+        if seen is None:
+            return False
+        if isinstance(seen, OUTAGES):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 class ErrorReason(StrEnum):
     """`aether.common.v1.ErrorReason` without its prefix: the ErrorInfo.reason
     clients see. tests/unit/test_platform.py holds it equal to the proto enum."""
@@ -246,6 +260,7 @@ __all__ = [
     "Unauthenticated",
     "Unavailable",
     "internal_status",
+    "is_outage",
     "outage_status",
     "status_code_of",
     "to_rpc_status",

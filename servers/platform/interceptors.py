@@ -42,7 +42,6 @@ from servers.platform.context import (
     response_headers_var,
 )
 from servers.platform.errors import (
-    OUTAGES,
     AetherError,
     FieldViolation,
     InvalidArgument,
@@ -51,6 +50,7 @@ from servers.platform.errors import (
     Unauthenticated,
     http_status_metadata,
     internal_status,
+    is_outage,
     outage_status,
     to_rpc_status,
 )
@@ -136,7 +136,7 @@ async def abort_with(context: grpc.aio.ServicerContext, error: BaseException, me
         log.info("rpc error", extra={"method": method, "reason": error.reason, "error": error.message})
         status = to_rpc_status(error, request_id())
         extra = http_status_metadata(error)
-    elif isinstance(error, OUTAGES):
+    elif is_outage(error):
         log.error("backing service unavailable", exc_info=error, extra={"method": method})
         status = outage_status(request_id())
     else:

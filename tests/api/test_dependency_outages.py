@@ -17,7 +17,6 @@ from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import grpc
 import httpx
@@ -30,7 +29,7 @@ from servers.devtools.codegen import DESCRIPTOR
 from servers.edge import EdgeSettings, write_bootstrap
 from servers.platform.readiness import LIVENESS_SERVICE
 from tests.edge.envoy_runner import IN_PROCESS_HEALTH_CHECK_TIMEOUT, free_port, running_envoy
-from tests.fault_proxy import FaultProxy
+from tests.fault_proxy import FaultProxy, start_server, target, through
 from tests.helpers import bearer, rich_error
 
 TASKS = "aether.tasks.v1.TaskService"
@@ -38,18 +37,6 @@ AUTH = "aether.auth.v1.AuthService"
 SETTLE_SECONDS = 30.0  # the longest a detection or a recovery may take here
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
-
-
-def _through(url: str, proxy: FaultProxy) -> str:
-    parts = urlsplit(url)
-    netloc = parts.netloc.rpartition("@")
-    auth = netloc[0] + netloc[1]
-    return urlunsplit(parts._replace(netloc=f"{auth}127.0.0.1:{proxy.port}"))
-
-
-def _target(url: str, default_port: int) -> tuple[str, int]:
-    parts = urlsplit(url)
-    return parts.hostname or "127.0.0.1", parts.port or default_port
 
 
 @dataclass
@@ -63,44 +50,28 @@ class Stack:
         self.channel = grpc.aio.insecure_channel(self.grpc_address)
 
 
-async def _start_tasks_server(env: dict[str, str]) -> Any:
-    """A Task Manager of its own, built with `env` over the test environment."""
-    from servers import registry
-    from servers.platform.runtime import Server
-    from servers.platform.settings import PlatformSettings
-
-    saved = dict(os.environ)
-    os.environ.update(env)
-    try:  # settings are read from the environment while the server builds
-        server = Server([registry.load("tasks")], PlatformSettings())
-        await server.start()
-        return server
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-
-
 @pytest.fixture(scope="module")
 async def stack(
     app_server: tuple[str, list[str]], database_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Stack]:
     redis_url = os.environ["REDIS_URL"]
     proxies = {
-        "postgres": FaultProxy(*_target(database_url, 5432)),
-        "redis": FaultProxy(*_target(redis_url, 6379)),
+        "postgres": FaultProxy(*target(database_url, 5432)),
+        "redis": FaultProxy(*target(redis_url, 6379)),
     }
     for proxy in proxies.values():
         await proxy.start()
-    server = await _start_tasks_server(
+    server = await start_server(
+        ["tasks"],
         {
-            "DATABASE_URL": _through(database_url, proxies["postgres"]),
-            "REDIS_URL": _through(redis_url, proxies["redis"]),
+            "DATABASE_URL": through(database_url, proxies["postgres"]),
+            "REDIS_URL": through(redis_url, proxies["redis"]),
             "AUTH_ADDR": app_server[0],
             "BUS_RELAY": "false",
             "DEPENDENCY_CHECK_SECONDS": "0.2",
             "DEPENDENCY_CHECK_TIMEOUT_SECONDS": "1",
             "DEPENDENCY_CHECK_FAILURES": "2",
-        }
+        },
     )
     workdir = tmp_path_factory.mktemp("outage-edge")
     port = free_port()
