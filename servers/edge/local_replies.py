@@ -14,7 +14,7 @@ from typing import Any as TypingAny
 from servers.edge.envoy_values import exact_header
 from servers.edge.filters import HEALTHZ_PATH, READYZ_PATH
 from servers.edge.lua_filter import ERROR_REASON_HEADER
-from servers.platform.errors import ERROR_DOMAIN, ErrorReason
+from servers.platform.errors import ERROR_DOMAIN, OUTAGE_RETRY_SECONDS, ErrorReason
 
 # envoy-data-plane's generated modules trip pydantic deprecation warnings at import.
 with warnings.catch_warnings():
@@ -68,6 +68,7 @@ LOCAL_REPLY_DEFAULT = (2, ErrorReason.INTERNAL)  # UNKNOWN
 REQUEST_INFO = "type.googleapis.com/google.rpc.RequestInfo"
 ERROR_INFO = "type.googleapis.com/google.rpc.ErrorInfo"
 BAD_REQUEST = "type.googleapis.com/google.rpc.BadRequest"
+RETRY_INFO = "type.googleapis.com/google.rpc.RetryInfo"
 EDGE_JSON_DEPTH = 100
 """Levels of objects and arrays (the body's own included) Envoy's transcoder parses in a REST
 body (its protobuf writer's recursion limit, measured on 1.40; docs/security.md): a deeper body,
@@ -90,6 +91,8 @@ def _status_body(code: int, reason: ErrorReason) -> SubstitutionFormatString:
         {"@type": ERROR_INFO, "reason": reason.value, "domain": ERROR_DOMAIN},
         {"@type": REQUEST_INFO, "requestId": "%REQ(X-REQUEST-ID)%"},
     ]
+    if code == 14:  # UNAVAILABLE: retry shortly, as a server's own outage reply says
+        details.append({"@type": RETRY_INFO, "retryDelay": f"{round(OUTAGE_RETRY_SECONDS)}s"})
     return SubstitutionFormatString(
         json_format=Struct.from_dict({"code": code, "message": "%LOCAL_REPLY_BODY%", "details": details}),
         content_type="application/json",

@@ -6,7 +6,8 @@
 * **Errors made by Envoy itself** (JWT, body limit, unknown route, a contract-only service, ...):
   the local-reply mappers (servers.edge.local_replies) mark them with ``x-aether-error-reason``;
   here a native gRPC reply gets ``grpc-status-details-bin``, the google.rpc.Status with ErrorInfo
-  (reason, the platform's ERROR_DOMAIN) and RequestInfo that a server would have sent.
+  (reason, the platform's ERROR_DOMAIN) and RequestInfo that a server would have sent, and for
+  UNAVAILABLE (no healthy upstream, a server killed mid-request) the RetryInfo of a server's outage.
 * **REST statuses a server overrides** (servers.platform.errors.HTTP_STATUSES, e.g. 409 for a
   FAILED_PRECONDITION that is a resource-state conflict): the server's ``x-aether-http-status``
   trailer, a header of the transcoded reply, replaces ``:status`` of a non-gRPC response and is
@@ -24,7 +25,7 @@ from __future__ import annotations
 
 import warnings
 
-from servers.platform.errors import ERROR_DOMAIN, HTTP_STATUS_HEADER
+from servers.platform.errors import ERROR_DOMAIN, HTTP_STATUS_HEADER, OUTAGE_RETRY_SECONDS
 
 # envoy-data-plane's generated modules trip pydantic deprecation warnings at import.
 with warnings.catch_warnings():
@@ -108,6 +109,10 @@ function envoy_on_response(handle)
         .. bytes_field(2, unpercent(headers:get("grpc-message") or ""))
         .. bytes_field(3, any("google.rpc.ErrorInfo", bytes_field(1, reason) .. bytes_field(2, "__DOMAIN__")))
         .. bytes_field(3, any("google.rpc.RequestInfo", bytes_field(1, meta["request_id"] or "")))
+      if code == 14 then  -- RetryInfo{retry_delay: Duration{seconds}}, as a server's outage says
+        local delay = bytes_field(1, string.char(8) .. varint(__RETRY_SECONDS__))
+        status = status .. bytes_field(3, any("google.rpc.RetryInfo", delay))
+      end
       headers:add("grpc-status-details-bin", (handle:base64Escape(status):gsub("=", "")))
     end
   end
@@ -167,5 +172,6 @@ def lua_filter_config() -> Lua:
         _SOURCE.replace("__REASON_HEADER__", ERROR_REASON_HEADER)
         .replace("__HTTP_STATUS_HEADER__", HTTP_STATUS_HEADER)
         .replace("__DOMAIN__", ERROR_DOMAIN)
+        .replace("__RETRY_SECONDS__", str(round(OUTAGE_RETRY_SECONDS)))
     )
     return Lua(default_source_code=DataSource(inline_string=source))

@@ -13,6 +13,7 @@ from servers.edge import EdgeSettings, write_bootstrap
 from tests.edge.conftest import DESCRIPTOR
 from tests.edge.envoy_runner import free_port, running_envoy, wait_until
 from tests.edge.fake_auth import SERVICE, SigningKey
+from tests.helpers import rich_error
 
 
 @pytest.fixture(scope="module")
@@ -52,6 +53,8 @@ def test_rest_call_is_503_status_json(dead_edge: str) -> None:
         "reason": "UNAVAILABLE",
         "domain": "aether.dev",
     }
+    # Retry shortly, as a server's own outage reply says (servers.platform.errors.outage_status).
+    assert info["RetryInfo"]["retryDelay"] == "1s"
 
 
 def test_protected_route_is_401_until_the_jwks_is_known(dead_edge: str) -> None:
@@ -68,3 +71,5 @@ def test_native_grpc_is_unavailable(dead_edge: str) -> None:
         with pytest.raises(grpc.RpcError) as err:
             stub.Register(auth_service_pb2.RegisterRequest(), timeout=5)
     assert err.value.code() == grpc.StatusCode.UNAVAILABLE
+    rich = rich_error(err.value)
+    assert (rich.reason, rich.retry_delay_seconds) == ("UNAVAILABLE", 1.0)
