@@ -10,6 +10,7 @@ import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -88,6 +89,26 @@ async def test_without_bubblewrap_runs_are_refused(start_code_server: Callable[.
             pass
     rich = rich_error(err.value)
     assert rich.code == grpc.StatusCode.FAILED_PRECONDITION and "bubblewrap" in rich.message
+
+
+async def test_a_host_that_refuses_the_sandbox_refuses_runs_saying_why(
+    start_code_server: Callable[..., Any], md: Any, tmp_path: Path
+) -> None:
+    """As under docker-compose (tests/integration/test_code_container_sandbox.py has the real
+    kernel refusal): bubblewrap is installed but cannot build a sandbox, so the server's one
+    probe makes every run FAILED_PRECONDITION with bubblewrap's own reason, not a failed run."""
+    refusing = tmp_path / "bwrap"
+    message = "bwrap: Can't mount proc on /newroot/proc: Operation not permitted"
+    refusing.write_text(f'#!/bin/sh\necho "{message}" >&2\nexit 1\n')
+    refusing.chmod(0o755)
+    stub = await start_code_server(CODE_BWRAP_PATH=str(refusing))
+    request = pb.RunTestsRequest(files={"test_a.py": "def test_a():\n    pass\n"}, runner="pytest")
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        async for _ in stub.RunTests(request, metadata=md):
+            pass
+    rich = rich_error(err.value)
+    assert rich.code == grpc.StatusCode.FAILED_PRECONDITION
+    assert "Can't mount proc" in rich.message and "bubblewrap cannot build a sandbox" in rich.message
 
 
 async def test_concurrency_caps_and_a_disconnect_ends_the_run(

@@ -20,10 +20,12 @@ from __future__ import annotations
 import asyncio
 import codecs
 import contextlib
+import functools
 import json
 import os
 import shutil
 import signal
+import subprocess
 import sys
 import sysconfig
 import tempfile
@@ -113,6 +115,41 @@ class Sandbox:
             return f"bubblewrap is not installed at {self.bwrap} (CODE_BWRAP_PATH); test runs are disabled"
         if not os.access(PRLIMIT, os.X_OK):
             return f"{PRLIMIT} (util-linux) is missing; test runs are disabled"
+        return self._refused_here()
+
+    @functools.cache  # noqa: B019 (one Sandbox per server: what the host allows does not change)
+    def _refused_here(self) -> str | None:
+        """Whether this host lets bubblewrap build a sandbox at all (once): a container without
+        the namespaces or the unmasked /proc it needs (docs/code-assistant.md) refuses every
+        run the same way, and a client should hear why, not get a failed run."""
+        probe = [
+            self.bwrap,
+            "--unshare-all",
+            "--unshare-user",
+            "--die-with-parent",
+            "--ro-bind",
+            "/usr",
+            "/usr",
+        ]
+        probe += [
+            "--symlink",
+            "usr/bin",
+            "/bin",
+            "--symlink",
+            "usr/lib",
+            "/lib",
+            "--symlink",
+            "usr/lib64",
+            "/lib64",
+        ]
+        probe += ["--proc", "/proc", "--dev", "/dev", "--", "/usr/bin/true"]
+        try:
+            done = subprocess.run(probe, capture_output=True, text=True, timeout=10, check=False)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return f"bubblewrap cannot build a sandbox here ({exc}); test runs are disabled"
+        if done.returncode != 0:
+            why = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"exit {done.returncode}"
+            return f"bubblewrap cannot build a sandbox here ({why}); test runs are disabled"
         return None
 
     def _argv(
