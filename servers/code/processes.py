@@ -23,6 +23,10 @@ class Limits:
     cpu_seconds: int
 
 
+# What an analyzer child gets as its environment: nothing of the server's.
+CLEAN_ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
+
+
 @dataclass(frozen=True)
 class Finished:
     """How a limited run ended: status "ok" (it exited, with `returncode`),
@@ -74,7 +78,7 @@ async def run_limited(
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
         start_new_session=True,  # its own process group, killed as one
-        env=env if env is not None else {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"},
+        env=env if env is not None else CLEAN_ENV,
         cwd=cwd,
     )
     try:
@@ -82,7 +86,7 @@ async def run_limited(
     except TimeoutError:
         kill_group(proc.pid)
         await proc.wait()
-        return Finished("timeout", -1, b"", b"", _ms(started))
+        return Finished("timeout", -1, b"", b"", ms_since(started))
     finally:
         if proc.returncode is None:  # cancelled: leave nothing behind
             kill_group(proc.pid)
@@ -95,10 +99,10 @@ def ended(rc: int, out: bytes, err: bytes, started: float) -> Finished:
     """How a run that exited with `rc` ended: killed at its CPU limit (SIGXCPU,
     or SIGKILL past it) is a timeout, an allocation failure is memory."""
     if rc == -signal.SIGXCPU or rc == -signal.SIGKILL:
-        return Finished("timeout", rc, out, err, _ms(started))
+        return Finished("timeout", rc, out, err, ms_since(started))
     if rc != 0 and any(marker in err for marker in _OUT_OF_MEMORY):
-        return Finished("memory", rc, out, err, _ms(started))
-    return Finished("ok", rc, out, err, _ms(started))
+        return Finished("memory", rc, out, err, ms_since(started))
+    return Finished("ok", rc, out, err, ms_since(started))
 
 
 def kill_group(pid: int) -> None:
@@ -106,5 +110,5 @@ def kill_group(pid: int) -> None:
         os.killpg(pid, signal.SIGKILL)
 
 
-def _ms(started: float) -> int:
+def ms_since(started: float) -> int:
     return round((time.monotonic() - started) * 1000)

@@ -19,10 +19,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from servers.code.processes import Finished, Limits, ended, kill_group
+from servers.code.processes import CLEAN_ENV, Finished, Limits, ended, kill_group, ms_since
 
 BANDIT_SERVER = Path(__file__).with_name("bandit_server.py")
-CLEAN_ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
 # bandit's JSON for 256 KiB of code fits; the frames are single lines.
 FRAME_LIMIT = 64 << 20
 # Importing bandit and its plugins, once per server (not part of a review's budget).
@@ -84,9 +83,9 @@ class WarmBandit:
             async with asyncio.timeout(self._limits.wall_seconds):
                 frames = await self._exchange(code)
         except TimeoutError:
-            return Finished("timeout", -1, b"", b"", _ms(started))
+            return Finished("timeout", -1, b"", b"", ms_since(started))
         except OSError as exc:  # no fork server: it could not start, or died twice
-            return Finished("failed", -1, b"", f"bandit could not start: {exc}".encode(), _ms(started))
+            return Finished("failed", -1, b"", f"bandit could not start: {exc}".encode(), ms_since(started))
         result = next((f for f in frames if "rc" in f), None)
         exit_code = next((f["exit"] for f in frames if "exit" in f), -1)
         if result is None:  # ended before it could answer (CPU limit, a crash)
@@ -134,7 +133,3 @@ class WarmBandit:
         if self._dir is not None:
             shutil.rmtree(self._dir, ignore_errors=True)
             self._dir = None
-
-
-def _ms(started: float) -> int:
-    return round((time.monotonic() - started) * 1000)
