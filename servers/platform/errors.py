@@ -245,6 +245,17 @@ def internal_status(request_id: str) -> status_pb2.Status:
     )
 
 
+def status_of(error: BaseException, request_id: str) -> status_pb2.Status:
+    """The google.rpc.Status a call failing with `error` ends with: a domain error's own
+    (the table above), an outage's UNAVAILABLE with RetryInfo, anything else a bare INTERNAL
+    that leaks nothing."""
+    if isinstance(error, AetherError):
+        return to_rpc_status(error, request_id)
+    if is_outage(error):
+        return outage_status(request_id)
+    return internal_status(request_id)
+
+
 __all__ = [
     "OUTAGES",
     "AetherError",
@@ -263,5 +274,6 @@ __all__ = [
     "is_outage",
     "outage_status",
     "status_code_of",
+    "status_of",
     "to_rpc_status",
 ]

@@ -49,10 +49,8 @@ from servers.platform.errors import (
     TooLarge,
     Unauthenticated,
     http_status_metadata,
-    internal_status,
     is_outage,
-    outage_status,
-    to_rpc_status,
+    status_of,
 )
 from servers.platform.path_bindings import check_path_bindings, path_bindings
 from servers.platform.rate_limits import RateLimits
@@ -134,15 +132,12 @@ async def abort_with(context: grpc.aio.ServicerContext, error: BaseException, me
     extra: tuple[tuple[str, str], ...] = ()
     if isinstance(error, AetherError):
         log.info("rpc error", extra={"method": method, "reason": error.reason, "error": error.message})
-        status = to_rpc_status(error, request_id())
         extra = http_status_metadata(error)
     elif is_outage(error):
         log.error("backing service unavailable", exc_info=error, extra={"method": method})
-        status = outage_status(request_id())
     else:
         log.error("unhandled error", exc_info=error, extra={"method": method})
-        status = internal_status(request_id())
-    grpc_status = rpc_status.to_status(status)
+    grpc_status = rpc_status.to_status(status_of(error, request_id()))
     headers = response_headers_var.get()
     pending = tuple(headers.take()) if headers is not None else ()
     await context.abort(

@@ -14,7 +14,7 @@ import logging
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
-from servers.platform.errors import OUTAGES, AetherError
+from servers.platform.errors import AetherError, is_outage
 from servers.rag.domain import Document
 from servers.rag.ingest import Ingestion, IngestRequest, Progress
 
@@ -42,7 +42,7 @@ async def ingest_batch(ingestion: Ingestion, requests: Sequence[IngestRequest]) 
             async for event in ingestion.run(request):
                 yield Item(index, event)
         except Exception as error:  # one document's failure, whatever it is, is that document's
-            unexpected = not isinstance(error, (AetherError, *OUTAGES))
+            unexpected = not isinstance(error, AetherError) and not is_outage(error)
             log.log(
                 logging.ERROR if unexpected else logging.INFO,
                 "batch ingest: a document failed",

@@ -9,18 +9,9 @@ from aether.rag.v1 import document_pb2, events_pb2
 from aether.rag.v1 import rag_service_pb2 as pb
 from google.protobuf import json_format, struct_pb2
 from google.protobuf.message import Message
-from google.rpc import status_pb2
 
 from servers.platform.context import request_id
-from servers.platform.errors import (
-    OUTAGES,
-    AetherError,
-    FieldViolation,
-    InvalidArgument,
-    internal_status,
-    outage_status,
-    to_rpc_status,
-)
+from servers.platform.errors import FieldViolation, InvalidArgument, status_of
 from servers.platform.pagination import pagination
 from servers.platform.paging import Page
 from servers.platform.timestamps import timestamp
@@ -162,16 +153,6 @@ def batch_requests(request: pb.BatchIngestDocumentsRequest) -> list[ingest.Inges
     return out
 
 
-def failure_status(error: Exception) -> status_pb2.Status:
-    """The google.rpc.Status a call failing with `error` would have ended with
-    (the interceptor's mapping: domain error, outage, or a bare internal error)."""
-    if isinstance(error, AetherError):
-        return to_rpc_status(error, request_id())
-    if isinstance(error, OUTAGES):
-        return outage_status(request_id())
-    return internal_status(request_id())
-
-
 def batch_event_to_proto(event: batch.Item | batch.Done) -> pb.BatchIngestDocumentsResponse:
     if isinstance(event, batch.Done):
         final = pb.BatchIngestDocumentsFinal(succeeded=event.succeeded, failed=event.failed)
@@ -180,7 +161,7 @@ def batch_event_to_proto(event: batch.Item | batch.Done) -> pb.BatchIngestDocume
         case Document() as doc:
             item = pb.BatchIngestItem(index=event.index, document=document_to_proto(doc))
         case Exception() as error:
-            item = pb.BatchIngestItem(index=event.index, error=failure_status(error))
+            item = pb.BatchIngestItem(index=event.index, error=status_of(error, request_id()))
         case ingest.Progress() as progress:
             item = pb.BatchIngestItem(index=event.index, progress=_progress(progress))
     return pb.BatchIngestDocumentsResponse(item=item)
