@@ -57,7 +57,7 @@ def build_clusters(settings: EdgeSettings) -> list[Cluster]:
         _cluster(cluster_name(service), address, grpc_service=service, settings=settings)
         for service, address in settings.upstreams.items()
     ]
-    clusters.append(_cluster(JWKS_CLUSTER, settings.jwks_address, grpc_service=None, settings=settings))
+    clusters.append(http1_cluster(JWKS_CLUSTER, settings.jwks_address, settings))
     return clusters
 
 
