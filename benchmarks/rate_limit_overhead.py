@@ -1,5 +1,6 @@
-"""What the per-caller rate limit (servers/platform/rate_limits.py) adds to a request: one GCRA
-script on Redis. Runs the RateLimitInterceptor's own check (RateLimiter.charge) against a real
+"""What a call's admission (servers/platform/admission.py) adds to a request: one Lua script on
+Redis checking the token and charging the caller's GCRA bucket. Runs the admission step's own
+call (Admission.admit) against a real
 Redis, sequentially and at a concurrency, and prints per check: the latency (p50/p95), the CPU of
 this (server-side) process and the CPU of Redis (INFO cpu), in microseconds.
 
@@ -13,12 +14,12 @@ import asyncio
 import statistics
 import time
 import uuid
+from datetime import UTC, datetime
 
 from redis.asyncio import Redis
 
-from servers.platform.rate_limits import Limit, RateLimiter
-
-LIMIT = Limit(1_000_000, 60)  # never refuses: the cost of an allowed request
+from servers.platform.admission import Admission, Bucket
+from servers.platform.context import Principal
 
 
 async def _redis_cpu(redis: Redis) -> float:
@@ -26,14 +27,17 @@ async def _redis_cpu(redis: Redis) -> float:
     return float(info["used_cpu_sys"]) + float(info["used_cpu_user"])
 
 
-async def _run(limiter: RateLimiter, redis: Redis, n: int, concurrency: int) -> dict[str, float]:
+async def _run(admission: Admission, redis: Redis, n: int, concurrency: int) -> dict[str, float]:
     latencies: list[float] = []
-    callers = [f"user:bench-{uuid.uuid4().hex[:8]}" for _ in range(100)]
+    users = [f"bench-{uuid.uuid4().hex[:8]}" for _ in range(100)]
+    tokens = [Principal(u, "", frozenset(), frozenset(), uuid.uuid4().hex, datetime.now(UTC)) for u in users]
+    # Never refuses: the cost of an allowed request.
+    buckets = [Bucket(f"aether:rl:/bench.v1.Bench/Call:1000000/60:{u}", 1_000_000, 60_000) for u in users]
 
     async def worker(index: int) -> None:
         for i in range(index, n, concurrency):
             started = time.perf_counter()
-            await limiter.charge("/bench.v1.Bench/Call", callers[i % len(callers)], LIMIT)
+            await admission.admit(tokens[i % len(users)], buckets[i % len(users)])
             latencies.append(time.perf_counter() - started)
 
     redis_before, cpu_before, wall_before = await _redis_cpu(redis), time.process_time(), time.perf_counter()
@@ -56,11 +60,11 @@ async def main() -> None:
     parser.add_argument("-n", type=int, default=5000)
     args = parser.parse_args()
     redis = Redis.from_url(args.redis)
-    limiter = RateLimiter(redis)
+    admission = Admission(redis)
     try:
-        await _run(limiter, redis, 500, 1)  # warm-up: the script is loaded, connections open
+        await _run(admission, redis, 500, 1)  # warm-up: the script is loaded, connections open
         for concurrency in (1, 32):
-            figures = await _run(limiter, redis, args.n, concurrency)
+            figures = await _run(admission, redis, args.n, concurrency)
             print(f"concurrency {concurrency:>2}: " + ", ".join(f"{k} {v:,.0f}" for k, v in figures.items()))
     finally:
         await redis.aclose()

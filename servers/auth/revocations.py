@@ -1,6 +1,6 @@
-"""Revoked access tokens and per-user token epochs: the platform's
-RevocationList (which the auth interceptor of every server reads) plus the
-write side that logout and the account changes need.
+"""Revoked access tokens and per-user token epochs: the write side that logout
+and the account changes need, and the same check every server's admission step
+makes (servers.platform.admission).
 """
 
 from __future__ import annotations
@@ -9,21 +9,25 @@ import time
 
 from redis.asyncio import Redis
 
-from servers.platform.interceptors import RevocationList
+from servers.platform.admission import Admission
+from servers.platform.context import Principal
 from servers.platform.token_epochs import token_epoch_key
 from servers.platform.tokens import revoked_token_key
 
 
-class TokenRevocations(RevocationList):
-    """`is_revoked` is RevocationList's own; the writes use the same Redis keys.
+class TokenRevocations:
+    """Writes the keys the admission script reads.
 
     `epoch_ttl_seconds` is the longest an access token can live (plus the
     verifiers' clock leeway): after that no token from before the epoch exists."""
 
     def __init__(self, redis: Redis, epoch_ttl_seconds: int):
-        super().__init__(redis)
+        self._admission = Admission(redis)
         self._writer = redis
         self._epoch_ttl = epoch_ttl_seconds
+
+    async def is_revoked(self, principal: Principal) -> bool:
+        return await self._admission.token_refused(principal)
 
     async def revoke(self, token_id: str, ttl_seconds: int) -> None:
         """Mark the token revoked for `ttl_seconds` (at least until it expires)."""

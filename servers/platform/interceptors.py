@@ -1,8 +1,9 @@
 """The server interceptor: one per server, wrapping each method's handler once.
 Each call goes through these steps, outermost first:
 
-    request id + deadline -> telemetry (metrics, log) -> errors -> auth step
-    (token, revocation check, permissions) -> validation step -> servicer
+    request id + deadline -> telemetry (metrics, log) -> errors -> admission step
+    (token; revocation check + rate limit, one Redis round trip; permissions)
+    -> size, path-binding and validation steps -> servicer
 
 One interceptor instead of a chain of six: grpc asks every interceptor for the
 handler on every call, and each layer's generator-based context manager and
@@ -31,8 +32,8 @@ from opentelemetry import propagate
 from prometheus_client import Counter, Histogram
 
 from servers.platform.access import AccessRule, MissingAccessRule, access_rule, method_max_request_bytes
+from servers.platform.admission import Admission
 from servers.platform.context import (
-    Principal,
     ResponseHeaders,
     access_token_var,
     deadline_var,
@@ -53,9 +54,8 @@ from servers.platform.errors import (
     status_of,
 )
 from servers.platform.path_bindings import check_path_bindings, path_bindings
-from servers.platform.rate_limits import RateLimits
+from servers.platform.rate_limits import RateLimits, report
 from servers.platform.request_checks import decode_leniently, request_violations
-from servers.platform.token_epochs import token_refused
 from servers.platform.tokens import TokenVerifier
 
 log = logging.getLogger("aether.rpc")
@@ -64,17 +64,6 @@ RPC_TOTAL = Counter("aether_grpc_server_handled_total", "RPCs completed", ["meth
 RPC_SECONDS = Histogram("aether_grpc_server_handling_seconds", "RPC duration", ["method"])
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-
-
-class RevocationList:
-    """Access tokens revoked before expiry (logout), shared through Redis."""
-
-    def __init__(self, redis: Any | None):
-        self._redis = redis
-
-    async def is_revoked(self, principal: Principal) -> bool:
-        """Revoked by logout, or issued before the user's token epoch (servers.platform.token_epochs)."""
-        return self._redis is not None and await token_refused(self._redis, principal)
 
 
 def _metadata(context: grpc.aio.ServicerContext, key: str) -> str | None:
@@ -159,41 +148,42 @@ def observe(method: str, context: grpc.aio.ServicerContext, started: float) -> N
         log.log(level, "rpc", extra={"method": method, "code": name, "duration_ms": round(elapsed * 1000, 2)})
 
 
-class Authenticator:
-    """The auth step: the bearer token, the revocation check, the RPC's permissions."""
+class Admitter:
+    """The admission step: the bearer token; the revocation check and the caller's rate limit,
+    in one Redis round trip (servers.platform.admission); the RPC's permissions. Without Redis
+    (`admission` None) tokens are only verified and calls are not limited."""
 
-    def __init__(self, verifier: TokenVerifier, revocations: RevocationList):
+    def __init__(self, verifier: TokenVerifier, admission: Admission | None, limits: RateLimits):
         self._verifier = verifier
-        self._revocations = revocations
+        self._admission = admission
+        self._limits = limits
 
-    async def authenticate(
-        self, rule: AccessRule | MissingAccessRule, context: grpc.aio.ServicerContext
+    async def admit(
+        self, method: str, rule: AccessRule | MissingAccessRule, context: grpc.aio.ServicerContext
     ) -> None:
         """Sets the caller (principal_var, access_token_var) for the RPC, or raises."""
         if isinstance(rule, MissingAccessRule):
             raise MissingAccessRule(str(rule))
-        if rule.public:
-            return
-        header = _metadata(context, "authorization") or ""
-        scheme, _, token = header.partition(" ")
-        token = token.strip()
-        if scheme.lower() != "bearer" or not token:
-            raise Unauthenticated("missing bearer access token")
-        principal = await self._verifier.verify(token)
-        await self.check_revocation(principal)
-        missing = rule.permissions - principal.permissions
-        if missing:
-            raise PermissionDenied(
-                f"missing permission: {', '.join(sorted(missing))}", {"missing": ",".join(sorted(missing))}
-            )
-        principal_var.set(principal)
-        access_token_var.set(token)  # forwarded by servers.platform.clients
-
-    async def check_revocation(self, principal: Principal) -> None:
-        """The revocation check: a token logged out before its expiry, or issued before
-        the user's token epoch (role change, disable, logout-all), is refused."""
-        if await self._revocations.is_revoked(principal):
-            raise Unauthenticated("access token revoked")
+        principal = token = None
+        if not rule.public:
+            header = _metadata(context, "authorization") or ""
+            scheme, _, token = header.partition(" ")
+            token = token.strip()
+            if scheme.lower() != "bearer" or not token:
+                raise Unauthenticated("missing bearer access token")
+            principal = await self._verifier.verify(token)
+        if self._admission is not None:
+            target = self._limits.bucket(method, context, principal)
+            charge = await self._admission.admit(principal, target[0] if target else None)
+            if charge is not None and target is not None:
+                report(target[1], charge)
+        if principal is not None:
+            missing = rule.permissions - principal.permissions
+            if missing:
+                names = ",".join(sorted(missing))
+                raise PermissionDenied(f"missing permission: {names.replace(',', ', ')}", {"missing": names})
+            principal_var.set(principal)
+            access_token_var.set(token)  # forwarded by servers.platform.clients
 
 
 def _field_path(violation: Any) -> str:
@@ -236,19 +226,18 @@ class PlatformInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
     def __init__(
         self,
         verifier: TokenVerifier,
-        revocations: RevocationList,
-        rate_limits: RateLimits | None = None,
+        admission: Admission | None,
+        rate_limits: RateLimits,
         *,
         attach_trace: bool = True,
         message_limits: tuple[int, int] | None = None,
     ):
         # attach_trace: False when OpenTelemetry's own server interceptor runs first.
         self._attach_trace = attach_trace
-        self._rate_limits = rate_limits
         # (default per-method limit, the server's receive limit): gRPC holds every method to the
         # server's, the largest one of its methods declares; the size step holds each to its own.
         self._message_limits = message_limits
-        self._auth = Authenticator(verifier, revocations)
+        self._admitter = Admitter(verifier, admission, rate_limits)
         self._validator = RequestValidator()
         self._wrapped: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
 
@@ -269,8 +258,7 @@ class PlatformInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
 
     def wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
         handler = decode_leniently(handler)  # an undecodable request is a BadRequest (request_checks)
-        authenticate, validate, attach = self._auth.authenticate, self._validator.validate, self._attach_trace
-        charge = self._rate_limits.charge if self._rate_limits is not None else None
+        admit_caller, validate, attach = self._admitter.admit, self._validator.validate, self._attach_trace
         try:
             rule: AccessRule | MissingAccessRule = access_rule(method)  # once per method: a descriptor lookup
         except MissingAccessRule as missing:  # fail closed, on every call
@@ -283,10 +271,8 @@ class PlatformInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
             size_limit = own if own < receive_limit else 0  # 0: gRPC's own check is the method's
 
         async def admit(request: Any, context: grpc.aio.ServicerContext) -> None:
-            """The steps before the handler: auth, the caller's rate limit, path bindings, validation."""
-            await authenticate(rule, context)
-            if charge is not None:
-                await charge(method, context)
+            """The steps before the handler: admission, size, path bindings, validation."""
+            await admit_caller(method, rule, context)
             if request is not None:
                 if size_limit and isinstance(request, Message) and request.ByteSize() > size_limit:
                     raise TooLarge(f"request too large: above this method's limit of {size_limit} bytes")

@@ -8,19 +8,19 @@ the same RPC).
   request with a bad token never spends a user's budget), the client address on public ones.
   The address is the edge's `x-aether-client-address` when the peer is a trusted edge
   (RATE_LIMIT_TRUSTED_PEERS), else the peer's own address.
-* The algorithm: GCRA (a token bucket as one timestamp), one atomic Lua script per request on
-  Redis's own clock, so servers with skewed clocks agree.
+* The algorithm: GCRA (a token bucket as one timestamp) on Redis's own clock, so servers with
+  skewed clocks agree, in the one Lua script that also checks the token
+  (servers.platform.admission).
 * Every limited reply carries X-RateLimit-Limit/Remaining/Reset; a refusal is RESOURCE_EXHAUSTED
   with RetryInfo (REST: 429 with Retry-After). RPCs whose servers send their own X-RateLimit-*
   (`server_headers`) are limited without the headers.
-* Redis unreachable: fail open (logged, counted in aether_rate_limit_store_errors_total); see
-  docs/security.md.
+* Redis unreachable: public calls fail open (logged, counted in
+  aether_rate_limit_store_errors_total); see docs/security.md.
 """
 
 from __future__ import annotations
 
 import ipaddress
-import logging
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -30,41 +30,13 @@ from typing import Any, cast
 import grpc
 from aether.common.v1 import access_pb2
 from google.protobuf import descriptor_pool
-from prometheus_client import Counter
-from redis.asyncio import Redis
 
-from servers.platform.context import add_response_header, principal_var
-from servers.platform.errors import OUTAGES, RateLimited
-
-log = logging.getLogger("aether.rate_limits")
+from servers.platform.admission import Bucket, Charge
+from servers.platform.context import Principal, add_response_header
+from servers.platform.errors import RateLimited
 
 CLIENT_ADDRESS_HEADER = "x-aether-client-address"
 """Set by the edge (overwriting any client value) to the address it trusts as the client's."""
-
-STORE_ERRORS = Counter(
-    "aether_rate_limit_store_errors_total", "Rate-limit checks let through because Redis failed"
-)
-
-# GCRA. KEYS[1]: the caller's bucket; ARGV: requests, period (ms).
-# Returns {allowed (0/1), remaining, retry_after_ms, reset_ms}.
-_GCRA = """
-local limit, period = tonumber(ARGV[1]), tonumber(ARGV[2])
-local interval = period / limit
-local t = redis.call('TIME')
-local now = t[1] * 1000 + math.floor(t[2] / 1000)
-local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
-if tat < now then tat = now end
-local new_tat = tat + interval
-local allow_at = new_tat - period
-if now < allow_at then
-  return {0, 0, math.ceil(allow_at - now), math.ceil(tat - now)}
-end
--- At least 1 ms: an interval below a double's resolution at epoch milliseconds (limits of
--- millions a second) leaves new_tat == now, and PX 0 is an error.
-local ttl = math.max(1, math.ceil(new_tat - now))
-redis.call('SET', KEYS[1], new_tat, 'PX', ttl)
-return {1, math.floor((period - (new_tat - now)) / interval), 0, ttl}
-"""
 
 
 @dataclass(frozen=True)
@@ -108,27 +80,6 @@ def declared_limit(full_method: str) -> Limit | None:
     return Limit(int(rule.requests), int(rule.per_seconds), bool(rule.server_headers))
 
 
-class RateLimiter:
-    """Charges one request to a caller's bucket of an RPC; None when Redis failed (fail open)."""
-
-    def __init__(self, redis: Redis):
-        self._script = redis.register_script(_GCRA)
-
-    async def charge(self, method: str, caller: str, limit: Limit) -> tuple[bool, int, float, float] | None:
-        """(allowed, remaining, retry_after_seconds, reset_seconds)."""
-        try:
-            allowed, remaining, retry_ms, reset_ms = await self._script(
-                # Per limit too: a changed limit starts afresh instead of reading another's state.
-                keys=[f"aether:rl:{method}:{limit.requests}/{limit.per_seconds}:{caller}"],
-                args=[limit.requests, limit.per_seconds * 1000],
-            )
-        except OUTAGES:
-            STORE_ERRORS.inc()
-            log.warning("rate limit not checked: Redis unavailable", extra={"method": method})
-            return None
-        return bool(allowed), int(remaining), int(retry_ms) / 1000, int(reset_ms) / 1000
-
-
 def _peer_address(peer: str) -> str:
     """grpc's "ipv4:1.2.3.4:5678" / "ipv6:[::1]:5678" -> "1.2.3.4" / "::1"."""
     kind, _, rest = peer.partition(":")
@@ -140,33 +91,26 @@ def _peer_address(peer: str) -> str:
 
 
 class RateLimits:
-    """The rate-limit step: runs after the auth step (the caller is known, a bad token was refused)."""
+    """Each RPC's limit and each caller's bucket; servers.platform.admission charges it."""
 
     def __init__(
         self,
-        limiter: RateLimiter,
         default: Limit,
         overrides: Mapping[str, Limit],
         trusted_peers: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...],
     ):
-        self._limiter = limiter
         self._default = default
         self._overrides = dict(overrides)
         self._trusted = trusted_peers
 
     @classmethod
-    def from_settings(cls, redis: Redis | None, settings: Any) -> RateLimits | None:
-        """None (no limits) without Redis."""
-        if redis is None:
-            log.warning("REDIS_URL is not set: RPCs are not rate limited")
-            return None
+    def from_settings(cls, settings: Any) -> RateLimits:
         trusted = tuple(
             ipaddress.ip_network(cidr.strip())
             for cidr in settings.rate_limit_trusted_peers.split(",")
             if cidr.strip()
         )
         return cls(
-            RateLimiter(redis),
             parse_limit(settings.rate_limit_default, what="RATE_LIMIT_DEFAULT"),
             parse_overrides(settings.rate_limit_overrides),
             trusted,
@@ -193,25 +137,30 @@ class RateLimits:
                     return value if isinstance(value, str) else value.decode()
         return peer
 
-    async def charge(self, method: str, context: grpc.aio.ServicerContext) -> None:
-        """Count the call against its caller's budget; RateLimited when it is spent."""
+    def bucket(
+        self, method: str, context: grpc.aio.ServicerContext, principal: Principal | None
+    ) -> tuple[Bucket, Limit] | None:
+        """The caller's bucket of the RPC's limit; None for an unlimited RPC or internal work."""
         limit = self.limit_of(method)
-        if limit is not None:
-            principal = principal_var.get()
-            if principal is not None and principal.is_service:  # internal background work
-                return
-            caller = f"user:{principal.user_id}" if principal else f"ip:{self.client_address(context)}"
-            result = await self._limiter.charge(method, caller, limit)
-            if result is not None:
-                allowed, remaining, retry_after, reset = result
-                if not limit.server_headers:
-                    add_response_header("x-ratelimit-limit", str(limit.requests))
-                    add_response_header("x-ratelimit-remaining", str(remaining))
-                    add_response_header("x-ratelimit-reset", str(max(1, math.ceil(reset))))
-                if not allowed:
-                    add_response_header("retry-after", str(max(1, math.ceil(retry_after))))
-                    raise RateLimited(
-                        f"rate limit exceeded: {limit.requests} requests per {limit.per_seconds} s; "
-                        f"retry in {max(1, math.ceil(retry_after))} s",
-                        retry_after,
-                    )
+        if limit is None or (principal is not None and principal.is_service):
+            return None
+        caller = f"user:{principal.user_id}" if principal else f"ip:{self.client_address(context)}"
+        # Per limit too: a changed limit starts afresh instead of reading another's state.
+        key = f"aether:rl:{method}:{limit.requests}/{limit.per_seconds}:{caller}"
+        return Bucket(key, limit.requests, limit.per_seconds * 1000), limit
+
+
+def report(limit: Limit, charge: Charge) -> None:
+    """The charge's X-RateLimit-* headers; RateLimited when the budget is spent."""
+    if not limit.server_headers:
+        add_response_header("x-ratelimit-limit", str(limit.requests))
+        add_response_header("x-ratelimit-remaining", str(charge.remaining))
+        add_response_header("x-ratelimit-reset", str(max(1, math.ceil(charge.reset_seconds))))
+    if not charge.allowed:
+        retry_in = max(1, math.ceil(charge.retry_after_seconds))
+        add_response_header("retry-after", str(retry_in))
+        raise RateLimited(
+            f"rate limit exceeded: {limit.requests} requests per {limit.per_seconds} s; "
+            f"retry in {retry_in} s",
+            charge.retry_after_seconds,
+        )

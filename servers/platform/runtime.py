@@ -29,10 +29,11 @@ from redis.asyncio import Redis
 
 from servers.platform import events
 from servers.platform.access import check_service_rules, max_request_bytes
+from servers.platform.admission import Admission
 from servers.platform.bus import EventBus
 from servers.platform.clients import ServiceClients
 from servers.platform.db import create_pool, migrate
-from servers.platform.interceptors import PlatformInterceptor, RevocationList
+from servers.platform.interceptors import PlatformInterceptor
 from servers.platform.logs import configure_logging
 from servers.platform.rate_limits import RateLimits
 from servers.platform.readiness import LIVENESS_SERVICE, DependencyWatch
@@ -163,11 +164,12 @@ class Server:
         receive_limit = max_request_bytes(self.service_names, s.max_message_bytes)
         # OpenTelemetry's interceptor (a span per RPC) only when spans are exported.
         tracing = tracing_enabled()
-        rate_limits = RateLimits.from_settings(res.redis, s)  # per caller, after the auth step
+        if res.redis is None:
+            log.warning("REDIS_URL is not set: tokens are not checked for revocation, RPCs not rate limited")
         platform = PlatformInterceptor(
             verifier,
-            RevocationList(res.redis),
-            rate_limits,
+            Admission(res.redis) if res.redis is not None else None,
+            RateLimits.from_settings(s),
             attach_trace=not tracing,
             message_limits=(s.max_message_bytes, receive_limit),
         )

@@ -21,12 +21,12 @@ from aether.tasks.v1 import tasks_service_pb2_grpc as tasks_grpc
 from redis.asyncio import Redis
 
 from servers import registry
-from servers.platform.rate_limits import Limit, RateLimiter
+from servers.platform.admission import Admission, Bucket
 from servers.platform.runtime import Server
 from servers.platform.settings import PlatformSettings
 from tests.conftest import TEST_REDIS
 from tests.edge.conftest import RealEdge
-from tests.helpers import bearer, rich_error
+from tests.helpers import STRONG_PASSWORD, bearer, rich_error, unique_email
 
 LIMIT = 5
 LOGIN = "/aether.auth.v1.AuthService/Login"
@@ -192,6 +192,32 @@ async def test_requests_refused_by_the_token_check_spend_nobody_s_budget(
     assert r.status_code == 200 and r.headers["x-ratelimit-remaining"] == str(LIMIT - 1)
 
 
+async def test_a_revoked_token_is_refused_without_spending_the_user_s_budget(limited: Limited) -> None:
+    """The revocation check and the charge are one script (servers.platform.admission): a token
+    logged out is UNAUTHENTICATED over REST and gRPC, and none of those calls is charged."""
+    account = {"email": unique_email("revoked"), "password": STRONG_PASSWORD}
+    async with (
+        limited.replica_a.client(_client_address()) as a,
+        grpc.aio.insecure_channel(limited.server_address) as direct,
+    ):
+        assert (await a.post("/api/v1/auth/register", json=account | {"name": "R"})).status_code == 200
+        old = (await a.post("/api/v1/auth/login", json=account)).json()
+        old_auth = {"authorization": f"Bearer {old['accessToken']}"}
+        r = await a.post("/api/v1/auth/logout", json={"refreshToken": old["refreshToken"]}, headers=old_auth)
+        assert r.status_code == 200, r.text
+        for _ in range(LIMIT + 1):
+            r = await a.get("/api/v1/tasks", headers=old_auth)
+            assert r.status_code == 401 and "x-ratelimit-remaining" not in r.headers, r.text
+            with pytest.raises(grpc.aio.AioRpcError) as refused:
+                await tasks_grpc.TaskServiceStub(direct).ListTasks(
+                    tasks_pb.ListTasksRequest(), metadata=bearer(old["accessToken"]), timeout=10
+                )
+            assert rich_error(refused.value).reason == "UNAUTHENTICATED"
+        new = (await a.post("/api/v1/auth/login", json=account)).json()
+        r = await a.get("/api/v1/tasks", headers={"authorization": f"Bearer {new['accessToken']}"})
+    assert r.status_code == 200 and r.headers["x-ratelimit-remaining"] == str(LIMIT - 1)
+
+
 async def test_native_grpc_through_the_edge_shares_the_address_budget(limited: Limited) -> None:
     """Native gRPC Login from 127.0.0.1 through both replicas: RESOURCE_EXHAUSTED with RetryInfo
     once the address's LIMIT is spent (this module's only calls from 127.0.0.1 to Login; a bucket
@@ -209,7 +235,8 @@ async def test_an_unreachable_redis_lets_requests_through(unused_tcp_port: int) 
     """Fail open (docs/security.md): a Redis outage must not take every RPC down with it."""
     redis = Redis(port=unused_tcp_port, socket_connect_timeout=1)
     try:
-        assert await RateLimiter(redis).charge(LOGIN, "ip:127.0.0.1", Limit(1, 60)) is None
+        bucket = Bucket(f"aether:rl:{LOGIN}:1/60:ip:127.0.0.1", 1, 60_000)
+        assert await Admission(redis).admit(None, bucket) is None
     finally:
         await redis.aclose()
 
@@ -219,10 +246,8 @@ async def test_a_limit_finer_than_a_millisecond_still_answers() -> None:
     double's resolution at epoch milliseconds, which once made Redis refuse the script's PX 0."""
     redis = Redis.from_url(TEST_REDIS)
     try:
-        caller = f"user:{uuid.uuid4()}"
-        results = [
-            await RateLimiter(redis).charge(LIST_TASKS, caller, Limit(1_000_000_000, 1)) for _ in range(3)
-        ]
-        assert [r and r[0] for r in results] == [True, True, True]
+        bucket = Bucket(f"aether:rl:{LIST_TASKS}:1000000000/1:user:{uuid.uuid4()}", 1_000_000_000, 1000)
+        results = [await Admission(redis).admit(None, bucket) for _ in range(3)]
+        assert [r and r.allowed for r in results] == [True, True, True]
     finally:
         await redis.aclose()
