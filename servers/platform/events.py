@@ -3,11 +3,19 @@
 `publish(conn, ...)` must be called inside the transaction that makes the state
 change: the event exists if and only if the change commits. A relay (the event
 backbone) delivers outbox rows to the bus.
+
+Whoever commits events tells this process's relays (`committed`), which look at
+once; rows committed elsewhere (another process without a relay, a dead-letter
+report inside a consumer's transaction) are found by the relays' poll. A
+PostgreSQL NOTIFY per commit did this across processes, but a transaction that
+notifies holds a cluster-wide lock through its commit's WAL flush: commits that
+write events were serialised (at 32 concurrent, half the commits a second).
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import asyncpg
@@ -19,6 +27,23 @@ from opentelemetry import propagate
 from servers.platform.context import principal_var, request_id
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+
+CommitWatcher = Callable[[frozenset[str]], None]
+_watchers: list[CommitWatcher] = []
+
+
+def watch_commits(watcher: CommitWatcher) -> Callable[[], None]:
+    """Call `watcher` with the sources of every commit `committed` announces; returns the unwatch."""
+    _watchers.append(watcher)
+    return lambda: _watchers.remove(watcher)
+
+
+def committed(sources: Iterable[str]) -> None:
+    """A transaction that wrote events of these sources has committed (this process's relays)."""
+    named = frozenset(sources)
+    for watcher in tuple(_watchers):
+        watcher(named)
+
 
 _INSERT = "INSERT INTO platform.outbox (id, event_type, source, subject, payload) VALUES ($1, $2, $3, $4, $5)"
 

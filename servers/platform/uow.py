@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
 import asyncpg
+from aether.events.v1 import event_pb2
 from google.protobuf.message import Message
 
 from servers.platform import events
@@ -94,11 +95,15 @@ class PostgresUnitOfWork(Generic[R]):
 
     @asynccontextmanager
     async def __call__(self) -> AsyncIterator[Transaction[R]]:
+        envelopes: list[event_pb2.Event] = []
         async with self._pool.acquire() as conn, conn.transaction():
             tx = Transaction(self._repository(conn))
             yield tx
             if tx.events:
-                await events.insert(conn, *(self.prepare(e).envelope for e in tx.events))
+                envelopes = [self.prepare(e).envelope for e in tx.events]
+                await events.insert(conn, *envelopes)
+        if envelopes:
+            events.committed(e.source for e in envelopes)
 
     def prepare(self, domain_event: object) -> PreparedEvent:
         """The event in its outbox envelope, with the current request's context."""

@@ -1,10 +1,10 @@
 """`aether serve <svc>` with GRPC_WORKERS=N: N copies of the server, each its
 own process on the same port (SO_REUSEPORT; the kernel spreads connections
 across them). One Python process computes on one core, so this is how one
-host's cores all serve; each worker has its own pools and caches. Only the
-first runs the outbox relay (unless BUS_RELAY is off for the set): more
-relays on one database only contend for the same rows, and each would wake
-on every commit that writes events.
+host's cores all serve; each worker has its own pools and caches, and its
+own outbox relay (unless BUS_RELAY is off), woken by its own commits
+(servers.platform.events.committed); relays claim with SKIP LOCKED, so they
+never publish a row twice.
 
 The supervisor only starts, watches and stops: SIGTERM or SIGINT is passed to
 every worker (each drains gracefully), and if one worker dies the others are
@@ -32,8 +32,6 @@ def serve_workers(service: str, count: int, metrics_port: int | None) -> int:
     workers: list[subprocess.Popen[bytes]] = []
     for index in range(count):
         env = os.environ | {"GRPC_WORKERS": "1"}
-        if index:
-            env["BUS_RELAY"] = "false"
         if metrics_port:
             env["METRICS_PORT"] = str(metrics_port + index)
         argv = [sys.executable, "-m", "servers.cli", "serve", service]

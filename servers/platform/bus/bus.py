@@ -11,11 +11,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 import asyncpg
 
+from servers.platform import events
 from servers.platform.bus.amqp import AmqpTransport
 from servers.platform.bus.core import (
     BusConfig,
@@ -62,8 +63,8 @@ class EventBus:
         sources: Sequence[str] | None = None,
     ):
         self.pool = pool
-        # The outbox sources whose commits wake this relay (None: every source). Any other
-        # source's rows are published by their own server's relay, or found by the poll.
+        # The outbox sources whose commits in this process wake this relay (None: every
+        # source; servers.platform.events.committed). Other rows are found by the poll.
         self._sources = frozenset(sources) if sources is not None else None
         self.config = config or BusConfig()
         self._dsn = dsn
@@ -75,7 +76,7 @@ class EventBus:
         self._tasks: list[asyncio.Task[None]] = []
         self._wakes: list[asyncio.Event] = []  # one per relay loop
         self._idle: list[asyncio.Event] = []  # those of loops waiting for work
-        self._listener: asyncpg.Connection | None = None
+        self._unwatch: Callable[[], None] | None = None
 
     @classmethod
     def from_settings(
@@ -99,7 +100,7 @@ class EventBus:
         """Start the relay (unless `relay` is False) and every subscription."""
         self._stop.clear()
         if relay:
-            self._listener = await self._listen()
+            self._unwatch = events.watch_commits(self._wake)
             # Several loops pipeline batches (one waits for confirms while the
             # next is claimed); SKIP LOCKED keeps them on disjoint rows.
             for i in range(self.config.relay_concurrency):
@@ -119,10 +120,9 @@ class EventBus:
             for task in pending:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-        listener, self._listener = self._listener, None
-        if listener is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(listener.close(), 5)
+        unwatch, self._unwatch = self._unwatch, None
+        if unwatch is not None:
+            unwatch()
         self._wakes.clear()
         self._idle.clear()
         await self.transport.close()
@@ -186,26 +186,14 @@ class EventBus:
                 if wake in self._idle:
                     self._idle.remove(wake)
 
-    def _wake(self, _conn: object, _pid: int, _channel: str, source: str) -> None:
-        """New outbox rows of `source`: wake one idle loop (more would only find the
-        rows locked, each at the cost of a transaction); when every loop is busy,
-        each looks again after its batch. Another server's sources wake nobody here."""
-        if self._sources is not None and source not in self._sources:
+    def _wake(self, sources: frozenset[str]) -> None:
+        """A commit wrote events of `sources`: wake one idle loop (more would only find the
+        rows locked, each at the cost of a transaction); when every loop is busy, each looks
+        again after its batch. Another server's sources wake nobody here."""
+        if self._sources is not None and self._sources.isdisjoint(sources):
             return
         if self._idle:
             self._idle.pop().set()
             return
         for wake in self._wakes:
             wake.set()
-
-    async def _listen(self) -> asyncpg.Connection | None:
-        """LISTEN for new outbox rows on a dedicated connection (None: poll only)."""
-        if not self._dsn:
-            return None
-        try:
-            conn: asyncpg.Connection = await asyncpg.connect(self._dsn)
-            await conn.add_listener("aether_outbox", self._wake)
-            return conn
-        except (OSError, asyncpg.PostgresError) as exc:
-            log.warning("LISTEN failed; polling only", extra={"error": str(exc)})
-            return None
