@@ -17,6 +17,7 @@ from aether.rag.v1 import document_pb2, rag_service_pb2_grpc
 from aether.rag.v1 import rag_service_pb2 as pb
 from google.protobuf import struct_pb2
 
+from servers.rag import queries
 from tests.fakes.ai_providers import FakeProviders
 from tests.helpers import bearer, outbox_events, rich_error
 from tests.rag.pdfs import pdf_with_pages
@@ -217,7 +218,8 @@ async def lexical_statistics(pool: asyncpg.Pool, user_id: str) -> tuple[Any, ...
     )
     recounted = (
         await pool.fetchrow(
-            "SELECT count(*) AS chunks, sum(term_count) AS terms FROM rag.chunks WHERE user_id = $1 HAVING count(*) > 0",
+            """SELECT count(*) AS chunks, sum(term_count) AS terms FROM rag.chunks
+               WHERE user_id = $1 HAVING count(*) > 0""",
             user_id,
         ),
         await pool.fetch(
@@ -245,6 +247,25 @@ async def test_lexical_statistics_follow_ingest_reingest_and_delete(
     for document in (await alice.call("ListDocuments", pb.ListDocumentsRequest())).documents:
         await alice.call("DeleteDocument", pb.DeleteDocumentRequest(id=document.id))
     assert await lexical_statistics(pool, alice.id) == ((None, []), (None, []))
+
+
+async def test_lexical_candidates_come_from_the_rarer_terms(
+    caller: MakeCaller, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    alice = await caller()
+    texts = ["volcano lava", "volcano", "lava", "volcano lava ice", "glacier ice"]
+    ids = [(await alice.ingest(text=text)).id for text in texts]
+    monkeypatch.setattr(queries, "CANDIDATES", 2)
+
+    async def lexical(query: str) -> list[str]:
+        return [h.document_id for h in await alice.search(query, mode=pb.SEARCH_MODE_LEXICAL, top_k=10)]
+
+    # "ice" (2 chunks) selects the candidates, "volcano" (3 more) only scores them.
+    assert await lexical("ice volcano") == [ids[3], ids[4]]
+    # Every term in more chunks than that: candidates need them all.
+    assert set(await lexical("volcano lava")) == {ids[0], ids[3]}
+    monkeypatch.undo()
+    assert set(await lexical("volcano lava")) == set(ids[:4])
 
 
 async def test_users_never_see_each_others_documents(caller: MakeCaller, forge_token, stub) -> None:
