@@ -151,9 +151,9 @@ BM25_K1, BM25_B = 1.2, 0.75
 # At most this many candidates are scored. An any-word query matches most chunks
 # ("return" is in 58%), and scoring them all cost ~7 µs each (1.1 s p95 at 100,000):
 # instead the query's terms select candidates rarest first while their document
-# frequencies add up to this (the rarest always does); the commoner ones only add
-# to those candidates' scores: a chunk with only common words would rank low
-# anyway. If even the rarest term is that common, candidates need every term.
+# frequencies add up to at most this; the commoner ones only add to those
+# candidates' scores: a chunk with only common words would rank low anyway. If
+# even the rarest term is that common, candidates need every term.
 CANDIDATES = 2000
 
 
@@ -167,7 +167,7 @@ def lexical_sql(
     if document_ids:
         where.append(f"c.document_id::text = ANY({p(list(document_ids))}::text[])")
     # terms: the query's lexemes in the user's chunks, with their IDF (Lucene's, never
-    # negative) and the chunks of the rarer ones. MATERIALIZED: computed once, not per
+    # negative) and the chunks of it and the rarer ones. MATERIALIZED: computed once, not per
     # candidate. tf is a lexeme's position count in the chunk, read from the tsvector
     # cut down to the query's lexemes (setweight + ts_filter, in C).
     sql = f"""WITH totals AS MATERIALIZED (
@@ -176,13 +176,13 @@ def lexical_sql(
               terms AS MATERIALIZED (
                 SELECT l.lexeme, l.chunks,
                        ln(1 + (t.chunks - l.chunks + 0.5) / (l.chunks + 0.5))::float8 AS idf,
-                       sum(l.chunks) OVER (ORDER BY l.chunks, l.lexeme) - l.chunks AS rarer
+                       sum(l.chunks) OVER (ORDER BY l.chunks, l.lexeme) AS running
                 FROM totals t, rag.lexicon l
                 WHERE l.user_id = $2 AND l.lexeme = ANY(tsvector_to_array(to_tsvector('english', $1)))),
               q AS MATERIALIZED (
                 SELECT to_tsquery('simple', coalesce(CASE WHEN min(chunks) > $3
                            THEN string_agg(quote_literal(lexeme), ' & ')
-                           ELSE string_agg(quote_literal(lexeme), ' | ') FILTER (WHERE rarer < $3) END,
+                           ELSE string_agg(quote_literal(lexeme), ' | ') FILTER (WHERE running <= $3) END,
                            '')) AS query,
                        array_agg(lexeme) AS lexemes
                 FROM terms),

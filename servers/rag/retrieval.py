@@ -16,11 +16,12 @@ from typing import Protocol
 from servers.rag.domain import DENSE, LEXICAL, Condition, Hit, SearchQuery
 from servers.rag.vectors import VectorMatch, chroma_where
 
-RRF_K = 60
-# Each retriever's weight in the fusion: dense is the stronger ranker on paraphrased
-# questions, lexical adds exact words. Chosen on benchmarks/rag_eval.py's tuning
-# split, not on the queries it reports (docs/rag.md).
-DENSE_WEIGHT, LEXICAL_WEIGHT = 1.0, 0.5
+# Reciprocal rank fusion's k and each retriever's weight, chosen on rag_eval.py's
+# tuning split, not on the queries it reports (docs/rag.md): a small k lets each
+# ranking's top hits decide; dense, the stronger ranker on paraphrased questions,
+# outweighs lexical, which adds the exact words.
+RRF_K = 5
+DENSE_WEIGHT, LEXICAL_WEIGHT = 1.0, 0.6
 # Candidates each retriever contributes to the fusion, per hit asked for.
 CANDIDATES_PER_HIT = 4
 MIN_CANDIDATES = 20
