@@ -37,7 +37,8 @@ def queries_of(passages: list[Passage], n: int, *, tune: bool) -> list[Passage]:
     reported = random.Random(11).sample(passages, min(n, len(passages)))  # noqa: S311 (reproducible)
     if not tune:
         return reported
-    others = [p for p in passages if p not in set(reported)]
+    asked = set(reported)
+    others = [p for p in passages if p not in asked]
     return random.Random(12).sample(others, min(n, len(others)))  # noqa: S311
 
 

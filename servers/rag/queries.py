@@ -149,8 +149,8 @@ class RagQueries:
 # BM25's usual parameters: term-frequency saturation and length normalisation.
 BM25_K1, BM25_B = 1.2, 0.75
 # At most this many candidates are scored. An any-word query matches most chunks
-# ("return" is in 58%), and scoring them all cost ~7 µs each (1.1 s p95 at 100,000):
-# instead the query's terms select candidates rarest first while their document
+# ("return" is in 58%), and ranking them all took 1.1 s p95 at 100,000 chunks.
+# Instead the query's terms select candidates rarest first while their document
 # frequencies add up to at most this; the commoner ones only add to those
 # candidates' scores: a chunk with only common words would rank low anyway. If
 # even the rarest term is that common, candidates need every term.
@@ -167,9 +167,9 @@ def lexical_sql(
     if document_ids:
         where.append(f"c.document_id::text = ANY({p(list(document_ids))}::text[])")
     # terms: the query's lexemes in the user's chunks, with their IDF (Lucene's, never
-    # negative) and the chunks of it and the rarer ones. MATERIALIZED: computed once, not per
-    # candidate. tf is a lexeme's position count in the chunk, read from the tsvector
-    # cut down to the query's lexemes (setweight + ts_filter, in C).
+    # negative) and `running`, the chunks of it and of every rarer one. MATERIALIZED:
+    # computed once, not per candidate. tf is a lexeme's position count in the chunk,
+    # read from the tsvector cut down to the query's lexemes (setweight + ts_filter, in C).
     sql = f"""WITH totals AS MATERIALIZED (
                 SELECT chunks, terms::float8 / chunks AS avg_terms FROM rag.lexical_totals
                 WHERE user_id = $2),
