@@ -105,8 +105,10 @@ class Stack:
         await asyncio.to_thread(Path(models).write_text, LOCAL_MODEL_UNLIMITED)
         os.environ.update(
             AI_MODELS_FILE=models,
-            # The RPC's own limit (30 a minute) lifted: the evaluation ingests hundreds.
-            RATE_LIMIT_OVERRIDES="/aether.rag.v1.RagService/IngestDocument=1000000/60",
+            # The RPCs' own limits (30 ingests, 600 searches a minute) lifted: the
+            # evaluation ingests hundreds and searches a thousand times in a few minutes.
+            RATE_LIMIT_OVERRIDES="/aether.rag.v1.RagService/IngestDocument=1000000/60,"
+            "/aether.rag.v1.RagService/SearchDocuments=1000000/60",
             DATABASE_URL=dsn,
             REDIS_URL=self.redis,
             AETHER_SECRET_KEY=new_secret_key(),

@@ -85,7 +85,7 @@ class Condition:
 class SearchQuery:
     text: str
     top_k: int = DEFAULT_TOP_K
-    mode: str = DENSE
+    mode: str = HYBRID
     conditions: tuple[Condition, ...] = ()
     document_ids: tuple[str, ...] = ()
     min_score: float | None = None

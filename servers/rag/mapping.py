@@ -173,8 +173,8 @@ def search_query(
     return SearchQuery(
         text=text,
         top_k=request.top_k or DEFAULT_TOP_K,
-        # Dense unless asked: it beats hybrid on benchmarks/rag_eval.py (docs/rag.md).
-        mode=MODES.get(mode, DENSE),  # type: ignore[call-overload]
+        # Hybrid unless asked: it beats dense and lexical on benchmarks/rag_eval.py (docs/rag.md).
+        mode=MODES.get(mode, HYBRID),  # type: ignore[call-overload]
         conditions=parse_filters(_dict(request, "filters")),
         document_ids=tuple(request.document_ids),
         min_score=request.min_score if request.HasField("min_score") else None,

@@ -16,7 +16,12 @@ from typing import Protocol
 from servers.rag.domain import DENSE, LEXICAL, Condition, Hit, SearchQuery
 from servers.rag.vectors import VectorMatch, chroma_where
 
-RRF_K = 60
+# Reciprocal rank fusion's k and each retriever's weight, chosen on rag_eval.py's
+# tuning split, not on the queries it reports (docs/rag.md): a small k lets each
+# ranking's top hits decide; dense, the stronger ranker on paraphrased questions,
+# outweighs lexical, which adds the exact words.
+RRF_K = 5
+DENSE_WEIGHT, LEXICAL_WEIGHT = 1.0, 0.6
 # Candidates each retriever contributes to the fusion, per hit asked for.
 CANDIDATES_PER_HIT = 4
 MIN_CANDIDATES = 20
@@ -44,12 +49,13 @@ class ChunkReads(Protocol):
     ) -> list[Hit]: ...
 
 
-def rrf(rankings: Sequence[Sequence[str]], k: int = RRF_K) -> list[str]:
-    """Ids ordered by reciprocal rank fusion: sum over rankings of 1 / (k + rank)."""
+def rrf(rankings: Sequence[tuple[float, Sequence[str]]], k: int = RRF_K) -> list[str]:
+    """Ids ordered by weighted reciprocal rank fusion: the sum over (weight,
+    ranking) of weight / (k + rank)."""
     scores: dict[str, float] = {}
-    for ranking in rankings:
+    for weight, ranking in rankings:
         for rank, item in enumerate(ranking, start=1):
-            scores[item] = scores.get(item, 0.0) + 1.0 / (k + rank)
+            scores[item] = scores.get(item, 0.0) + weight / (k + rank)
     return sorted(scores, key=lambda item: (-scores[item], item))
 
 
@@ -94,7 +100,12 @@ class Retriever:
             self._dense(user_id, query, n),
             self._chunks.lexical(user_id, query.text, n, query.conditions, query.document_ids),
         )
-        fused = rrf([[h.chunk_id for h in dense[:n]], [h.chunk_id for h in lexical]])[: query.top_k]
+        fused = rrf(
+            [
+                (DENSE_WEIGHT, [h.chunk_id for h in dense[:n]]),
+                (LEXICAL_WEIGHT, [h.chunk_id for h in lexical]),
+            ]
+        )[: query.top_k]
         by_id = {h.chunk_id: h for h in lexical} | {h.chunk_id: h for h in dense}
         dense_ids = {h.chunk_id for h in dense}
         missing = [cid for cid in fused if cid not in dense_ids]

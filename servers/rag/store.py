@@ -64,16 +64,20 @@ class DocumentRepository:
     async def insert_chunks(
         self, document_id: str, user_id: str, generation: int, chunks: Sequence[Chunk]
     ) -> None:
-        await self._conn.executemany(
+        # One statement: the lexical statistics' trigger (migrations/0002) then runs once.
+        await self._conn.execute(
             """INSERT INTO rag.chunks (id, document_id, user_id, generation, chunk_index, page, heading, text)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8)""",
-            [
-                (
-                    chunk_id(document_id, generation, c.index),
-                    *(document_id, user_id, generation, c.index, c.page, c.heading, c.text),
-                )
-                for c in chunks
-            ],
+               SELECT id, $2::uuid, $3::text, $4::bigint, chunk_index, page, heading, text
+               FROM unnest($1::text[], $5::int[], $6::int[], $7::text[], $8::text[])
+                   AS c(id, chunk_index, page, heading, text)""",
+            [chunk_id(document_id, generation, c.index) for c in chunks],
+            document_id,
+            user_id,
+            generation,
+            [c.index for c in chunks],
+            [c.page for c in chunks],
+            [c.heading for c in chunks],
+            [c.text for c in chunks],
         )
 
     async def lock(self, document_id: str, viewer: Viewer) -> Document | None:

@@ -17,6 +17,7 @@ from aether.rag.v1 import document_pb2, rag_service_pb2_grpc
 from aether.rag.v1 import rag_service_pb2 as pb
 from google.protobuf import struct_pb2
 
+from servers.rag import queries
 from tests.fakes.ai_providers import FakeProviders
 from tests.helpers import bearer, outbox_events, rich_error
 from tests.rag.pdfs import pdf_with_pages
@@ -206,6 +207,65 @@ async def test_reingest_swaps_chunks_atomically(caller: MakeCaller, pool: asyncp
     rows = await pool.fetch("SELECT DISTINCT generation FROM rag.chunks WHERE document_id = $1::uuid", doc.id)
     assert len(rows) == 1
     assert await outbox_events(pool, doc.id) == ["rag.document.ingested", "rag.document.ingested"]
+
+
+async def lexical_statistics(pool: asyncpg.Pool, user_id: str) -> tuple[Any, ...]:
+    """(kept, recounted from the chunk rows): the BM25 statistics the triggers keep
+    for this user, and the same computed afresh."""
+    kept = (
+        await pool.fetchrow("SELECT chunks, terms FROM rag.lexical_totals WHERE user_id = $1", user_id),
+        await pool.fetch("SELECT lexeme, chunks FROM rag.lexicon WHERE user_id = $1 ORDER BY 1", user_id),
+    )
+    recounted = (
+        await pool.fetchrow(
+            """SELECT count(*) AS chunks, sum(term_count) AS terms FROM rag.chunks
+               WHERE user_id = $1 HAVING count(*) > 0""",
+            user_id,
+        ),
+        await pool.fetch(
+            """SELECT lexeme, count(*) AS chunks FROM rag.chunks, unnest(tsvector_to_array(tsv)) AS lexeme
+               WHERE user_id = $1 GROUP BY 1 ORDER BY 1""",
+            user_id,
+        ),
+    )
+    return kept, recounted
+
+
+async def test_lexical_statistics_follow_ingest_reingest_and_delete(
+    caller: MakeCaller, pool: asyncpg.Pool
+) -> None:
+    alice = await caller()
+    doc = await alice.ingest(text=" ".join([VOLCANO] * 4), chunk_size=40, chunk_overlap=0)
+    await alice.ingest(text=BREAD)
+    kept, recounted = await lexical_statistics(pool, alice.id)
+    assert kept == recounted and dict(kept[1])["volcano"] == doc.chunk_count
+    await alice.ingest(text=GLACIER, replace_document_id=doc.id)
+    kept, recounted = await lexical_statistics(pool, alice.id)
+    assert kept == recounted and "volcano" not in dict(kept[1]) and kept[0]["chunks"] == 2
+    hits = await alice.search("glacier valleys", mode=pb.SEARCH_MODE_LEXICAL)
+    assert [h.document_id for h in hits] == [doc.id]
+    for document in (await alice.call("ListDocuments", pb.ListDocumentsRequest())).documents:
+        await alice.call("DeleteDocument", pb.DeleteDocumentRequest(id=document.id))
+    assert await lexical_statistics(pool, alice.id) == ((None, []), (None, []))
+
+
+async def test_lexical_candidates_come_from_the_rarer_terms(
+    caller: MakeCaller, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    alice = await caller()
+    texts = ["volcano lava", "volcano", "lava", "volcano lava ice", "glacier ice"]
+    ids = [(await alice.ingest(text=text)).id for text in texts]
+    monkeypatch.setattr(queries, "CANDIDATES", 2)
+
+    async def lexical(query: str) -> list[str]:
+        return [h.document_id for h in await alice.search(query, mode=pb.SEARCH_MODE_LEXICAL, top_k=10)]
+
+    # "ice" (2 chunks) selects the candidates, "volcano" (3 more) only scores them.
+    assert await lexical("ice volcano") == [ids[3], ids[4]]
+    # Every term in more chunks than that: candidates need them all.
+    assert set(await lexical("volcano lava")) == {ids[0], ids[3]}
+    monkeypatch.undo()
+    assert set(await lexical("volcano lava")) == set(ids[:4])
 
 
 async def test_users_never_see_each_others_documents(caller: MakeCaller, forge_token, stub) -> None:

@@ -167,7 +167,8 @@ def test_metadata_is_flat_and_numbers_are_normalised() -> None:
 
 
 def test_rrf_rewards_agreement() -> None:
-    assert rrf([["a", "b"], ["b", "c"]]) == ["b", "a", "c"]
+    assert rrf([(1.0, ["a", "b"]), (1.0, ["b", "c"])]) == ["b", "a", "c"]
+    assert rrf([(1.0, ["a", "b"]), (0.1, ["b", "c"])], k=1) == ["a", "b", "c"]
 
 
 def _hit(n: int) -> Hit:

@@ -94,16 +94,17 @@ func (IngestStage) EnumDescriptor() ([]byte, []int) {
 type SearchMode int32
 
 const (
-	// Not given: dense.
+	// Not given: hybrid.
 	SearchMode_SEARCH_MODE_UNSPECIFIED SearchMode = 0
 	// Vector similarity in the user's Chroma collection; score is the cosine
 	// similarity.
 	SearchMode_SEARCH_MODE_DENSE SearchMode = 1
-	// PostgreSQL full-text search (any of the query's words, ranked by
-	// ts_rank); score is rank / (rank + 1).
+	// PostgreSQL full-text search ranked by BM25 (chunks with the query's
+	// rarer words); score is bm25 / (bm25 + 1).
 	SearchMode_SEARCH_MODE_LEXICAL SearchMode = 2
-	// Dense and lexical fused by reciprocal rank fusion (k = 60); score is the
-	// cosine similarity of each fused chunk to the query.
+	// Dense and lexical fused by weighted reciprocal rank fusion (k = 5,
+	// weights 1 and 0.6); score is the cosine similarity of each fused chunk
+	// to the query.
 	SearchMode_SEARCH_MODE_HYBRID SearchMode = 3
 )
 
@@ -866,8 +867,8 @@ type SearchDocumentsRequest struct {
 	DocumentIds []string `protobuf:"bytes,4,rep,name=document_ids,json=documentIds,proto3" json:"document_ids,omitempty"`
 	// Drop hits scoring below this similarity (0-1); unset keeps all top_k.
 	MinScore *float64 `protobuf:"fixed64,5,opt,name=min_score,json=minScore,proto3,oneof" json:"min_score,omitempty"`
-	// How to retrieve; unspecified means dense (it wins on
-	// benchmarks/rag_eval.py, see docs/rag.md).
+	// How to retrieve; unspecified means hybrid (it beats dense and lexical
+	// on benchmarks/rag_eval.py, see docs/rag.md).
 	Mode SearchMode `protobuf:"varint,6,opt,name=mode,proto3,enum=aether.rag.v1.SearchMode" json:"mode,omitempty"`
 }
 

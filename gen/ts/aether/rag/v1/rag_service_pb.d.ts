@@ -396,8 +396,8 @@ export declare type SearchDocumentsRequest = Message<"aether.rag.v1.SearchDocume
   minScore?: number | undefined;
 
   /**
-   * How to retrieve; unspecified means dense (it wins on
-   * benchmarks/rag_eval.py, see docs/rag.md).
+   * How to retrieve; unspecified means hybrid (it beats dense and lexical
+   * on benchmarks/rag_eval.py, see docs/rag.md).
    *
    * @generated from field: aether.rag.v1.SearchMode mode = 6;
    */
@@ -879,7 +879,7 @@ export declare const IngestStageSchema: GenEnum<IngestStage>;
  */
 export enum SearchMode {
   /**
-   * Not given: dense.
+   * Not given: hybrid.
    *
    * @generated from enum value: SEARCH_MODE_UNSPECIFIED = 0;
    */
@@ -894,16 +894,17 @@ export enum SearchMode {
   DENSE = 1,
 
   /**
-   * PostgreSQL full-text search (any of the query's words, ranked by
-   * ts_rank); score is rank / (rank + 1).
+   * PostgreSQL full-text search ranked by BM25 (chunks with the query's
+   * rarer words); score is bm25 / (bm25 + 1).
    *
    * @generated from enum value: SEARCH_MODE_LEXICAL = 2;
    */
   LEXICAL = 2,
 
   /**
-   * Dense and lexical fused by reciprocal rank fusion (k = 60); score is the
-   * cosine similarity of each fused chunk to the query.
+   * Dense and lexical fused by weighted reciprocal rank fusion (k = 5,
+   * weights 1 and 0.6); score is the cosine similarity of each fused chunk
+   * to the query.
    *
    * @generated from enum value: SEARCH_MODE_HYBRID = 3;
    */

@@ -156,7 +156,7 @@ class SearchMode(betterproto2.Enum):
 
     UNSPECIFIED = 0
     """
-    Not given: dense.
+    Not given: hybrid.
     """
 
     DENSE = 1
@@ -167,14 +167,15 @@ class SearchMode(betterproto2.Enum):
 
     LEXICAL = 2
     """
-    PostgreSQL full-text search (any of the query's words, ranked by
-    ts_rank); score is rank / (rank + 1).
+    PostgreSQL full-text search ranked by BM25 (chunks with the query's
+    rarer words); score is bm25 / (bm25 + 1).
     """
 
     HYBRID = 3
     """
-    Dense and lexical fused by reciprocal rank fusion (k = 60); score is the
-    cosine similarity of each fused chunk to the query.
+    Dense and lexical fused by weighted reciprocal rank fusion (k = 5,
+    weights 1 and 0.6); score is the cosine similarity of each fused chunk
+    to the query.
     """
 
     @classmethod
@@ -939,8 +940,8 @@ class SearchDocumentsRequest(betterproto2.Message):
 
     mode: "SearchMode" = betterproto2.field(6, betterproto2.TYPE_ENUM, default_factory=lambda: SearchMode(0))
     """
-    How to retrieve; unspecified means dense (it wins on
-    benchmarks/rag_eval.py, see docs/rag.md).
+    How to retrieve; unspecified means hybrid (it beats dense and lexical
+    on benchmarks/rag_eval.py, see docs/rag.md).
     """
 
 
