@@ -14,6 +14,7 @@ from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from servers.auth.domain import DEFAULT_ROLES, permissions_for
+from servers.platform.client_address import CLIENT_ADDRESS_HEADER
 from servers.platform.context import Principal, principal_var
 
 STRONG_PASSWORD = "Correct-Horse-42"
@@ -70,9 +71,9 @@ def new_client_address() -> str:
 
 
 def from_client(address: str) -> tuple[tuple[str, str], ...]:
-    """gRPC metadata as the edge sends it for a client at `address` (the
-    server believes x-forwarded-for from a loopback peer: a trusted proxy)."""
-    return (("x-forwarded-for", address),)
+    """gRPC metadata as the edge sends it for a client at `address` (the server
+    believes x-aether-client-address from a loopback peer: a trusted proxy)."""
+    return ((CLIENT_ADDRESS_HEADER, address),)
 
 
 def loopback_client_address() -> str:

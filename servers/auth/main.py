@@ -17,7 +17,6 @@ from servers.auth import mapping
 from servers.auth.admin import AdminUseCases
 from servers.auth.admin_service import UserAdminServicer
 from servers.auth.bootstrap import ensure_bootstrap_admin
-from servers.auth.client_address import DEFAULT_TRUSTED_PROXIES, parse_networks
 from servers.auth.directory_service import UserDirectoryServicer
 from servers.auth.keys import KeyRing, RotationPolicy
 from servers.auth.queries import AuthQueries
@@ -27,6 +26,7 @@ from servers.auth.service_tokens import ServiceTokenIssuer, ServiceTokenPolicy, 
 from servers.auth.store import AuthRepository, AuthStore
 from servers.auth.throttle import LoginThrottle, ThrottlePolicy
 from servers.auth.usecases import AuthUseCases, TokenPolicy
+from servers.platform.client_address import parse_networks
 from servers.platform.runtime import Domain, Mount, Resources, Service
 from servers.platform.secrets import SecretBox
 from servers.platform.settings import PlatformSettings
@@ -46,8 +46,6 @@ class AuthSettings(PlatformSettings):
     login_lockout_seconds: int = 900
     login_account_threshold: int = 10
     login_account_backoff_max_seconds: int = 300
-    # Peers whose x-forwarded-for is believed (the edge); see servers/auth/client_address.py.
-    auth_trusted_proxies: str = DEFAULT_TRUSTED_PROXIES
     # First start with no admin yet: create this account with the admin role.
     bootstrap_admin_email: str | None = None
     bootstrap_admin_password: SecretStr | None = None
@@ -105,7 +103,7 @@ async def build(res: Resources) -> Mount:
         verifier,
         TokenPolicy(s.jwt_issuer, s.jwt_audience, access_ttl, timedelta(days=s.refresh_token_ttl_days)),
     )
-    servicer = AuthServicer(usecases, parse_networks(s.auth_trusted_proxies))
+    servicer = AuthServicer(usecases, parse_networks(s.trusted_proxies))
     admin = AdminUseCases(uow, AuthQueries(res.pool), revocations)
     if s.bootstrap_admin_email:
         password = s.bootstrap_admin_password

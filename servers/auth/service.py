@@ -7,8 +7,8 @@ from aether.auth.v1 import auth_service_pb2 as pb
 from aether.auth.v1 import auth_service_pb2_grpc, user_pb2
 
 from servers.auth import mapping
-from servers.auth.client_address import Network, client_address
 from servers.auth.usecases import AuthUseCases, Session
+from servers.platform.client_address import Network, client_address
 from servers.platform.context import current_principal
 from servers.platform.timestamps import timestamp
 

@@ -34,7 +34,7 @@ from servers.edge.routes import build_routes
 from servers.edge.settings import EdgeSettings
 from servers.edge.static_routes import largest_static_body, static_routes
 from servers.edge.tracing import add_tracing, add_tracing_resources
-from servers.platform.rate_limits import CLIENT_ADDRESS_HEADER
+from servers.platform.client_address import CLIENT_ADDRESS_HEADER
 
 # envoy-data-plane's generated modules trip pydantic deprecation warnings at import.
 with warnings.catch_warnings():

@@ -38,8 +38,8 @@ class EdgeSettings:
     xff_num_trusted_hops: int = 0
     """Proxies in front of this Envoy whose X-Forwarded-For entries are believed (Envoy's
     xff_num_trusted_hops). 0 (the default): the client is the connection's peer, whatever
-    X-Forwarded-For it sends. The address so found is what per-address rate limits key on
-    (x-aether-client-address, servers/platform/rate_limits.py)."""
+    X-Forwarded-For it sends. The address so found is what per-client limits key on
+    (x-aether-client-address, servers/platform/client_address.py)."""
     access_log_path: str = "/dev/stdout"
     otlp_endpoint: str = ""
     """OTLP/HTTP collector base URL ("http://otel-collector:4318"), the servers'

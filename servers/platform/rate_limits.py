@@ -6,8 +6,8 @@ the same RPC).
   RATE_LIMIT_OVERRIDES changes it per deployment.
 * The caller: the JWT subject on authenticated RPCs (the check runs after authentication, so a
   request with a bad token never spends a user's budget), the client address on public ones.
-  The address is the edge's `x-aether-client-address` when the peer is a trusted edge
-  (RATE_LIMIT_TRUSTED_PEERS), else the peer's own address.
+  The address is servers.platform.client_address's: the edge's when the peer is a trusted
+  proxy (TRUSTED_PROXIES), else the peer's own.
 * The algorithm: GCRA (a token bucket as one timestamp) on Redis's own clock, so servers with
   skewed clocks agree, in the one Lua script that also checks the token
   (servers.platform.admission).
@@ -20,7 +20,6 @@ the same RPC).
 
 from __future__ import annotations
 
-import ipaddress
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -32,11 +31,9 @@ from aether.common.v1 import access_pb2
 from google.protobuf import descriptor_pool
 
 from servers.platform.admission import Bucket, Charge
+from servers.platform.client_address import Network, client_address, parse_networks
 from servers.platform.context import Principal, add_response_header
 from servers.platform.errors import RateLimited
-
-CLIENT_ADDRESS_HEADER = "x-aether-client-address"
-"""Set by the edge (overwriting any client value) to the address it trusts as the client's."""
 
 
 @dataclass(frozen=True)
@@ -80,16 +77,6 @@ def declared_limit(full_method: str) -> Limit | None:
     return Limit(int(rule.requests), int(rule.per_seconds), bool(rule.server_headers))
 
 
-def _peer_address(peer: str) -> str:
-    """grpc's "ipv4:1.2.3.4:5678" / "ipv6:[::1]:5678" -> "1.2.3.4" / "::1"."""
-    kind, _, rest = peer.partition(":")
-    if kind == "ipv6":
-        return rest.rpartition(":")[0].strip("[]")
-    if kind == "ipv4":
-        return rest.rpartition(":")[0]
-    return peer
-
-
 class RateLimits:
     """Each RPC's limit and each caller's bucket; servers.platform.admission charges it."""
 
@@ -97,23 +84,18 @@ class RateLimits:
         self,
         default: Limit,
         overrides: Mapping[str, Limit],
-        trusted_peers: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...],
+        trusted_proxies: tuple[Network, ...],
     ):
         self._default = default
         self._overrides = dict(overrides)
-        self._trusted = trusted_peers
+        self._trusted = trusted_proxies
 
     @classmethod
     def from_settings(cls, settings: Any) -> RateLimits:
-        trusted = tuple(
-            ipaddress.ip_network(cidr.strip())
-            for cidr in settings.rate_limit_trusted_peers.split(",")
-            if cidr.strip()
-        )
         return cls(
             parse_limit(settings.rate_limit_default, what="RATE_LIMIT_DEFAULT"),
             parse_overrides(settings.rate_limit_overrides),
-            trusted,
+            parse_networks(settings.trusted_proxies),
         )
 
     def limit_of(self, method: str) -> Limit | None:
@@ -125,18 +107,6 @@ class RateLimits:
             return Limit(override.requests, override.per_seconds, bool(declared and declared.server_headers))
         return declared or self._default
 
-    def client_address(self, context: grpc.aio.ServicerContext) -> str:
-        peer = _peer_address(context.peer() or "")
-        try:
-            trusted = any(ipaddress.ip_address(peer) in net for net in self._trusted)
-        except ValueError:
-            trusted = False
-        if trusted:
-            for key, value in context.invocation_metadata() or ():
-                if key == CLIENT_ADDRESS_HEADER and value:
-                    return value if isinstance(value, str) else value.decode()
-        return peer
-
     def bucket(
         self, method: str, context: grpc.aio.ServicerContext, principal: Principal | None
     ) -> tuple[Bucket, Limit] | None:
@@ -144,7 +114,7 @@ class RateLimits:
         limit = self.limit_of(method)
         if limit is None or (principal is not None and principal.is_service):
             return None
-        caller = f"user:{principal.user_id}" if principal else f"ip:{self.client_address(context)}"
+        caller = f"user:{principal.user_id}" if principal else f"ip:{client_address(context, self._trusted)}"
         # Per limit too: a changed limit starts afresh instead of reading another's state.
         key = f"aether:rl:{method}:{limit.requests}/{limit.per_seconds}:{caller}"
         return Bucket(key, limit.requests, limit.per_seconds * 1000), limit

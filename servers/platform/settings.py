@@ -6,6 +6,8 @@ from __future__ import annotations
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from servers.platform.client_address import DEFAULT_TRUSTED_PROXIES
+
 # Access tokens' issuer and audience: the auth server writes them into the tokens it signs; every
 # server (PlatformSettings) and the Envoy edge (EdgeSettings) checks them.
 JWT_ISSUER = "aether-auth"
@@ -84,11 +86,12 @@ class PlatformSettings(BaseSettings):
 
     # Per-caller rate limits (servers/platform/rate_limits.py, docs/security.md): REQUESTS/SECONDS
     # of RPCs without a (aether.common.v1.rate_limit) option; per-deployment
-    # "/pkg.Service/Method=N/S,..." over the protos'; peers (the edge) whose
-    # x-aether-client-address is believed.
+    # "/pkg.Service/Method=N/S,..." over the protos'.
     rate_limit_default: str = "600/60"
     rate_limit_overrides: str = ""
-    rate_limit_trusted_peers: str = "127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16"
+    # Peers (the edge) whose x-aether-client-address is believed: the address per-client limits
+    # count (rate limits of public RPCs, login throttling; servers/platform/client_address.py).
+    trusted_proxies: str = DEFAULT_TRUSTED_PROXIES
 
     log_level: str = "INFO"
     log_json: bool = True
