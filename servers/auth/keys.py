@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 import jwt
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from jwt.algorithms import OKPAlgorithm
@@ -25,6 +26,10 @@ from servers.platform.secrets import SecretBox
 ALGORITHM = "EdDSA"
 # How long the chosen signing key is reused before the ring looks at the store again.
 _RECHECK = timedelta(seconds=60)
+
+
+class SecretKeyMismatch(Exception):
+    """The stored signing keys were sealed under another AETHER_SECRET_KEY."""
 
 
 @dataclass(frozen=True)
@@ -101,7 +106,15 @@ class KeyRing:
         keys = await self._store.live_keys(now - self._policy.publish_window)
         ready = [k for k in keys if now - k.created_at >= self._policy.propagation]
         chosen = ready[0] if ready else keys[-1]
-        raw = self._box.open(chosen.private_key_sealed, f"signing-key:{chosen.kid}")
+        try:
+            raw = self._box.open(chosen.private_key_sealed, f"signing-key:{chosen.kid}")
+        except InvalidTag:
+            raise SecretKeyMismatch(
+                f"AETHER_SECRET_KEY does not open signing key {chosen.kid}: the key was sealed under "
+                "another AETHER_SECRET_KEY. Set the one it was written with (every auth replica needs "
+                "the same), or, to start over, delete the rows of auth.signing_keys (every token "
+                "issued so far then stops verifying)"
+            ) from None
         self._active = SigningKey(chosen.kid, Ed25519PrivateKey.from_private_bytes(raw))
         self._checked_at = now
         return self._active

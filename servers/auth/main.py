@@ -18,7 +18,7 @@ from servers.auth.admin import AdminUseCases
 from servers.auth.admin_service import UserAdminServicer
 from servers.auth.bootstrap import ensure_bootstrap_admin
 from servers.auth.directory_service import UserDirectoryServicer
-from servers.auth.keys import KeyRing, RotationPolicy
+from servers.auth.keys import KeyRing, RotationPolicy, SecretKeyMismatch
 from servers.auth.queries import AuthQueries
 from servers.auth.revocations import TokenRevocations
 from servers.auth.service import AuthServicer
@@ -73,7 +73,10 @@ async def build(res: Resources) -> Mount:
             + timedelta(minutes=1),
         ),
     )
-    await keys.active()  # create the first key now, not on the first login
+    try:
+        await keys.active()  # create the first key now, not on the first login
+    except SecretKeyMismatch as mismatch:  # a clear stop at start rather than INTERNAL on every login
+        raise SystemExit(str(mismatch)) from None
     # The auth service verifies tokens from its own key ring, not over the network.
     verifier = TokenVerifier(
         KeyCache(keys.jwks, ttl=60, min_refetch=1),

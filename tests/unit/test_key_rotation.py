@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from servers.auth.keys import KeyRing, RotationPolicy, StoredKey
+import pytest
+
+from servers.auth.keys import KeyRing, RotationPolicy, SecretKeyMismatch, StoredKey
 from servers.platform.secrets import SecretBox, new_secret_key
 
 
@@ -49,3 +51,11 @@ async def test_keys_are_published_before_they_sign_and_kept_until_their_tokens_e
     now += timedelta(days=1)  # long after: the old key is no longer published
     assert {k["kid"] for k in await ring.jwks()} == {successor}
     assert len(store.keys) == 2
+
+
+async def test_another_secret_key_is_a_clear_error_not_an_invalid_tag() -> None:
+    store = MemoryKeys()
+    await KeyRing(store, SecretBox.from_setting(new_secret_key()), POLICY).active()
+    changed = KeyRing(store, SecretBox.from_setting(new_secret_key()), POLICY)
+    with pytest.raises(SecretKeyMismatch, match="AETHER_SECRET_KEY does not open signing key"):
+        await changed.active()
