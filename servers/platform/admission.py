@@ -1,7 +1,8 @@
-"""A call's admission in Redis, in one round trip: the token's revocation check
-(servers.platform.token_epochs) and the caller's rate-limit charge
-(servers.platform.rate_limits) run as one Lua script. Two round trips were ~12% of
-a small RPC's server CPU, plus Redis's own per-command cost.
+"""A call's admission, the interceptor's first step (`Admitter`): the bearer token
+is verified, then the token's revocation check (servers.platform.token_epochs) and
+the caller's rate-limit charge (servers.platform.rate_limits) run in Redis as one
+Lua script (`Admission`), then the RPC's permissions are checked. Two round trips
+were ~12% of a small RPC's server CPU, plus Redis's own per-command cost.
 
 * A refused token (logged out, or issued before its user's epoch) is UNAUTHENTICATED
   and charges nothing: a bad token never spends a user's budget.
@@ -15,15 +16,17 @@ a small RPC's server CPU, plus Redis's own per-command cost.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from typing import Any
 
+import grpc
 from prometheus_client import Counter
 
-from servers.platform.context import Principal
-from servers.platform.errors import OUTAGES, Unauthenticated
+from servers.platform.access import AccessRule, MissingAccessRule
+from servers.platform.context import Principal, access_token_var, principal_var
+from servers.platform.errors import OUTAGES, PermissionDenied, Unauthenticated
+from servers.platform.rate_limits import Bucket, Charge, RateLimits, report
 from servers.platform.token_epochs import token_epoch_key
-from servers.platform.tokens import revoked_token_key
+from servers.platform.tokens import TokenVerifier, revoked_token_key
 
 log = logging.getLogger("aether.admission")
 
@@ -62,25 +65,6 @@ local ttl = math.max(1, math.ceil(new_tat - now))
 redis.call('SET', bucket, new_tat, 'PX', ttl)
 return {1, math.floor((period - (new_tat - now)) / interval), 0, ttl}
 """
-
-
-@dataclass(frozen=True)
-class Charge:
-    """One request charged to a bucket."""
-
-    allowed: bool
-    remaining: int
-    retry_after_seconds: float
-    reset_seconds: float
-
-
-@dataclass(frozen=True)
-class Bucket:
-    """A caller's bucket of one RPC's limit: `requests` per `period_ms`."""
-
-    key: str
-    requests: int
-    period_ms: int
 
 
 class Admission:
@@ -124,3 +108,48 @@ class Admission:
         except Unauthenticated:
             return True
         return False
+
+
+def _metadata(context: grpc.aio.ServicerContext, key: str) -> str | None:
+    for k, v in context.invocation_metadata() or ():
+        if k == key:
+            return v if isinstance(v, str) else v.decode()
+    return None
+
+
+class Admitter:
+    """The admission step: the bearer token; the revocation check and the caller's rate limit,
+    in one Redis round trip (servers.platform.admission); the RPC's permissions. Without Redis
+    (`admission` None) tokens are only verified and calls are not limited."""
+
+    def __init__(self, verifier: TokenVerifier, admission: Admission | None, limits: RateLimits):
+        self._verifier = verifier
+        self._admission = admission
+        self._limits = limits
+
+    async def admit(
+        self, method: str, rule: AccessRule | MissingAccessRule, context: grpc.aio.ServicerContext
+    ) -> None:
+        """Sets the caller (principal_var, access_token_var) for the RPC, or raises."""
+        if isinstance(rule, MissingAccessRule):
+            raise MissingAccessRule(str(rule))
+        principal = token = None
+        if not rule.public:
+            header = _metadata(context, "authorization") or ""
+            scheme, _, token = header.partition(" ")
+            token = token.strip()
+            if scheme.lower() != "bearer" or not token:
+                raise Unauthenticated("missing bearer access token")
+            principal = await self._verifier.verify(token)
+        if self._admission is not None:
+            target = self._limits.bucket(method, context, principal)
+            charge = await self._admission.admit(principal, target[0] if target else None)
+            if charge is not None and target is not None:
+                report(target[1], charge)
+        if principal is not None:
+            missing = rule.permissions - principal.permissions
+            if missing:
+                names = ",".join(sorted(missing))
+                raise PermissionDenied(f"missing permission: {names.replace(',', ', ')}", {"missing": names})
+            principal_var.set(principal)
+            access_token_var.set(token)  # forwarded by servers.platform.clients

@@ -24,7 +24,6 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import grpc
-import protovalidate
 from google.protobuf.message import Message
 from grpc_status import rpc_status
 from opentelemetry import context as otel_context
@@ -32,30 +31,24 @@ from opentelemetry import propagate
 from prometheus_client import Counter, Histogram
 
 from servers.platform.access import AccessRule, MissingAccessRule, access_rule, method_max_request_bytes
-from servers.platform.admission import Admission
+from servers.platform.admission import Admission, Admitter
 from servers.platform.context import (
     ResponseHeaders,
-    access_token_var,
     deadline_var,
-    principal_var,
     request_id,
     request_id_var,
     response_headers_var,
 )
 from servers.platform.errors import (
     AetherError,
-    FieldViolation,
-    InvalidArgument,
-    PermissionDenied,
     TooLarge,
-    Unauthenticated,
     http_status_metadata,
     is_outage,
     status_of,
 )
 from servers.platform.path_bindings import check_path_bindings, path_bindings
-from servers.platform.rate_limits import RateLimits, report
-from servers.platform.request_checks import decode_leniently, request_violations
+from servers.platform.rate_limits import RateLimits
+from servers.platform.request_checks import RequestValidator, decode_leniently
 from servers.platform.tokens import TokenVerifier
 
 log = logging.getLogger("aether.rpc")
@@ -64,13 +57,6 @@ RPC_TOTAL = Counter("aether_grpc_server_handled_total", "RPCs completed", ["meth
 RPC_SECONDS = Histogram("aether_grpc_server_handling_seconds", "RPC duration", ["method"])
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-
-
-def _metadata(context: grpc.aio.ServicerContext, key: str) -> str | None:
-    for k, v in context.invocation_metadata() or ():
-        if k == key:
-            return v if isinstance(v, str) else v.decode()
-    return None
 
 
 def begin_request(context: grpc.aio.ServicerContext, attach_trace: bool) -> ResponseHeaders:
@@ -146,77 +132,6 @@ def observe(method: str, context: grpc.aio.ServicerContext, started: float) -> N
     level = logging.DEBUG if code is grpc.StatusCode.OK else logging.INFO
     if log.isEnabledFor(level):
         log.log(level, "rpc", extra={"method": method, "code": name, "duration_ms": round(elapsed * 1000, 2)})
-
-
-class Admitter:
-    """The admission step: the bearer token; the revocation check and the caller's rate limit,
-    in one Redis round trip (servers.platform.admission); the RPC's permissions. Without Redis
-    (`admission` None) tokens are only verified and calls are not limited."""
-
-    def __init__(self, verifier: TokenVerifier, admission: Admission | None, limits: RateLimits):
-        self._verifier = verifier
-        self._admission = admission
-        self._limits = limits
-
-    async def admit(
-        self, method: str, rule: AccessRule | MissingAccessRule, context: grpc.aio.ServicerContext
-    ) -> None:
-        """Sets the caller (principal_var, access_token_var) for the RPC, or raises."""
-        if isinstance(rule, MissingAccessRule):
-            raise MissingAccessRule(str(rule))
-        principal = token = None
-        if not rule.public:
-            header = _metadata(context, "authorization") or ""
-            scheme, _, token = header.partition(" ")
-            token = token.strip()
-            if scheme.lower() != "bearer" or not token:
-                raise Unauthenticated("missing bearer access token")
-            principal = await self._verifier.verify(token)
-        if self._admission is not None:
-            target = self._limits.bucket(method, context, principal)
-            charge = await self._admission.admit(principal, target[0] if target else None)
-            if charge is not None and target is not None:
-                report(target[1], charge)
-        if principal is not None:
-            missing = rule.permissions - principal.permissions
-            if missing:
-                names = ",".join(sorted(missing))
-                raise PermissionDenied(f"missing permission: {names.replace(',', ', ')}", {"missing": names})
-            principal_var.set(principal)
-            access_token_var.set(token)  # forwarded by servers.platform.clients
-
-
-def _field_path(violation: Any) -> str:
-    """JSON-style path of a violation ("context[0].role"), lowerCamelCase like the REST contract."""
-    parts: list[str] = []
-    if violation.proto.field is None:  # a message-level (CEL) rule names no field
-        return ""
-    for element in violation.proto.field.elements:
-        name = re.sub(r"_([a-z0-9])", lambda m: m.group(1).upper(), element.field_name)
-        parts.append(name)
-        if element.subscript is not None:  # a repeated index or map key
-            parts[-1] += f"[{element.subscript.value}]"
-    return ".".join(parts)
-
-
-class RequestValidator:
-    """The validation step: the `buf.validate` rules declared in the protos."""
-
-    def __init__(self) -> None:
-        self._validator = protovalidate.Validator()
-
-    def validate(self, request: Any) -> None:
-        unsafe = request_violations(request)  # NUL characters, JSON depth: every message alike
-        if unsafe:
-            raise InvalidArgument(
-                f"invalid request: {unsafe[0].field or 'body'}: {unsafe[0].description}", unsafe
-            )
-        if isinstance(request, Message):
-            violations = self._validator.collect_violations(request)
-            if violations:
-                details = [FieldViolation(_field_path(v), v.proto.message) for v in violations]
-                summary = "; ".join(f"{d.field}: {d.description}" for d in details)
-                raise InvalidArgument(f"invalid request: {summary}", details)
 
 
 class PlatformInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]

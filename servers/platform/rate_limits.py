@@ -30,10 +30,28 @@ import grpc
 from aether.common.v1 import access_pb2
 from google.protobuf import descriptor_pool
 
-from servers.platform.admission import Bucket, Charge
 from servers.platform.client_address import Network, client_address, parse_networks
 from servers.platform.context import Principal, add_response_header
 from servers.platform.errors import RateLimited
+
+
+@dataclass(frozen=True)
+class Charge:
+    """One request charged to a bucket."""
+
+    allowed: bool
+    remaining: int
+    retry_after_seconds: float
+    reset_seconds: float
+
+
+@dataclass(frozen=True)
+class Bucket:
+    """A caller's bucket of one RPC's limit: `requests` per `period_ms`."""
+
+    key: str
+    requests: int
+    period_ms: int
 
 
 @dataclass(frozen=True)

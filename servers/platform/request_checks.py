@@ -1,5 +1,6 @@
-"""Checks every request message gets before its handler, whatever its type, by
-walking the message (nested, repeated and map fields included) once:
+"""The validation step (`RequestValidator`): the `buf.validate` rules declared in
+the protos, and checks every request message gets before its handler, whatever
+its type, by walking the message (nested, repeated and map fields included) once:
 
 - no string holds U+0000: PostgreSQL `text` cannot store it, so it would fail
   deep in a write as an internal error; it is refused up front instead;
@@ -18,10 +19,11 @@ from functools import cache
 from typing import Any
 
 import grpc
+import protovalidate
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import DecodeError, Message
 
-from servers.platform.errors import FieldViolation
+from servers.platform.errors import FieldViolation, InvalidArgument
 
 # Levels of JSON objects/arrays a request may nest (docs/security.md).
 MAX_JSON_DEPTH = 16
@@ -148,3 +150,36 @@ def _is_plain(key: object) -> bool:
     """Map keys are named in a path only when they are short and printable (a
     client's odd key is not echoed back)."""
     return isinstance(key, int | bool) or (isinstance(key, str) and bool(_PLAIN_KEY.match(key)))
+
+
+def _field_path(violation: Any) -> str:
+    """JSON-style path of a violation ("context[0].role"), lowerCamelCase like the REST contract."""
+    parts: list[str] = []
+    if violation.proto.field is None:  # a message-level (CEL) rule names no field
+        return ""
+    for element in violation.proto.field.elements:
+        name = re.sub(r"_([a-z0-9])", lambda m: m.group(1).upper(), element.field_name)
+        parts.append(name)
+        if element.subscript is not None:  # a repeated index or map key
+            parts[-1] += f"[{element.subscript.value}]"
+    return ".".join(parts)
+
+
+class RequestValidator:
+    """The validation step: the `buf.validate` rules declared in the protos."""
+
+    def __init__(self) -> None:
+        self._validator = protovalidate.Validator()
+
+    def validate(self, request: Any) -> None:
+        unsafe = request_violations(request)  # NUL characters, JSON depth: every message alike
+        if unsafe:
+            raise InvalidArgument(
+                f"invalid request: {unsafe[0].field or 'body'}: {unsafe[0].description}", unsafe
+            )
+        if isinstance(request, Message):
+            violations = self._validator.collect_violations(request)
+            if violations:
+                details = [FieldViolation(_field_path(v), v.proto.message) for v in violations]
+                summary = "; ".join(f"{d.field}: {d.description}" for d in details)
+                raise InvalidArgument(f"invalid request: {summary}", details)
