@@ -317,7 +317,9 @@ async def test_images_list(stub: Stub, admin: Metadata, engine: LocalDocker) -> 
     assert "aether-test/busybox:latest" in tags and listed.pagination.total == len(listed.images)
     busybox = next(i for i in listed.images if "aether-test/busybox:latest" in i.repo_tags)
     assert busybox.id.startswith("sha256:") and busybox.size_bytes > 1_000_000
-    filtered = await stub.ListImages(pb.ListImagesRequest(reference="aether-test/*"), metadata=admin)
+    # A pattern only busybox matches: the shared dockerd may hold other aether-test/ images
+    # (tests/integration/test_code_container_sandbox.py builds aether-test/bwrap).
+    filtered = await stub.ListImages(pb.ListImagesRequest(reference="aether-test/busy*"), metadata=admin)
     assert [i.id for i in filtered.images] == [busybox.id]
     none = await stub.ListImages(pb.ListImagesRequest(reference="no-such-image"), metadata=admin)
     assert (list(none.images), none.pagination.total) == ([], 0)

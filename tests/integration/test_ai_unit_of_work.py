@@ -53,12 +53,6 @@ def record(ledger: Ledger, rid: str, user: str, operation: str = "chat") -> None
         request_id_var.reset(token)
 
 
-async def batch_events(pool: asyncpg.Pool, subject: str) -> list[str]:
-    """The event types in the outbox for `subject`, sorted: one transaction's
-    rows share created_at, so their order is not kept."""
-    return sorted(await outbox_events(pool, subject))
-
-
 async def usage_rows(pool: asyncpg.Pool, rid: str) -> int:
     return int(await pool.fetchval("SELECT count(*) FROM ai.usage WHERE request_id = $1", rid))
 
@@ -71,7 +65,7 @@ async def test_a_ledger_batch_commits_its_rows_and_exactly_its_events(pool: asyn
         record(ledger, rid, user)
     await ledger.flush()
     await ledger.close()
-    assert await batch_events(pool, rid) == ["ai.request.received", "ai.response.generated"]
+    assert await outbox_events(pool, rid) == ["ai.request.received", "ai.response.generated"]
     assert await usage_rows(pool, rid) == 1 and len(settler.settled) == 1
     rows = await pool.fetch("SELECT payload FROM platform.outbox WHERE subject = $1", rid)
     envelopes = sorted((event_pb2.Event.FromString(r["payload"]) for r in rows), key=lambda e: e.type)
@@ -103,7 +97,7 @@ async def test_a_rolled_back_batch_writes_nothing_and_its_retry_writes_once(pool
     await ledger.flush()
     await ledger.close()
     assert FailsOnce.failures == 0
-    assert await batch_events(pool, rid) == ["ai.request.received", "ai.response.generated"]
+    assert await outbox_events(pool, rid) == ["ai.request.received", "ai.response.generated"]
     assert await usage_rows(pool, rid) == 1
 
 

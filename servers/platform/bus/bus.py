@@ -34,7 +34,7 @@ log = logging.getLogger("aether.bus")
 _CLAIM_OUTBOX = """
 SELECT id, event_type, payload FROM platform.outbox
  WHERE published_at IS NULL
- ORDER BY created_at
+ ORDER BY seq
  LIMIT $1
  FOR UPDATE SKIP LOCKED
 """
