@@ -105,9 +105,7 @@ def acting_as(user_id: str, *roles: str) -> Iterator[Principal]:
 
 async def outbox_events(pool: asyncpg.Pool, subject: str) -> list[str]:
     """The event types written to the outbox for `subject`, oldest first."""
-    rows = await pool.fetch(
-        "SELECT event_type FROM platform.outbox WHERE subject = $1 ORDER BY seq", subject
-    )
+    rows = await pool.fetch("SELECT event_type FROM platform.outbox WHERE subject = $1 ORDER BY seq", subject)
     return [r["event_type"] for r in rows]
 
 
