@@ -19,6 +19,14 @@ def timestamp(value: datetime) -> timestamp_pb2.Timestamp:
     )
 
 
+def set_timestamp(target: timestamp_pb2.Timestamp, value: datetime) -> None:
+    """`timestamp(value)` written into a message's Timestamp field in place (no message
+    built and copied in)."""
+    delta = (value if value.tzinfo is not None else value.replace(tzinfo=UTC)) - _EPOCH
+    target.seconds = delta.days * 86400 + delta.seconds
+    target.nanos = delta.microseconds * 1000
+
+
 def to_datetime(ts: timestamp_pb2.Timestamp) -> datetime:
     """An aware UTC datetime."""
     return ts.ToDatetime(tzinfo=UTC)
