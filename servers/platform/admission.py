@@ -68,6 +68,8 @@ return {1, math.floor((period - (new_tat - now)) / interval), 0, ttl}
 
 
 class Admission:
+    """The Redis side of admission: the script, one round trip per call."""
+
     def __init__(self, redis: Any):
         self._script = redis.register_script(_ADMIT)
 
@@ -119,7 +121,7 @@ def _metadata(context: grpc.aio.ServicerContext, key: str) -> str | None:
 
 class Admitter:
     """The admission step: the bearer token; the revocation check and the caller's rate limit,
-    in one Redis round trip (servers.platform.admission); the RPC's permissions. Without Redis
+    in one Redis round trip (`Admission`); the RPC's permissions. Without Redis
     (`admission` None) tokens are only verified and calls are not limited."""
 
     def __init__(self, verifier: TokenVerifier, admission: Admission | None, limits: RateLimits):

@@ -67,7 +67,6 @@ class EventBus:
         # source; servers.platform.events.committed). Other rows are found by the poll.
         self._sources = frozenset(sources) if sources is not None else None
         self.config = config or BusConfig()
-        self._dsn = dsn
         self.transport: Transport = (
             AmqpTransport(amqp_url, pool, self.config) if amqp_url else PgTransport(pool, self.config, dsn)
         )
