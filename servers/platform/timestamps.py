@@ -13,10 +13,9 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 def timestamp(value: datetime) -> timestamp_pb2.Timestamp:
     """As Timestamp.FromDatetime (a naive value is UTC), at a quarter of its cost:
     a list page maps dozens, and FromDatetime is pure Python."""
-    delta = (value if value.tzinfo is not None else value.replace(tzinfo=UTC)) - _EPOCH
-    return timestamp_pb2.Timestamp(
-        seconds=delta.days * 86400 + delta.seconds, nanos=delta.microseconds * 1000
-    )
+    out = timestamp_pb2.Timestamp()
+    set_timestamp(out, value)
+    return out
 
 
 def set_timestamp(target: timestamp_pb2.Timestamp, value: datetime) -> None:

@@ -176,7 +176,7 @@ class TaskRepository:
             )
             for c in changes
         ]
-        if len(rows) == 1:  # a create or a comment: executemany's batch costs more than one row
+        if len(rows) == 1:  # a comment, a one-field update: executemany's batch costs more than one row
             await self.conn.execute(_RECORD, *rows[0])
         else:
             await self.conn.executemany(_RECORD, rows)
