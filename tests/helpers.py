@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import inspect
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -18,6 +21,24 @@ from servers.platform.client_address import CLIENT_ADDRESS_HEADER
 from servers.platform.context import Principal, principal_var
 
 STRONG_PASSWORD = "Correct-Horse-42"
+REVOCATION_WINDOW_SECONDS = 5.0  # far above the feed's real window (servers.platform.revocations)
+
+
+async def eventually(
+    check: Callable[[], Awaitable[bool] | bool], within: float = REVOCATION_WINDOW_SECONDS
+) -> bool:
+    """Whether `check` (sync or async) comes true within `within` seconds, polled: for what the
+    platform does moments later by design, such as a revocation reaching every server's feed."""
+    deadline = time.monotonic() + within
+    while not await _value(check()):
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.01)
+    return True
+
+
+async def _value(result: Awaitable[bool] | bool) -> bool:
+    return await result if inspect.isawaitable(result) else result
 
 
 def unique_email(prefix: str = "user") -> str:

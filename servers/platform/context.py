@@ -26,7 +26,7 @@ class Principal:
     # ownership scoping applies to that user. Empty for a user's own token.
     service: str = ""
     # The token's `iat` (Unix seconds): refused when before the user's token
-    # epoch (servers.platform.token_epochs).
+    # epoch (servers.platform.revocations).
     issued_at: int = 0
 
     @property

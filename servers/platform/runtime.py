@@ -166,9 +166,13 @@ class Server:
         tracing = tracing_enabled()
         if res.redis is None:
             log.warning("REDIS_URL is not set: tokens are not checked for revocation, RPCs not rate limited")
+        admission = Admission(res.redis) if res.redis is not None else None
+        if admission is not None:
+            await admission.start()
+            self._on_stop.append(admission.stop)
         platform = PlatformInterceptor(
             verifier,
-            Admission(res.redis) if res.redis is not None else None,
+            admission,
             RateLimits.from_settings(s),
             attach_trace=not tracing,
             message_limits=(s.max_message_bytes, receive_limit),

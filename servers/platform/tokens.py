@@ -180,8 +180,3 @@ def _check_times(claims: Mapping[str, Any], now: float) -> None:
         raise Unauthenticated("access token expired")
     if nbf > now + LEEWAY_SECONDS or iat > now + LEEWAY_SECONDS:
         raise Unauthenticated("access token not valid yet")
-
-
-def revoked_token_key(token_id: str) -> str:
-    """Redis key marking an access token (by jti) as revoked until it expires."""
-    return f"auth:revoked:{token_id}"

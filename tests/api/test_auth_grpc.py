@@ -17,6 +17,7 @@ from aether.auth.v1 import auth_service_pb2_grpc
 from tests.helpers import (
     STRONG_PASSWORD,
     bearer,
+    eventually,
     from_client,
     new_client_address,
     rich_error,
@@ -57,9 +58,16 @@ async def test_register_login_me_refresh_logout(stub) -> None:
         pb.LogoutRequest(refresh_token=refreshed.refresh_token), metadata=bearer(refreshed.access_token)
     )
     assert out.success and out.sessions_revoked == 1
-    with pytest.raises(grpc.aio.AioRpcError) as revoked:
-        await stub.GetMe(pb.GetMeRequest(), metadata=bearer(refreshed.access_token))
-    assert revoked.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
+    async def refused() -> bool:
+        try:
+            await stub.GetMe(pb.GetMeRequest(), metadata=bearer(refreshed.access_token))
+        except grpc.aio.AioRpcError as error:
+            assert error.code() == grpc.StatusCode.UNAUTHENTICATED, error
+            return True
+        return False
+
+    assert await eventually(refused)  # within the revocation feed's window
     with pytest.raises(grpc.aio.AioRpcError) as spent:
         await stub.Refresh(pb.RefreshRequest(refresh_token=refreshed.refresh_token))
     assert spent.value.code() == grpc.StatusCode.UNAUTHENTICATED
