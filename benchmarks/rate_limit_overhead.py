@@ -1,8 +1,9 @@
-"""What a call's admission (servers/platform/admission.py) adds to a request: one Lua script on
-Redis checking the token and charging the caller's GCRA bucket. Runs the admission step's own
-call (Admission.admit) against a real
-Redis, sequentially and at a concurrency, and prints per check: the latency (p50/p95), the CPU of
-this (server-side) process and the CPU of Redis (INFO cpu), in microseconds.
+"""What a call's admission (servers/platform/admission.py) adds to a request: the token checked
+against the process's revocation feed (in memory) and the caller's GCRA bucket charged from a
+lease (a Redis grant for up to 100 calls). Runs the admission step's own call (Admission.admit)
+against a real Redis, sequentially and at a concurrency, and prints per check: the latency
+(p50/p95), the CPU of this (server-side) process and the CPU of Redis (INFO cpu), in
+microseconds, and the Redis round trips per check.
 
     .venv/bin/python benchmarks/rate_limit_overhead.py --redis redis://127.0.0.1:6379/14 -n 5000
 """
@@ -41,9 +42,11 @@ async def _run(admission: Admission, redis: Redis, n: int, concurrency: int) -> 
             latencies.append(time.perf_counter() - started)
 
     redis_before, cpu_before, wall_before = await _redis_cpu(redis), time.process_time(), time.perf_counter()
+    scripts_before = await _script_calls(redis)
     await asyncio.gather(*(worker(i) for i in range(concurrency)))
     wall = time.perf_counter() - wall_before
     cpu, redis_cpu = time.process_time() - cpu_before, await _redis_cpu(redis) - redis_before
+    round_trips = await _script_calls(redis) - scripts_before
     latencies.sort()
     return {
         "p50_us": statistics.median(latencies) * 1e6,
@@ -51,7 +54,13 @@ async def _run(admission: Admission, redis: Redis, n: int, concurrency: int) -> 
         "server_cpu_us": cpu / n * 1e6,
         "redis_cpu_us": redis_cpu / n * 1e6,
         "checks_per_s": n / wall,
+        "round_trips_per_1000_checks": round_trips / n * 1000,
     }
+
+
+async def _script_calls(redis: Redis) -> int:
+    stats = await redis.info("commandstats")
+    return sum(int(v["calls"]) for k, v in stats.items() if k in ("cmdstat_evalsha", "cmdstat_eval"))
 
 
 async def main() -> None:
@@ -61,12 +70,14 @@ async def main() -> None:
     args = parser.parse_args()
     redis = Redis.from_url(args.redis)
     admission = Admission(redis)
+    await admission.start()
     try:
         await _run(admission, redis, 500, 1)  # warm-up: the script is loaded, connections open
         for concurrency in (1, 32):
             figures = await _run(admission, redis, args.n, concurrency)
             print(f"concurrency {concurrency:>2}: " + ", ".join(f"{k} {v:,.0f}" for k, v in figures.items()))
     finally:
+        await admission.stop()
         await redis.aclose()
 
 

@@ -9,8 +9,8 @@ the same RPC).
   The address is servers.platform.client_address's: the edge's when the peer is a trusted
   proxy (TRUSTED_PROXIES), else the peer's own.
 * The algorithm: GCRA (a token bucket as one timestamp) on Redis's own clock, so servers with
-  skewed clocks agree, in the one Lua script that also checks the token
-  (servers.platform.admission).
+  skewed clocks agree, charged by lease: a process takes a few requests at once and spends
+  them locally (servers.platform.budget_leases), never more than the limit.
 * Every limited reply carries X-RateLimit-Limit/Remaining/Reset; a refusal is RESOURCE_EXHAUSTED
   with RetryInfo (REST: 429 with Retry-After). RPCs whose servers send their own X-RateLimit-*
   (`server_headers`) are limited without the headers.
