@@ -419,6 +419,12 @@ async def main() -> None:
     parser.add_argument("--connections", type=int, default=32, help="wrk's keep-alive connections")
     parser.add_argument("--workers", type=int, default=2, help="server processes of each stack")
     parser.add_argument("--envoy-threads", type=int, default=os.cpu_count() or 1)
+    parser.add_argument(
+        "--upstream-streams",
+        type=int,
+        default=EdgeSettings.upstream_streams_per_connection,
+        help="Envoy's concurrent streams per upstream connection",
+    )
     parser.add_argument("--endpoints", default=",".join(ENDPOINTS), help="comma-separated subset")
     parser.add_argument(
         "--skip", default="", help="comma-separated stacks to skip: fastapi,rest,grpc,envoy-grpc,floors"
@@ -465,6 +471,7 @@ async def main() -> None:
                 "aether.tasks.v1.TaskService": f"127.0.0.1:{ports['tasks']}",
             },
             access_log_path=str(work / "access.log"),
+            upstream_streams_per_connection=args.upstream_streams,
         )
         edge = write_bootstrap(DESCRIPTOR, settings, work / "envoy.json")
         options = EnvoyOptions(concurrency=args.envoy_threads, log_level="warning")
