@@ -1,8 +1,9 @@
 """Per-user limits in Redis, checked and charged atomically by Lua scripts.
 
 Rate limits: requests and tokens per minute per user and model, in fixed
-one-minute windows. A request is admitted with its estimated input tokens;
-when it ends, the window is charged the real total.
+one-minute windows, charged by lease (`RateLimiter`). A request is admitted
+with its estimated input tokens; when it ends, the window is charged the real
+total.
 
 Budgets: tokens and US dollars per user and period. A request reserves its
 worst case (input estimate + max output, and that cost) before it starts and
@@ -15,34 +16,43 @@ ledger, ledger.py). Both read the wall clock through an injected `clock`.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
 from servers.ai.domain import BudgetExceeded, RateLimitExceeded, RateLimitInfo, Reservation, Settlement
+from servers.platform.budget_leases import LEASE_SECONDS, LEASE_SHARE, MAX_LEASE, PRUNE_EVERY
 
 log = logging.getLogger("aether.ai.limits")
 
 WINDOW_SECONDS = 60
 
-# KEYS[1] window hash; ARGV: rpm, tpm, tokens, ttl. Returns {admitted, requests, retry_after_ms}.
-_ADMIT = """
+# KEYS[1] window hash. ARGV: rpm, tpm, this request's tokens, requests and tokens wanted,
+# requests and tokens given back (a lapsed lease's), ttl. Returns {requests granted (0: refused),
+# tokens granted, the window's requests and tokens after it, its PTTL}.
+_LEASE = """
 local used = redis.call('HMGET', KEYS[1], 'r', 't')
-local requests = tonumber(used[1] or '0')
-local tokens = tonumber(used[2] or '0')
-local rpm, tpm, want = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-if (rpm > 0 and requests + 1 > rpm) or (tpm > 0 and tokens > 0 and tokens + want > tpm) then
-  return {0, requests, redis.call('PTTL', KEYS[1])}
+local rpm, tpm, need = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local requests = math.max(0, tonumber(used[1] or '0') - tonumber(ARGV[6]))
+local tokens = math.max(0, tonumber(used[2] or '0') - tonumber(ARGV[7]))
+local granted_r, granted_t = 0, 0
+if not ((rpm > 0 and requests + 1 > rpm) or (tpm > 0 and tokens > 0 and tokens + need > tpm)) then
+  granted_r, granted_t = tonumber(ARGV[4]), tonumber(ARGV[5])
+  if rpm > 0 then granted_r = math.min(granted_r, rpm - requests) end
+  if tpm > 0 then granted_t = math.max(need, math.min(granted_t, tpm - tokens)) end
 end
-redis.call('HINCRBY', KEYS[1], 'r', 1)
-redis.call('HINCRBY', KEYS[1], 't', want)
-redis.call('EXPIRE', KEYS[1], ARGV[4])
-return {1, requests + 1, redis.call('PTTL', KEYS[1])}
+if granted_r > 0 or tonumber(ARGV[6]) > 0 or tonumber(ARGV[7]) > 0 then
+  redis.call('HSET', KEYS[1], 'r', requests + granted_r, 't', tokens + granted_t)
+  redis.call('EXPIRE', KEYS[1], ARGV[8])
+end
+return {granted_r, granted_t, requests + granted_r, tokens + granted_t, redis.call('PTTL', KEYS[1])}
 """
 
 # KEYS[1] budget hash; ARGV: token budget, usd budget (micro-dollars), tokens, micro-usd, ttl.
@@ -68,13 +78,49 @@ def _micro(usd: float) -> int:
     return math.ceil(usd * 1_000_000)
 
 
+@dataclass
+class _WindowLease:
+    """Requests and tokens of one window this process may still admit."""
+
+    key: str  # the window's
+    requests: int
+    tokens: int
+    counted: int  # the window's requests after the grant
+    counted_tokens: int
+    expires: float  # clock
+    reset: int  # seconds until the window ends, at the grant
+
+    def take(self, key: str, tokens: int, tpm: int, now: float) -> bool:
+        if key != self.key or now >= self.expires or self.requests < 1 or (tpm and self.tokens < tokens):
+            return False
+        self.requests -= 1
+        self.tokens -= tokens
+        return True
+
+    def unspent(self, key: str) -> tuple[int, int]:
+        return (self.requests, self.tokens) if key == self.key else (0, 0)
+
+    def window(self, rpm: int) -> RateLimitInfo | None:
+        """The caller's requests-per-minute window as this process sees it (None: unlimited)."""
+        return RateLimitInfo(rpm, max(0, rpm - self.counted + self.requests), self.reset) if rpm else None
+
+
 class RateLimiter:
-    """`clock`: the wall clock in seconds (time.time), which picks the window."""
+    """Charged by lease, as the platform's per-caller limits are (servers.platform.budget_leases,
+    whose policy it shares): a process takes a few requests (and their tokens) of a window at
+    once and admits from them locally, so most requests cost no round trip. Every request
+    admitted was counted in Redis first; a lease is at most a sixteenth of what the window has
+    left and lives a second; what is left of it goes back with the next grant.
+
+    `clock`: the wall clock in seconds (time.time), which picks the window."""
 
     def __init__(self, redis: Redis, clock: Callable[[], float] = time.time):
         self._redis = redis
         self._clock = clock
-        self._admit = redis.register_script(_ADMIT)
+        self._lease = redis.register_script(_LEASE)
+        self._leases: dict[tuple[str, str], _WindowLease] = {}
+        self._granting: dict[tuple[str, str], asyncio.Future[None]] = {}
+        self._grants = 0
 
     def _key(self, user_id: str, model: str) -> str:
         return f"ai:rl:{user_id}:{model}:{int(self._clock()) // WINDOW_SECONDS}"
@@ -84,19 +130,60 @@ class RateLimiter:
         window (None when `rpm` is 0, unlimited); RateLimitExceeded, carrying the
         same, over a limit. (A request bigger than the whole tokens-per-minute
         limit still runs in an empty window, so it isn't refused forever.)"""
-        key = self._key(user_id, model)
-        admitted, requests, ttl_ms = await self._admit(
-            keys=[key], args=[rpm, tpm, tokens, WINDOW_SECONDS + 5]
-        )
-        reset = max(1, math.ceil(int(ttl_ms) / 1000) - 5) if int(ttl_ms) > 0 else WINDOW_SECONDS
-        if not admitted:
+        slot = (user_id, model)
+        while True:
+            key = self._key(user_id, model)
+            lease = self._leases.get(slot)
+            if lease is not None and lease.take(key, tokens, tpm, self._clock()):
+                return lease.window(rpm)
+            pending = self._granting.get(slot)
+            if pending is None:
+                break
+            await pending  # another request of this user and model is asking: share its grant
+        done = asyncio.get_running_loop().create_future()
+        self._granting[slot] = done
+        # What is left of the old lease goes back with the grant: no other request may take it.
+        old = self._leases.pop(slot, None)
+        try:
+            self._leases[slot] = lease = await self._grant(key, old, rpm, tpm, tokens)
+        finally:
+            del self._granting[slot]
+            done.set_result(None)
+        if not lease.take(key, tokens, tpm, self._clock()):
             raise RateLimitExceeded(
                 f"rate limit for {model} exceeded ({rpm} requests or {tpm} tokens per minute); "
-                f"retry in {reset} s",
-                retry_after_seconds=reset,
-                rate_limit=RateLimitInfo(rpm, 0, reset) if rpm else None,
+                f"retry in {lease.reset} s",
+                retry_after_seconds=lease.reset,
+                rate_limit=RateLimitInfo(rpm, 0, lease.reset) if rpm else None,
             )
-        return RateLimitInfo(rpm, max(0, rpm - int(requests)), reset) if rpm else None
+        return lease.window(rpm)
+
+    async def _grant(
+        self, key: str, old: _WindowLease | None, rpm: int, tpm: int, tokens: int
+    ) -> _WindowLease:
+        """A new lease of the window; of no requests when refused."""
+        wanted, wanted_tokens = 1, tokens  # the first of a window: one request, as without leases
+        if old is not None and old.key == key:
+            left = rpm - old.counted + old.requests if rpm else MAX_LEASE * LEASE_SHARE
+            wanted = max(1, min(MAX_LEASE, left // LEASE_SHARE))
+            wanted_tokens = tokens * wanted
+            if tpm:
+                tokens_left = tpm - old.counted_tokens + old.tokens
+                wanted_tokens = max(tokens, min(wanted_tokens, tokens_left // LEASE_SHARE))
+        returned = old.unspent(key) if old is not None else (0, 0)
+        granted, granted_tokens, counted, counted_tokens, ttl_ms = (
+            int(x)
+            for x in await self._lease(
+                keys=[key],
+                args=[rpm, tpm, tokens, wanted, wanted_tokens, *returned, WINDOW_SECONDS + 5],
+            )
+        )
+        self._grants += 1
+        if self._grants % PRUNE_EVERY == 0:
+            self._leases = {slot: lease for slot, lease in self._leases.items() if lease.key == key}
+        reset = max(1, math.ceil(ttl_ms / 1000) - 5) if ttl_ms > 0 else WINDOW_SECONDS
+        expires = self._clock() + LEASE_SECONDS
+        return _WindowLease(key, granted, granted_tokens, counted, counted_tokens, expires, reset)
 
     def charge(self, batch: Pipeline, user_id: str, model: str, extra_tokens: int) -> None:
         """Correct the window by what the request used beyond its estimate (queued on `batch`)."""

@@ -30,7 +30,7 @@ from servers.platform.rate_limits import Bucket, Charge
 MAX_LEASE = 100
 LEASE_SHARE = 16
 LEASE_SECONDS = 1.0
-_PRUNE_EVERY = 10_000  # grants between sweeps of the leases map
+PRUNE_EVERY = 10_000  # grants between sweeps of the leases map
 
 # KEYS: [bucket]. ARGV: requests, period (ms), wanted, returned (a lease's unspent requests).
 # Returns {granted, remaining, retry_after_ms, reset_ms}; granted 0 is a refusal.
@@ -123,7 +123,7 @@ class BudgetLeases:
         )
         now = self._clock()
         self._grants += 1
-        if self._grants % _PRUNE_EVERY == 0:
+        if self._grants % PRUNE_EVERY == 0:
             self._prune(now)
         if not granted:
             return _Lease(0, 0, now, now + reset_ms / 1000, refused_until=now + retry_ms / 1000)

@@ -1,6 +1,7 @@
 """What each server keeps in memory to admit a call without a Redis round trip, against the
-real Redis: the revocation feed (servers.platform.revocations) and the budget leases
-(servers.platform.budget_leases). The RPC-level behaviour (a logged-out token refused over
+real Redis: the revocation feed (servers.platform.revocations), the budget leases
+(servers.platform.budget_leases) and the AI gateway's leased per-model windows
+(servers.ai.limits). The RPC-level behaviour (a logged-out token refused over
 REST and gRPC, limits and their headers) is in tests/api and tests/edge."""
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
+from servers.ai.domain import RateLimitExceeded
+from servers.ai.limits import RateLimiter
 from servers.auth.revocations import TokenRevocations
 from servers.platform.budget_leases import LEASE_SECONDS, BudgetLeases
 from servers.platform.context import Principal
@@ -206,3 +209,46 @@ class CountingRedis(Redis):
     async def execute_command(self, *args: Any, **options: Any) -> Any:
         self.commands += 1
         return await super().execute_command(*args, **options)
+
+
+# The AI gateway's per-model windows (servers.ai.limits.RateLimiter), leased the same way. A fixed
+# clock keeps every call in one window.
+def window_limiter(redis: Redis) -> RateLimiter:
+    return RateLimiter(redis, clock=lambda: 1_000_000.0)
+
+
+async def _windows_admitted(limiter: RateLimiter, user: str, calls: int, rpm: int, tpm: int) -> int:
+    admitted = 0
+    for _ in range(calls):
+        try:
+            await limiter.admit(user, "m", rpm=rpm, tpm=tpm, tokens=10)
+        except RateLimitExceeded:
+            continue
+        admitted += 1
+    return admitted
+
+
+async def test_a_window_admits_exactly_its_requests_and_counts_down(redis: Redis) -> None:
+    limiter, user = window_limiter(redis), str(uuid.uuid4())
+    windows = [await limiter.admit(user, "m", rpm=40, tpm=0, tokens=10) for _ in range(40)]
+    assert [w.remaining for w in windows if w is not None] == list(range(39, -1, -1))
+    with pytest.raises(RateLimitExceeded) as refused:
+        await limiter.admit(user, "m", rpm=40, tpm=0, tokens=10)
+    assert refused.value.rate_limit is not None and refused.value.rate_limit.remaining == 0
+
+
+async def test_processes_sharing_a_window_stay_within_its_requests_and_tokens(redis: Redis) -> None:
+    by_requests, by_tokens = str(uuid.uuid4()), str(uuid.uuid4())
+    processes = [window_limiter(redis) for _ in range(4)]
+    admitted = await asyncio.gather(*(_windows_admitted(p, by_requests, 150, 400, 0) for p in processes))
+    assert 400 - 4 * (400 // 16) <= sum(admitted) <= 400
+    admitted = await asyncio.gather(*(_windows_admitted(p, by_tokens, 50, 0, 1000) for p in processes))
+    assert 100 - 4 * (100 // 16) <= sum(admitted) <= 100  # 10 tokens each, 1,000 a minute
+
+
+async def test_concurrent_requests_of_one_window_share_one_grant(counting: CountingRedis) -> None:
+    limiter, user = window_limiter(counting), str(uuid.uuid4())
+    await limiter.admit(user, "m", rpm=1000, tpm=0, tokens=10)  # the window's first: one request
+    before = counting.commands
+    await asyncio.gather(*(limiter.admit(user, "m", rpm=1000, tpm=0, tokens=10) for _ in range(32)))
+    assert counting.commands - before == 1

@@ -422,7 +422,7 @@ class FakePipeline:
 
 async def test_the_rate_limiter_windows_follow_its_clock() -> None:
     now = [119.9]
-    redis = FakeRedis([1, 3, 20_500])  # admitted, 3rd request, 20.5 s left on the key
+    redis = FakeRedis([1, 7, 3, 21, 20_500])  # one request granted, the window's 3rd, 20.5 s left
     limiter = RateLimiter(redis, clock=lambda: now[0])
     assert await limiter.admit("u", "m", rpm=5, tpm=0, tokens=7) == RateLimitInfo(5, 2, 16)
     now[0] = 120.0  # the next minute: a new window
@@ -431,11 +431,12 @@ async def test_the_rate_limiter_windows_follow_its_clock() -> None:
     batch = FakePipeline()
     limiter.charge(batch, "u", "m", extra_tokens=9)
     assert batch.ops == [("ai:rl:u:m:2", "t", 9)]
-    assert await RateLimiter(FakeRedis([1, 1, 5000]), clock=lambda: 0.0).admit("u", "m", 0, 100, 1) is None
+    unlimited_requests = RateLimiter(FakeRedis([1, 1, 1, 1, 5000]), clock=lambda: 0.0)
+    assert await unlimited_requests.admit("u", "m", 0, 100, 1) is None
 
 
 async def test_a_rate_limit_refusal_carries_the_window() -> None:
-    limiter = RateLimiter(FakeRedis([0, 5, 30_000]), clock=lambda: 0.0)
+    limiter = RateLimiter(FakeRedis([0, 0, 5, 0, 30_000]), clock=lambda: 0.0)
     with pytest.raises(RateLimitExceeded) as refused:
         await limiter.admit("u", "m", rpm=5, tpm=0, tokens=1)
     assert refused.value.rate_limit == RateLimitInfo(5, 0, 25) and refused.value.retry_after_seconds == 25
