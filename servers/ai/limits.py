@@ -137,26 +137,27 @@ class RateLimiter:
             if lease is not None and lease.take(key, tokens, tpm, self._clock()):
                 return lease.window(rpm)
             pending = self._granting.get(slot)
-            if pending is None:
-                break
-            await pending  # another request of this user and model is asking: share its grant
-        done = asyncio.get_running_loop().create_future()
-        self._granting[slot] = done
-        # What is left of the old lease goes back with the grant: no other request may take it.
-        old = self._leases.pop(slot, None)
-        try:
-            self._leases[slot] = lease = await self._grant(key, old, rpm, tpm, tokens)
-        finally:
-            del self._granting[slot]
-            done.set_result(None)
-        if not lease.take(key, tokens, tpm, self._clock()):
-            raise RateLimitExceeded(
-                f"rate limit for {model} exceeded ({rpm} requests or {tpm} tokens per minute); "
-                f"retry in {lease.reset} s",
-                retry_after_seconds=lease.reset,
-                rate_limit=RateLimitInfo(rpm, 0, lease.reset) if rpm else None,
-            )
-        return lease.window(rpm)
+            if pending is not None:
+                await pending  # another request of this user and model is asking: share its grant
+                continue
+            done = asyncio.get_running_loop().create_future()
+            self._granting[slot] = done
+            # What is left of the old lease goes back with the grant: no other request may take it.
+            old = self._leases.pop(slot, None)
+            try:
+                lease = await self._grant(key, old, rpm, tpm, tokens)
+                if lease.requests:
+                    self._leases[slot] = lease  # before the waiters wake: they take from it
+            finally:
+                del self._granting[slot]
+                done.set_result(None)
+            if not lease.requests:  # refused: this request's answer; the next one asks again
+                raise RateLimitExceeded(
+                    f"rate limit for {model} exceeded ({rpm} requests or {tpm} tokens per minute); "
+                    f"retry in {lease.reset} s",
+                    retry_after_seconds=lease.reset,
+                    rate_limit=RateLimitInfo(rpm, 0, lease.reset) if rpm else None,
+                )
 
     async def _grant(
         self, key: str, old: _WindowLease | None, rpm: int, tpm: int, tokens: int

@@ -41,19 +41,19 @@ class Admission:
     sync); `stop` ends it."""
 
     def __init__(self, redis: Any):
-        self.revocations = RevocationFeed(redis)
+        self._revocations = RevocationFeed(redis)
         self._budgets = BudgetLeases(redis)
 
     async def start(self) -> None:
-        await self.revocations.start()
+        await self._revocations.start()
 
     async def stop(self) -> None:
-        await self.revocations.stop()
+        await self._revocations.stop()
 
     async def admit(self, token: Principal | None, bucket: Bucket | None) -> Charge | None:
         """Check the token (if any) and charge the bucket (if any). The charge, or None when
         no bucket was given or Redis failed on a public call; Unauthenticated for a refused token."""
-        if token is not None and self.revocations.refused(token):
+        if token is not None and self._revocations.refused(token):
             raise Unauthenticated("access token revoked")
         if bucket is None:
             return None

@@ -98,19 +98,16 @@ class BudgetLeases:
                 if charge is not None:
                     return charge
             pending = self._granting.get(bucket.key)
-            if pending is None:
-                break
-            await pending  # another call of this bucket is asking: share its grant
-        done = asyncio.get_running_loop().create_future()
-        self._granting[bucket.key] = done
-        try:
-            self._leases[bucket.key] = lease = await self._grant(bucket, lease, now)
-        finally:
-            del self._granting[bucket.key]
-            done.set_result(None)
-        charge = lease.take(self._clock())
-        assert charge is not None  # a fresh grant or refusal always answers
-        return charge
+            if pending is not None:
+                await pending  # another call of this bucket is asking: share its grant
+                continue
+            done = asyncio.get_running_loop().create_future()
+            self._granting[bucket.key] = done
+            try:
+                self._leases[bucket.key] = await self._grant(bucket, lease, now)
+            finally:
+                del self._granting[bucket.key]
+                done.set_result(None)
 
     async def _grant(self, bucket: Bucket, old: _Lease | None, now: float) -> _Lease:
         wanted = 1 if old is None else max(1, min(MAX_LEASE, (old.remaining + old.left) // LEASE_SHARE))
