@@ -112,6 +112,8 @@ class BudgetLeases:
     async def _grant(self, bucket: Bucket, old: _Lease | None, now: float) -> _Lease:
         wanted = 1 if old is None else max(1, min(MAX_LEASE, (old.remaining + old.left) // LEASE_SHARE))
         returned = old.unspent(now) if old is not None else 0
+        if old is not None:
+            old.left -= returned  # given back once: lost if the grant fails, never counted twice
         granted, remaining, retry_ms, reset_ms = (
             int(x)
             for x in await self._script(
