@@ -16,7 +16,6 @@ everything.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import contextvars
 import logging
 from collections.abc import Sequence
@@ -24,6 +23,7 @@ from typing import Protocol
 
 from servers.ai import metrics
 from servers.ai.domain import LedgerEntry, RequestReceived, ResponseGenerated, Settlement
+from servers.platform.background import cancel_and_wait
 from servers.platform.uow import PreparedEvent, UnitOfWork
 
 log = logging.getLogger("aether.ai.ledger")
@@ -81,10 +81,7 @@ class Ledger:
 
     async def close(self) -> None:
         await self.flush()
-        if self._writer is not None:
-            self._writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._writer
+        await cancel_and_wait(self._writer)
 
     def _put(self, item: _Item) -> None:
         if self._writer is None or self._writer.done():

@@ -8,7 +8,6 @@ database is down (the restart would not bring the database back)."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Sequence
 
@@ -16,6 +15,7 @@ import asyncpg
 from grpc_health.v1 import health, health_pb2
 from redis.asyncio import Redis
 
+from servers.platform.background import cancel_and_wait
 from servers.platform.errors import OUTAGES
 
 log = logging.getLogger("aether.readiness")
@@ -47,11 +47,8 @@ class DependencyWatch:
             self._task = asyncio.create_task(self._run(), name="dependency-watch")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
 
     async def _run(self) -> None:
         failed = 0

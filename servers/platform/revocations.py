@@ -31,6 +31,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from servers.platform.background import cancel_and_wait
 from servers.platform.context import Principal
 
 log = logging.getLogger("aether.revocations")
@@ -98,11 +99,8 @@ class RevocationFeed:
             await asyncio.wait_for(self._synced.wait(), wait_seconds)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
 
     def refused(self, principal: Principal) -> bool:
         """Whether the token is revoked or older than its user's epoch; FeedNotSynced

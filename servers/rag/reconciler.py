@@ -14,12 +14,12 @@ in flight."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from servers.platform.background import cancel_and_wait
 from servers.platform.errors import AetherError
 from servers.platform.uow import UnitOfWork
 
@@ -107,7 +107,4 @@ class Reconciler:
             await asyncio.sleep(self._interval)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait(self._task)

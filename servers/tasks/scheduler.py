@@ -10,11 +10,11 @@ in the tasks table, so a restarted server resumes where the last one stopped
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
+from servers.platform.background import cancel_and_wait
 from servers.platform.uow import UnitOfWork
 from servers.tasks.domain import Task, TaskDueSoon, TaskOverdue
 
@@ -77,8 +77,5 @@ class DueDateScheduler:
             self._task = asyncio.get_running_loop().create_task(self._loop(), name="tasks-scheduler")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
