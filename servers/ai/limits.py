@@ -16,7 +16,6 @@ ledger, ledger.py). Both read the wall clock through an injected `clock`.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import math
 import time
@@ -28,7 +27,7 @@ from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
 from servers.ai.domain import BudgetExceeded, RateLimitExceeded, RateLimitInfo, Reservation, Settlement
-from servers.platform.budget_leases import LEASE_SECONDS, LEASE_SHARE, MAX_LEASE, PRUNE_EVERY
+from servers.platform.budget_leases import LEASE_SECONDS, LEASE_SHARE, MAX_LEASE, PRUNE_EVERY, GrantsInFlight
 
 log = logging.getLogger("aether.ai.limits")
 
@@ -119,7 +118,7 @@ class RateLimiter:
         self._clock = clock
         self._lease = redis.register_script(_LEASE)
         self._leases: dict[tuple[str, str], _WindowLease] = {}
-        self._granting: dict[tuple[str, str], asyncio.Future[None]] = {}
+        self._granting = GrantsInFlight()
         self._grants = 0
 
     def _key(self, user_id: str, model: str) -> str:
@@ -136,21 +135,14 @@ class RateLimiter:
             lease = self._leases.get(slot)
             if lease is not None and lease.take(key, tokens, tpm, self._clock()):
                 return lease.window(rpm)
-            pending = self._granting.get(slot)
-            if pending is not None:
-                await pending  # another request of this user and model is asking: share its grant
-                continue
-            done = asyncio.get_running_loop().create_future()
-            self._granting[slot] = done
-            # What is left of the old lease goes back with the grant: no other request may take it.
-            old = self._leases.pop(slot, None)
-            try:
+            if await self._granting.wait_for_another(slot):
+                continue  # another request of this user and model asked: take from its grant
+            with self._granting.granting(slot):
+                # What is left of the old lease goes back with the grant: no other request may take it.
+                old = self._leases.pop(slot, None)
                 lease = await self._grant(key, old, rpm, tpm, tokens)
                 if lease.requests:
                     self._leases[slot] = lease  # before the waiters wake: they take from it
-            finally:
-                del self._granting[slot]
-                done.set_result(None)
             if not lease.requests:  # refused: this request's answer; the next one asks again
                 raise RateLimitExceeded(
                     f"rate limit for {model} exceeded ({rpm} requests or {tpm} tokens per minute); "

@@ -20,8 +20,9 @@ grpc.aio; benchmarks/README.md).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,6 +58,35 @@ return {granted, math.floor((now + period - new_tat) / interval), 0, ttl}
 """
 
 
+class GrantsInFlight:
+    """At most one grant in flight per key in a process: the other calls of that key wait for
+    it (`wait_for_another`) and then take from the lease it brought."""
+
+    def __init__(self) -> None:
+        self._running: dict[Hashable, asyncio.Future[None]] = {}
+
+    def __contains__(self, key: Hashable) -> bool:
+        return key in self._running
+
+    async def wait_for_another(self, key: Hashable) -> bool:
+        """Whether another grant of `key` was in flight (it has ended when this returns)."""
+        running = self._running.get(key)
+        if running is None:
+            return False
+        await running
+        return True
+
+    @contextlib.contextmanager
+    def granting(self, key: Hashable) -> Iterator[None]:
+        done = asyncio.get_running_loop().create_future()
+        self._running[key] = done
+        try:
+            yield
+        finally:
+            del self._running[key]
+            done.set_result(None)
+
+
 @dataclass
 class _Lease:
     left: int  # requests this process may still admit
@@ -85,7 +115,7 @@ class BudgetLeases:
         self._script = redis.register_script(_GRANT)
         self._clock = clock
         self._leases: dict[str, _Lease] = {}
-        self._granting: dict[str, asyncio.Future[None]] = {}
+        self._granting = GrantsInFlight()
         self._grants = 0
 
     async def charge(self, bucket: Bucket) -> Charge:
@@ -97,17 +127,10 @@ class BudgetLeases:
                 charge = lease.take(now)
                 if charge is not None:
                     return charge
-            pending = self._granting.get(bucket.key)
-            if pending is not None:
-                await pending  # another call of this bucket is asking: share its grant
-                continue
-            done = asyncio.get_running_loop().create_future()
-            self._granting[bucket.key] = done
-            try:
+            if await self._granting.wait_for_another(bucket.key):
+                continue  # another call of this bucket asked: take from its grant
+            with self._granting.granting(bucket.key):
                 self._leases[bucket.key] = await self._grant(bucket, lease, now)
-            finally:
-                del self._granting[bucket.key]
-                done.set_result(None)
 
     async def _grant(self, bucket: Bucket, old: _Lease | None, now: float) -> _Lease:
         wanted = 1 if old is None else max(1, min(MAX_LEASE, (old.remaining + old.left) // LEASE_SHARE))
