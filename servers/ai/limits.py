@@ -172,8 +172,9 @@ class RateLimiter:
             )
         )
         self._grants += 1
-        if self._grants % PRUNE_EVERY == 0:
-            self._leases = {slot: lease for slot, lease in self._leases.items() if lease.key == key}
+        if self._grants % PRUNE_EVERY == 0:  # lapsed leases (their unspent stay counted in their window)
+            now = self._clock()
+            self._leases = {slot: lease for slot, lease in self._leases.items() if lease.expires > now}
         reset = max(1, math.ceil(ttl_ms / 1000) - 5) if ttl_ms > 0 else WINDOW_SECONDS
         expires = self._clock() + LEASE_SECONDS
         return _WindowLease(key, granted, granted_tokens, counted, counted_tokens, expires, reset)

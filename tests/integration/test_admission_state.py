@@ -18,7 +18,7 @@ from redis.asyncio import Redis
 from servers.ai.domain import RateLimitExceeded
 from servers.ai.limits import RateLimiter
 from servers.auth.revocations import TokenRevocations
-from servers.platform.budget_leases import LEASE_SECONDS, BudgetLeases
+from servers.platform.budget_leases import LEASE_SECONDS, PRUNE_EVERY, BudgetLeases
 from servers.platform.context import Principal
 from servers.platform.rate_limits import Bucket
 from servers.platform.revocations import FeedNotSynced, RevocationFeed
@@ -252,3 +252,15 @@ async def test_concurrent_requests_of_one_window_share_one_grant(counting: Count
     before = counting.commands
     await asyncio.gather(*(limiter.admit(user, "m", rpm=1000, tpm=0, tokens=10) for _ in range(32)))
     assert counting.commands - before == 1
+
+
+async def test_the_periodic_sweep_keeps_every_live_window_lease(counting: CountingRedis) -> None:
+    """The sweep (every PRUNE_EVERY grants) drops lapsed leases only, not other callers' live ones."""
+    limiter, kept = window_limiter(counting), str(uuid.uuid4())
+    for _ in range(2):  # the window's first grant is of one request; the second is a lease
+        await limiter.admit(kept, "m", rpm=1000, tpm=0, tokens=10)
+    for _ in range(PRUNE_EVERY):  # one grant each for as many other callers
+        await limiter.admit(str(uuid.uuid4()), "m", rpm=1000, tpm=0, tokens=10)
+    before = counting.commands
+    await limiter.admit(kept, "m", rpm=1000, tpm=0, tokens=10)
+    assert counting.commands == before  # still served from its lease
